@@ -1,0 +1,142 @@
+import { z } from 'zod';
+
+/**
+ * The namespace schema: one source of truth for `config/<stage>/*.json` (checked by CDK at synth)
+ * and for the SSM parameter the runtime reads (checked again on every load).
+ */
+
+export const NAMESPACE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+export const TARGET_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+/** Attribute names that the WAL writes into DynamoDB target items; payloads may not use them. */
+export const RESERVED_ATTRIBUTE_PREFIX = '_wal';
+/** The largest payload a namespace may allow: an envelope must still fit an SQS message (256 KiB). */
+export const MAX_PAYLOAD_BYTES = 192 * 1024;
+/** The longest delay a namespace may allow (365 days); longer delays hop through the delay queue. */
+export const MAX_DELAY_SECONDS = 365 * 24 * 3600;
+
+const attributeName = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine((name) => !name.startsWith(RESERVED_ATTRIBUTE_PREFIX), {
+    message: `attribute names starting with "${RESERVED_ATTRIBUTE_PREFIX}" are reserved for the WAL`,
+  });
+
+export const dynamoDbTargetSchema = z
+  .object({
+    name: z.string().regex(TARGET_NAME_PATTERN, 'target name must match [A-Za-z0-9][A-Za-z0-9_-]{0,62}'),
+    type: z.literal('dynamodb'),
+    /** An existing table. Exactly one of `tableName` and `provision` is set in the source config. */
+    tableName: z.string().min(3).max(255).optional(),
+    /** The stack creates the table (keyed by `key`); CDK then writes its name into `tableName`. */
+    provision: z.boolean().optional(),
+    key: z.strictObject({
+      partitionKey: attributeName,
+      sortKey: attributeName.optional(),
+    }),
+  })
+  .strict()
+  .refine((target) => target.tableName !== undefined || target.provision === true, {
+    message: 'a dynamodb target needs "tableName" (an existing table) or "provision": true',
+  });
+
+/** Later issues add sqs | kinesis | sns | eventbridge | http | lambda | region here. */
+export const targetSchema = z.discriminatedUnion('type', [dynamoDbTargetSchema]);
+
+export const retrySchema = z
+  .object({
+    maxAttempts: z.number().int().min(1).max(100).default(8),
+    initialBackoffSeconds: z.number().min(0).max(3600).default(2),
+    backoffMultiplier: z.number().min(1).max(10).default(2),
+    maxBackoffSeconds: z.number().min(0).max(MAX_DELAY_SECONDS).default(900),
+    jitter: z.enum(['full', 'none']).default('full'),
+  })
+  .strict()
+  .refine((retry) => retry.maxBackoffSeconds >= retry.initialBackoffSeconds, {
+    message: 'maxBackoffSeconds must be at least initialBackoffSeconds',
+  });
+
+export const namespaceConfigSchema = z
+  .object({
+    name: z.string().regex(NAMESPACE_NAME_PATTERN, 'namespace name must match [a-z0-9][a-z0-9_-]{0,62}'),
+    enabled: z.boolean().default(true),
+    targets: z.array(targetSchema).min(1, 'a namespace needs at least one target'),
+    retry: retrySchema.default({
+      maxAttempts: 8,
+      initialBackoffSeconds: 2,
+      backoffMultiplier: 2,
+      maxBackoffSeconds: 900,
+      jitter: 'full',
+    }),
+    delay: z
+      .object({ maxDelaySeconds: z.number().int().min(0).max(MAX_DELAY_SECONDS).default(86_400) })
+      .strict()
+      .default({ maxDelaySeconds: 86_400 }),
+    payload: z
+      .object({ maxBytes: z.number().int().min(1).max(MAX_PAYLOAD_BYTES).default(65_536) })
+      .strict()
+      .default({ maxBytes: 65_536 }),
+    retentionDays: z.number().int().min(1).max(3650).default(30),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    for (const [index, target] of config.targets.entries()) {
+      if (seen.has(target.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['targets', index, 'name'],
+          message: `target name "${target.name}" is used twice`,
+        });
+      }
+      seen.add(target.name);
+    }
+  });
+
+/** A namespace config as written in `config/<stage>/<name>.json` (defaults not yet applied). */
+export type NamespaceConfigInput = z.input<typeof namespaceConfigSchema>;
+/** A validated namespace config with every default filled in. */
+export type NamespaceConfig = z.output<typeof namespaceConfigSchema>;
+export type TargetConfig = z.output<typeof targetSchema>;
+export type DynamoDbTargetConfig = z.output<typeof dynamoDbTargetSchema>;
+export type RetryConfig = NamespaceConfig['retry'];
+
+export class InvalidNamespaceConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly issues: string[],
+    options?: { cause?: unknown },
+  ) {
+    super(`Invalid namespace config in ${source}: ${issues.join('; ')}`, options);
+    this.name = 'InvalidNamespaceConfigError';
+  }
+}
+
+/** Formats zod issues as `path: message`, so an error names the bad field. */
+export function describeIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.length > 0 ? issue.path.join('.') : '(root)';
+    return `${path}: ${issue.message}`;
+  });
+}
+
+/**
+ * Validates a namespace config. `source` names where it came from (a file, a parameter) so the
+ * error tells the operator what to fix.
+ */
+export function parseNamespaceConfig(value: unknown, source: string): NamespaceConfig {
+  const result = namespaceConfigSchema.safeParse(value);
+  if (!result.success) {
+    throw new InvalidNamespaceConfigError(source, describeIssues(result.error), { cause: result.error });
+  }
+  return result.data;
+}
+
+/** The SSM parameter name that holds a namespace's config. */
+export function namespaceParameterName(stage: string, namespace: string): string {
+  return `${namespaceParameterPrefix(stage)}${namespace}`;
+}
+
+export function namespaceParameterPrefix(stage: string): string {
+  return `/wal/${stage}/namespaces/`;
+}
