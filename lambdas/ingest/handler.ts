@@ -1,2 +1,40 @@
-// placeholder: being written
-export const handler = async (): Promise<void> => {};
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { monotonicFactory } from 'ulid';
+import { createDocumentClient, createKinesisClient, createSsmClient } from '../shared/clients';
+import { positiveSeconds, readEnvironment } from '../shared/environment';
+import { logger } from '../shared/logger';
+import { SsmNamespaceConfigStore } from '../shared/namespace-store';
+import { handleHttpRequest } from './http-api';
+import type { IngestDependencies } from './ingest-mutation';
+
+const env = readEnvironment([
+  'ledgerTableName',
+  'streamName',
+  'namespaceParameterPrefix',
+  'configMaxAgeSeconds',
+]);
+const documentClient = createDocumentClient();
+
+const dependencies: IngestDependencies = {
+  kinesis: createKinesisClient(),
+  streamName: env.streamName,
+  ledger: { documentClient, tableName: env.ledgerTableName },
+  namespaces: new SsmNamespaceConfigStore(
+    createSsmClient(),
+    env.namespaceParameterPrefix,
+    positiveSeconds.parse(env.configMaxAgeSeconds) * 1000,
+    logger,
+  ),
+  targetClients: { documentClient },
+  logger,
+  now: Date.now,
+  newId: monotonicFactory(),
+  random: Math.random,
+  region: process.env.AWS_REGION,
+};
+
+export const handler = middy((event: APIGatewayProxyEventV2) => handleHttpRequest(dependencies, event)).use(
+  injectLambdaContext(logger, { resetKeys: true }),
+);

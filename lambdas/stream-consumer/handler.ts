@@ -1,2 +1,12 @@
-// placeholder: being written
-export const handler = async (): Promise<void> => {};
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import { createDeliveryDependencies } from '../shared/delivery-dependencies';
+import { logger } from '../shared/logger';
+import { consumeStreamBatch } from './consume-stream';
+
+const dependencies = createDeliveryDependencies(logger);
+
+export const handler = middy((event: KinesisStreamEvent) => consumeStreamBatch(dependencies, event)).use(
+  injectLambdaContext(logger, { resetKeys: true }),
+);

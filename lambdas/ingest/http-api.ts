@@ -1,0 +1,104 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { jsonResponse, ProblemError } from '../shared/http/problem';
+import { errorMessage } from '../shared/logger';
+import { NamespaceConfigUnavailableError, UnknownNamespaceError } from '../shared/namespace-store';
+import { type IngestDependencies, ingestMutation } from './ingest-mutation';
+
+export const ROUTES = {
+  putMutation: 'POST /v1/namespaces/{namespace}/mutations',
+  health: 'GET /v1/health',
+} as const;
+
+/** Serves the HTTP API's routes from an API Gateway v2 (HTTP API, payload 2.0) event. */
+export async function handleHttpRequest(
+  deps: IngestDependencies,
+  event: APIGatewayProxyEventV2,
+): Promise<APIGatewayProxyStructuredResultV2> {
+  const instance = event.rawPath;
+  try {
+    switch (event.routeKey) {
+      case ROUTES.health:
+        return jsonResponse(200, { status: 'ok' });
+      case ROUTES.putMutation: {
+        const namespace = event.pathParameters?.namespace ?? '';
+        const body = parseJsonBody(event);
+        return jsonResponse(
+          200,
+          await ingestMutation(deps, namespace, body, header(event, 'idempotency-key')),
+        );
+      }
+      default:
+        throw new ProblemError(404, 'not-found', 'Not found', `No route ${event.routeKey}.`);
+    }
+  } catch (error) {
+    return toProblem(deps, error).toResponse(instance);
+  }
+}
+
+function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
+  // API Gateway v2 lower-cases header names.
+  return event.headers?.[name];
+}
+
+function parseJsonBody(event: APIGatewayProxyEventV2): unknown {
+  const contentType = header(event, 'content-type');
+  if (contentType !== undefined && !/^application\/([\w.+-]+\+)?json\b/i.test(contentType)) {
+    throw new ProblemError(
+      415,
+      'unsupported-media-type',
+      'Unsupported media type',
+      `The body must be application/json, not ${contentType}.`,
+    );
+  }
+  if (!event.body) {
+    throw new ProblemError(
+      400,
+      'missing-body',
+      'Bad request',
+      'The request has no body: send the mutation as JSON.',
+    );
+  }
+  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ProblemError(
+      400,
+      'invalid-json',
+      'Bad request',
+      `The body is not valid JSON: ${errorMessage(error)}`,
+      {},
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+function toProblem(deps: IngestDependencies, error: unknown): ProblemError {
+  if (error instanceof ProblemError) {
+    if (error.status >= 500) deps.logger.warn('Request failed', { status: error.status, type: error.slug });
+    return error;
+  }
+  if (error instanceof UnknownNamespaceError) {
+    return new ProblemError(404, 'unknown-namespace', 'Unknown namespace', error.message);
+  }
+  if (error instanceof NamespaceConfigUnavailableError) {
+    deps.logger.error('Namespace config unavailable', {
+      error: errorMessage(error),
+      cause: errorMessage(error.cause),
+    });
+    return new ProblemError(503, 'namespace-config-unavailable', 'Service unavailable', error.message, {
+      durable: 'FAIL',
+    });
+  }
+  // An unexpected fault: nothing tells whether a commit happened, so the client must retry to learn.
+  deps.logger.error('Unexpected error', { error: errorMessage(error) });
+  return new ProblemError(
+    500,
+    'internal-error',
+    'Internal error',
+    'The WAL failed unexpectedly. Retry with the same idempotency key to learn whether the mutation was logged.',
+    { durable: 'UNKNOWN' },
+  );
+}

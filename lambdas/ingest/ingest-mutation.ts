@@ -1,0 +1,351 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { type KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { ENVELOPE_VERSION, type Envelope } from '../shared/envelope';
+import { badRequest, ProblemError } from '../shared/http/problem';
+import { commitLedgerEntry, expiresAt, type Ledger, type LedgerEntry, ledgerKey } from '../shared/ledger';
+import { errorMessage } from '../shared/logger';
+import {
+  IDEMPOTENCY_KEY_PATTERN,
+  type MutationRequest,
+  mutationRequestSchema,
+} from '../shared/mutation-request';
+import type { NamespaceConfig } from '../shared/namespace-config';
+import type { NamespaceConfigSource } from '../shared/namespace-store';
+import { createTarget, type Target, type TargetClients } from '../shared/targets';
+
+export type Durability = 'SUCCESS' | 'FAIL' | 'UNKNOWN';
+
+/** The answer to one mutation. */
+export interface MutationAnswer {
+  readonly id: string;
+  readonly namespace: string;
+  readonly durable: Durability;
+  readonly sequence?: string;
+  readonly message?: string;
+}
+
+export interface IngestDependencies {
+  readonly kinesis: KinesisClient;
+  readonly streamName: string;
+  readonly ledger: Ledger;
+  readonly namespaces: NamespaceConfigSource;
+  readonly targetClients: TargetClients;
+  readonly logger: Logger;
+  readonly now: () => number;
+  readonly newId: () => string;
+  readonly random: () => number;
+  /** Region this stack runs in, recorded as the mutation's origin. */
+  readonly region?: string;
+}
+
+// Kinesis partition keys are at most 256 characters; longer keys are hashed (same key, same hash).
+const MAX_PARTITION_KEY_LENGTH = 256;
+
+/**
+ * Makes one mutation durable: validate, prepare (PutRecord), commit (conditional ledger put).
+ * Resolves only with SUCCESS; every other outcome is a ProblemError that says what the client
+ * should do, with `durable` FAIL or UNKNOWN when the request itself was valid.
+ */
+export async function ingestMutation(
+  deps: IngestDependencies,
+  namespace: string,
+  body: unknown,
+  headerIdempotencyKey: string | undefined,
+): Promise<MutationAnswer> {
+  const config = await deps.namespaces.get(namespace);
+  if (!config.enabled) {
+    throw new ProblemError(
+      403,
+      'namespace-disabled',
+      'Namespace disabled',
+      `Namespace "${namespace}" is disabled and takes no mutations. Ask its owners to set "enabled": true.`,
+    );
+  }
+  const request = parseRequest(body);
+  const targets = selectTargets(config, request, deps.targetClients);
+  validatePayload(config, request, targets);
+  const now = deps.now();
+  const deliverAt = deliveryTime(config, request, now, deps.random);
+  const id = deps.newId();
+  const idempotencyKey = chooseIdempotencyKey(request, headerIdempotencyKey) ?? id;
+
+  const envelope: Envelope = {
+    v: ENVELOPE_VERSION,
+    id,
+    namespace,
+    idempotencyKey,
+    partitionKey: request.partitionKey ?? defaultPartitionKey(request, targets, id),
+    op: request.op,
+    payload: request.payload,
+    ...(request.targets ? { targets: request.targets } : {}),
+    loggedAt: now,
+    ...(deliverAt !== undefined ? { deliverAt } : {}),
+    ...(deps.region ? { origin: deps.region } : {}),
+  };
+  const requestHash = hashRequest(request);
+
+  const sequence = await prepare(deps, envelope);
+  const entry: LedgerEntry & { id: string } = {
+    pk: ledgerKey(namespace, idempotencyKey),
+    namespace,
+    idempotencyKey,
+    id,
+    state: 'COMMITTED',
+    sequence,
+    requestHash,
+    envelope,
+    updatedAt: now,
+    expiresAt: expiresAt(now, config.retentionDays),
+  };
+  return commit(deps, entry);
+}
+
+function parseRequest(body: unknown): MutationRequest {
+  const result = mutationRequestSchema.safeParse(body);
+  if (!result.success) {
+    const errors = result.error.issues.map((issue) => ({
+      pointer: `/${issue.path.join('/')}`,
+      detail: issue.message,
+    }));
+    throw badRequest(
+      'invalid-mutation',
+      `The mutation is not valid: ${errors.map((error) => `${error.pointer}: ${error.detail}`).join('; ')}`,
+      { errors },
+    );
+  }
+  const request = result.data;
+  if (request.items !== undefined) {
+    throw badRequest(
+      'unsupported-items',
+      'Multi-item mutations ("items") are not supported yet; send "payload".',
+    );
+  }
+  if (request.payload === undefined) {
+    throw badRequest('missing-payload', 'The mutation has no "payload": send the JSON value to deliver.');
+  }
+  return request;
+}
+
+function selectTargets(config: NamespaceConfig, request: MutationRequest, clients: TargetClients): Target[] {
+  const names = request.targets ?? config.targets.map((target) => target.name);
+  const unknown = names.filter((name) => !config.targets.some((target) => target.name === name));
+  if (unknown.length > 0) {
+    throw badRequest(
+      'unknown-target',
+      `Namespace "${config.name}" has no target named ${unknown.map((name) => `"${name}"`).join(', ')}; ` +
+        `its targets are ${config.targets.map((target) => `"${target.name}"`).join(', ')}.`,
+    );
+  }
+  return config.targets
+    .filter((target) => names.includes(target.name))
+    .map((target) => createTarget(target, clients));
+}
+
+function validatePayload(config: NamespaceConfig, request: MutationRequest, targets: Target[]): void {
+  const bytes = Buffer.byteLength(JSON.stringify(request.payload), 'utf8');
+  if (bytes > config.payload.maxBytes) {
+    throw new ProblemError(
+      413,
+      'payload-too-large',
+      'Payload too large',
+      `The payload is ${bytes} bytes; namespace "${config.name}" takes at most ${config.payload.maxBytes}.`,
+    );
+  }
+  const problems = targets.flatMap((target) => target.validate(request.payload, request.op));
+  if (problems.length > 0) {
+    throw badRequest(
+      'invalid-payload',
+      `The payload does not fit the namespace's targets: ${problems.join('; ')}`,
+    );
+  }
+}
+
+/** The delivery time of a delayed mutation (epoch ms), or undefined when it is due now. */
+function deliveryTime(
+  config: NamespaceConfig,
+  request: MutationRequest,
+  now: number,
+  random: () => number,
+): number | undefined {
+  const lifecycle = request.lifecycle;
+  if (!lifecycle) return undefined;
+  const jitterMs = Math.floor(random() * (lifecycle.jitterSeconds ?? 0) * 1000);
+  let delayMs: number;
+  if (lifecycle.deliverAt !== undefined) {
+    delayMs = Date.parse(lifecycle.deliverAt) - now;
+  } else {
+    delayMs = (lifecycle.delaySeconds ?? 0) * 1000;
+  }
+  // A deliverAt in the past means "now": the mutation is immediate.
+  if (delayMs <= 0 && jitterMs === 0) return undefined;
+  const totalMs = Math.max(delayMs, 0) + jitterMs;
+  const maxMs = config.delay.maxDelaySeconds * 1000;
+  if (totalMs > maxMs) {
+    throw badRequest(
+      'delay-out-of-bounds',
+      `The delay is ${Math.ceil(totalMs / 1000)} s (with jitter); namespace "${config.name}" allows at most ` +
+        `${config.delay.maxDelaySeconds} s.`,
+    );
+  }
+  return now + totalMs;
+}
+
+function chooseIdempotencyKey(request: MutationRequest, header: string | undefined): string | undefined {
+  if (header !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(header)) {
+    throw badRequest(
+      'invalid-idempotency-key',
+      'The Idempotency-Key header must be 1 to 255 printable ASCII characters without spaces.',
+    );
+  }
+  if (header !== undefined && request.idempotencyKey !== undefined && header !== request.idempotencyKey) {
+    throw badRequest(
+      'conflicting-idempotency-key',
+      'The Idempotency-Key header and the body\'s "idempotencyKey" differ; send one, or the same in both.',
+    );
+  }
+  return request.idempotencyKey ?? header;
+}
+
+function defaultPartitionKey(request: MutationRequest, targets: Target[], id: string): string {
+  for (const target of targets) {
+    const key = target.partitionKeyOf(request.payload);
+    if (key !== undefined) return key;
+  }
+  return id;
+}
+
+function streamPartitionKey(envelope: Envelope): string {
+  const key = `${envelope.namespace}#${envelope.partitionKey}`;
+  if (key.length <= MAX_PARTITION_KEY_LENGTH) return key;
+  return `${envelope.namespace}#sha256:${createHash('sha256').update(envelope.partitionKey).digest('hex')}`;
+}
+
+/** A stable hash of what the client asked for, so a retry can be told from a reused key. */
+export function hashRequest(request: MutationRequest): string {
+  const { idempotencyKey: _ignored, ...rest } = request;
+  return createHash('sha256').update(canonicalJson(rest)).digest('base64url');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, field]) => field !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, field]) => `${JSON.stringify(key)}:${canonicalJson(field)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+async function prepare(deps: IngestDependencies, envelope: Envelope): Promise<string> {
+  try {
+    const answer = await deps.kinesis.send(
+      new PutRecordCommand({
+        StreamName: deps.streamName,
+        PartitionKey: streamPartitionKey(envelope),
+        Data: Buffer.from(JSON.stringify(envelope)),
+      }),
+    );
+    if (!answer.SequenceNumber) throw new Error('PutRecord answered without a sequence number');
+    return answer.SequenceNumber;
+  } catch (error) {
+    // Nothing was committed, so this attempt can never be applied: a record that did reach the
+    // stream stays uncommitted and the consumer fences it.
+    deps.logger.warn('Prepare failed', {
+      namespace: envelope.namespace,
+      id: envelope.id,
+      error: errorMessage(error),
+    });
+    throw durabilityProblem(
+      503,
+      'prepare-failed',
+      envelope,
+      'FAIL',
+      'The mutation was not logged and will not be applied. Retry with the same idempotency key.',
+      error,
+    );
+  }
+}
+
+async function commit(
+  deps: IngestDependencies,
+  entry: LedgerEntry & { id: string },
+): Promise<MutationAnswer> {
+  const envelope = entry.envelope as Envelope;
+  let result: Awaited<ReturnType<typeof commitLedgerEntry>>;
+  try {
+    result = await commitLedgerEntry(deps.ledger, entry);
+  } catch (error) {
+    deps.logger.warn('Commit outcome unknown', {
+      namespace: entry.namespace,
+      id: entry.id,
+      error: errorMessage(error),
+    });
+    throw durabilityProblem(
+      503,
+      'commit-unknown',
+      envelope,
+      'UNKNOWN',
+      'The commit may or may not have happened. Retry with the same idempotency key to learn which.',
+      error,
+    );
+  }
+  if (result.committed) {
+    deps.logger.info('Mutation committed', {
+      namespace: entry.namespace,
+      id: entry.id,
+      sequence: entry.sequence,
+    });
+    return { id: entry.id, namespace: entry.namespace, durable: 'SUCCESS', sequence: entry.sequence };
+  }
+  const existing = result.existing;
+  if (existing?.state === 'COMMITTED' && existing.id) {
+    if (existing.requestHash !== undefined && existing.requestHash !== entry.requestHash) {
+      throw new ProblemError(
+        422,
+        'idempotency-key-reused',
+        'Idempotency key reused',
+        `Idempotency key "${entry.idempotencyKey}" was already used for a different mutation (${existing.id}). ` +
+          'Use a new key for a new mutation.',
+        { id: existing.id, namespace: entry.namespace },
+      );
+    }
+    // A retry of a committed mutation: the original answer. This attempt's record is a duplicate prepare.
+    return { id: existing.id, namespace: entry.namespace, durable: 'SUCCESS', sequence: existing.sequence };
+  }
+  if (existing?.state === 'ABORTED') {
+    throw durabilityProblem(
+      409,
+      'commit-fenced',
+      envelope,
+      'FAIL',
+      'The commit came too late: the WAL fenced this attempt and will never apply it. Retry with the same idempotency key.',
+    );
+  }
+  throw durabilityProblem(
+    503,
+    'commit-unknown',
+    envelope,
+    'UNKNOWN',
+    'The commit was refused but no ledger entry explains why. Retry with the same idempotency key.',
+  );
+}
+
+function durabilityProblem(
+  status: number,
+  slug: string,
+  envelope: Envelope,
+  durable: Durability,
+  detail: string,
+  cause?: unknown,
+): ProblemError {
+  return new ProblemError(
+    status,
+    slug,
+    durable === 'FAIL' ? 'Mutation not logged' : 'Mutation outcome unknown',
+    detail,
+    { id: envelope.id, namespace: envelope.namespace, durable, message: detail },
+    { cause },
+  );
+}

@@ -1,0 +1,175 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import {
+  type DeliveryDependencies,
+  deadLetter,
+  deliverToTarget,
+  MAX_SQS_DELAY_SECONDS,
+  RECHECK_DELAY_MS,
+  routeCommitted,
+  sendToQueue,
+} from '../shared/delivery';
+import { commitStateOf, fenceLedgerEntry, getLedgerEntry } from '../shared/ledger';
+import { errorMessage } from '../shared/logger';
+import { type NamespaceConfigSource, UnknownNamespaceError } from '../shared/namespace-store';
+import {
+  type DeliverMessage,
+  type PoisonMessage,
+  type QueueMessage,
+  queueMessageSchema,
+  type RecheckMessage,
+  type RetryMessage,
+} from '../shared/queue-message';
+
+/**
+ * Consumes the delay and retry queues (and messages an operator redrove from the DLQ). Each message
+ * is handled on its own; one that throws is reported as a batch item failure, so SQS delivers it
+ * again and, after maxReceiveCount, its redrive policy moves it to the DLQ.
+ */
+export async function consumeQueueBatch(
+  deps: DeliveryDependencies,
+  event: SQSEvent,
+): Promise<SQSBatchResponse> {
+  const processor = new BatchProcessor(EventType.SQS);
+  return processPartialResponse(event, (record: SQSRecord) => handleMessage(deps, record), processor);
+}
+
+async function handleMessage(deps: DeliveryDependencies, record: SQSRecord): Promise<void> {
+  const message = parseMessage(record);
+  if (!message) {
+    await deadLetter(deps, {
+      kind: 'poison',
+      reason: 'the message is not a WAL queue message',
+      data: Buffer.from(record.body).toString('base64'),
+      source: `${record.eventSourceARN} message ${record.messageId}`,
+    });
+    return;
+  }
+  if ((message.kind === 'deliver' || message.kind === 'retry') && (await hopIfEarly(deps, record, message))) {
+    return;
+  }
+  switch (message.kind) {
+    case 'deliver':
+      return deliverDelayed(deps, message);
+    case 'retry':
+      return retry(deps, message);
+    case 'recheck':
+      return recheck(deps, message);
+    case 'poison':
+      return redrivePoison(deps, message);
+  }
+}
+
+function parseMessage(record: SQSRecord): QueueMessage | undefined {
+  try {
+    const result = queueMessageSchema.safeParse(JSON.parse(record.body));
+    return result.success ? result.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Re-enqueues a message that is not due yet (waits past SQS's 900 s limit hop by hop). */
+async function hopIfEarly(
+  deps: DeliveryDependencies,
+  record: SQSRecord,
+  message: DeliverMessage | RetryMessage,
+): Promise<boolean> {
+  // Up to a second early is fine: SQS delays are whole seconds.
+  if (message.notBefore - deps.now() <= 1_000) return false;
+  const queueUrl = message.kind === 'deliver' ? deps.queues.delay : deps.queues.retry;
+  await sendToQueue(
+    deps,
+    queueUrl,
+    message,
+    Math.min(message.notBefore, deps.now() + MAX_SQS_DELAY_SECONDS * 1000),
+  );
+  deps.logger.debug('Message hopped', { messageId: record.messageId, notBefore: message.notBefore });
+  return true;
+}
+
+async function deliverDelayed(deps: DeliveryDependencies, message: DeliverMessage): Promise<void> {
+  const config = await configOrDeadLetter(deps.namespaces, deps, message);
+  if (config) await deliverToTarget(deps, config, message.mutation, message.target, 0, undefined);
+}
+
+async function retry(deps: DeliveryDependencies, message: RetryMessage): Promise<void> {
+  const config = await configOrDeadLetter(deps.namespaces, deps, message);
+  if (config) {
+    await deliverToTarget(
+      deps,
+      config,
+      message.mutation,
+      message.target,
+      message.attempt,
+      message.firstFailedAt,
+    );
+  }
+}
+
+/**
+ * A prepared record that was not committed when the stream consumer saw it. Committed now: route
+ * it. Still not committed after the commit timeout: fence it, so a late commit fails and the
+ * client is told FAIL. Otherwise look again later.
+ */
+async function recheck(deps: DeliveryDependencies, message: RecheckMessage): Promise<void> {
+  const { envelope } = message.mutation;
+  const context = { namespace: envelope.namespace, id: envelope.id };
+  const entry = await getLedgerEntry(deps.ledger, envelope.namespace, envelope.idempotencyKey);
+  const state = commitStateOf(entry, envelope.id);
+  if (state === 'committed') {
+    deps.logger.info('Mutation routed after recheck', context);
+    await routeCommitted(deps, message.mutation);
+    return;
+  }
+  if (state !== 'uncommitted') {
+    deps.logger.info('Recheck found nothing to route', { ...context, state });
+    return;
+  }
+  if (deps.now() - envelope.loggedAt >= deps.commitTimeoutMs) {
+    const retentionDays = await retentionDaysOf(deps.namespaces, envelope.namespace);
+    if (await fenceLedgerEntry(deps.ledger, envelope, deps.now(), retentionDays)) {
+      deps.logger.warn('Uncommitted prepare fenced', context);
+      return;
+    }
+    // The key was committed meanwhile: the next recheck routes it if it was this attempt.
+  }
+  await sendToQueue(deps, deps.queues.delay, message, deps.now() + RECHECK_DELAY_MS);
+}
+
+/** A redriven poison message: if it holds a mutation whose namespace is back, route it; else DLQ again. */
+async function redrivePoison(deps: DeliveryDependencies, message: PoisonMessage): Promise<void> {
+  await deadLetter(deps, { ...message, reason: `${message.reason} (redriven, still not routable)` });
+}
+
+async function retentionDaysOf(namespaces: NamespaceConfigSource, namespace: string): Promise<number> {
+  try {
+    return (await namespaces.get(namespace)).retentionDays;
+  } catch (error) {
+    if (error instanceof UnknownNamespaceError) return 1;
+    throw error;
+  }
+}
+
+async function configOrDeadLetter(
+  namespaces: NamespaceConfigSource,
+  deps: DeliveryDependencies,
+  message: DeliverMessage | RetryMessage,
+) {
+  try {
+    return await namespaces.get(message.mutation.envelope.namespace);
+  } catch (error) {
+    if (!(error instanceof UnknownNamespaceError)) throw error;
+    await deadLetter(deps, {
+      kind: 'retry',
+      mutation: message.mutation,
+      target: message.target,
+      attempt: message.kind === 'retry' ? message.attempt : 1,
+      lastError: errorMessage(error),
+      firstFailedAt: message.kind === 'retry' ? message.firstFailedAt : deps.now(),
+      notBefore: deps.now(),
+      reason: 'unknown-namespace',
+    });
+    return undefined;
+  }
+}

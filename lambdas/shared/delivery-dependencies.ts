@@ -1,0 +1,35 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { createDocumentClient, createSqsClient, createSsmClient } from './clients';
+import type { DeliveryDependencies } from './delivery';
+import { positiveSeconds, readEnvironment } from './environment';
+import { SsmNamespaceConfigStore } from './namespace-store';
+
+/** The consumers' dependencies from their environment: called once per Lambda container. */
+export function createDeliveryDependencies(logger: Logger): DeliveryDependencies {
+  const env = readEnvironment([
+    'ledgerTableName',
+    'namespaceParameterPrefix',
+    'delayQueueUrl',
+    'retryQueueUrl',
+    'deadLetterQueueUrl',
+    'commitTimeoutSeconds',
+    'configMaxAgeSeconds',
+  ]);
+  const documentClient = createDocumentClient();
+  return {
+    sqs: createSqsClient(),
+    queues: { delay: env.delayQueueUrl, retry: env.retryQueueUrl, deadLetter: env.deadLetterQueueUrl },
+    ledger: { documentClient, tableName: env.ledgerTableName },
+    namespaces: new SsmNamespaceConfigStore(
+      createSsmClient(),
+      env.namespaceParameterPrefix,
+      positiveSeconds.parse(env.configMaxAgeSeconds) * 1000,
+      logger,
+    ),
+    targetClients: { documentClient },
+    logger,
+    now: Date.now,
+    random: Math.random,
+    commitTimeoutMs: positiveSeconds.parse(env.commitTimeoutSeconds) * 1000,
+  };
+}

@@ -1,0 +1,180 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { backoffMs } from './backoff';
+import type { LoggedMutation } from './envelope';
+import type { Ledger } from './ledger';
+import { errorMessage } from './logger';
+import type { NamespaceConfig } from './namespace-config';
+import { type NamespaceConfigSource, UnknownNamespaceError } from './namespace-store';
+import type { PoisonMessage, QueueMessage, RetryMessage } from './queue-message';
+import { createTarget, type TargetClients } from './targets';
+
+/** SQS cannot delay a message longer than this; longer waits hop (re-enqueue until due). */
+export const MAX_SQS_DELAY_SECONDS = 900;
+/** How long an uncommitted record waits on the delay queue before its ledger entry is read again. */
+export const RECHECK_DELAY_MS = 5_000;
+
+export interface QueueUrls {
+  readonly delay: string;
+  readonly retry: string;
+  readonly deadLetter: string;
+}
+
+/** What the consumers need to route and deliver; built once per Lambda container. */
+export interface DeliveryDependencies {
+  readonly sqs: SQSClient;
+  readonly queues: QueueUrls;
+  readonly ledger: Ledger;
+  readonly namespaces: NamespaceConfigSource;
+  readonly targetClients: TargetClients;
+  readonly logger: Logger;
+  readonly now: () => number;
+  readonly random: () => number;
+  /** How long a prepared record may stay uncommitted before the consumer fences it. */
+  readonly commitTimeoutMs: number;
+}
+
+/**
+ * Routes a committed mutation: each selected target gets it now, or through the delay queue when
+ * it is due later. Each target has its own retry state. Throws only if a queue cannot be reached,
+ * so the caller's batch retries the record and nothing is lost.
+ */
+export async function routeCommitted(deps: DeliveryDependencies, mutation: LoggedMutation): Promise<void> {
+  const { envelope } = mutation;
+  const config = await namespaceOrDeadLetter(deps, mutation);
+  if (!config) return;
+  const names = envelope.targets ?? config.targets.map((target) => target.name);
+  for (const target of names) {
+    const due = envelope.deliverAt ?? 0;
+    if (due > deps.now()) {
+      await sendToQueue(deps, deps.queues.delay, { kind: 'deliver', mutation, target, notBefore: due }, due);
+      deps.logger.info('Mutation delayed', {
+        namespace: envelope.namespace,
+        id: envelope.id,
+        target,
+        deliverAt: due,
+      });
+    } else {
+      await deliverToTarget(deps, config, mutation, target, 0, undefined);
+    }
+  }
+}
+
+/**
+ * Applies a mutation to one target. A failure goes to the retry queue with its backoff, or to the
+ * DLQ once the namespace's max attempts are spent. `failedAttempts` counts earlier failures.
+ */
+export async function deliverToTarget(
+  deps: DeliveryDependencies,
+  config: NamespaceConfig,
+  mutation: LoggedMutation,
+  targetName: string,
+  failedAttempts: number,
+  firstFailedAt: number | undefined,
+): Promise<void> {
+  const { envelope } = mutation;
+  const targetConfig = config.targets.find((target) => target.name === targetName);
+  const context = {
+    namespace: envelope.namespace,
+    id: envelope.id,
+    target: targetName,
+    attempt: failedAttempts + 1,
+  };
+  if (!targetConfig) {
+    await deadLetter(deps, {
+      kind: 'retry',
+      mutation,
+      target: targetName,
+      attempt: failedAttempts + 1,
+      lastError: `namespace "${envelope.namespace}" has no target "${targetName}" any more`,
+      firstFailedAt: firstFailedAt ?? deps.now(),
+      notBefore: deps.now(),
+      reason: 'target-removed',
+    });
+    return;
+  }
+  try {
+    const outcome = await createTarget(targetConfig, deps.targetClients).apply(mutation);
+    deps.logger.info(outcome === 'applied' ? 'Mutation applied' : 'Mutation superseded', context);
+  } catch (error) {
+    const attempts = failedAttempts + 1;
+    const failedAt = firstFailedAt ?? deps.now();
+    const message: RetryMessage = {
+      kind: 'retry',
+      mutation,
+      target: targetName,
+      attempt: attempts,
+      lastError: errorMessage(error),
+      firstFailedAt: failedAt,
+      notBefore: deps.now(),
+    };
+    if (attempts >= config.retry.maxAttempts) {
+      await deadLetter(deps, {
+        ...message,
+        reason: `failed ${attempts} of ${config.retry.maxAttempts} attempts`,
+      });
+      return;
+    }
+    const notBefore = deps.now() + backoffMs(config.retry, attempts, deps.random);
+    await sendToQueue(deps, deps.queues.retry, { ...message, notBefore }, notBefore);
+    deps.logger.warn('Mutation retry scheduled', { ...context, error: message.lastError, notBefore });
+  }
+}
+
+/** Puts a message on the DLQ with its reason. */
+export async function deadLetter(
+  deps: DeliveryDependencies,
+  message: RetryMessage | PoisonMessage,
+): Promise<void> {
+  await sendToQueue(deps, deps.queues.deadLetter, message, 0);
+  deps.logger.error('Dead-lettered', {
+    reason: message.reason,
+    ...(message.kind === 'retry'
+      ? {
+          namespace: message.mutation.envelope.namespace,
+          id: message.mutation.envelope.id,
+          target: message.target,
+          attempts: message.attempt,
+          lastError: message.lastError,
+        }
+      : { source: message.source, namespace: message.namespace, id: message.id }),
+  });
+}
+
+/** Sends a message to wait until `dueAt` (epoch ms), at most SQS's 900 s; the consumer hops the rest. */
+export async function sendToQueue(
+  deps: DeliveryDependencies,
+  queueUrl: string,
+  message: QueueMessage,
+  dueAt: number,
+): Promise<void> {
+  const delaySeconds = Math.min(Math.max(Math.ceil((dueAt - deps.now()) / 1000), 0), MAX_SQS_DELAY_SECONDS);
+  await deps.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: queueUrl,
+      MessageBody: JSON.stringify(message),
+      DelaySeconds: delaySeconds,
+    }),
+  );
+}
+
+/** The namespace's config; a namespace that no longer exists sends the mutation to the DLQ. */
+async function namespaceOrDeadLetter(
+  deps: DeliveryDependencies,
+  mutation: LoggedMutation,
+): Promise<NamespaceConfig | undefined> {
+  try {
+    return await deps.namespaces.get(mutation.envelope.namespace);
+  } catch (error) {
+    if (!(error instanceof UnknownNamespaceError)) throw error;
+    await deadLetter(deps, {
+      kind: 'poison',
+      reason: `namespace "${mutation.envelope.namespace}" does not exist any more`,
+      data: Buffer.from(JSON.stringify(mutation)).toString('base64'),
+      source: 'route',
+      namespace: mutation.envelope.namespace,
+      id: mutation.envelope.id,
+    });
+    return undefined;
+  }
+}

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+
+/**
+ * The one envelope: what ingest writes to the stream and the ledger, and what every queue
+ * message carries. Later features (items[], origin region, replay) extend it here.
+ */
+export const ENVELOPE_VERSION = 1;
+
+export const mutationOpSchema = z.enum(['put', 'delete']);
+export type MutationOp = z.infer<typeof mutationOpSchema>;
+
+export const envelopeSchema = z.object({
+  v: z.literal(ENVELOPE_VERSION),
+  /** ULID: sortable by log time. */
+  id: z.string().min(1),
+  namespace: z.string().min(1),
+  idempotencyKey: z.string().min(1),
+  partitionKey: z.string().min(1),
+  op: mutationOpSchema,
+  payload: z.unknown(),
+  /** Target names to deliver to; absent means every target of the namespace. */
+  targets: z.array(z.string()).optional(),
+  /** Log time, epoch milliseconds. */
+  loggedAt: z.number().int(),
+  /** Effective (delivery) time for a delayed mutation, epoch milliseconds. */
+  deliverAt: z.number().int().optional(),
+  /** Region the mutation was first logged in (replication does not send it back there). */
+  origin: z.string().optional(),
+});
+
+export type Envelope = z.infer<typeof envelopeSchema>;
+
+/** A mutation as the consumers see it: the envelope plus its place in the stream. */
+export interface LoggedMutation {
+  readonly envelope: Envelope;
+  /** The Kinesis sequence number of the committed prepare. */
+  readonly sequence: string;
+}
+
+/** The time a mutation takes effect: its delivery time if delayed, else its log time. */
+export function effectiveTime(envelope: Envelope): number {
+  return envelope.deliverAt ?? envelope.loggedAt;
+}
+
+// Kinesis sequence numbers are decimal strings of up to 128 digits; padding makes them compare as strings.
+const SEQUENCE_WIDTH = 128;
+const TIME_WIDTH = 15;
+
+/**
+ * The WAL's order of mutations for one key, as a string that compares lexicographically:
+ * (effective time, stream sequence). A target keeps the mutation whose order is greatest.
+ */
+export function walOrder(mutation: LoggedMutation): string {
+  const time = String(effectiveTime(mutation.envelope)).padStart(TIME_WIDTH, '0');
+  return `${time}#${mutation.sequence.padStart(SEQUENCE_WIDTH, '0')}`;
+}
+
+export class InvalidEnvelopeError extends Error {
+  constructor(
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Not a WAL envelope: ${reason}`, options);
+    this.name = 'InvalidEnvelopeError';
+  }
+}
+
+/** Parses an envelope from stream or queue bytes; throws InvalidEnvelopeError with the reason. */
+export function parseEnvelope(raw: string): Envelope {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (error) {
+    throw new InvalidEnvelopeError('the data is not JSON', { cause: error });
+  }
+  const result = envelopeSchema.safeParse(json);
+  if (!result.success) {
+    const issues = result.error.issues.map(
+      (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
+    );
+    throw new InvalidEnvelopeError(issues.join('; '), { cause: result.error });
+  }
+  return result.data;
+}

@@ -1,0 +1,205 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { Envelope } from './envelope';
+import { LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE } from './ledger-schema';
+
+/**
+ * The ledger: one item per (namespace, idempotency key). Its conditional put is the commit point
+ * of the prepare/commit protocol and the idempotency check in one write.
+ */
+export type LedgerState = 'COMMITTED' | 'ABORTED';
+
+export interface LedgerEntry {
+  readonly pk: string;
+  readonly namespace: string;
+  readonly idempotencyKey: string;
+  /** The committed mutation's id (absent while ABORTED). */
+  readonly id?: string;
+  /** ABORTED: the ids of the fenced attempts, none of which may ever commit. */
+  readonly abortedIds?: Set<string>;
+  readonly state: LedgerState;
+  /** Stream sequence number of the committed prepare. */
+  readonly sequence?: string;
+  /** Hash of the request, to tell a retry from a different request reusing the key. */
+  readonly requestHash?: string;
+  readonly envelope?: Envelope;
+  /** Epoch milliseconds. */
+  readonly updatedAt: number;
+  /** Epoch seconds: DynamoDB TTL. */
+  readonly expiresAt: number;
+}
+
+export function ledgerKey(namespace: string, idempotencyKey: string): string {
+  return `${namespace}#${idempotencyKey}`;
+}
+
+export interface Ledger {
+  readonly documentClient: DynamoDBDocumentClient;
+  readonly tableName: string;
+}
+
+/** Strongly consistent read of one entry. */
+export async function getLedgerEntry(
+  ledger: Ledger,
+  namespace: string,
+  idempotencyKey: string,
+): Promise<LedgerEntry | undefined> {
+  const answer = await ledger.documentClient.send(
+    new GetCommand({
+      TableName: ledger.tableName,
+      Key: { [LEDGER_PARTITION_KEY]: ledgerKey(namespace, idempotencyKey) },
+      ConsistentRead: true,
+    }),
+  );
+  return answer.Item as LedgerEntry | undefined;
+}
+
+// BatchGetItem takes at most 100 keys per call.
+const BATCH_GET_LIMIT = 100;
+const BATCH_GET_MAX_ROUNDS = 8;
+
+export class LedgerReadError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LedgerReadError';
+  }
+}
+
+/** Strongly consistent read of many entries, keyed by `pk`. Retries unprocessed keys. */
+export async function getLedgerEntries(
+  ledger: Ledger,
+  pks: readonly string[],
+): Promise<Map<string, LedgerEntry>> {
+  const found = new Map<string, LedgerEntry>();
+  const unique = [...new Set(pks)];
+  for (let start = 0; start < unique.length; start += BATCH_GET_LIMIT) {
+    let keys: Record<string, unknown>[] = unique
+      .slice(start, start + BATCH_GET_LIMIT)
+      .map((pk) => ({ [LEDGER_PARTITION_KEY]: pk }));
+    for (let round = 0; keys.length > 0; round++) {
+      if (round === BATCH_GET_MAX_ROUNDS) {
+        throw new LedgerReadError(
+          `${keys.length} ledger keys stayed unprocessed after ${round} BatchGetItem rounds`,
+        );
+      }
+      if (round > 0) await sleep(50 * 2 ** round);
+      const answer = await ledger.documentClient.send(
+        new BatchGetCommand({ RequestItems: { [ledger.tableName]: { Keys: keys, ConsistentRead: true } } }),
+      );
+      for (const item of answer.Responses?.[ledger.tableName] ?? []) {
+        const entry = item as LedgerEntry;
+        found.set(entry.pk, entry);
+      }
+      keys = answer.UnprocessedKeys?.[ledger.tableName]?.Keys ?? [];
+    }
+  }
+  return found;
+}
+
+export type CommitResult = { committed: true } | { committed: false; existing: LedgerEntry | undefined };
+
+/**
+ * The commit: succeeds if the key is free, or if its attempts so far were fenced ABORTED and this
+ * attempt is not one of them (a fenced record can never be routed, so another may take the key).
+ */
+export async function commitLedgerEntry(
+  ledger: Ledger,
+  entry: LedgerEntry & { readonly id: string },
+): Promise<CommitResult> {
+  try {
+    await ledger.documentClient.send(
+      new PutCommand({
+        TableName: ledger.tableName,
+        Item: entry,
+        ConditionExpression:
+          'attribute_not_exists(#pk) OR (#state = :aborted AND NOT contains(#aborted, :id))',
+        ExpressionAttributeNames: {
+          '#pk': LEDGER_PARTITION_KEY,
+          '#state': 'state',
+          '#aborted': 'abortedIds',
+        },
+        ExpressionAttributeValues: { ':aborted': 'ABORTED', ':id': entry.id },
+      }),
+    );
+    return { committed: true };
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    return {
+      committed: false,
+      existing: await getLedgerEntry(ledger, entry.namespace, entry.idempotencyKey),
+    };
+  }
+}
+
+/**
+ * The fence: marks an attempt whose prepare never committed as ABORTED, so a late commit of it
+ * fails. Returns false if the key was committed in the meantime.
+ */
+export async function fenceLedgerEntry(
+  ledger: Ledger,
+  envelope: Envelope,
+  now: number,
+  retentionDays: number,
+): Promise<boolean> {
+  try {
+    await ledger.documentClient.send(
+      new UpdateCommand({
+        TableName: ledger.tableName,
+        Key: { [LEDGER_PARTITION_KEY]: ledgerKey(envelope.namespace, envelope.idempotencyKey) },
+        UpdateExpression:
+          'SET #state = :aborted, #namespace = :namespace, #key = :key, #updatedAt = :now, #expiresAt = :expiresAt ' +
+          'ADD #aborted :ids',
+        ConditionExpression: 'attribute_not_exists(#pk) OR #state = :aborted',
+        ExpressionAttributeNames: {
+          '#pk': LEDGER_PARTITION_KEY,
+          '#state': 'state',
+          '#namespace': 'namespace',
+          '#key': 'idempotencyKey',
+          '#updatedAt': 'updatedAt',
+          '#expiresAt': LEDGER_TTL_ATTRIBUTE,
+          '#aborted': 'abortedIds',
+        },
+        ExpressionAttributeValues: {
+          ':aborted': 'ABORTED',
+          ':namespace': envelope.namespace,
+          ':key': envelope.idempotencyKey,
+          ':now': now,
+          ':expiresAt': expiresAt(now, retentionDays),
+          ':ids': new Set([envelope.id]),
+        },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
+/** Whether this attempt was fenced: its record must never be routed. */
+export function isFenced(entry: LedgerEntry | undefined, id: string): boolean {
+  return entry?.state === 'ABORTED' && (entry.abortedIds?.has(id) ?? false);
+}
+
+export type CommitState = 'committed' | 'duplicate' | 'fenced' | 'uncommitted';
+
+/** What the ledger says about one prepared record (attempt `id`). */
+export function commitStateOf(entry: LedgerEntry | undefined, id: string): CommitState {
+  if (entry?.state === 'COMMITTED') return entry.id === id ? 'committed' : 'duplicate';
+  if (isFenced(entry, id)) return 'fenced';
+  return 'uncommitted';
+}
+
+export function expiresAt(now: number, retentionDays: number): number {
+  return Math.floor(now / 1000) + retentionDays * 86_400;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { mutationOpSchema } from './envelope';
+
+/** Idempotency keys: printable ASCII, so they are safe in headers, logs and DynamoDB keys. */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+/** The body of `POST /v1/namespaces/{ns}/mutations`. */
+export const mutationRequestSchema = z
+  .object({
+    payload: z.json().optional(),
+    op: mutationOpSchema.default('put'),
+    partitionKey: z.string().min(1).max(512).optional(),
+    idempotencyKey: z
+      .string()
+      .regex(IDEMPOTENCY_KEY_PATTERN, 'must be 1 to 255 printable ASCII characters without spaces')
+      .optional(),
+    lifecycle: z
+      .object({
+        delaySeconds: z.number().int().min(0).optional(),
+        deliverAt: z.iso.datetime({ offset: true }).optional(),
+        jitterSeconds: z.number().int().min(0).optional(),
+      })
+      .strict()
+      .refine((lifecycle) => lifecycle.delaySeconds === undefined || lifecycle.deliverAt === undefined, {
+        message: 'give either delaySeconds or deliverAt, not both',
+      })
+      .optional(),
+    targets: z
+      .array(z.string().min(1))
+      .min(1)
+      .refine((names) => new Set(names).size === names.length, { message: 'target names must be unique' })
+      .optional(),
+    items: z.array(z.unknown()).optional(),
+  })
+  .strict();
+
+export type MutationRequest = z.output<typeof mutationRequestSchema>;

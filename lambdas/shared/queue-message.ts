@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { envelopeSchema } from './envelope';
+
+/**
+ * The messages on the delay, retry and dead-letter queues. Each carries the full logged mutation,
+ * so a consumer (or an operator's redrive) needs nothing else to apply it.
+ */
+const loggedMutationSchema = z.object({ envelope: envelopeSchema, sequence: z.string().min(1) });
+
+/** A delayed delivery of one mutation to one target; `notBefore` (epoch ms) lets it hop past 900 s. */
+export const deliverMessageSchema = z.object({
+  kind: z.literal('deliver'),
+  mutation: loggedMutationSchema,
+  target: z.string(),
+  notBefore: z.number().int(),
+});
+
+/**
+ * A delivery that failed `attempt` times. On the DLQ the same message also carries `reason`; a
+ * redrive puts it back on the retry queue, where it is applied once more.
+ */
+export const retryMessageSchema = z.object({
+  kind: z.literal('retry'),
+  mutation: loggedMutationSchema,
+  target: z.string(),
+  attempt: z.number().int().min(1),
+  lastError: z.string(),
+  firstFailedAt: z.number().int(),
+  notBefore: z.number().int(),
+  reason: z.string().optional(),
+});
+
+/** A prepared record not yet committed when the consumer saw it: check the ledger again later. */
+export const recheckMessageSchema = z.object({
+  kind: z.literal('recheck'),
+  mutation: loggedMutationSchema,
+});
+
+/** Something that cannot be parsed or routed at all; kept whole on the DLQ with its reason. */
+export const poisonMessageSchema = z.object({
+  kind: z.literal('poison'),
+  reason: z.string(),
+  /** The raw bytes, base64. */
+  data: z.string(),
+  source: z.string(),
+  namespace: z.string().optional(),
+  id: z.string().optional(),
+});
+
+export const queueMessageSchema = z.discriminatedUnion('kind', [
+  deliverMessageSchema,
+  retryMessageSchema,
+  recheckMessageSchema,
+  poisonMessageSchema,
+]);
+
+export type QueueMessage = z.infer<typeof queueMessageSchema>;
+export type DeliverMessage = z.infer<typeof deliverMessageSchema>;
+export type RetryMessage = z.infer<typeof retryMessageSchema>;
+export type RecheckMessage = z.infer<typeof recheckMessageSchema>;
+export type PoisonMessage = z.infer<typeof poisonMessageSchema>;

@@ -1,0 +1,109 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type LoggedMutation, type MutationOp, walOrder } from '../envelope';
+import { type DynamoDbTargetConfig, RESERVED_ATTRIBUTE_PREFIX } from '../namespace-config';
+import type { ApplyOutcome, Target } from './target';
+
+/** Attributes the WAL adds to every item it writes: its order, and the id of the mutation. */
+export const ORDER_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}Order`;
+export const MUTATION_ID_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}Id`;
+
+// Written only if the item holds no mutation at all or an older one: redeliveries and stale retries are no-ops.
+const NEWER_THAN_STORED = 'attribute_not_exists(#order) OR #order < :order';
+
+type Item = Record<string, unknown>;
+
+function isItem(value: unknown): value is Item {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isKeyValue(value: unknown): value is string | number {
+  return (
+    (typeof value === 'string' && value.length > 0) || (typeof value === 'number' && Number.isFinite(value))
+  );
+}
+
+export class DynamoDbTarget implements Target {
+  readonly type = 'dynamodb';
+  readonly name: string;
+  private readonly keyAttributes: string[];
+
+  constructor(
+    private readonly config: DynamoDbTargetConfig,
+    private readonly documentClient: DynamoDBDocumentClient,
+  ) {
+    this.name = config.name;
+    this.keyAttributes = [config.key.partitionKey, ...(config.key.sortKey ? [config.key.sortKey] : [])];
+  }
+
+  validate(payload: unknown, op: MutationOp): string[] {
+    if (!isItem(payload)) {
+      return [
+        `target "${this.name}" (dynamodb) needs payload to be a JSON object (the item${op === 'delete' ? "'s key" : ''})`,
+      ];
+    }
+    const problems: string[] = [];
+    for (const attribute of this.keyAttributes) {
+      if (!isKeyValue(payload[attribute])) {
+        problems.push(
+          `target "${this.name}" needs payload.${attribute}, its key attribute, as a non-empty string or a number`,
+        );
+      }
+    }
+    for (const attribute of Object.keys(payload)) {
+      if (attribute.startsWith(RESERVED_ATTRIBUTE_PREFIX)) {
+        problems.push(
+          `payload.${attribute}: attribute names starting with "${RESERVED_ATTRIBUTE_PREFIX}" are reserved for the WAL`,
+        );
+      }
+    }
+    return problems;
+  }
+
+  partitionKeyOf(payload: unknown): string | undefined {
+    if (!isItem(payload)) return undefined;
+    const values = this.keyAttributes.map((attribute) => payload[attribute]);
+    if (!values.every(isKeyValue)) return undefined;
+    return values.map(String).join('#');
+  }
+
+  async apply(mutation: LoggedMutation): Promise<ApplyOutcome> {
+    const { envelope } = mutation;
+    if (!isItem(envelope.payload)) {
+      throw new Error(`mutation ${envelope.id}: payload is not an object`);
+    }
+    const condition = {
+      TableName: this.tableName(),
+      ConditionExpression: NEWER_THAN_STORED,
+      ExpressionAttributeNames: { '#order': ORDER_ATTRIBUTE },
+      ExpressionAttributeValues: { ':order': walOrder(mutation) },
+    };
+    try {
+      if (envelope.op === 'delete') {
+        const payload = envelope.payload;
+        const key = Object.fromEntries(
+          this.keyAttributes.map((attribute) => [attribute, payload[attribute]]),
+        );
+        await this.documentClient.send(new DeleteCommand({ ...condition, Key: key }));
+      } else {
+        const item = {
+          ...envelope.payload,
+          [ORDER_ATTRIBUTE]: walOrder(mutation),
+          [MUTATION_ID_ATTRIBUTE]: envelope.id,
+        };
+        await this.documentClient.send(new PutCommand({ ...condition, Item: item }));
+      }
+      return 'applied';
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return 'superseded';
+      throw error;
+    }
+  }
+
+  private tableName(): string {
+    if (!this.config.tableName) {
+      throw new Error(`target "${this.name}" has no tableName: the stack fills it in for provisioned tables`);
+    }
+    return this.config.tableName;
+  }
+}

@@ -1,0 +1,22 @@
+import type { LoggedMutation, MutationOp } from '../envelope';
+
+/**
+ * What applying a mutation did: `applied`, or `superseded` when the target already holds this
+ * mutation or a later one in the WAL's order (a redelivery or an out-of-order retry).
+ */
+export type ApplyOutcome = 'applied' | 'superseded';
+
+/** The one interface every target type implements (dynamodb now; queues, streams, http... later). */
+export interface Target {
+  readonly name: string;
+  readonly type: string;
+  /**
+   * Problems with a payload for this target, checked at ingest so that bad input gets a 400 and
+   * never reaches the DLQ. Empty when the payload is fine.
+   */
+  validate(payload: unknown, op: MutationOp): string[];
+  /** The key that orders mutations of the same item, used when the client gives no partition key. */
+  partitionKeyOf(payload: unknown): string | undefined;
+  /** Applies the mutation at least once, with effect once. Throws when the target fails. */
+  apply(mutation: LoggedMutation): Promise<ApplyOutcome>;
+}
