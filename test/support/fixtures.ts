@@ -1,0 +1,51 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Envelope, LoggedMutation } from '../../lambdas/shared/envelope';
+import { type NamespaceConfig, parseNamespaceConfig } from '../../lambdas/shared/namespace-config';
+import { type NamespaceConfigSource, UnknownNamespaceError } from '../../lambdas/shared/namespace-store';
+
+/** A logger that writes nothing, for tests that do not look at logs. */
+export const silentLogger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
+
+export function namespaceConfig(overrides: Record<string, unknown> = {}): NamespaceConfig {
+  return parseNamespaceConfig(
+    {
+      name: 'orders',
+      targets: [{ name: 'main', type: 'dynamodb', tableName: 'orders-table', key: { partitionKey: 'id' } }],
+      ...overrides,
+    },
+    'test fixture',
+  );
+}
+
+/** A namespace source backed by a fixed map, for logic tests that do not need SSM. */
+export function staticNamespaces(...configs: NamespaceConfig[]): NamespaceConfigSource {
+  const byName = new Map(configs.map((config) => [config.name, config]));
+  return {
+    async get(namespace: string) {
+      const config = byName.get(namespace);
+      if (!config) throw new UnknownNamespaceError(namespace);
+      return config;
+    },
+  };
+}
+
+export function envelope(overrides: Partial<Envelope> = {}): Envelope {
+  return {
+    v: 1,
+    id: '01JTESTMUTATION0000000000A',
+    namespace: 'orders',
+    idempotencyKey: 'key-1',
+    partitionKey: 'a1',
+    op: 'put',
+    payload: { id: 'a1', n: 1 },
+    loggedAt: 1_700_000_000_000,
+    ...overrides,
+  };
+}
+
+export function loggedMutation(
+  overrides: Partial<Envelope> = {},
+  sequence = '49650000000000000000000000001',
+): LoggedMutation {
+  return { envelope: envelope(overrides), sequence };
+}

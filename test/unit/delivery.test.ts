@@ -1,0 +1,120 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { type DeliveryDependencies, deliverToTarget, routeCommitted } from '../../lambdas/shared/delivery';
+import type { QueueMessage } from '../../lambdas/shared/queue-message';
+import { loggedMutation, namespaceConfig, silentLogger, staticNamespaces } from '../support/fixtures';
+
+const sqsMock = mockClient(SQSClient);
+const documentMock = mockClient(DynamoDBDocumentClient);
+const NOW = 1_700_000_000_000;
+const config = namespaceConfig({
+  retry: {
+    maxAttempts: 3,
+    initialBackoffSeconds: 10,
+    backoffMultiplier: 2,
+    maxBackoffSeconds: 3_600,
+    jitter: 'none',
+  },
+});
+
+function dependencies(): DeliveryDependencies {
+  const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+  return {
+    sqs: new SQSClient({ region: 'us-east-1' }),
+    queues: { delay: 'delay-url', retry: 'retry-url', deadLetter: 'dlq-url' },
+    ledger: { documentClient, tableName: 'ledger' },
+    namespaces: staticNamespaces(config),
+    targetClients: { documentClient },
+    logger: silentLogger,
+    now: () => NOW,
+    random: () => 1,
+    commitTimeoutMs: 30_000,
+  };
+}
+
+function sent(): { queue: string | undefined; delay: number | undefined; message: QueueMessage }[] {
+  return sqsMock.commandCalls(SendMessageCommand).map((call) => ({
+    queue: call.args[0].input.QueueUrl,
+    delay: call.args[0].input.DelaySeconds,
+    message: JSON.parse(call.args[0].input.MessageBody ?? '{}'),
+  }));
+}
+
+beforeEach(() => {
+  sqsMock.reset();
+  documentMock.reset();
+  sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm1' });
+});
+
+describe('routeCommitted', () => {
+  it('applies an immediate mutation to the target table', async () => {
+    documentMock.on(PutCommand).resolves({});
+    await routeCommitted(dependencies(), loggedMutation());
+    expect(documentMock.commandCalls(PutCommand)[0]?.args[0].input).toMatchObject({
+      TableName: 'orders-table',
+      Item: { id: 'a1', n: 1, _walId: '01JTESTMUTATION0000000000A' },
+    });
+    expect(sent()).toHaveLength(0);
+  });
+
+  it('sends a delayed mutation to the delay queue, one message per target', async () => {
+    await routeCommitted(dependencies(), loggedMutation({ deliverAt: NOW + 120_000 }));
+    expect(documentMock.calls()).toHaveLength(0);
+    expect(sent()).toEqual([
+      {
+        queue: 'delay-url',
+        delay: 120,
+        message: expect.objectContaining({ kind: 'deliver', target: 'main' }),
+      },
+    ]);
+  });
+
+  it('caps a long delay at 900 s: the consumer hops the rest', async () => {
+    await routeCommitted(dependencies(), loggedMutation({ deliverAt: NOW + 7_200_000 }));
+    expect(sent()[0]).toMatchObject({ delay: 900, message: { notBefore: NOW + 7_200_000 } });
+  });
+
+  it('sends a failed delivery to the retry queue with its backoff and error', async () => {
+    documentMock.on(PutCommand).rejects(new Error('table is down'));
+    await routeCommitted(dependencies(), loggedMutation());
+    expect(sent()).toEqual([
+      {
+        queue: 'retry-url',
+        delay: 10,
+        message: expect.objectContaining({ kind: 'retry', attempt: 1, lastError: 'Error: table is down' }),
+      },
+    ]);
+  });
+
+  it('fails if the retry queue cannot be reached, so the record is retried', async () => {
+    documentMock.on(PutCommand).rejects(new Error('table is down'));
+    sqsMock.on(SendMessageCommand).rejects(new Error('sqs is down'));
+    await expect(routeCommitted(dependencies(), loggedMutation())).rejects.toThrow('sqs is down');
+  });
+});
+
+describe('deliverToTarget', () => {
+  it('dead-letters after the namespace max attempts, with the reason', async () => {
+    documentMock.on(PutCommand).rejects(new Error('table is down'));
+    await deliverToTarget(dependencies(), config, loggedMutation(), 'main', 2, NOW - 1_000);
+    expect(sent()).toEqual([
+      {
+        queue: 'dlq-url',
+        delay: 0,
+        message: expect.objectContaining({
+          kind: 'retry',
+          attempt: 3,
+          reason: 'failed 3 of 3 attempts',
+          firstFailedAt: NOW - 1_000,
+        }),
+      },
+    ]);
+  });
+
+  it('dead-letters a mutation whose target was removed from the namespace', async () => {
+    await deliverToTarget(dependencies(), config, loggedMutation(), 'gone', 0, undefined);
+    expect(sent()[0]).toMatchObject({ queue: 'dlq-url', message: { reason: 'target-removed' } });
+  });
+});

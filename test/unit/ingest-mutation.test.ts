@@ -1,0 +1,235 @@
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  KinesisClient,
+  ProvisionedThroughputExceededException,
+  PutRecordCommand,
+} from '@aws-sdk/client-kinesis';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { hashRequest, type IngestDependencies, ingestMutation } from '../../lambdas/ingest/ingest-mutation';
+import { ProblemError } from '../../lambdas/shared/http/problem';
+import { mutationRequestSchema } from '../../lambdas/shared/mutation-request';
+import { UnknownNamespaceError } from '../../lambdas/shared/namespace-store';
+import { namespaceConfig, silentLogger, staticNamespaces } from '../support/fixtures';
+
+const kinesisMock = mockClient(KinesisClient);
+const documentMock = mockClient(DynamoDBDocumentClient);
+const NOW = Date.parse('2026-01-01T00:00:00Z');
+
+function dependencies(): IngestDependencies {
+  const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+  return {
+    kinesis: new KinesisClient({ region: 'us-east-1' }),
+    streamName: 'wal',
+    ledger: { documentClient, tableName: 'ledger' },
+    namespaces: staticNamespaces(
+      namespaceConfig({ delay: { maxDelaySeconds: 3_600 }, payload: { maxBytes: 100 } }),
+      namespaceConfig({ name: 'paused', enabled: false }),
+    ),
+    targetClients: { documentClient },
+    logger: silentLogger,
+    now: () => NOW,
+    newId: () => '01JNEWID',
+    random: () => 0.5,
+  };
+}
+
+async function problemOf(promise: Promise<unknown>): Promise<ProblemError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof ProblemError) return error;
+    throw error;
+  }
+  throw new Error('expected a ProblemError');
+}
+
+beforeEach(() => {
+  kinesisMock.reset();
+  documentMock.reset();
+  kinesisMock.on(PutRecordCommand).resolves({ SequenceNumber: '4965', ShardId: 'shardId-000000000000' });
+  documentMock.on(PutCommand).resolves({});
+});
+
+describe('ingestMutation', () => {
+  it('prepares, then commits, and answers SUCCESS with the sequence', async () => {
+    // WHEN
+    const answer = await ingestMutation(dependencies(), 'orders', { payload: { id: 'a1' } }, 'k1');
+    // THEN
+    expect(answer).toEqual({ id: '01JNEWID', namespace: 'orders', durable: 'SUCCESS', sequence: '4965' });
+    const record = kinesisMock.commandCalls(PutRecordCommand)[0]?.args[0].input;
+    expect(record?.PartitionKey).toBe('orders#a1');
+    const commit = documentMock.commandCalls(PutCommand)[0]?.args[0].input;
+    expect(commit?.Item).toMatchObject({
+      pk: 'orders#k1',
+      id: '01JNEWID',
+      state: 'COMMITTED',
+      sequence: '4965',
+    });
+    expect(commit?.ConditionExpression).toContain('attribute_not_exists');
+  });
+
+  it('computes deliverAt from delaySeconds plus jitter', async () => {
+    await ingestMutation(
+      dependencies(),
+      'orders',
+      { payload: { id: 'a1' }, lifecycle: { delaySeconds: 60, jitterSeconds: 10 } },
+      undefined,
+    );
+    const data = kinesisMock.commandCalls(PutRecordCommand)[0]?.args[0].input.Data;
+    expect(JSON.parse(Buffer.from(data as Uint8Array).toString())).toMatchObject({ deliverAt: NOW + 65_000 });
+  });
+
+  it('answers a retry of a committed key with the original id', async () => {
+    // GIVEN the key was committed earlier for the same request
+    documentMock
+      .on(PutCommand)
+      .rejects(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }));
+    const first = hashRequest(mutationRequestSchema.parse({ payload: { id: 'a1' } }));
+    documentMock
+      .on(GetCommand)
+      .resolves({ Item: { state: 'COMMITTED', id: '01JORIGINAL', sequence: '11', requestHash: first } });
+    // WHEN
+    const answer = await ingestMutation(dependencies(), 'orders', { payload: { id: 'a1' } }, 'k1');
+    // THEN
+    expect(answer).toEqual({ id: '01JORIGINAL', namespace: 'orders', durable: 'SUCCESS', sequence: '11' });
+  });
+
+  it('fails if the key was used for a different request (422)', async () => {
+    documentMock
+      .on(PutCommand)
+      .rejects(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }));
+    documentMock
+      .on(GetCommand)
+      .resolves({ Item: { state: 'COMMITTED', id: '01JORIGINAL', sequence: '11', requestHash: 'other' } });
+    const problem = await problemOf(
+      ingestMutation(dependencies(), 'orders', { payload: { id: 'a1' } }, 'k1'),
+    );
+    expect(problem.status).toBe(422);
+    expect(problem.slug).toBe('idempotency-key-reused');
+  });
+
+  it('answers FAIL (409) when this attempt was fenced', async () => {
+    documentMock
+      .on(PutCommand)
+      .rejects(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }));
+    documentMock.on(GetCommand).resolves({ Item: { state: 'ABORTED', abortedIds: new Set(['01JNEWID']) } });
+    const problem = await problemOf(
+      ingestMutation(dependencies(), 'orders', { payload: { id: 'a1' } }, 'k1'),
+    );
+    expect(problem.status).toBe(409);
+    expect(problem.extensions).toMatchObject({ durable: 'FAIL', id: '01JNEWID' });
+  });
+
+  it('answers FAIL (503) and commits nothing when the prepare fails', async () => {
+    kinesisMock
+      .on(PutRecordCommand)
+      .rejects(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }));
+    const problem = await problemOf(
+      ingestMutation(dependencies(), 'orders', { payload: { id: 'a1' } }, 'k1'),
+    );
+    expect(problem.status).toBe(503);
+    expect(problem.extensions).toMatchObject({ durable: 'FAIL' });
+    expect(documentMock.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it('answers UNKNOWN (503) when the commit call fails', async () => {
+    documentMock.on(PutCommand).rejects(Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }));
+    const problem = await problemOf(
+      ingestMutation(dependencies(), 'orders', { payload: { id: 'a1' } }, 'k1'),
+    );
+    expect(problem.status).toBe(503);
+    expect(problem.extensions).toMatchObject({ durable: 'UNKNOWN', id: '01JNEWID' });
+    expect(problem.detail).toMatch(/Retry with the same idempotency key/);
+  });
+
+  describe('bad input', () => {
+    it.each([
+      ['the payload is missing', { op: 'put' }, undefined, 400, 'missing-payload'],
+      ['the op is unknown', { payload: { id: 'a' }, op: 'upsert' }, undefined, 400, 'invalid-mutation'],
+      ['a field is unknown', { payload: { id: 'a' }, colour: 1 }, undefined, 400, 'invalid-mutation'],
+      [
+        'the payload is too large',
+        { payload: { id: 'a', s: 'x'.repeat(200) } },
+        undefined,
+        413,
+        'payload-too-large',
+      ],
+      ['the payload lacks the key', { payload: { n: 1 } }, undefined, 400, 'invalid-payload'],
+      ['the payload is not an object', { payload: [1, 2] }, undefined, 400, 'invalid-payload'],
+      [
+        'the payload uses a reserved attribute',
+        { payload: { id: 'a', _walOrder: 'x' } },
+        undefined,
+        400,
+        'invalid-payload',
+      ],
+      [
+        'the delay is over the maximum',
+        { payload: { id: 'a' }, lifecycle: { delaySeconds: 3_601 } },
+        undefined,
+        400,
+        'delay-out-of-bounds',
+      ],
+      [
+        'the delay is negative',
+        { payload: { id: 'a' }, lifecycle: { delaySeconds: -1 } },
+        undefined,
+        400,
+        'invalid-mutation',
+      ],
+      [
+        'deliverAt is beyond the maximum',
+        { payload: { id: 'a' }, lifecycle: { deliverAt: '2026-01-02T00:00:00Z' } },
+        undefined,
+        400,
+        'delay-out-of-bounds',
+      ],
+      [
+        'deliverAt is not a date',
+        { payload: { id: 'a' }, lifecycle: { deliverAt: 'tomorrow' } },
+        undefined,
+        400,
+        'invalid-mutation',
+      ],
+      [
+        'both delaySeconds and deliverAt are given',
+        { payload: { id: 'a' }, lifecycle: { delaySeconds: 1, deliverAt: '2026-01-01T00:00:10Z' } },
+        undefined,
+        400,
+        'invalid-mutation',
+      ],
+      ['a target is unknown', { payload: { id: 'a' }, targets: ['nope'] }, undefined, 400, 'unknown-target'],
+      ['the header key has a space', { payload: { id: 'a' } }, 'bad key', 400, 'invalid-idempotency-key'],
+      [
+        'header and body keys differ',
+        { payload: { id: 'a' }, idempotencyKey: 'one' },
+        'two',
+        400,
+        'conflicting-idempotency-key',
+      ],
+      ['items are sent', { items: [{ target: 'main' }] }, undefined, 400, 'unsupported-items'],
+      ['the body is not an object', 'just a string', undefined, 400, 'invalid-mutation'],
+    ])('fails if %s', async (_case, body, header, status, slug) => {
+      const problem = await problemOf(ingestMutation(dependencies(), 'orders', body, header));
+      expect({ status: problem.status, slug: problem.slug }).toEqual({ status, slug });
+      // Nothing is written for bad input.
+      expect(kinesisMock.calls()).toHaveLength(0);
+      expect(documentMock.calls()).toHaveLength(0);
+    });
+
+    it('fails if the namespace is disabled (403)', async () => {
+      const problem = await problemOf(
+        ingestMutation(dependencies(), 'paused', { payload: { id: 'a' } }, undefined),
+      );
+      expect(problem.status).toBe(403);
+      expect(kinesisMock.calls()).toHaveLength(0);
+    });
+
+    it('fails if the namespace is unknown', async () => {
+      await expect(
+        ingestMutation(dependencies(), 'nope', { payload: { id: 'a' } }, undefined),
+      ).rejects.toThrow(UnknownNamespaceError);
+    });
+  });
+});

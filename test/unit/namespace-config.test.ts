@@ -1,0 +1,74 @@
+import {
+  InvalidNamespaceConfigError,
+  MAX_PAYLOAD_BYTES,
+  parseNamespaceConfig,
+} from '../../lambdas/shared/namespace-config';
+
+const target = { name: 'main', type: 'dynamodb', tableName: 'orders-table', key: { partitionKey: 'id' } };
+
+describe('parseNamespaceConfig', () => {
+  it('fills in documented defaults', () => {
+    const config = parseNamespaceConfig({ name: 'orders', targets: [target] }, 'orders.json');
+    expect(config).toMatchObject({
+      enabled: true,
+      retry: {
+        maxAttempts: 8,
+        initialBackoffSeconds: 2,
+        backoffMultiplier: 2,
+        maxBackoffSeconds: 900,
+        jitter: 'full',
+      },
+      delay: { maxDelaySeconds: 86_400 },
+      payload: { maxBytes: 65_536 },
+      retentionDays: 30,
+    });
+  });
+
+  it.each([
+    ['the name has capitals', { name: 'Orders', targets: [target] }, /name: namespace name must match/],
+    ['there is no target', { name: 'orders', targets: [] }, /at least one target/],
+    ['a field is unknown', { name: 'orders', targets: [target], colour: 'red' }, /Unrecognized key/],
+    [
+      'maxAttempts is 0',
+      { name: 'orders', targets: [target], retry: { maxAttempts: 0 } },
+      /retry.maxAttempts/,
+    ],
+    [
+      'maxBytes is over the envelope limit',
+      { name: 'orders', targets: [target], payload: { maxBytes: MAX_PAYLOAD_BYTES + 1 } },
+      /payload.maxBytes/,
+    ],
+    [
+      'a target name is used twice',
+      { name: 'orders', targets: [target, { ...target, tableName: 'other' }] },
+      /"main" is used twice/,
+    ],
+    [
+      'a dynamodb target has neither tableName nor provision',
+      { name: 'orders', targets: [{ name: 'main', type: 'dynamodb', key: { partitionKey: 'id' } }] },
+      /needs "tableName"/,
+    ],
+    [
+      'a key attribute uses the reserved prefix',
+      { name: 'orders', targets: [{ ...target, key: { partitionKey: '_walOrder' } }] },
+      /reserved for the WAL/,
+    ],
+    [
+      'the target type is unknown',
+      { name: 'orders', targets: [{ ...target, type: 'ftp' }] },
+      /targets.0.type/,
+    ],
+    [
+      'maxBackoffSeconds is below initialBackoffSeconds',
+      { name: 'orders', targets: [target], retry: { initialBackoffSeconds: 10, maxBackoffSeconds: 5 } },
+      /maxBackoffSeconds must be at least/,
+    ],
+  ])('fails if %s', (_case, value, message) => {
+    expect(() => parseNamespaceConfig(value, 'config/dev/orders.json')).toThrow(InvalidNamespaceConfigError);
+    expect(() => parseNamespaceConfig(value, 'config/dev/orders.json')).toThrow(message);
+  });
+
+  it('names the source in the error', () => {
+    expect(() => parseNamespaceConfig({}, 'config/dev/x.json')).toThrow(/config\/dev\/x.json/);
+  });
+});

@@ -1,0 +1,90 @@
+import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import {
+  NamespaceConfigUnavailableError,
+  SsmNamespaceConfigStore,
+  UnknownNamespaceError,
+} from '../../lambdas/shared/namespace-store';
+import { silentLogger } from '../support/fixtures';
+
+const ssmMock = mockClient(SSMClient);
+const target = { name: 'main', type: 'dynamodb', tableName: 'orders-table', key: { partitionKey: 'id' } };
+const value = (overrides: Record<string, unknown> = {}) =>
+  JSON.stringify({ name: 'orders', targets: [target], ...overrides });
+
+function store(clock: { now: number }) {
+  return new SsmNamespaceConfigStore(
+    new SSMClient({ region: 'us-east-1' }),
+    '/wal/test/namespaces/',
+    60_000,
+    silentLogger,
+    () => clock.now,
+  );
+}
+
+beforeEach(() => ssmMock.reset());
+
+describe('SsmNamespaceConfigStore', () => {
+  it('reads the parameter under the prefix and caches it for the max age', async () => {
+    // GIVEN
+    ssmMock.on(GetParameterCommand).resolves({ Parameter: { Value: value() } });
+    const clock = { now: 0 };
+    const namespaces = store(clock);
+    // WHEN read twice within the max age, then after it
+    await namespaces.get('orders');
+    clock.now = 59_000;
+    await namespaces.get('orders');
+    clock.now = 61_000;
+    const config = await namespaces.get('orders');
+    // THEN
+    expect(config.targets[0]?.name).toBe('main');
+    expect(ssmMock.commandCalls(GetParameterCommand)).toHaveLength(2);
+    expect(ssmMock.commandCalls(GetParameterCommand)[0]?.args[0].input.Name).toBe(
+      '/wal/test/namespaces/orders',
+    );
+  });
+
+  it('keeps the last good value when SSM fails', async () => {
+    ssmMock
+      .on(GetParameterCommand)
+      .resolvesOnce({ Parameter: { Value: value() } })
+      .rejects(new Error('throttled'));
+    const clock = { now: 0 };
+    const namespaces = store(clock);
+    await namespaces.get('orders');
+    clock.now = 120_000;
+    await expect(namespaces.get('orders')).resolves.toMatchObject({ name: 'orders' });
+  });
+
+  it('keeps the last good value when the new value is invalid', async () => {
+    ssmMock
+      .on(GetParameterCommand)
+      .resolvesOnce({ Parameter: { Value: value({ retry: { maxAttempts: 5 } }) } })
+      .resolves({ Parameter: { Value: value({ retry: { maxAttempts: 0 } }) } });
+    const clock = { now: 0 };
+    const namespaces = store(clock);
+    await namespaces.get('orders');
+    clock.now = 120_000;
+    await expect(namespaces.get('orders')).resolves.toMatchObject({ retry: { maxAttempts: 5 } });
+  });
+
+  it('fails if the parameter does not exist', async () => {
+    ssmMock.on(GetParameterCommand).rejects(new ParameterNotFound({ message: 'none', $metadata: {} }));
+    await expect(store({ now: 0 }).get('orders')).rejects.toThrow(UnknownNamespaceError);
+  });
+
+  it('fails if the name is not a namespace name, without calling SSM', async () => {
+    await expect(store({ now: 0 }).get('../etc')).rejects.toThrow(UnknownNamespaceError);
+    expect(ssmMock.calls()).toHaveLength(0);
+  });
+
+  it('fails if SSM fails and nothing is cached', async () => {
+    ssmMock.on(GetParameterCommand).rejects(new Error('throttled'));
+    await expect(store({ now: 0 }).get('orders')).rejects.toThrow(NamespaceConfigUnavailableError);
+  });
+
+  it('fails if the parameter holds another namespace', async () => {
+    ssmMock.on(GetParameterCommand).resolves({ Parameter: { Value: value({ name: 'billing' }) } });
+    await expect(store({ now: 0 }).get('orders')).rejects.toThrow(NamespaceConfigUnavailableError);
+  });
+});
