@@ -41,15 +41,6 @@ function header(event: APIGatewayProxyEventV2, name: string): string | undefined
 }
 
 function parseJsonBody(event: APIGatewayProxyEventV2): unknown {
-  const contentType = header(event, 'content-type');
-  if (contentType !== undefined && !/^application\/([\w.+-]+\+)?json\b/i.test(contentType)) {
-    throw new ProblemError(
-      415,
-      'unsupported-media-type',
-      'Unsupported media type',
-      `The body must be application/json, not ${contentType}.`,
-    );
-  }
   if (!event.body) {
     throw new ProblemError(
       400,

@@ -1,4 +1,5 @@
 import { isAbsolute, join } from 'node:path';
+import { ENTRY_METADATA_KEY } from '../../../lib/wal-function';
 import type { KinesisEventSourceSettings } from '../event-sources/kinesis-event-source';
 import type { SqsEventSourceSettings } from '../event-sources/sqs-event-source';
 import {
@@ -9,9 +10,6 @@ import {
   resourcesOfType,
 } from './cfn-template';
 import type { Provisioned } from './provision';
-
-/** Metadata key the stack puts on each function: the handler source the local runtime loads. */
-export const ENTRY_METADATA_KEY = 'wal:entry';
 
 export interface FunctionWiring {
   readonly logicalId: string;

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+import { App } from 'aws-cdk-lib';
+import { InvalidNamespaceConfigError } from '../lambdas/shared/namespace-config';
+import {
+  EmptyStageError,
+  InvalidStageNameError,
+  MissingStageError,
+  NamespaceConfigSyntaxError,
+  NamespaceFileNameMismatchError,
+  resolveStage,
+  UnknownStageError,
+} from '../lib/stage-config';
+import { WalStack } from '../lib/wal-stack';
+
+/** Configuration mistakes: reported as one readable line, not a stack trace. */
+const CONFIG_ERRORS = [
+  MissingStageError,
+  UnknownStageError,
+  InvalidStageNameError,
+  EmptyStageError,
+  NamespaceConfigSyntaxError,
+  NamespaceFileNameMismatchError,
+  InvalidNamespaceConfigError,
+];
+
+const app = new App();
+try {
+  // `cdk synth -c stage=dev`: one stack per stage (and per region, when deployed to several).
+  const stage = resolveStage(app.node.tryGetContext('stage'));
+  const region: unknown = app.node.tryGetContext('region') ?? process.env.CDK_DEFAULT_REGION;
+  new WalStack(app, `ServerlessWal-${stage}`, {
+    stage,
+    env: {
+      account: process.env.CDK_DEFAULT_ACCOUNT,
+      region: typeof region === 'string' && region !== '' ? region : undefined,
+    },
+  });
+  app.synth();
+} catch (error) {
+  if (!CONFIG_ERRORS.some((errorClass) => error instanceof errorClass)) throw error;
+  console.error(`${(error as Error).name}: ${(error as Error).message}`);
+  process.exitCode = 1;
+}

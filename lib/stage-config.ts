@@ -1,0 +1,269 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import {
+  InvalidNamespaceConfigError,
+  type NamespaceConfig,
+  parseNamespaceConfig,
+} from '../lambdas/shared/namespace-config';
+
+/** Where the per-stage namespace definitions live: `config/<stage>/<namespace>.json`. */
+export const DEFAULT_CONFIG_DIR = path.resolve(__dirname, '..', 'config');
+
+/**
+ * A stage name ends up in the stack name, the SSM path and resource names, so it is kept short
+ * and to the characters all of them accept.
+ */
+export const STAGE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,19}$/;
+
+/** Log levels that Powertools for AWS Lambda understands (`POWERTOOLS_LOG_LEVEL`). */
+export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+
+/** Operational settings of a stage: everything that is not a namespace definition. */
+export interface StageSettings {
+  /**
+   * What happens to stateful resources (KMS key, stream, tables, queues, log groups) when they
+   * leave the stack.
+   * @default RemovalPolicy.RETAIN for `prod`, RemovalPolicy.DESTROY for every other stage
+   */
+  readonly removalPolicy: RemovalPolicy;
+  /**
+   * How long Kinesis keeps records. Beyond it, replay reads the ledger instead.
+   * @default Duration.days(7) for `prod`, Duration.hours(24) for every other stage
+   */
+  readonly streamRetention: Duration;
+  /**
+   * Retention of the Lambda and API access log groups.
+   * @default RetentionDays.THREE_MONTHS for `prod`, RetentionDays.ONE_WEEK for every other stage
+   */
+  readonly logRetention: RetentionDays;
+  /**
+   * `POWERTOOLS_LOG_LEVEL` of every Lambda.
+   * @default 'DEBUG' for `local`, 'INFO' for every other stage
+   */
+  readonly logLevel: LogLevel;
+  /**
+   * How long a Lambda trusts its cached copy of a namespace config before it reads SSM again.
+   * @default Duration.seconds(5) for `local`, Duration.seconds(60) for every other stage
+   */
+  readonly configMaxAge: Duration;
+  /**
+   * Steady-state request rate (per second) of the API's default stage.
+   * @default 1000 for `prod`, 100 for every other stage
+   */
+  readonly apiRateLimit: number;
+  /**
+   * Burst limit of the API's default stage.
+   * @default 2000 for `prod`, 200 for every other stage
+   */
+  readonly apiBurstLimit: number;
+}
+
+/** The settings of any stage that {@link STAGE_SETTINGS_OVERRIDES} does not mention. */
+export const DEFAULT_STAGE_SETTINGS: StageSettings = {
+  removalPolicy: RemovalPolicy.DESTROY,
+  streamRetention: Duration.hours(24),
+  logRetention: RetentionDays.ONE_WEEK,
+  logLevel: 'INFO',
+  configMaxAge: Duration.seconds(60),
+  apiRateLimit: 100,
+  apiBurstLimit: 200,
+};
+
+/** Per-stage departures from {@link DEFAULT_STAGE_SETTINGS}. */
+export const STAGE_SETTINGS_OVERRIDES: Readonly<Record<string, Partial<StageSettings>>> = {
+  // Production keeps its data when the stack or a resource goes away, and keeps the log longer.
+  prod: {
+    removalPolicy: RemovalPolicy.RETAIN,
+    streamRetention: Duration.days(7),
+    logRetention: RetentionDays.THREE_MONTHS,
+    apiRateLimit: 1000,
+    apiBurstLimit: 2000,
+  },
+  // Local runs pick up edited namespace configs quickly and log everything.
+  local: { logLevel: 'DEBUG', configMaxAge: Duration.seconds(5) },
+};
+
+/** The settings of `stage`: defaults, then the stage's overrides, then `overrides`. */
+export function stageSettings(stage: string, overrides: Partial<StageSettings> = {}): StageSettings {
+  return { ...DEFAULT_STAGE_SETTINGS, ...STAGE_SETTINGS_OVERRIDES[stage], ...overrides };
+}
+
+/** A namespace config and the file it was read from. */
+export interface LoadedNamespace {
+  readonly config: NamespaceConfig;
+  readonly source: string;
+}
+
+/** Everything the stack needs to know about a stage. */
+export interface StageConfig {
+  readonly stage: string;
+  readonly directory: string;
+  /** Sorted by name, so the synthesized template does not depend on directory order. */
+  readonly namespaces: readonly LoadedNamespace[];
+  readonly settings: StageSettings;
+}
+
+/** No `stage` was given (e.g. `cdk synth` without `-c stage=...`). */
+export class MissingStageError extends Error {
+  constructor(
+    readonly available: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    super(`No stage given: pass -c stage=<name>. ${describeAvailable(available)}`, options);
+    this.name = 'MissingStageError';
+  }
+}
+
+/** The stage has no folder under the config directory. */
+export class UnknownStageError extends Error {
+  constructor(
+    readonly stage: string,
+    readonly configDir: string,
+    readonly available: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `Unknown stage "${stage}": there is no folder ${path.join(configDir, stage)}. ` +
+        describeAvailable(available),
+      options,
+    );
+    this.name = 'UnknownStageError';
+  }
+}
+
+/** The stage name cannot be used in a stack name and an SSM path. */
+export class InvalidStageNameError extends Error {
+  constructor(
+    readonly stage: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Invalid stage name "${stage}": it must match ${STAGE_NAME_PATTERN}`, options);
+    this.name = 'InvalidStageNameError';
+  }
+}
+
+/** The stage folder holds no namespace definition. */
+export class EmptyStageError extends Error {
+  constructor(
+    readonly stage: string,
+    readonly directory: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `Stage "${stage}" has no namespace: ${directory} contains no *.json file. ` +
+        'A stage needs at least one config/<stage>/<namespace>.json.',
+      options,
+    );
+    this.name = 'EmptyStageError';
+  }
+}
+
+/** A namespace file is not valid JSON. */
+export class NamespaceConfigSyntaxError extends Error {
+  constructor(
+    readonly source: string,
+    options: { cause: unknown },
+  ) {
+    super(`Invalid JSON in ${source}: ${messageOf(options.cause)}`, options);
+    this.name = 'NamespaceConfigSyntaxError';
+  }
+}
+
+/** A namespace file's name does not match the `name` inside it. */
+export class NamespaceFileNameMismatchError extends Error {
+  constructor(
+    readonly source: string,
+    readonly fileName: string,
+    readonly namespace: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `Namespace file ${source} defines namespace "${namespace}" but is named "${fileName}.json": ` +
+        `rename the file to ${namespace}.json or set "name": "${fileName}"`,
+      options,
+    );
+    this.name = 'NamespaceFileNameMismatchError';
+  }
+}
+
+/** The stages found under `configDir`: one folder each, sorted. */
+export function listStages(configDir: string = DEFAULT_CONFIG_DIR): string[] {
+  if (!fs.existsSync(configDir)) return [];
+  return fs
+    .readdirSync(configDir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
+}
+
+/**
+ * Checks the `stage` context value and returns it. Fails with a message that lists the stages
+ * found under `configDir`.
+ */
+export function resolveStage(value: unknown, configDir: string = DEFAULT_CONFIG_DIR): string {
+  const available = listStages(configDir);
+  if (value === undefined || value === null || value === '') throw new MissingStageError(available);
+  const stage = String(value);
+  if (!available.includes(stage)) throw new UnknownStageError(stage, configDir, available);
+  if (!STAGE_NAME_PATTERN.test(stage)) throw new InvalidStageNameError(stage);
+  return stage;
+}
+
+/**
+ * Reads and validates `configDir/<stage>/*.json` with the runtime's zod schema, so a bad namespace
+ * fails `cdk synth` instead of a Lambda at runtime.
+ */
+export function loadStageConfig(
+  stage: string,
+  configDir: string = DEFAULT_CONFIG_DIR,
+  overrides: Partial<StageSettings> = {},
+): StageConfig {
+  resolveStage(stage, configDir);
+  const directory = path.join(configDir, stage);
+  const files = fs
+    .readdirSync(directory, { withFileTypes: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.json'))
+    .map((entry) => entry.name)
+    .sort();
+  if (files.length === 0) throw new EmptyStageError(stage, directory);
+
+  const namespaces = files.map((file) => loadNamespaceFile(path.join(directory, file)));
+  return { stage, directory, namespaces, settings: stageSettings(stage, overrides) };
+}
+
+/** Reads one `<namespace>.json` file. */
+export function loadNamespaceFile(source: string): LoadedNamespace {
+  const text = fs.readFileSync(source, 'utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new NamespaceConfigSyntaxError(source, { cause: error });
+  }
+  const config = parseNamespaceConfig(json, source);
+
+  const fileName = path.basename(source, '.json');
+  if (fileName !== config.name) throw new NamespaceFileNameMismatchError(source, fileName, config.name);
+
+  // The stack fills `tableName` of provisioned targets; a source file with both is ambiguous.
+  const issues = config.targets.flatMap((target, index) =>
+    target.provision === true && target.tableName !== undefined
+      ? [`targets.${index}: target "${target.name}" sets both "tableName" and "provision": true; choose one`]
+      : [],
+  );
+  if (issues.length > 0) throw new InvalidNamespaceConfigError(source, issues);
+
+  return { config, source };
+}
+
+function describeAvailable(available: readonly string[]): string {
+  return available.length > 0
+    ? `Stages found under config/: ${available.join(', ')}.`
+    : 'No stage folder found under config/.';
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

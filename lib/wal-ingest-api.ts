@@ -1,0 +1,184 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { ENV } from '../lambdas/shared/environment';
+import { NAMESPACE_NAME_PATTERN } from '../lambdas/shared/namespace-config';
+import type { NamespaceParameters } from './namespace-parameters';
+import type { LogLevel } from './stage-config';
+import { LAMBDA_ENTRIES, WalFunction } from './wal-function';
+import type { WalStorage } from './wal-storage';
+
+/** The routes of the API; every one is IAM-authorised (SigV4) and served by the ingest Lambda. */
+export const WAL_ROUTES = {
+  mutate: { method: apigwv2.HttpMethod.POST, path: '/v1/namespaces/{namespace}/mutations' },
+  health: { method: apigwv2.HttpMethod.GET, path: '/v1/health' },
+} as const;
+
+/** The stage name of the API: its URL has no stage segment. */
+const DEFAULT_STAGE = '$default';
+
+export interface WalIngestApiProps {
+  readonly storage: WalStorage;
+  readonly namespaces: NamespaceParameters;
+  /**
+   * Timeout of the ingest Lambda. It bounds how long a prepare can stay uncommitted, so the
+   * consumers' commit timeout is derived from it.
+   * @default Duration.seconds(10)
+   */
+  readonly timeout?: Duration;
+  /**
+   * @default 512
+   */
+  readonly memorySize?: number;
+  /**
+   * How long the Lambda trusts its cached namespace config.
+   * @default Duration.seconds(60)
+   */
+  readonly configMaxAge?: Duration;
+  /**
+   * Throttling of the API's default stage.
+   * @default { rateLimit: 100, burstLimit: 200 }
+   */
+  readonly throttle?: apigwv2.ThrottleSettings;
+  /**
+   * @default 'INFO'
+   */
+  readonly logLevel?: LogLevel;
+  /**
+   * Retention of the Lambda's and the access log's log groups.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * What happens to the log groups when they leave the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** A namespace that cannot appear in a route, so a grant for it would be meaningless. */
+export class InvalidNamespaceNameError extends Error {
+  constructor(
+    readonly namespace: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Invalid namespace name "${namespace}": it must match ${NAMESPACE_NAME_PATTERN}`, options);
+    this.name = 'InvalidNamespaceNameError';
+  }
+}
+
+/**
+ * The write path's front door: an HTTP API whose routes all require SigV4 (IAM) and go to the
+ * ingest Lambda, which prepares a mutation on the stream and commits it in the ledger. Callers
+ * are authorised per namespace with {@link grantMutate}.
+ */
+export class WalIngestApi extends Construct {
+  readonly ingest: WalFunction;
+  readonly api: apigwv2.HttpApi;
+  /** The `$default` stage: throttled, with JSON access logs. */
+  readonly stage: apigwv2.HttpStage;
+  readonly accessLogGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: WalIngestApiProps) {
+    super(scope, id);
+    const { storage, namespaces } = props;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+
+    this.ingest = new WalFunction(this, 'Ingest', {
+      entry: LAMBDA_ENTRIES.ingest,
+      serviceName: 'wal-ingest',
+      description: 'serverless-wal: validates, prepares and commits mutations',
+      timeout: props.timeout ?? Duration.seconds(10),
+      memorySize: props.memorySize ?? 512,
+      logLevel: props.logLevel,
+      logRetention: props.logRetention,
+      removalPolicy,
+      environment: {
+        [ENV.stage]: namespaces.stage,
+        [ENV.ledgerTableName]: storage.ledger.tableName,
+        [ENV.streamName]: storage.stream.streamName,
+        [ENV.namespaceParameterPrefix]: namespaces.parameterPrefix,
+        [ENV.configMaxAgeSeconds]: String((props.configMaxAge ?? Duration.seconds(60)).toSeconds()),
+      },
+    });
+    storage.grantAppend(this.ingest);
+    namespaces.grantRead(this.ingest);
+    // An unknown namespace must be a 404 (ParameterNotFound), not an AccessDenied turned into a 5xx.
+    namespaces.grantLookup(this.ingest);
+
+    this.api = new apigwv2.HttpApi(this, 'HttpApi', {
+      apiName: `${Stack.of(this).stackName}-api`,
+      description: `serverless-wal ${namespaces.stage}: mutations in, durable answers out`,
+      // The default stage is created below, to give it throttling and access logs.
+      createDefaultStage: false,
+    });
+
+    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy,
+    });
+    this.stage = this.api.addStage('DefaultStage', {
+      stageName: DEFAULT_STAGE,
+      autoDeploy: true,
+      throttle: props.throttle ?? { rateLimit: 100, burstLimit: 200 },
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            requestTime: '$context.requestTime',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            caller: '$context.identity.caller',
+            userArn: '$context.identity.userArn',
+            sourceIp: '$context.identity.sourceIp',
+            responseLength: '$context.responseLength',
+            integrationStatus: '$context.integrationStatus',
+            integrationLatency: '$context.integrationLatency',
+            error: '$context.error.message',
+          }),
+        ),
+      },
+    });
+
+    const integration = new HttpLambdaIntegration('Ingest', this.ingest.handler);
+    const authorizer = new HttpIamAuthorizer();
+    for (const route of Object.values(WAL_ROUTES)) {
+      this.api.addRoutes({ path: route.path, methods: [route.method], integration, authorizer });
+    }
+  }
+
+  /** The API's base URL (ends with `/`). */
+  get url(): string {
+    return this.stage.url;
+  }
+
+  /** Lets `grantee` post mutations to one namespace (IAM authorisation per namespace). */
+  grantMutate(grantee: iam.IGrantable, namespace: string): iam.Grant {
+    if (!NAMESPACE_NAME_PATTERN.test(namespace)) throw new InvalidNamespaceNameError(namespace);
+    const { method, path } = WAL_ROUTES.mutate;
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['execute-api:Invoke'],
+      resourceArns: [
+        this.api.arnForExecuteApi(method, path.replace('{namespace}', namespace), DEFAULT_STAGE),
+      ],
+    });
+  }
+
+  /** Lets `grantee` call `GET /v1/health` (e.g. a synthetic canary). */
+  grantHealthCheck(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['execute-api:Invoke'],
+      resourceArns: [
+        this.api.arnForExecuteApi(WAL_ROUTES.health.method, WAL_ROUTES.health.path, DEFAULT_STAGE),
+      ],
+    });
+  }
+}

@@ -1,0 +1,159 @@
+import { ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+/** SQS's longest retention: a message waits two weeks for a fix or a redrive. */
+const RETENTION = Duration.days(14);
+/** AWS guidance: a queue's visibility timeout is at least six times its consumer's timeout. */
+export const VISIBILITY_TIMEOUT_FACTOR = 6;
+/** SQS queue names: at most 80 characters of [A-Za-z0-9_-]. */
+const QUEUE_NAME_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
+/** The longest suffix {@link WalQueues} appends to the prefix. */
+const LONGEST_SUFFIX = '-stream-failures';
+
+export interface WalQueuesProps {
+  /** Encrypts every queue (SSE-KMS with a customer-managed key). */
+  readonly encryptionKey: kms.IKey;
+  /**
+   * Timeout of the Lambda that consumes the delay, retry and stream-failure queues; their
+   * visibility timeout is {@link VISIBILITY_TIMEOUT_FACTOR} times it.
+   */
+  readonly consumerTimeout: Duration;
+  /**
+   * Receives after which the delay, retry and stream-failure queues move a message to the DLQ
+   * (catches messages that crash their consumer).
+   * @default 5
+   */
+  readonly maxReceiveCount?: number;
+  /**
+   * What happens to the queues (and the messages in them) when they leave the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Prefix of the names of the delay, retry and stream-failure queues. They are named because the
+   * DLQ's redrive allow policy must list their ARNs, and a reference to their generated ARNs would
+   * be a circular dependency (each of them names the DLQ in its redrive policy).
+   * @default - the stack name, which is unique per account and region
+   */
+  readonly queueNamePrefix?: string;
+}
+
+/** A queue setting that SQS would reject, or that would break the consumer's guarantees. */
+export class InvalidQueueSettingError extends Error {
+  constructor(
+    readonly setting: string,
+    readonly value: unknown,
+    readonly expected: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Invalid ${setting} ${JSON.stringify(value)}: ${expected}`, options);
+    this.name = 'InvalidQueueSettingError';
+  }
+}
+
+/**
+ * The WAL's SQS queues, all SSE-KMS with the WAL key and TLS-only:
+ * - delay queue: mutations whose delivery time lies ahead, and records waiting for their commit;
+ * - retry queue: target deliveries that failed and wait for their backoff;
+ * - stream-failure queue: the Kinesis mapping's on-failure destination (shard and sequence range);
+ * - dead-letter queue: where the three above end; operators redrive it from the console or CLI.
+ */
+export class WalQueues extends Construct {
+  readonly deadLetterQueue: sqs.Queue;
+  readonly retryQueue: sqs.Queue;
+  readonly delayQueue: sqs.Queue;
+  readonly streamFailureQueue: sqs.Queue;
+  /** Visibility timeout of the delay, retry and stream-failure queues. */
+  readonly visibilityTimeout: Duration;
+  readonly maxReceiveCount: number;
+
+  constructor(scope: Construct, id: string, props: WalQueuesProps) {
+    super(scope, id);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const prefix = props.queueNamePrefix ?? Stack.of(this).stackName;
+    this.maxReceiveCount = props.maxReceiveCount ?? 5;
+    validate(prefix, this.maxReceiveCount);
+    this.visibilityTimeout = Duration.seconds(props.consumerTimeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR);
+
+    const names = {
+      retry: `${prefix}-retry`,
+      delay: `${prefix}-delay`,
+      streamFailure: `${prefix}${LONGEST_SUFFIX}`,
+    };
+    const sourceQueues = Object.entries(names).map(([key, name]) =>
+      sqs.Queue.fromQueueArn(this, `${key}Source`, queueArn(this, name)),
+    );
+    const common = {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: props.encryptionKey,
+      enforceSSL: true,
+      retentionPeriod: RETENTION,
+      removalPolicy,
+    } satisfies sqs.QueueProps;
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      ...common,
+      // Only the WAL's own queues may use it as their DLQ (and be redriven to).
+      redriveAllowPolicy: { redrivePermission: sqs.RedrivePermission.BY_QUEUE, sourceQueues },
+    });
+    const withDeadLetterQueue = {
+      ...common,
+      visibilityTimeout: this.visibilityTimeout,
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: this.maxReceiveCount },
+    } satisfies sqs.QueueProps;
+    this.retryQueue = new sqs.Queue(this, 'RetryQueue', { ...withDeadLetterQueue, queueName: names.retry });
+    this.delayQueue = new sqs.Queue(this, 'DelayQueue', { ...withDeadLetterQueue, queueName: names.delay });
+    this.streamFailureQueue = new sqs.Queue(this, 'StreamFailureQueue', {
+      ...withDeadLetterQueue,
+      queueName: names.streamFailure,
+    });
+  }
+
+  /** Send to the delay, retry and dead-letter queues (what a consumer parks, retries or gives up). */
+  grantEnqueue(grantee: iam.IGrantable): iam.Grant {
+    return this.delayQueue
+      .grantSendMessages(grantee)
+      .combine(this.retryQueue.grantSendMessages(grantee))
+      .combine(this.deadLetterQueue.grantSendMessages(grantee));
+  }
+
+  /**
+   * Inspect the DLQ and move its messages back (`StartMessageMoveTask`), as the CLI and an
+   * operator's role need.
+   */
+  grantRedrive(grantee: iam.IGrantable): iam.Grant {
+    return this.deadLetterQueue
+      .grantConsumeMessages(grantee)
+      .combine(
+        this.deadLetterQueue.grant(
+          grantee,
+          'sqs:StartMessageMoveTask',
+          'sqs:CancelMessageMoveTask',
+          'sqs:ListMessageMoveTasks',
+        ),
+      )
+      .combine(this.retryQueue.grantSendMessages(grantee))
+      .combine(this.delayQueue.grantSendMessages(grantee))
+      .combine(this.streamFailureQueue.grantSendMessages(grantee));
+  }
+}
+
+function queueArn(scope: Construct, name: string): string {
+  return Stack.of(scope).formatArn({ service: 'sqs', resource: name, arnFormat: ArnFormat.NO_RESOURCE_NAME });
+}
+
+function validate(prefix: string, maxReceiveCount: number): void {
+  if (!Token.isUnresolved(prefix) && !QUEUE_NAME_PATTERN.test(`${prefix}${LONGEST_SUFFIX}`)) {
+    throw new InvalidQueueSettingError(
+      'queueNamePrefix',
+      prefix,
+      `with "${LONGEST_SUFFIX}" appended it must match ${QUEUE_NAME_PATTERN}`,
+    );
+  }
+  if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) {
+    throw new InvalidQueueSettingError('maxReceiveCount', maxReceiveCount, 'an integer from 1 to 1000');
+  }
+}

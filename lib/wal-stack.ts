@@ -1,0 +1,95 @@
+import { CfnOutput, Duration, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { NamespaceParameters } from './namespace-parameters';
+import { DEFAULT_CONFIG_DIR, loadStageConfig, type StageConfig, type StageSettings } from './stage-config';
+import { WalConsumers } from './wal-consumers';
+import { WalIngestApi } from './wal-ingest-api';
+import { WalQueues } from './wal-queues';
+import { WalStorage } from './wal-storage';
+
+/** The ingest Lambda answers within this; API Gateway's own limit is 30 s. */
+const INGEST_TIMEOUT = Duration.seconds(10);
+/** Both consumers; the queues' visibility timeout is derived from it. */
+const CONSUMER_TIMEOUT = Duration.seconds(60);
+
+export interface WalStackProps extends StackProps {
+  /** The stage; its namespaces are read from `<configDir>/<stage>/*.json`. */
+  readonly stage: string;
+  /**
+   * Where the per-stage namespace folders are.
+   * @default - the repository's `config/` folder
+   */
+  readonly configDir?: string;
+  /**
+   * Overrides of the stage's settings.
+   * @default - the stage's settings from `stageSettings(stage)`
+   */
+  readonly settings?: Partial<StageSettings>;
+}
+
+/** One stage of the WAL in one account and region. */
+export class WalStack extends Stack {
+  readonly config: StageConfig;
+  readonly storage: WalStorage;
+  readonly queues: WalQueues;
+  readonly namespaces: NamespaceParameters;
+  readonly ingestApi: WalIngestApi;
+  readonly consumers: WalConsumers;
+
+  constructor(scope: Construct, id: string, props: WalStackProps) {
+    const { stage, configDir, settings: overrides, ...stackProps } = props;
+    super(scope, id, { description: `serverless-wal (${stage}): durable write-ahead log`, ...stackProps });
+    // Validate the namespace configs before creating anything.
+    this.config = loadStageConfig(stage, configDir ?? DEFAULT_CONFIG_DIR, overrides);
+    const { settings } = this.config;
+    Tags.of(this).add('wal:stage', stage);
+
+    this.storage = new WalStorage(this, 'Storage', {
+      removalPolicy: settings.removalPolicy,
+      streamRetention: settings.streamRetention,
+    });
+    this.queues = new WalQueues(this, 'Queues', {
+      encryptionKey: this.storage.key,
+      consumerTimeout: CONSUMER_TIMEOUT,
+      removalPolicy: settings.removalPolicy,
+    });
+    this.namespaces = new NamespaceParameters(this, 'Namespaces', {
+      stage,
+      namespaces: this.config.namespaces.map((namespace) => namespace.config),
+      encryptionKey: this.storage.key,
+      removalPolicy: settings.removalPolicy,
+    });
+    const functionSettings = {
+      configMaxAge: settings.configMaxAge,
+      logLevel: settings.logLevel,
+      logRetention: settings.logRetention,
+      removalPolicy: settings.removalPolicy,
+    };
+    this.ingestApi = new WalIngestApi(this, 'IngestApi', {
+      ...functionSettings,
+      storage: this.storage,
+      namespaces: this.namespaces,
+      timeout: INGEST_TIMEOUT,
+      throttle: { rateLimit: settings.apiRateLimit, burstLimit: settings.apiBurstLimit },
+    });
+    this.consumers = new WalConsumers(this, 'Consumers', {
+      ...functionSettings,
+      storage: this.storage,
+      queues: this.queues,
+      namespaces: this.namespaces,
+      ingestTimeout: this.ingestApi.ingest.timeout,
+      timeout: CONSUMER_TIMEOUT,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.ingestApi.url, description: 'Base URL of the WAL API' });
+    new CfnOutput(this, 'LedgerTableName', { value: this.storage.ledger.tableName });
+    new CfnOutput(this, 'StreamName', { value: this.storage.stream.streamName });
+    new CfnOutput(this, 'DelayQueueUrl', { value: this.queues.delayQueue.queueUrl });
+    new CfnOutput(this, 'RetryQueueUrl', { value: this.queues.retryQueue.queueUrl });
+    new CfnOutput(this, 'DeadLetterQueueUrl', {
+      value: this.queues.deadLetterQueue.queueUrl,
+      description: 'Redrive from here (console "Start DLQ redrive" or StartMessageMoveTask)',
+    });
+    new CfnOutput(this, 'StreamFailureQueueUrl', { value: this.queues.streamFailureQueue.queueUrl });
+  }
+}

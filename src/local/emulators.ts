@@ -1,0 +1,239 @@
+import { mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import dynalite from 'dynalite';
+import kinesalite from 'kinesalite';
+import { createRequestHandler } from 'local-aws-sqs';
+import { DEFAULT_LOCAL_HOST, DEFAULT_LOCAL_REGION, LOCAL_ACCOUNT_ID } from './constants';
+import { lockDataDir } from './data-dir-lock';
+import { close, endpointUrl, listen, urlHost } from './http-server';
+import { startSsmServer } from './ssm-server';
+
+export { DataDirInUseError } from './data-dir-lock';
+
+export const EMULATOR_NAMES = ['dynamodb', 'kinesis', 'sqs', 'ssm'] as const;
+export type EmulatorName = (typeof EMULATOR_NAMES)[number];
+
+export interface EmulatorsOptions {
+  /** Interface to bind; 127.0.0.1 by default. */
+  host?: string;
+  /** Port per emulator; 0 (the default) picks a free one. */
+  ports?: Partial<Record<EmulatorName, number>>;
+  /**
+   * Keeps DynamoDB, Kinesis and SSM state here across restarts (in memory when absent; SQS always is).
+   * One set of emulators at a time may use it: a second start fails with DataDirInUseError.
+   */
+  dataDir?: string;
+  region?: string;
+}
+
+export interface Emulators {
+  endpoints: Record<EmulatorName, string>;
+  region: string;
+  /** Variables that point the AWS SDK v3 clients at the emulators. */
+  env(): Record<string, string>;
+  /** Closes every server and socket; safe to call more than once. */
+  stop(): Promise<void>;
+}
+
+export class EmulatorStartError extends Error {
+  constructor(
+    readonly emulator: EmulatorName,
+    readonly host: string,
+    readonly port: number,
+    cause: unknown,
+  ) {
+    super(
+      `Cannot start the ${emulator} emulator on ${host}:${port}: ${describe(cause)}. ${advice(emulator, port, cause)}`,
+      {
+        cause,
+      },
+    );
+    this.name = 'EmulatorStartError';
+  }
+}
+
+export class EmulatorStopError extends Error {
+  constructor(cause: AggregateError) {
+    super(`Could not stop every emulator cleanly: ${cause.errors.map(describe).join('; ')}`, { cause });
+    this.name = 'EmulatorStopError';
+  }
+}
+
+/** Starts DynamoDB (dynalite), Kinesis (kinesalite), SQS (local-aws-sqs) and SSM in this process. */
+export async function startEmulators(options: EmulatorsOptions = {}): Promise<Emulators> {
+  const host = options.host ?? DEFAULT_LOCAL_HOST;
+  const region = options.region ?? DEFAULT_LOCAL_REGION;
+  let unlock = (): void => undefined;
+  if (options.dataDir) {
+    mkdirSync(options.dataDir, { recursive: true });
+    unlock = lockDataDir(options.dataDir);
+  }
+
+  const outcomes = await Promise.all(
+    EMULATOR_NAMES.map(async (name): Promise<Outcome> => {
+      const port = options.ports?.[name] ?? 0;
+      try {
+        return { name, emulator: await STARTERS[name]({ host, port, region, dataDir: options.dataDir }) };
+      } catch (err) {
+        return { name, error: new EmulatorStartError(name, host, port, err) };
+      }
+    }),
+  );
+  const running = outcomes.flatMap((outcome) => ('emulator' in outcome ? [outcome.emulator] : []));
+  const failure = outcomes.find((outcome): outcome is Failed => 'error' in outcome);
+  if (failure) {
+    await Promise.allSettled(running.map((emulator) => emulator.stop()));
+    unlock();
+    throw failure.error;
+  }
+
+  const endpoints = Object.fromEntries(
+    outcomes.flatMap((outcome) => ('emulator' in outcome ? [[outcome.name, outcome.emulator.endpoint]] : [])),
+  ) as Record<EmulatorName, string>;
+  let stopping: Promise<void> | undefined;
+  return {
+    endpoints,
+    region,
+    env: () => ({
+      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+      AWS_ENDPOINT_URL_KINESIS: endpoints.kinesis,
+      AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+      AWS_ENDPOINT_URL_SSM: endpoints.ssm,
+      AWS_REGION: region,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+    }),
+    stop: () => {
+      stopping ??= stopAll(running).finally(unlock);
+      return stopping;
+    },
+  };
+}
+
+interface RunningEmulator {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+interface StartContext {
+  host: string;
+  port: number;
+  region: string;
+  dataDir?: string;
+}
+
+type Outcome = { name: EmulatorName; emulator: RunningEmulator } | Failed;
+type Failed = { name: EmulatorName; error: EmulatorStartError };
+
+const STARTERS: Record<EmulatorName, (context: StartContext) => Promise<RunningEmulator>> = {
+  dynamodb: startDynamodb,
+  kinesis: startKinesis,
+  sqs: startSqs,
+  ssm: async ({ host, port, region, dataDir }) =>
+    startSsmServer({ host, port, region, persistPath: dataDir && join(dataDir, 'ssm.json') }),
+};
+
+async function startDynamodb({ host, port, region, dataDir }: StartContext): Promise<RunningEmulator> {
+  const server = withAwsEnv(region, () =>
+    dynalite({
+      path: dataDir && join(dataDir, 'dynamodb'),
+      createTableMs: 0,
+      deleteTableMs: 0,
+      updateTableMs: 0,
+    }),
+  );
+  try {
+    return { endpoint: endpointUrl(host, await listen(server, port, host)), stop: () => close(server) };
+  } catch (err) {
+    // dynalite closes its LevelDB store only when a listening server closes: without this the
+    // store (and its lock on dataDir) would stay open.
+    await listen(server, 0, DEFAULT_LOCAL_HOST)
+      .then(() => close(server))
+      .catch(() => undefined);
+    throw err;
+  }
+}
+
+async function startKinesis({ host, port, region, dataDir }: StartContext): Promise<RunningEmulator> {
+  const server = withAwsEnv(region, () =>
+    kinesalite({
+      path: dataDir && join(dataDir, 'kinesis'),
+      createStreamMs: 0,
+      deleteStreamMs: 0,
+      updateStreamMs: 0,
+      shardLimit: 100,
+    }),
+  );
+  try {
+    return { endpoint: endpointUrl(host, await listen(server, port, host)), stop: () => close(server) };
+  } catch (err) {
+    // kinesalite closes its store before the HTTP server, so close() releases it even here.
+    await close(server).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function startSqs({ host, port, region }: StartContext): Promise<RunningEmulator> {
+  const { service, requestHandler } = createRequestHandler({
+    port,
+    hostname: urlHost(host),
+    region,
+    accountId: LOCAL_ACCOUNT_ID,
+    emulateQueueCreationLifecycle: false,
+  });
+  // createSqsServer never settles when listen fails, so this module owns the HTTP server.
+  const server: Server = createServer((req, res) => {
+    void requestHandler(req, res);
+  });
+  const bound = await listen(server, port, host);
+  // Queue URLs are built from PORT: they must name the port actually bound, so SDKs can follow them.
+  service.PORT = bound;
+  return {
+    endpoint: endpointUrl(host, bound),
+    stop: async () => {
+      // Drops messages and their (unref'd) visibility and retention timers.
+      service.resetAll();
+      await close(server);
+    },
+  };
+}
+
+/**
+ * dynalite and kinesalite read the region and account for their ARNs from the environment when
+ * they are created: set both for that synchronous call only, so all emulators' ARNs agree.
+ */
+function withAwsEnv<T>(region: string, create: () => T): T {
+  const saved = { AWS_REGION: process.env.AWS_REGION, AWS_ACCOUNT_ID: process.env.AWS_ACCOUNT_ID };
+  process.env.AWS_REGION = region;
+  process.env.AWS_ACCOUNT_ID = LOCAL_ACCOUNT_ID;
+  try {
+    return create();
+  } finally {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+}
+
+async function stopAll(running: RunningEmulator[]): Promise<void> {
+  const results = await Promise.allSettled(running.map((emulator) => emulator.stop()));
+  const errors = results.flatMap((result) =>
+    result.status === 'rejected' ? [result.reason as unknown] : [],
+  );
+  if (errors.length > 0) throw new EmulatorStopError(new AggregateError(errors));
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function advice(emulator: EmulatorName, port: number, cause: unknown): string {
+  const code = typeof cause === 'object' && cause !== null && 'code' in cause ? cause.code : undefined;
+  if (code === 'EADDRINUSE') {
+    return `Port ${port} is taken: pass another port (ports.${emulator}), or 0 for a free one, or stop what holds it.`;
+  }
+  if (code === 'EACCES') return `Port ${port} needs privileges: pass a port above 1023, or 0 for a free one.`;
+  return 'Check the host, the port and the data directory.';
+}

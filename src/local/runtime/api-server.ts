@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { RouteWiring } from './wiring';
+
+export type InvokeRoute = (
+  route: RouteWiring,
+  event: APIGatewayProxyEventV2,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+
+interface CompiledRoute {
+  readonly route: RouteWiring;
+  readonly method: string;
+  readonly pattern: RegExp;
+  readonly parameterNames: string[];
+}
+
+/** `POST /v1/namespaces/{namespace}/mutations` -> a regex with one group per path parameter. */
+function compile(route: RouteWiring): CompiledRoute {
+  const [method = 'ANY', path = '/'] = route.routeKey.split(' ');
+  const parameterNames: string[] = [];
+  const source = path
+    .split('/')
+    .map((segment) => {
+      const parameter = /^\{([^}+]+)(\+?)\}$/.exec(segment);
+      if (!parameter) return segment.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
+      parameterNames.push(parameter[1] as string);
+      return parameter[2] ? '(.+)' : '([^/]+)';
+    })
+    .join('/');
+  return { route, method, pattern: new RegExp(`^${source}$`), parameterNames };
+}
+
+export interface ApiServer {
+  readonly server: Server;
+  /** Starts serving the routes; until then every request gets 503 (the runtime is starting). */
+  serve(routes: RouteWiring[], invoke: InvokeRoute): void;
+}
+
+/**
+ * Serves the template's HTTP API routes on loopback as API Gateway v2 (payload 2.0) events.
+ * Authorization (AWS_IAM) is not checked locally: there are no AWS credentials to check against.
+ */
+export function createApiServer(): ApiServer {
+  let router: { routes: CompiledRoute[]; invoke: InvokeRoute } | undefined;
+  const server = createServer((request, response) => {
+    if (!router) {
+      writeProblem(response, 503, 'Starting', 'The local WAL is still starting. Try again in a moment.');
+      return;
+    }
+    handle(router.routes, router.invoke, request, response).catch((error: unknown) => {
+      writeProblem(response, 502, 'The local function failed to answer', String(error));
+    });
+  });
+  return {
+    server,
+    serve(routes, invoke) {
+      router = { routes: routes.map(compile), invoke };
+    },
+  };
+}
+
+async function handle(
+  routes: CompiledRoute[],
+  invoke: InvokeRoute,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
+  const url = new URL(request.url ?? '/', 'http://localhost');
+  const method = request.method ?? 'GET';
+  let matched: { route: CompiledRoute; values: string[] } | undefined;
+  for (const route of routes) {
+    const match = route.pattern.exec(url.pathname);
+    if (match && (route.method === method || route.method === 'ANY')) {
+      matched = { route, values: match.slice(1) };
+      break;
+    }
+  }
+  if (!matched) {
+    writeProblem(response, 404, 'Not found', `No route ${method} ${url.pathname}.`);
+    return;
+  }
+  const body = await readBody(request);
+  const { route, values } = matched;
+  const pathParameters = Object.fromEntries(
+    route.parameterNames.map((name, index) => [name, decodeURIComponent(values[index] ?? '')]),
+  );
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const now = new Date();
+  const event: APIGatewayProxyEventV2 = {
+    version: '2.0',
+    routeKey: route.route.routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    ...(url.search ? { queryStringParameters: Object.fromEntries(url.searchParams) } : {}),
+    ...(route.parameterNames.length > 0 ? { pathParameters } : {}),
+    requestContext: {
+      accountId: 'local',
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: 'local',
+      http: {
+        method,
+        path: url.pathname,
+        protocol: 'HTTP/1.1',
+        sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: randomUUID(),
+      routeKey: route.route.routeKey,
+      stage: '$default',
+      time: now.toISOString(),
+      timeEpoch: now.getTime(),
+    },
+    ...(body.length > 0 ? { body: body.toString('utf8') } : {}),
+    isBase64Encoded: false,
+  };
+  const result = await invoke(route.route, event);
+  response.writeHead(result.statusCode ?? 200, { ...(result.headers as Record<string, string> | undefined) });
+  response.end(
+    result.isBase64Encoded && result.body ? Buffer.from(result.body, 'base64') : (result.body ?? ''),
+  );
+}
+
+function readBody(request: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => resolve(Buffer.concat(chunks)));
+    request.on('error', reject);
+  });
+}
+
+function writeProblem(response: ServerResponse, status: number, title: string, detail: string): void {
+  if (response.headersSent) {
+    response.end();
+    return;
+  }
+  response.writeHead(status, { 'content-type': 'application/problem+json' });
+  response.end(JSON.stringify({ type: 'about:blank', title, status, detail }));
+}

@@ -1,0 +1,127 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App, type CfnElement, Stack } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+import { WalStack, type WalStackProps } from '../../lib/wal-stack';
+
+/** A file's content: an object is written as JSON, a string as is (to write broken JSON). */
+export type ConfigFile = Record<string, unknown> | string;
+
+/** Creates a throw-away config dir: `{ stage: { 'name.json': content } }`. The real config/ stays untouched. */
+export function writeConfigDir(stages: Record<string, Record<string, ConfigFile>>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wal-config-'));
+  for (const [stage, files] of Object.entries(stages)) {
+    fs.mkdirSync(path.join(dir, stage));
+    for (const [name, content] of Object.entries(files)) {
+      const text = typeof content === 'string' ? content : JSON.stringify(content, null, 2);
+      fs.writeFileSync(path.join(dir, stage, name), text);
+    }
+  }
+  return dir;
+}
+
+export function removeDir(dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** An App that skips asset bundling: the assertion tests need the template, not the zip. */
+export function appWithoutBundling(): App {
+  return new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+}
+
+export const TEST_ENV = { account: '111111111111', region: 'eu-west-1' } as const;
+
+export function newTestStack(
+  props: Omit<WalStackProps, 'env'> & { readonly app?: App },
+  id = `ServerlessWal-${props.stage}`,
+): WalStack {
+  const { app = appWithoutBundling(), ...stackProps } = props;
+  return new WalStack(app, id, { ...stackProps, env: TEST_ENV });
+}
+
+/** The logical id of an L2's CloudFormation resource. */
+export function logicalIdOf(construct: IConstruct): string {
+  return Stack.of(construct).getLogicalId(construct.node.defaultChild as CfnElement);
+}
+
+/** `{ "Fn::GetAtt": [<logical id>, "Arn"] }` of an L2. */
+export function arnOf(construct: IConstruct): { 'Fn::GetAtt': [string, string] } {
+  return { 'Fn::GetAtt': [logicalIdOf(construct), 'Arn'] };
+}
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/**
+ * Turns a template value into a string: `Fn::Join` is joined, `Ref` becomes `<Ref:id>` and
+ * `Fn::GetAtt` becomes `<GetAtt:id.attr>`, so a test can compare ARNs and parse JSON values.
+ */
+export function flatten(value: Json | undefined): string {
+  if (typeof value === 'string') return value;
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const join = value['Fn::Join'];
+    if (Array.isArray(join)) {
+      const [separator, parts] = join;
+      if (typeof separator === 'string' && Array.isArray(parts)) {
+        return parts.map((part) => flatten(part)).join(separator);
+      }
+    }
+    const ref = value.Ref;
+    if (typeof ref === 'string') return `<Ref:${ref}>`;
+    const getAtt = value['Fn::GetAtt'];
+    if (Array.isArray(getAtt)) return `<GetAtt:${getAtt.join('.')}>`;
+  }
+  throw new Error(`Cannot flatten ${JSON.stringify(value)}`);
+}
+
+export interface PolicyStatement {
+  readonly Effect: string;
+  readonly Action?: string | string[];
+  readonly Resource?: Json;
+  readonly [key: string]: Json | undefined;
+}
+
+/** Resource types whose properties hold policy documents, and where the documents are. */
+const POLICY_DOCUMENTS: Record<string, (properties: { [key: string]: Json }) => Json[]> = {
+  'AWS::IAM::Policy': (properties) => [properties.PolicyDocument ?? null],
+  'AWS::IAM::ManagedPolicy': (properties) => [properties.PolicyDocument ?? null],
+  'AWS::IAM::Role': (properties) =>
+    Array.isArray(properties.Policies)
+      ? properties.Policies.map((policy) =>
+          policy !== null && typeof policy === 'object' && !Array.isArray(policy)
+            ? (policy.PolicyDocument ?? null)
+            : null,
+        )
+      : [],
+  'AWS::SQS::QueuePolicy': (properties) => [properties.PolicyDocument ?? null],
+  'AWS::SNS::TopicPolicy': (properties) => [properties.PolicyDocument ?? null],
+};
+
+/**
+ * Every statement of every identity and resource policy in the template, except KMS key
+ * policies: those are resource policies on the key itself, where `Resource: "*"` means "this key".
+ */
+export function policyStatements(template: {
+  [key: string]: Json;
+}): Array<{ logicalId: string; type: string; statement: PolicyStatement }> {
+  const resources = template.Resources as {
+    [id: string]: { Type: string; Properties?: { [k: string]: Json } };
+  };
+  return Object.entries(resources).flatMap(([logicalId, resource]) => {
+    const documents = POLICY_DOCUMENTS[resource.Type]?.(resource.Properties ?? {}) ?? [];
+    return documents.flatMap((document) => {
+      if (document === null || typeof document !== 'object' || Array.isArray(document)) return [];
+      const statements = Array.isArray(document.Statement) ? document.Statement : [document.Statement];
+      return statements.map((statement) => ({
+        logicalId,
+        type: resource.Type,
+        statement: statement as unknown as PolicyStatement,
+      }));
+    });
+  });
+}
+
+export function asList<T>(value: T | T[] | undefined): T[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}

@@ -1,0 +1,317 @@
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { InvalidNamespaceConfigError } from '../../lambdas/shared/namespace-config';
+import { NamespaceParameters } from '../../lib/namespace-parameters';
+import {
+  DEFAULT_CONFIG_DIR,
+  EmptyStageError,
+  InvalidStageNameError,
+  listStages,
+  loadStageConfig,
+  MissingStageError,
+  NamespaceConfigSyntaxError,
+  NamespaceFileNameMismatchError,
+  resolveStage,
+  stageSettings,
+  UnknownStageError,
+} from '../../lib/stage-config';
+import {
+  CommitTimeoutTooShortError,
+  VisibilityTimeoutTooShortError,
+  WalConsumers,
+} from '../../lib/wal-consumers';
+import { InvalidNamespaceNameError, WalIngestApi } from '../../lib/wal-ingest-api';
+import { InvalidQueueSettingError, WalQueues } from '../../lib/wal-queues';
+import { WalStorage } from '../../lib/wal-storage';
+import { appWithoutBundling, type ConfigFile, newTestStack, removeDir, writeConfigDir } from './fixtures';
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+function namespace(name: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name,
+    targets: [{ name: 'main', type: 'dynamodb', provision: true, key: { partitionKey: 'id' } }],
+    ...overrides,
+  };
+}
+
+/** Runs `body` with a temporary config dir holding `files` as the stage `dev`. */
+function withStage<T>(files: Record<string, ConfigFile>, body: (configDir: string) => T): T {
+  const configDir = writeConfigDir({ dev: files, other: { 'x.json': namespace('x') } });
+  try {
+    return body(configDir);
+  } finally {
+    removeDir(configDir);
+  }
+}
+
+describe('loadStageConfig', () => {
+  test('reads, validates and sorts the namespaces of a stage', () => {
+    // GIVEN two namespace files, in reverse order
+    const config = withStage({ 'b.json': namespace('b'), 'a.json': namespace('a') }, (dir) =>
+      // WHEN
+      loadStageConfig('dev', dir),
+    );
+    // THEN defaults are applied and the order is by name
+    expect(config.namespaces.map((loaded) => loaded.config.name)).toEqual(['a', 'b']);
+    expect(config.namespaces[0]?.config.retry.maxAttempts).toBe(8);
+    expect(config.namespaces[0]?.source).toMatch(/dev[/\\]a\.json$/);
+  });
+
+  test('ignores files that are not JSON', () => {
+    const config = withStage({ 'a.json': namespace('a'), 'README.md': 'notes' }, (dir) =>
+      loadStageConfig('dev', dir),
+    );
+    expect(config.namespaces).toHaveLength(1);
+  });
+
+  test('every stage in the repository config/ folder loads', () => {
+    const stages = listStages(DEFAULT_CONFIG_DIR);
+    expect(stages).toEqual(expect.arrayContaining(['dev', 'local']));
+    for (const stage of stages) expect(loadStageConfig(stage).namespaces.length).toBeGreaterThan(0);
+  });
+
+  test('config/local/demo.json is the demo namespace with one provisioned target "main"', () => {
+    const [demo] = loadStageConfig('local').namespaces;
+    expect(demo?.config.name).toBe('demo');
+    expect(demo?.config.targets).toEqual([
+      { name: 'main', type: 'dynamodb', provision: true, key: { partitionKey: 'id' } },
+    ]);
+  });
+
+  test('fails if a file is not valid JSON, naming the file', () => {
+    withStage({ 'orders.json': '{ "name": "orders", ' }, (dir) => {
+      expect(() => loadStageConfig('dev', dir)).toThrow(NamespaceConfigSyntaxError);
+      expect(() => loadStageConfig('dev', dir)).toThrow(/Invalid JSON in .*dev[/\\]orders\.json/);
+    });
+  });
+
+  test('fails if a namespace violates the schema (maxAttempts 0), naming the field', () => {
+    withStage({ 'orders.json': namespace('orders', { retry: { maxAttempts: 0 } }) }, (dir) => {
+      expect(() => loadStageConfig('dev', dir)).toThrow(InvalidNamespaceConfigError);
+      expect(() => loadStageConfig('dev', dir)).toThrow(/orders\.json: retry\.maxAttempts:/);
+    });
+  });
+
+  test('fails if the file name does not match the namespace name', () => {
+    withStage({ 'orders.json': namespace('invoices') }, (dir) => {
+      expect(() => loadStageConfig('dev', dir)).toThrow(NamespaceFileNameMismatchError);
+      expect(() => loadStageConfig('dev', dir)).toThrow(
+        /defines namespace "invoices" but is named "orders\.json"/,
+      );
+    });
+  });
+
+  test('fails if two targets share a name', () => {
+    const target = { name: 'main', type: 'dynamodb', provision: true, key: { partitionKey: 'id' } };
+    withStage({ 'orders.json': namespace('orders', { targets: [target, target] }) }, (dir) => {
+      expect(() => loadStageConfig('dev', dir)).toThrow(InvalidNamespaceConfigError);
+      expect(() => loadStageConfig('dev', dir)).toThrow(/targets\.1\.name: target name "main" is used twice/);
+    });
+  });
+
+  test('fails if a target both names a table and asks for one to be provisioned', () => {
+    const target = {
+      name: 'main',
+      type: 'dynamodb',
+      provision: true,
+      tableName: 'x-table',
+      key: { partitionKey: 'id' },
+    };
+    withStage({ 'orders.json': namespace('orders', { targets: [target] }) }, (dir) => {
+      expect(() => loadStageConfig('dev', dir)).toThrow(InvalidNamespaceConfigError);
+      expect(() => loadStageConfig('dev', dir)).toThrow(/targets\.0: target "main" sets both "tableName"/);
+    });
+  });
+
+  test('fails if the stage folder has no namespace', () => {
+    withStage({}, (dir) => {
+      expect(() => loadStageConfig('dev', dir)).toThrow(EmptyStageError);
+      expect(() => loadStageConfig('dev', dir)).toThrow(/Stage "dev" has no namespace/);
+    });
+  });
+
+  test('fails if the stage is unknown, listing the stages found', () => {
+    withStage({ 'a.json': namespace('a') }, (dir) => {
+      expect(() => loadStageConfig('staging', dir)).toThrow(UnknownStageError);
+      expect(() => loadStageConfig('staging', dir)).toThrow(
+        /Unknown stage "staging".*found under config\/: dev, other\./,
+      );
+    });
+  });
+});
+
+describe('resolveStage', () => {
+  test('returns a known stage', () => {
+    expect(withStage({ 'a.json': namespace('a') }, (dir) => resolveStage('dev', dir))).toBe('dev');
+  });
+
+  test.each([undefined, null, ''])('fails if no stage is given (%p), listing the stages found', (value) => {
+    withStage({ 'a.json': namespace('a') }, (dir) => {
+      expect(() => resolveStage(value, dir)).toThrow(MissingStageError);
+      expect(() => resolveStage(value, dir)).toThrow(/pass -c stage=<name>.*dev, other/);
+    });
+  });
+
+  test('fails if a stage folder has a name that cannot be a stack or SSM path part', () => {
+    const dir = writeConfigDir({ Bad_Stage: { 'a.json': namespace('a') } });
+    try {
+      expect(() => resolveStage('Bad_Stage', dir)).toThrow(InvalidStageNameError);
+    } finally {
+      removeDir(dir);
+    }
+  });
+});
+
+describe('stageSettings', () => {
+  test('prod retains data and keeps the stream 7 days; other stages destroy and keep 24 h', () => {
+    expect(stageSettings('prod')).toMatchObject({
+      removalPolicy: RemovalPolicy.RETAIN,
+      streamRetention: Duration.days(7),
+    });
+    for (const stage of ['dev', 'local', 'anything']) {
+      expect(stageSettings(stage).removalPolicy).toBe(RemovalPolicy.DESTROY);
+      expect(stageSettings(stage).streamRetention.toHours()).toBe(24);
+    }
+  });
+
+  test('explicit overrides win', () => {
+    expect(stageSettings('prod', { removalPolicy: RemovalPolicy.DESTROY }).removalPolicy).toBe(
+      RemovalPolicy.DESTROY,
+    );
+  });
+});
+
+describe('WalStack at synth', () => {
+  test.each<[string, Record<string, ConfigFile>, new (...args: never[]) => Error]>([
+    ['a file is not valid JSON', { 'orders.json': '{' }, NamespaceConfigSyntaxError],
+    [
+      'a namespace violates the schema',
+      { 'orders.json': namespace('orders', { retry: { maxAttempts: 0 } }) },
+      InvalidNamespaceConfigError,
+    ],
+    [
+      'a file name does not match its namespace',
+      { 'orders.json': namespace('other') },
+      NamespaceFileNameMismatchError,
+    ],
+    ['the stage has no namespace', {}, EmptyStageError],
+  ])('fails if %s', (_, files, errorClass) => {
+    withStage(files, (configDir) => {
+      expect(() => newTestStack({ stage: 'dev', configDir })).toThrow(errorClass);
+    });
+  });
+
+  test('fails if the stage is unknown', () => {
+    withStage({ 'a.json': namespace('a') }, (configDir) => {
+      expect(() => newTestStack({ stage: 'nope', configDir })).toThrow(UnknownStageError);
+    });
+  });
+});
+
+describe('bin/app.ts', () => {
+  // One real run of the CDK app entry: the CLI passes context through CDK_CONTEXT_JSON.
+  test('fails if no stage is given, with a one-line message listing the stages', () => {
+    const result = spawnSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), ['bin/app.ts'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, CDK_CONTEXT_JSON: '{}' },
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/MissingStageError: No stage given: pass -c stage=<name>\. .*dev, local/);
+  });
+});
+
+describe('construct validation', () => {
+  function scaffold() {
+    const stack = new Stack(appWithoutBundling(), 'Scaffold');
+    const storage = new WalStorage(stack, 'Storage');
+    const namespaces = new NamespaceParameters(stack, 'Namespaces', {
+      stage: 'dev',
+      namespaces: loadStageConfig('dev').namespaces.map((loaded) => loaded.config),
+      encryptionKey: storage.key,
+    });
+    return { stack, storage, namespaces };
+  }
+
+  test('fails if the commit timeout is not longer than the ingest timeout', () => {
+    const { stack, storage, namespaces } = scaffold();
+    const queues = new WalQueues(stack, 'Queues', {
+      encryptionKey: storage.key,
+      consumerTimeout: Duration.seconds(60),
+    });
+    expect(
+      () =>
+        new WalConsumers(stack, 'Consumers', {
+          storage,
+          queues,
+          namespaces,
+          ingestTimeout: Duration.seconds(10),
+          commitTimeout: Duration.seconds(10),
+        }),
+    ).toThrow(CommitTimeoutTooShortError);
+  });
+
+  test('fails if the queues are not visible long enough for the consumer timeout', () => {
+    const { stack, storage, namespaces } = scaffold();
+    const queues = new WalQueues(stack, 'Queues', {
+      encryptionKey: storage.key,
+      consumerTimeout: Duration.seconds(30),
+    });
+    expect(
+      () =>
+        new WalConsumers(stack, 'Consumers', {
+          storage,
+          queues,
+          namespaces,
+          ingestTimeout: Duration.seconds(10),
+          timeout: Duration.seconds(60),
+        }),
+    ).toThrow(VisibilityTimeoutTooShortError);
+  });
+
+  test.each([0, 1.5, 1001])('fails if maxReceiveCount is %p', (maxReceiveCount) => {
+    const { stack, storage } = scaffold();
+    expect(
+      () =>
+        new WalQueues(stack, 'Queues', {
+          encryptionKey: storage.key,
+          consumerTimeout: Duration.seconds(60),
+          maxReceiveCount,
+        }),
+    ).toThrow(InvalidQueueSettingError);
+  });
+
+  test('fails if the queue name prefix makes an invalid queue name', () => {
+    const { stack, storage } = scaffold();
+    expect(
+      () =>
+        new WalQueues(stack, 'Queues', {
+          encryptionKey: storage.key,
+          consumerTimeout: Duration.seconds(60),
+          queueNamePrefix: 'x'.repeat(70),
+        }),
+    ).toThrow(/Invalid queueNamePrefix/);
+  });
+
+  test('grantMutate lets a role invoke the mutation route of one namespace only', () => {
+    // GIVEN
+    const { stack, storage, namespaces } = scaffold();
+    const ingestApi = new WalIngestApi(stack, 'IngestApi', { storage, namespaces });
+    const role = new iam.Role(stack, 'Client', { assumedBy: new iam.AccountRootPrincipal() });
+    // WHEN
+    ingestApi.grantMutate(role, 'orders');
+    // THEN
+    const policies = Template.fromStack(stack).findResources('AWS::IAM::Policy', {
+      Properties: { Roles: [{ Ref: stack.getLogicalId(role.node.defaultChild as iam.CfnRole) }] },
+    });
+    const [policy] = Object.values(policies);
+    expect(JSON.stringify(policy?.Properties.PolicyDocument.Statement)).toContain(
+      '/$default/POST/v1/namespaces/orders/mutations',
+    );
+    expect(() => ingestApi.grantMutate(role, 'Not A Namespace')).toThrow(InvalidNamespaceNameError);
+  });
+});

@@ -1,0 +1,595 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { ENV } from '../../lambdas/shared/environment';
+import {
+  LEDGER_ID_INDEX,
+  LEDGER_PARTITION_KEY,
+  LEDGER_TTL_ATTRIBUTE,
+} from '../../lambdas/shared/ledger-schema';
+import { parseNamespaceConfig } from '../../lambdas/shared/namespace-config';
+import type { WalFunction } from '../../lib/wal-function';
+import type { WalStack } from '../../lib/wal-stack';
+import {
+  arnOf,
+  asList,
+  flatten,
+  type Json,
+  logicalIdOf,
+  newTestStack,
+  policyStatements,
+  removeDir,
+  writeConfigDir,
+} from './fixtures';
+
+// GIVEN a stage with one provisioned target table (with a sort key) and one existing table.
+const NAMESPACES = {
+  'orders.json': {
+    name: 'orders',
+    targets: [
+      { name: 'orders', type: 'dynamodb', provision: true, key: { partitionKey: 'id', sortKey: 'sk' } },
+    ],
+  },
+  'profiles.json': {
+    name: 'profiles',
+    targets: [
+      { name: 'profiles', type: 'dynamodb', tableName: 'existing-profiles', key: { partitionKey: 'userId' } },
+    ],
+    retry: { maxAttempts: 3 },
+  },
+};
+
+type TemplateJson = { [key: string]: Json };
+type Resources = {
+  [id: string]: { Type: string; Properties?: { [key: string]: Json }; [key: string]: Json | undefined };
+};
+
+let configDir: string;
+let stack: WalStack;
+let template: Template;
+let json: TemplateJson;
+let resources: Resources;
+
+beforeAll(() => {
+  configDir = writeConfigDir({ test: NAMESPACES });
+  // WHEN the stack is synthesized (once for the whole file).
+  stack = newTestStack({ stage: 'test', configDir });
+  template = Template.fromStack(stack);
+  json = template.toJSON() as TemplateJson;
+  resources = json.Resources as unknown as Resources;
+});
+
+afterAll(() => removeDir(configDir));
+
+function keyArn() {
+  return arnOf(stack.storage.key);
+}
+
+function propertiesOf(construct: Parameters<typeof logicalIdOf>[0]): { [key: string]: Json } {
+  const resource = resources[logicalIdOf(construct)];
+  if (!resource?.Properties) throw new Error(`No resource for ${construct.node.path}`);
+  return resource.Properties;
+}
+
+describe('KMS key', () => {
+  test('is a customer-managed key with yearly rotation', () => {
+    // THEN
+    template.resourceCountIs('AWS::KMS::Key', 1);
+    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true, KeySpec: Match.absent() });
+  });
+
+  test('has no alias or other physical name', () => {
+    template.resourceCountIs('AWS::KMS::Alias', 0);
+  });
+});
+
+describe('Kinesis stream', () => {
+  test('is on-demand and encrypted with the WAL key', () => {
+    template.resourceCountIs('AWS::Kinesis::Stream', 1);
+    template.hasResourceProperties('AWS::Kinesis::Stream', {
+      StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+      StreamEncryption: { EncryptionType: 'KMS', KeyId: keyArn() },
+      RetentionPeriodHours: 24,
+      Name: Match.absent(),
+      ShardCount: Match.absent(),
+    });
+  });
+});
+
+describe('ledger table', () => {
+  test('is keyed by pk only, with the byId index, TTL, PITR and SSE-KMS with the WAL key', () => {
+    expect(propertiesOf(stack.storage.ledger)).toEqual({
+      KeySchema: [{ AttributeName: LEDGER_PARTITION_KEY, KeyType: 'HASH' }],
+      AttributeDefinitions: expect.arrayContaining([
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'namespace', AttributeType: 'S' },
+        { AttributeName: 'id', AttributeType: 'S' },
+      ]),
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: LEDGER_ID_INDEX,
+          KeySchema: [
+            { AttributeName: 'namespace', KeyType: 'HASH' },
+            { AttributeName: 'id', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+      TimeToLiveSpecification: { AttributeName: LEDGER_TTL_ATTRIBUTE, Enabled: true },
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: keyArn() },
+      DeletionProtectionEnabled: false,
+      Tags: expect.any(Array),
+    });
+    expect(LEDGER_PARTITION_KEY).toBe('pk');
+    expect(LEDGER_ID_INDEX).toBe('byId');
+    expect(LEDGER_TTL_ATTRIBUTE).toBe('expiresAt');
+  });
+
+  test('is deleted with a non-prod stack', () => {
+    const ledger = resources[logicalIdOf(stack.storage.ledger)];
+    expect(ledger).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+  });
+});
+
+describe('SQS queues', () => {
+  const queues = () => ({
+    delay: stack.queues.delayQueue,
+    retry: stack.queues.retryQueue,
+    streamFailure: stack.queues.streamFailureQueue,
+    deadLetter: stack.queues.deadLetterQueue,
+  });
+
+  test('there are exactly four', () => {
+    template.resourceCountIs('AWS::SQS::Queue', 4);
+  });
+
+  test.each(['delay', 'retry', 'streamFailure', 'deadLetter'] as const)(
+    '%s queue is SSE-KMS with the WAL key and keeps messages 14 days',
+    (name) => {
+      expect(propertiesOf(queues()[name])).toMatchObject({
+        KmsMasterKeyId: keyArn(),
+        MessageRetentionPeriod: 14 * 24 * 3600,
+      });
+    },
+  );
+
+  test.each(['delay', 'retry', 'streamFailure', 'deadLetter'] as const)(
+    '%s queue has a policy that denies every non-TLS request',
+    (name) => {
+      const queue: sqs.Queue = queues()[name];
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: logicalIdOf(queue) }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            {
+              Effect: 'Deny',
+              Principal: { AWS: '*' },
+              Action: 'sqs:*',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+              Resource: arnOf(queue),
+            },
+          ]),
+        },
+      });
+    },
+  );
+
+  test.each(['delay', 'retry', 'streamFailure'] as const)(
+    '%s queue redrives to the DLQ after 5 receives, with a visibility of 6x the consumer timeout',
+    (name) => {
+      expect(propertiesOf(queues()[name])).toMatchObject({
+        RedrivePolicy: { deadLetterTargetArn: arnOf(stack.queues.deadLetterQueue), maxReceiveCount: 5 },
+        VisibilityTimeout: 6 * 60,
+      });
+    },
+  );
+
+  test('the DLQ allows exactly the WAL queues as its sources (byQueue)', () => {
+    // GIVEN the names of the source queues
+    const names = (['delay', 'retry', 'streamFailure'] as const).map((name) => {
+      const queueName = propertiesOf(queues()[name]).QueueName;
+      expect(queueName).toEqual(expect.stringMatching(/^ServerlessWal-test-/));
+      return queueName as string;
+    });
+    // THEN the redrive allow policy lists their ARNs (built from names: no circular reference)
+    const properties = propertiesOf(stack.queues.deadLetterQueue);
+    expect(properties.RedrivePolicy).toBeUndefined();
+    const policy = properties.RedriveAllowPolicy as { redrivePermission: string; sourceQueueArns: Json[] };
+    expect(policy.redrivePermission).toBe('byQueue');
+    expect(policy.sourceQueueArns.map(flatten).sort()).toEqual(
+      names.map((name) => `arn:<Ref:AWS::Partition>:sqs:eu-west-1:111111111111:${name}`).sort(),
+    );
+  });
+
+  test('the DLQ is not named (the name is generated)', () => {
+    expect(propertiesOf(stack.queues.deadLetterQueue).QueueName).toBeUndefined();
+  });
+});
+
+describe('Lambda functions', () => {
+  const functions = (): Record<string, WalFunction> => ({
+    ingest: stack.ingestApi.ingest,
+    streamConsumer: stack.consumers.streamConsumer,
+    queueConsumer: stack.consumers.queueConsumer,
+  });
+
+  test('there are exactly three, none of them named', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 3);
+    template.allResourcesProperties('AWS::Lambda::Function', { FunctionName: Match.absent() });
+  });
+
+  test.each([
+    ['ingest', 10, 512],
+    ['streamConsumer', 60, 512],
+    ['queueConsumer', 60, 512],
+  ])('%s runs Node.js 22 on arm64 with timeout %i s and %i MB', (name, timeout, memory) => {
+    const fn = functions()[name] as WalFunction;
+    expect(propertiesOf(fn.handler)).toMatchObject({
+      Architectures: ['arm64'],
+      Runtime: 'nodejs22.x',
+      Handler: 'index.handler',
+      Timeout: timeout,
+      MemorySize: memory,
+      LoggingConfig: { LogGroup: { Ref: logicalIdOf(fn.logGroup) } },
+    });
+  });
+
+  test.each(['ingest', 'streamConsumer', 'queueConsumer'])(
+    '%s logs to its own log group with a retention',
+    (name) => {
+      const fn = functions()[name] as WalFunction;
+      expect(propertiesOf(fn.logGroup)).toEqual({ RetentionInDays: 7, Tags: expect.any(Array) });
+    },
+  );
+
+  test('ingest gets the stage, ledger, stream, parameter prefix and config max age', () => {
+    expect(propertiesOf(stack.ingestApi.ingest.handler).Environment).toEqual({
+      Variables: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: 'wal-ingest',
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        [ENV.stage]: 'test',
+        [ENV.ledgerTableName]: { Ref: logicalIdOf(stack.storage.ledger) },
+        [ENV.streamName]: { Ref: logicalIdOf(stack.storage.stream) },
+        [ENV.namespaceParameterPrefix]: '/wal/test/namespaces/',
+        [ENV.configMaxAgeSeconds]: '60',
+      },
+    });
+  });
+
+  test.each([
+    ['streamConsumer', 'wal-stream-consumer'],
+    ['queueConsumer', 'wal-queue-consumer'],
+  ])('%s gets the ledger, queues, commit timeout and config max age', (name, service) => {
+    const fn = functions()[name] as WalFunction;
+    expect(propertiesOf(fn.handler).Environment).toEqual({
+      Variables: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: service,
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        [ENV.stage]: 'test',
+        [ENV.ledgerTableName]: { Ref: logicalIdOf(stack.storage.ledger) },
+        [ENV.streamName]: { Ref: logicalIdOf(stack.storage.stream) },
+        [ENV.namespaceParameterPrefix]: '/wal/test/namespaces/',
+        [ENV.delayQueueUrl]: { Ref: logicalIdOf(stack.queues.delayQueue) },
+        [ENV.retryQueueUrl]: { Ref: logicalIdOf(stack.queues.retryQueue) },
+        [ENV.deadLetterQueueUrl]: { Ref: logicalIdOf(stack.queues.deadLetterQueue) },
+        [ENV.commitTimeoutSeconds]: '30',
+        [ENV.configMaxAgeSeconds]: '60',
+      },
+    });
+  });
+
+  test('the commit timeout is longer than the ingest timeout', () => {
+    const ingestTimeout = propertiesOf(stack.ingestApi.ingest.handler).Timeout as number;
+    const variables = (
+      propertiesOf(stack.consumers.streamConsumer.handler).Environment as { Variables: Json }
+    ).Variables as { [key: string]: Json };
+    expect(Number(variables[ENV.commitTimeoutSeconds])).toBeGreaterThan(ingestTimeout);
+  });
+});
+
+describe('event source mappings', () => {
+  test('there are four: the stream and three queues', () => {
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 4);
+  });
+
+  test('the stream consumer reads the stream in order, bisects, bounds retries and age, and keeps failures', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: logicalIdOf(stack.consumers.streamConsumer.handler) },
+      EventSourceArn: arnOf(stack.storage.stream),
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 100,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 10,
+      MaximumRecordAgeInSeconds: 6 * 3600,
+      ParallelizationFactor: 1,
+      DestinationConfig: { OnFailure: { Destination: arnOf(stack.queues.streamFailureQueue) } },
+    });
+  });
+
+  test.each(['delayQueue', 'retryQueue', 'streamFailureQueue'] as const)(
+    'the queue consumer reads the %s with partial batch responses',
+    (name) => {
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        FunctionName: { Ref: logicalIdOf(stack.consumers.queueConsumer.handler) },
+        EventSourceArn: arnOf(stack.queues[name]),
+        BatchSize: 10,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+      });
+    },
+  );
+});
+
+describe('HTTP API', () => {
+  test('has exactly the mutation and health routes, both IAM-authorised', () => {
+    const routes = template.findResources('AWS::ApiGatewayV2::Route');
+    const keys = Object.values(routes).map((route) => ({
+      RouteKey: route.Properties.RouteKey,
+      AuthorizationType: route.Properties.AuthorizationType,
+    }));
+    expect(keys).toEqual(
+      expect.arrayContaining([
+        { RouteKey: 'POST /v1/namespaces/{namespace}/mutations', AuthorizationType: 'AWS_IAM' },
+        { RouteKey: 'GET /v1/health', AuthorizationType: 'AWS_IAM' },
+      ]),
+    );
+    expect(keys).toHaveLength(2);
+  });
+
+  test('routes go to the ingest Lambda (payload format 2.0)', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+      IntegrationType: 'AWS_PROXY',
+      IntegrationUri: arnOf(stack.ingestApi.ingest.handler),
+      PayloadFormatVersion: '2.0',
+    });
+  });
+
+  test('the default stage auto-deploys, is throttled and writes JSON access logs', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Stage', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+      AccessLogSettings: {
+        DestinationArn: arnOf(stack.ingestApi.accessLogGroup),
+        Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId"'),
+      },
+    });
+  });
+});
+
+describe('namespace parameters', () => {
+  const parameterValues = () =>
+    Object.values(template.findResources('AWS::SSM::Parameter')).map((parameter) => ({
+      name: parameter.Properties.Name as string,
+      value: parseNamespaceConfig(JSON.parse(flatten(parameter.Properties.Value)), parameter.Properties.Name),
+      type: parameter.Properties.Type as string,
+    }));
+
+  test('there is one per namespace, named by the contract', () => {
+    expect(
+      parameterValues()
+        .map((parameter) => parameter.name)
+        .sort(),
+    ).toEqual(['/wal/test/namespaces/orders', '/wal/test/namespaces/profiles']);
+  });
+
+  test('each value parses with the runtime schema and keeps the configured settings', () => {
+    const profiles = parameterValues().find((parameter) => parameter.name.endsWith('/profiles'));
+    expect(profiles?.value.retry.maxAttempts).toBe(3);
+    expect(profiles?.value.targets).toEqual([
+      { name: 'profiles', type: 'dynamodb', tableName: 'existing-profiles', key: { partitionKey: 'userId' } },
+    ]);
+  });
+
+  test('a provisioned target gets the generated name of its table', () => {
+    const table = stack.namespaces.provisionedTables.get('orders/orders');
+    if (!table) throw new Error('orders/orders was not provisioned');
+    const orders = parameterValues().find((parameter) => parameter.name.endsWith('/orders'));
+    expect(orders?.value.targets[0]).toEqual({
+      name: 'orders',
+      type: 'dynamodb',
+      provision: true,
+      tableName: `<Ref:${logicalIdOf(table)}>`,
+      key: { partitionKey: 'id', sortKey: 'sk' },
+    });
+  });
+});
+
+describe('provisioned target table', () => {
+  test('is keyed as configured, on demand, with PITR and SSE-KMS with the WAL key', () => {
+    const table = stack.namespaces.provisionedTables.get('orders/orders');
+    if (!table) throw new Error('orders/orders was not provisioned');
+    expect(propertiesOf(table)).toEqual({
+      KeySchema: [
+        { AttributeName: 'id', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: 'id', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: keyArn() },
+      DeletionProtectionEnabled: false,
+      Tags: expect.any(Array),
+    });
+    expect(resources[logicalIdOf(table)]).toMatchObject({ DeletionPolicy: 'Delete' });
+  });
+
+  test('only the ledger and the provisioned target are created (the existing table is imported)', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 2);
+    template.allResourcesProperties('AWS::DynamoDB::Table', { TableName: Match.absent() });
+  });
+});
+
+describe('IAM', () => {
+  const statements = () => policyStatements(json);
+  const statementsOf = (fn: WalFunction) => {
+    const roleRef = { Ref: logicalIdOf(fn.handler.role ?? fn.handler) };
+    const policies = Object.entries(resources)
+      .filter(([, resource]) => resource.Type === 'AWS::IAM::Policy')
+      .filter(([, resource]) => JSON.stringify(resource.Properties?.Roles) === JSON.stringify([roleRef]))
+      .map(([id]) => id);
+    return statements().filter(({ logicalId }) => policies.includes(logicalId));
+  };
+  const dynamoDbResources = (fn: WalFunction) =>
+    statementsOf(fn)
+      .filter(({ statement }) => asList(statement.Action).some((action) => action.startsWith('dynamodb:')))
+      .flatMap(({ statement }) => asList(statement.Resource).map((resource) => flatten(resource)));
+
+  test('no policy statement has Resource "*" (KMS key policies aside)', () => {
+    // GIVEN every statement of every policy in the template
+    const all = statements();
+    expect(all.length).toBeGreaterThan(20);
+    // THEN none of them names every resource
+    const wildcards = all.filter(({ statement }) =>
+      asList(statement.Resource).some((resource) => resource === '*'),
+    );
+    expect(wildcards).toEqual([]);
+  });
+
+  test.each(['streamConsumer', 'queueConsumer'] as const)(
+    'the %s may write exactly the configured target tables and the ledger',
+    (name) => {
+      const ledger = logicalIdOf(stack.storage.ledger);
+      const orders = logicalIdOf(stack.namespaces.provisionedTables.get('orders/orders') ?? stack);
+      expect([...new Set(dynamoDbResources(stack.consumers[name]))].sort()).toEqual(
+        [
+          `<GetAtt:${ledger}.Arn>`,
+          `<GetAtt:${ledger}.Arn>/index/*`,
+          `<GetAtt:${orders}.Arn>`,
+          'arn:<Ref:AWS::Partition>:dynamodb:eu-west-1:111111111111:table/existing-profiles',
+        ].sort(),
+      );
+    },
+  );
+
+  test('the ingest Lambda may use the ledger but no target table', () => {
+    const ledger = logicalIdOf(stack.storage.ledger);
+    expect([...new Set(dynamoDbResources(stack.ingestApi.ingest))].sort()).toEqual(
+      [`<GetAtt:${ledger}.Arn>`, `<GetAtt:${ledger}.Arn>/index/*`].sort(),
+    );
+  });
+
+  test('the ingest Lambda may put records on the stream and read the namespace parameters', () => {
+    const ingest = statementsOf(stack.ingestApi.ingest).map(({ statement }) => statement);
+    expect(ingest).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Action: expect.arrayContaining(['kinesis:PutRecord', 'kinesis:PutRecords']),
+          Resource: arnOf(stack.storage.stream),
+        }),
+        expect.objectContaining({
+          Action: expect.arrayContaining(['kms:GenerateDataKey*']),
+          Resource: keyArn(),
+        }),
+      ]),
+    );
+    const ssmResources = ingest
+      .filter((statement) => asList(statement.Action).some((action) => action.startsWith('ssm:')))
+      .flatMap((statement) => asList(statement.Resource).map((resource) => flatten(resource)));
+    expect(ssmResources.sort()).toEqual(
+      [
+        'arn:<Ref:AWS::Partition>:ssm:eu-west-1:111111111111:parameter<Ref:' +
+          `${logicalIdOf(stack.namespaces.parameters.get('orders') ?? stack)}>`,
+        'arn:<Ref:AWS::Partition>:ssm:eu-west-1:111111111111:parameter<Ref:' +
+          `${logicalIdOf(stack.namespaces.parameters.get('profiles') ?? stack)}>`,
+        // GetParameter on the prefix, so an unknown namespace is ParameterNotFound (404).
+        'arn:<Ref:AWS::Partition>:ssm:eu-west-1:111111111111:parameter/wal/test/namespaces/*',
+      ].sort(),
+    );
+  });
+
+  test.each(['streamConsumer', 'queueConsumer'] as const)(
+    'the %s may send to the delay, retry and dead-letter queues',
+    (name) => {
+      const sendTargets = statementsOf(stack.consumers[name])
+        .filter(({ statement }) => asList(statement.Action).includes('sqs:SendMessage'))
+        .flatMap(({ statement }) => asList(statement.Resource).map((resource) => flatten(resource)));
+      const arn = (queue: sqs.Queue) => `<GetAtt:${logicalIdOf(queue)}.Arn>`;
+      expect(sendTargets).toEqual(
+        expect.arrayContaining([
+          arn(stack.queues.delayQueue),
+          arn(stack.queues.retryQueue),
+          arn(stack.queues.deadLetterQueue),
+        ]),
+      );
+    },
+  );
+
+  test('the stream consumer may send failed batches to the stream-failure queue (its on-failure destination)', () => {
+    const sends = statementsOf(stack.consumers.streamConsumer).filter(({ statement }) =>
+      asList(statement.Action).includes('sqs:SendMessage'),
+    );
+    expect(sends.map(({ statement }) => statement.Resource)).toContainEqual(
+      arnOf(stack.queues.streamFailureQueue),
+    );
+  });
+
+  test('the queue consumer may re-read the stream', () => {
+    const reads = statementsOf(stack.consumers.queueConsumer).filter(({ statement }) =>
+      asList(statement.Action).includes('kinesis:GetRecords'),
+    );
+    expect(reads.map(({ statement }) => statement.Resource)).toEqual([arnOf(stack.storage.stream)]);
+  });
+});
+
+describe('outputs', () => {
+  test.each([
+    ['LedgerTableName', () => ({ Ref: logicalIdOf(stack.storage.ledger) })],
+    ['StreamName', () => ({ Ref: logicalIdOf(stack.storage.stream) })],
+    ['DelayQueueUrl', () => ({ Ref: logicalIdOf(stack.queues.delayQueue) })],
+    ['RetryQueueUrl', () => ({ Ref: logicalIdOf(stack.queues.retryQueue) })],
+    ['DeadLetterQueueUrl', () => ({ Ref: logicalIdOf(stack.queues.deadLetterQueue) })],
+  ])('%s', (name, value) => {
+    template.hasOutput(name, { Value: value() });
+  });
+
+  test('ApiUrl is the default stage URL', () => {
+    const output = (json.Outputs as { [key: string]: { Value: Json } }).ApiUrl;
+    expect(flatten(output?.Value)).toBe(
+      `https://<Ref:${logicalIdOf(stack.ingestApi.api)}>.execute-api.eu-west-1.<Ref:AWS::URLSuffix>/`,
+    );
+  });
+});
+
+describe('prod stage', () => {
+  let prodDir: string;
+  let prod: Template;
+
+  beforeAll(() => {
+    prodDir = writeConfigDir({ prod: NAMESPACES });
+    prod = Template.fromStack(newTestStack({ stage: 'prod', configDir: prodDir }));
+  });
+  afterAll(() => removeDir(prodDir));
+
+  test('retains the key, stream, tables, queues and log groups', () => {
+    for (const type of [
+      'AWS::KMS::Key',
+      'AWS::Kinesis::Stream',
+      'AWS::DynamoDB::Table',
+      'AWS::SQS::Queue',
+      'AWS::Logs::LogGroup',
+    ]) {
+      const all = Object.values(prod.findResources(type));
+      expect(all.length).toBeGreaterThan(0);
+      for (const resource of all) {
+        expect({ type, policy: resource.DeletionPolicy }).toEqual({ type, policy: 'Retain' });
+      }
+    }
+  });
+
+  test('protects its tables from deletion and keeps the stream and logs longer', () => {
+    prod.allResourcesProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: true });
+    prod.hasResourceProperties('AWS::Kinesis::Stream', { RetentionPeriodHours: 7 * 24 });
+    prod.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+    prod.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 1000, ThrottlingBurstLimit: 2000 },
+    });
+  });
+});

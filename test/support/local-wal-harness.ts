@@ -1,0 +1,110 @@
+import { join } from 'node:path';
+import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
+import { GetParameterCommand } from '@aws-sdk/client-ssm';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { parseNamespaceConfig } from '../../lambdas/shared/namespace-config';
+import { type LocalWal, startLocalWal } from '../../src/local/runtime/local-wal';
+import { synthesizeStack } from '../../src/local/runtime/synthesize';
+
+export const REPO_ROOT = join(__dirname, '..', '..');
+export const FIXTURE_CONFIG_DIR = join(REPO_ROOT, 'test', 'fixtures', 'config');
+
+/** The local WAL for stage `it` (test/fixtures/config/it), driven by the test (no background polling). */
+export async function startTestWal(stage = 'it'): Promise<LocalWal> {
+  const { stackName, template } = synthesizeStack(stage, { configDir: FIXTURE_CONFIG_DIR });
+  return startLocalWal({
+    stackName,
+    template,
+    repoRoot: REPO_ROOT,
+    autoPoll: false,
+    // WAL_TEST_LOGS=DEBUG shows the functions' structured logs.
+    overrideEnv: { POWERTOOLS_LOG_LEVEL: process.env.WAL_TEST_LOGS ?? 'SILENT' },
+  });
+}
+
+/** Polls every event source until a whole round hands nothing over. */
+export async function drain(wal: LocalWal, maxRounds = 50): Promise<void> {
+  for (let round = 0; round < maxRounds; round++) {
+    if ((await wal.pollOnce()) === 0) return;
+  }
+  throw new Error(`event sources still busy after ${maxRounds} rounds`);
+}
+
+export interface HttpAnswer {
+  status: number;
+  contentType: string | null;
+  body: Record<string, unknown>;
+}
+
+export async function postMutation(
+  wal: LocalWal,
+  namespace: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<HttpAnswer> {
+  const response = await fetch(`${wal.apiUrl}/v1/namespaces/${encodeURIComponent(namespace)}/mutations`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return {
+    status: response.status,
+    contentType: response.headers.get('content-type'),
+    body: (await response.json()) as Record<string, unknown>,
+  };
+}
+
+export async function scanTable(wal: LocalWal, tableName: string): Promise<Record<string, unknown>[]> {
+  const documents = DynamoDBDocumentClient.from(wal.clients.dynamodb);
+  const answer = await documents.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));
+  return answer.Items ?? [];
+}
+
+/** The table a namespace's target writes to, as its SSM parameter names it. */
+export async function targetTableName(
+  wal: LocalWal,
+  stage: string,
+  namespace: string,
+  target: string,
+): Promise<string> {
+  const answer = await wal.clients.ssm.send(
+    new GetParameterCommand({ Name: `/wal/${stage}/namespaces/${namespace}` }),
+  );
+  const config = parseNamespaceConfig(JSON.parse(answer.Parameter?.Value ?? ''), 'parameter');
+  const found = config.targets.find((candidate) => candidate.name === target);
+  if (!found?.tableName) throw new Error(`no table for ${namespace}/${target}`);
+  return found.tableName;
+}
+
+export function ledgerTableName(wal: LocalWal): string {
+  const name = wal.provisioned.tables.find((table) => table.includes('Ledger'));
+  if (!name) throw new Error('no ledger table in the template');
+  return name;
+}
+
+/** Every record on the stream's shards, oldest first per shard. */
+export async function streamRecords(wal: LocalWal): Promise<{ data: string; sequence: string }[]> {
+  const records: { data: string; sequence: string }[] = [];
+  for (const streamName of wal.provisioned.streams) {
+    const shards = await wal.clients.kinesis.send(new ListShardsCommand({ StreamName: streamName }));
+    for (const shard of shards.Shards ?? []) {
+      const iterator = await wal.clients.kinesis.send(
+        new GetShardIteratorCommand({
+          StreamName: streamName,
+          ShardId: shard.ShardId,
+          ShardIteratorType: 'TRIM_HORIZON',
+        }),
+      );
+      const answer = await wal.clients.kinesis.send(
+        new GetRecordsCommand({ ShardIterator: iterator.ShardIterator }),
+      );
+      for (const record of answer.Records ?? []) {
+        records.push({
+          data: Buffer.from(record.Data ?? []).toString('utf8'),
+          sequence: record.SequenceNumber ?? '',
+        });
+      }
+    }
+  }
+  return records;
+}
