@@ -7,6 +7,12 @@ import {
   type NamespaceConfig,
   parseNamespaceConfig,
 } from '../lambdas/shared/namespace-config';
+import {
+  DEFAULT_STREAM_BATCH_SIZE,
+  DEFAULT_STREAM_MAX_RECORD_AGE,
+  DEFAULT_STREAM_RETRY_ATTEMPTS,
+} from './wal-consumers';
+import { DEFAULT_MAX_RECEIVE_COUNT } from './wal-queues';
 
 /** Where the per-stage namespace definitions live: `config/<stage>/<namespace>.json`. */
 export const DEFAULT_CONFIG_DIR = path.resolve(__dirname, '..', 'config');
@@ -58,6 +64,32 @@ export interface StageSettings {
    * @default 2000 for `prod`, 200 for every other stage
    */
   readonly apiBurstLimit: number;
+  /**
+   * Receives after which the delay, retry and stream-failure queues move a message to the DLQ
+   * (their `RedrivePolicy.maxReceiveCount`). An integer from 1 to 1000. The queues' visibility
+   * timeout does not depend on it: it stays 6x the consumer timeout (360 s) in every stage.
+   * @default 5 for every stage
+   */
+  readonly queueMaxReceiveCount: number;
+  /**
+   * Records per invocation of the stream consumer (the Kinesis mapping's `BatchSize`).
+   * An integer from 1 to 10000.
+   * @default 100 for every stage
+   */
+  readonly streamBatchSize: number;
+  /**
+   * Retries of a failing stream batch before its range goes to the stream-failure queue (the
+   * Kinesis mapping's `MaximumRetryAttempts`). An integer from 0 to 10000.
+   * @default 10 for every stage
+   */
+  readonly streamRetryAttempts: number;
+  /**
+   * Age after which a stream record goes to the stream-failure queue instead of being retried (the
+   * Kinesis mapping's `MaximumRecordAgeInSeconds`). Whole seconds from 60 s to 7 days, and shorter
+   * than {@link streamRetention}.
+   * @default Duration.hours(6) for every stage
+   */
+  readonly streamMaxRecordAge: Duration;
 }
 
 /** The settings of any stage that {@link STAGE_SETTINGS_OVERRIDES} does not mention. */
@@ -69,6 +101,10 @@ export const DEFAULT_STAGE_SETTINGS: StageSettings = {
   configMaxAge: Duration.seconds(60),
   apiRateLimit: 100,
   apiBurstLimit: 200,
+  queueMaxReceiveCount: DEFAULT_MAX_RECEIVE_COUNT,
+  streamBatchSize: DEFAULT_STREAM_BATCH_SIZE,
+  streamRetryAttempts: DEFAULT_STREAM_RETRY_ATTEMPTS,
+  streamMaxRecordAge: DEFAULT_STREAM_MAX_RECORD_AGE,
 };
 
 /** Per-stage departures from {@link DEFAULT_STAGE_SETTINGS}. */
@@ -81,8 +117,10 @@ export const STAGE_SETTINGS_OVERRIDES: Readonly<Record<string, Partial<StageSett
     apiRateLimit: 1000,
     apiBurstLimit: 2000,
   },
-  // Local runs pick up edited namespace configs quickly and log everything.
-  local: { logLevel: 'DEBUG', configMaxAge: Duration.seconds(5) },
+  // Local runs pick up edited namespace configs quickly and log everything. The local runtime
+  // emulates the redrive policy, so its receive count is pinned here (the default, 5) rather than
+  // following a future change of the default; its queues keep the 360 s visibility timeout.
+  local: { logLevel: 'DEBUG', configMaxAge: Duration.seconds(5), queueMaxReceiveCount: 5 },
 };
 
 /** The settings of `stage`: defaults, then the stage's overrides, then `overrides`. */

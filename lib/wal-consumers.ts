@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -12,6 +12,23 @@ import type { WalStorage } from './wal-storage';
 
 /** The commit timeout is this many ingest timeouts unless set: a prepare has long lost its commit. */
 export const COMMIT_TIMEOUT_FACTOR = 3;
+
+/** Records per invocation of the stream consumer, unless set. */
+export const DEFAULT_STREAM_BATCH_SIZE = 100;
+/** Retries of a failing stream batch before it goes to the stream-failure queue, unless set. */
+export const DEFAULT_STREAM_RETRY_ATTEMPTS = 10;
+/** Age after which a stream record goes to the stream-failure queue, unless set. */
+export const DEFAULT_STREAM_MAX_RECORD_AGE = Duration.hours(6);
+
+/** What a Kinesis event source mapping accepts (and the WAL allows) for each stream setting. */
+export const STREAM_SETTING_RANGES = {
+  /** `BatchSize` of a Kinesis mapping. */
+  streamBatchSize: { min: 1, max: 10_000 },
+  /** `MaximumRetryAttempts`; infinite (-1) is not offered: a failing batch must reach the queue. */
+  streamRetryAttempts: { min: 0, max: 10_000 },
+  /** `MaximumRecordAgeInSeconds`; infinite (-1) is not offered either. */
+  streamMaxRecordAgeSeconds: { min: 60, max: 7 * 24 * 3600 },
+} as const;
 
 export interface WalConsumersProps {
   readonly storage: WalStorage;
@@ -41,18 +58,21 @@ export interface WalConsumersProps {
    */
   readonly configMaxAge?: Duration;
   /**
-   * Records per invocation of the stream consumer.
-   * @default 100
+   * Records per invocation of the stream consumer. An integer from 1 to 10000.
+   * @default DEFAULT_STREAM_BATCH_SIZE (100)
    */
   readonly streamBatchSize?: number;
   /**
-   * Retries of a failing stream batch (bisected each time) before it goes to the stream-failure queue.
-   * @default 10
+   * Retries of a failing stream batch (bisected each time) before it goes to the stream-failure
+   * queue. An integer from 0 to 10000.
+   * @default DEFAULT_STREAM_RETRY_ATTEMPTS (10)
    */
   readonly streamRetryAttempts?: number;
   /**
    * Age after which a stream record goes to the stream-failure queue instead of being retried.
-   * @default Duration.hours(6)
+   * Whole seconds from 60 s to 7 days, and shorter than the stream's retention: the queue consumer
+   * re-reads a failed range from the stream, so it must still be there.
+   * @default DEFAULT_STREAM_MAX_RECORD_AGE (6 hours)
    */
   readonly streamMaxRecordAge?: Duration;
   /**
@@ -107,6 +127,19 @@ export class VisibilityTimeoutTooShortError extends Error {
   }
 }
 
+/** A stream setting that Lambda would reject, or that would lose failed records. */
+export class InvalidStreamSettingError extends Error {
+  constructor(
+    readonly setting: string,
+    readonly value: number | Duration,
+    readonly expected: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Invalid ${setting} ${describe(value)}: ${expected}`, options);
+    this.name = 'InvalidStreamSettingError';
+  }
+}
+
 /**
  * The read path: the stream consumer (Kinesis -> ledger check -> route to targets) and the queue
  * consumer (delay, retry and stream-failure queues). Both get exactly the target tables named in
@@ -129,6 +162,10 @@ export class WalConsumers extends Construct {
     if (queues.visibilityTimeout.toSeconds() < timeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR) {
       throw new VisibilityTimeoutTooShortError(queues.visibilityTimeout, timeout);
     }
+    const streamBatchSize = props.streamBatchSize ?? DEFAULT_STREAM_BATCH_SIZE;
+    const streamRetryAttempts = props.streamRetryAttempts ?? DEFAULT_STREAM_RETRY_ATTEMPTS;
+    const streamMaxRecordAge = props.streamMaxRecordAge ?? DEFAULT_STREAM_MAX_RECORD_AGE;
+    validateStreamSettings(streamBatchSize, streamRetryAttempts, streamMaxRecordAge, storage.streamRetention);
 
     const common = {
       timeout,
@@ -158,11 +195,11 @@ export class WalConsumers extends Construct {
     this.streamConsumer.handler.addEventSource(
       new KinesisEventSource(storage.stream, {
         startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-        batchSize: props.streamBatchSize ?? 100,
+        batchSize: streamBatchSize,
         reportBatchItemFailures: true,
         bisectBatchOnError: true,
-        retryAttempts: props.streamRetryAttempts ?? 10,
-        maxRecordAge: props.streamMaxRecordAge ?? Duration.hours(6),
+        retryAttempts: streamRetryAttempts,
+        maxRecordAge: streamMaxRecordAge,
         // One batch per shard at a time: records of a key are handled in order.
         parallelizationFactor: 1,
         // Metadata (shard, sequence range) of what exhausted its retries; the queue consumer re-reads it.
@@ -189,4 +226,43 @@ export class WalConsumers extends Construct {
       namespaces.grantWriteTargets(consumer);
     }
   }
+}
+
+function validateStreamSettings(
+  batchSize: number,
+  retryAttempts: number,
+  maxRecordAge: Duration,
+  streamRetention: Duration,
+): void {
+  for (const [setting, value] of [
+    ['streamBatchSize', batchSize],
+    ['streamRetryAttempts', retryAttempts],
+  ] as const) {
+    const { min, max } = STREAM_SETTING_RANGES[setting];
+    if (Token.isUnresolved(value)) continue;
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new InvalidStreamSettingError(setting, value, `an integer from ${min} to ${max}`);
+    }
+  }
+  const { min, max } = STREAM_SETTING_RANGES.streamMaxRecordAgeSeconds;
+  const seconds = maxRecordAge.toSeconds({ integral: false });
+  if (!Number.isInteger(seconds) || seconds < min || seconds > max) {
+    throw new InvalidStreamSettingError(
+      'streamMaxRecordAge',
+      maxRecordAge,
+      `whole seconds from ${min} s to ${max} s (7 days)`,
+    );
+  }
+  if (seconds >= streamRetention.toSeconds({ integral: false })) {
+    throw new InvalidStreamSettingError(
+      'streamMaxRecordAge',
+      maxRecordAge,
+      `it must be shorter than the stream retention ${describe(streamRetention)}, ` +
+        'or a failed batch could expire before the queue consumer re-reads it',
+    );
+  }
+}
+
+function describe(value: number | Duration): string {
+  return typeof value === 'number' ? String(value) : value.toHumanString();
 }

@@ -12,6 +12,10 @@ export const VISIBILITY_TIMEOUT_FACTOR = 6;
 const QUEUE_NAME_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
 /** The longest suffix {@link WalQueues} appends to the prefix. */
 const LONGEST_SUFFIX = '-stream-failures';
+/** Receives before the delay, retry and stream-failure queues move a message to the DLQ, unless set. */
+export const DEFAULT_MAX_RECEIVE_COUNT = 5;
+/** The range SQS accepts for a redrive policy's `maxReceiveCount`. */
+export const MAX_RECEIVE_COUNT_RANGE = { min: 1, max: 1000 } as const;
 
 export interface WalQueuesProps {
   /** Encrypts every queue (SSE-KMS with a customer-managed key). */
@@ -23,8 +27,8 @@ export interface WalQueuesProps {
   readonly consumerTimeout: Duration;
   /**
    * Receives after which the delay, retry and stream-failure queues move a message to the DLQ
-   * (catches messages that crash their consumer).
-   * @default 5
+   * (catches messages that crash their consumer). An integer from 1 to 1000.
+   * @default DEFAULT_MAX_RECEIVE_COUNT (5)
    */
   readonly maxReceiveCount?: number;
   /**
@@ -74,7 +78,7 @@ export class WalQueues extends Construct {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const prefix = props.queueNamePrefix ?? Stack.of(this).stackName;
-    this.maxReceiveCount = props.maxReceiveCount ?? 5;
+    this.maxReceiveCount = props.maxReceiveCount ?? DEFAULT_MAX_RECEIVE_COUNT;
     validate(prefix, this.maxReceiveCount);
     this.visibilityTimeout = Duration.seconds(props.consumerTimeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR);
 
@@ -153,7 +157,8 @@ function validate(prefix: string, maxReceiveCount: number): void {
       `with "${LONGEST_SUFFIX}" appended it must match ${QUEUE_NAME_PATTERN}`,
     );
   }
-  if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) {
-    throw new InvalidQueueSettingError('maxReceiveCount', maxReceiveCount, 'an integer from 1 to 1000');
+  const { min, max } = MAX_RECEIVE_COUNT_RANGE;
+  if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < min || maxReceiveCount > max) {
+    throw new InvalidQueueSettingError('maxReceiveCount', maxReceiveCount, `an integer from ${min} to ${max}`);
   }
 }

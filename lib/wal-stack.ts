@@ -21,7 +21,8 @@ export interface WalStackProps extends StackProps {
    */
   readonly configDir?: string;
   /**
-   * Overrides of the stage's settings.
+   * Overrides of the stage's settings (e.g. `{ queueMaxReceiveCount: 2, streamBatchSize: 7 }`).
+   * Invalid values fail the synth with an error that names the setting and the value.
    * @default - the stage's settings from `stageSettings(stage)`
    */
   readonly settings?: Partial<StageSettings>;
@@ -51,6 +52,7 @@ export class WalStack extends Stack {
     this.queues = new WalQueues(this, 'Queues', {
       encryptionKey: this.storage.key,
       consumerTimeout: CONSUMER_TIMEOUT,
+      maxReceiveCount: settings.queueMaxReceiveCount,
       removalPolicy: settings.removalPolicy,
     });
     this.namespaces = new NamespaceParameters(this, 'Namespaces', {
@@ -79,6 +81,9 @@ export class WalStack extends Stack {
       namespaces: this.namespaces,
       ingestTimeout: this.ingestApi.ingest.timeout,
       timeout: CONSUMER_TIMEOUT,
+      streamBatchSize: settings.streamBatchSize,
+      streamRetryAttempts: settings.streamRetryAttempts,
+      streamMaxRecordAge: settings.streamMaxRecordAge,
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.ingestApi.url, description: 'Base URL of the WAL API' });

@@ -35,12 +35,15 @@ export class WalStorage extends Construct {
   readonly key: kms.Key;
   /** On-demand, KMS-encrypted; partition key `namespace#partitionKey` keeps per-key order. */
   readonly stream: kinesis.Stream;
+  /** How long {@link stream} keeps records; a failed stream batch must be re-read within it. */
+  readonly streamRetention: Duration;
   /** Keyed by `pk` (namespace#idempotencyKey); index `byId` finds an entry by mutation id. */
   readonly ledger: dynamodb.Table;
 
   constructor(scope: Construct, id: string, props: WalStorageProps = {}) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.streamRetention = props.streamRetention ?? Duration.hours(24);
 
     this.key = new kms.Key(this, 'Key', {
       description: 'serverless-wal: encrypts the stream, ledger, queues and target tables',
@@ -52,7 +55,7 @@ export class WalStorage extends Construct {
       streamMode: kinesis.StreamMode.ON_DEMAND,
       encryption: kinesis.StreamEncryption.KMS,
       encryptionKey: this.key,
-      retentionPeriod: props.streamRetention ?? Duration.hours(24),
+      retentionPeriod: this.streamRetention,
       removalPolicy,
     });
 
@@ -75,7 +78,10 @@ export class WalStorage extends Construct {
     });
   }
 
-  /** Prepare and commit: put records on the stream, read and write the ledger. */
+  /**
+   * Prepare and commit: put records on the stream, read and write the ledger and its indexes
+   * (`GET .../mutations/{id}` queries the `byId` index).
+   */
   grantAppend(grantee: iam.IGrantable): iam.Grant {
     return this.stream.grantWrite(grantee).combine(this.ledger.grantReadWriteData(grantee));
   }

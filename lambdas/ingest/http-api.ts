@@ -2,10 +2,12 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { jsonResponse, ProblemError } from '../shared/http/problem';
 import { errorMessage } from '../shared/logger';
 import { NamespaceConfigUnavailableError, UnknownNamespaceError } from '../shared/namespace-store';
+import { getMutation } from './get-mutation';
 import { type IngestDependencies, ingestMutation } from './ingest-mutation';
 
 export const ROUTES = {
   putMutation: 'POST /v1/namespaces/{namespace}/mutations',
+  getMutation: 'GET /v1/namespaces/{namespace}/mutations/{id}',
   health: 'GET /v1/health',
 } as const;
 
@@ -27,11 +29,15 @@ export async function handleHttpRequest(
           await ingestMutation(deps, namespace, body, header(event, 'idempotency-key')),
         );
       }
+      case ROUTES.getMutation: {
+        const { namespace = '', id = '' } = event.pathParameters ?? {};
+        return jsonResponse(200, await getMutation(deps, namespace, id));
+      }
       default:
         throw new ProblemError(404, 'not-found', 'Not found', `No route ${event.routeKey}.`);
     }
   } catch (error) {
-    return toProblem(deps, error).toResponse(instance);
+    return toProblem(deps, error, event.routeKey === ROUTES.putMutation).toResponse(instance);
   }
 }
 
@@ -66,7 +72,7 @@ function parseJsonBody(event: APIGatewayProxyEventV2): unknown {
   }
 }
 
-function toProblem(deps: IngestDependencies, error: unknown): ProblemError {
+function toProblem(deps: IngestDependencies, error: unknown, isWrite: boolean): ProblemError {
   if (error instanceof ProblemError) {
     if (error.status >= 500) deps.logger.warn('Request failed', { status: error.status, type: error.slug });
     return error;
@@ -79,9 +85,13 @@ function toProblem(deps: IngestDependencies, error: unknown): ProblemError {
       error: errorMessage(error),
       cause: errorMessage(error.cause),
     });
-    return new ProblemError(503, 'namespace-config-unavailable', 'Service unavailable', error.message, {
-      durable: 'FAIL',
-    });
+    return new ProblemError(
+      503,
+      'namespace-config-unavailable',
+      'Service unavailable',
+      error.message,
+      isWrite ? { durable: 'FAIL' } : {},
+    );
   }
   // An unexpected fault: nothing tells whether a commit happened, so the client must retry to learn.
   deps.logger.error('Unexpected error', { error: errorMessage(error) });
@@ -90,6 +100,6 @@ function toProblem(deps: IngestDependencies, error: unknown): ProblemError {
     'internal-error',
     'Internal error',
     'The WAL failed unexpectedly. Retry with the same idempotency key to learn whether the mutation was logged.',
-    { durable: 'UNKNOWN' },
+    isWrite ? { durable: 'UNKNOWN' } : {},
   );
 }

@@ -4,10 +4,11 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { Envelope } from './envelope';
-import { LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE } from './ledger-schema';
+import { LEDGER_ID_INDEX, LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE } from './ledger-schema';
 
 /**
  * The ledger: one item per (namespace, idempotency key). Its conditional put is the commit point
@@ -58,6 +59,28 @@ export async function getLedgerEntry(
     }),
   );
   return answer.Item as LedgerEntry | undefined;
+}
+
+/**
+ * The committed entry of a mutation id, through the `byId` index (namespace, id). The index is
+ * eventually consistent: a mutation committed a moment ago may not be found yet.
+ */
+export async function findLedgerEntryById(
+  ledger: Ledger,
+  namespace: string,
+  id: string,
+): Promise<LedgerEntry | undefined> {
+  const answer = await ledger.documentClient.send(
+    new QueryCommand({
+      TableName: ledger.tableName,
+      IndexName: LEDGER_ID_INDEX,
+      KeyConditionExpression: '#namespace = :namespace AND #id = :id',
+      ExpressionAttributeNames: { '#namespace': 'namespace', '#id': 'id' },
+      ExpressionAttributeValues: { ':namespace': namespace, ':id': id },
+      Limit: 1,
+    }),
+  );
+  return answer.Items?.[0] as LedgerEntry | undefined;
 }
 
 // BatchGetItem takes at most 100 keys per call.

@@ -55,9 +55,17 @@ interface Segment {
   attempts: number;
 }
 
+/** Where a mapping resumes after a restart: the last sequence number it finished, per shard. */
+export interface CheckpointStore {
+  get(shardId: string): string | undefined;
+  set(shardId: string, sequenceNumber: string): void;
+}
+
 interface ShardState {
   iterator: string | undefined;
   closed: boolean;
+  /** The last record of the current read: the checkpoint once all its segments are done. */
+  lastRead?: string;
   /** Records read but not yet done with, split by bisection. */
   segments: Segment[];
 }
@@ -76,6 +84,7 @@ export class KinesisEventSource {
     readonly settings: KinesisEventSourceSettings,
     private readonly invoke: InvokeKinesisHandler,
     private readonly onFailure: SendToOnFailure | undefined,
+    private readonly checkpoints?: CheckpointStore,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -98,11 +107,14 @@ export class KinesisEventSource {
     const answer = await this.kinesis.send(new ListShardsCommand({ StreamName: this.settings.streamName }));
     for (const shard of answer.Shards ?? []) {
       if (!shard.ShardId || this.shards.has(shard.ShardId)) continue;
+      const checkpoint = this.checkpoints?.get(shard.ShardId);
       const iterator = await this.kinesis.send(
         new GetShardIteratorCommand({
           StreamName: this.settings.streamName,
           ShardId: shard.ShardId,
-          ShardIteratorType: this.settings.startingPosition,
+          ...(checkpoint
+            ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: checkpoint }
+            : { ShardIteratorType: this.settings.startingPosition }),
         }),
       );
       this.shards.set(shard.ShardId, { iterator: iterator.ShardIterator, closed: false, segments: [] });
@@ -120,10 +132,13 @@ export class KinesisEventSource {
       const records = answer.Records ?? [];
       if (records.length === 0) return 0;
       shard.segments.push({ records, attempts: 0 });
+      shard.lastRead = records[records.length - 1]?.SequenceNumber;
     }
     const segment = shard.segments[0] as Segment;
+    const count = segment.records.length;
     await this.deliver(shardId, shard, segment);
-    return segment.records.length;
+    if (shard.segments.length === 0 && shard.lastRead) this.checkpoints?.set(shardId, shard.lastRead);
+    return count;
   }
 
   private async deliver(shardId: string, shard: ShardState, segment: Segment): Promise<void> {

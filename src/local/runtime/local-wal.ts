@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -15,6 +16,7 @@ import { SqsEventSource } from '../event-sources/sqs-event-source';
 import { close, listen } from '../http-server';
 import { createApiServer } from './api-server';
 import type { CfnTemplate } from './cfn-template';
+import { CheckpointFile } from './checkpoint-file';
 import { FunctionHost } from './function-host';
 import { type Provisioned, provisionTemplate } from './provision';
 import { readWiring, type Wiring } from './wiring';
@@ -107,6 +109,9 @@ export async function startLocalWal(options: LocalWalOptions): Promise<LocalWal>
     }
     const hostOf = (logicalId: string) => hosts.get(logicalId) as FunctionHost;
 
+    const checkpoints = options.dataDir
+      ? new CheckpointFile(join(options.dataDir, 'kinesis-checkpoints.json'))
+      : undefined;
     const kinesisSources = wiring.kinesisMappings.map(
       (mapping) =>
         new KinesisEventSource(
@@ -123,6 +128,7 @@ export async function startLocalWal(options: LocalWalOptions): Promise<LocalWal>
                 );
               }
             : undefined,
+          checkpoints?.forMapping(mapping.logicalId),
         ),
     );
     const sqsSources = wiring.sqsMappings.map(
