@@ -16,6 +16,7 @@ import type { WalStorage } from './wal-storage';
 /** The routes of the API; every one is IAM-authorised (SigV4) and served by the ingest Lambda. */
 export const WAL_ROUTES = {
   mutate: { method: apigwv2.HttpMethod.POST, path: '/v1/namespaces/{namespace}/mutations' },
+  getMutation: { method: apigwv2.HttpMethod.GET, path: '/v1/namespaces/{namespace}/mutations/{id}' },
   health: { method: apigwv2.HttpMethod.GET, path: '/v1/health' },
 } as const;
 
@@ -74,8 +75,9 @@ export class InvalidNamespaceNameError extends Error {
 
 /**
  * The write path's front door: an HTTP API whose routes all require SigV4 (IAM) and go to the
- * ingest Lambda, which prepares a mutation on the stream and commits it in the ledger. Callers
- * are authorised per namespace with {@link grantMutate}.
+ * ingest Lambda, which prepares a mutation on the stream and commits it in the ledger, and reads a
+ * mutation back from the ledger. Callers are authorised per namespace with {@link grantMutate}
+ * and {@link grantRead}.
  */
 export class WalIngestApi extends Construct {
   readonly ingest: WalFunction;
@@ -160,15 +162,16 @@ export class WalIngestApi extends Construct {
 
   /** Lets `grantee` post mutations to one namespace (IAM authorisation per namespace). */
   grantMutate(grantee: iam.IGrantable, namespace: string): iam.Grant {
-    if (!NAMESPACE_NAME_PATTERN.test(namespace)) throw new InvalidNamespaceNameError(namespace);
-    const { method, path } = WAL_ROUTES.mutate;
-    return iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['execute-api:Invoke'],
-      resourceArns: [
-        this.api.arnForExecuteApi(method, path.replace('{namespace}', namespace), DEFAULT_STAGE),
-      ],
-    });
+    return this.grantNamespaceRoute(grantee, namespace, WAL_ROUTES.mutate);
+  }
+
+  /**
+   * Lets `grantee` read the mutations of one namespace, any id
+   * (`GET /v1/namespaces/<namespace>/mutations/*`). Independent of {@link grantMutate}: a writer
+   * that wants to poll its mutations needs both.
+   */
+  grantRead(grantee: iam.IGrantable, namespace: string): iam.Grant {
+    return this.grantNamespaceRoute(grantee, namespace, WAL_ROUTES.getMutation);
   }
 
   /** Lets `grantee` call `GET /v1/health` (e.g. a synthetic canary). */
@@ -179,6 +182,21 @@ export class WalIngestApi extends Construct {
       resourceArns: [
         this.api.arnForExecuteApi(WAL_ROUTES.health.method, WAL_ROUTES.health.path, DEFAULT_STAGE),
       ],
+    });
+  }
+
+  /** `execute-api:Invoke` on `route` with `{namespace}` filled in and any other parameter as `*`. */
+  private grantNamespaceRoute(
+    grantee: iam.IGrantable,
+    namespace: string,
+    route: { readonly method: apigwv2.HttpMethod; readonly path: string },
+  ): iam.Grant {
+    if (!NAMESPACE_NAME_PATTERN.test(namespace)) throw new InvalidNamespaceNameError(namespace);
+    const path = route.path.replace('{namespace}', namespace).replace(/\{[^}]+\}/g, '*');
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['execute-api:Invoke'],
+      resourceArns: [this.api.arnForExecuteApi(route.method, path, DEFAULT_STAGE)],
     });
   }
 }

@@ -53,7 +53,10 @@ export class InvalidQueueSettingError extends Error {
     readonly expected: string,
     options?: { cause?: unknown },
   ) {
-    super(`Invalid ${setting} ${JSON.stringify(value)}: ${expected}`, options);
+    super(
+      `Invalid ${setting} ${typeof value === 'string' ? JSON.stringify(value) : String(value)}: ${expected}`,
+      options,
+    );
     this.name = 'InvalidQueueSettingError';
   }
 }
@@ -159,6 +162,10 @@ function validate(prefix: string, maxReceiveCount: number): void {
   }
   const { min, max } = MAX_RECEIVE_COUNT_RANGE;
   if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < min || maxReceiveCount > max) {
-    throw new InvalidQueueSettingError('maxReceiveCount', maxReceiveCount, `an integer from ${min} to ${max}`);
+    throw new InvalidQueueSettingError(
+      'maxReceiveCount',
+      maxReceiveCount,
+      `an integer from ${min} to ${max}`,
+    );
   }
 }

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { type CfnElement, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { InvalidNamespaceConfigError } from '../../lambdas/shared/namespace-config';
@@ -26,7 +26,14 @@ import {
 import { InvalidNamespaceNameError, WalIngestApi } from '../../lib/wal-ingest-api';
 import { InvalidQueueSettingError, WalQueues } from '../../lib/wal-queues';
 import { WalStorage } from '../../lib/wal-storage';
-import { appWithoutBundling, type ConfigFile, newTestStack, removeDir, writeConfigDir } from './fixtures';
+import {
+  appWithoutBundling,
+  type ConfigFile,
+  flatten,
+  newTestStack,
+  removeDir,
+  writeConfigDir,
+} from './fixtures';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
@@ -178,6 +185,28 @@ describe('stageSettings', () => {
     }
   });
 
+  test('every stage redrives after 5 receives and reads the stream in batches of 100, 10 retries, 6 h', () => {
+    for (const stage of ['dev', 'local', 'prod', 'anything']) {
+      expect(stageSettings(stage)).toMatchObject({
+        queueMaxReceiveCount: 5,
+        streamBatchSize: 100,
+        streamRetryAttempts: 10,
+        streamMaxRecordAge: Duration.hours(6),
+      });
+    }
+  });
+
+  test('overrides of the queue and stream settings win', () => {
+    expect(
+      stageSettings('local', { queueMaxReceiveCount: 2, streamBatchSize: 7, streamRetryAttempts: 1 }),
+    ).toMatchObject({
+      queueMaxReceiveCount: 2,
+      streamBatchSize: 7,
+      streamRetryAttempts: 1,
+      logLevel: 'DEBUG',
+    });
+  });
+
   test('explicit overrides win', () => {
     expect(stageSettings('prod', { removalPolicy: RemovalPolicy.DESTROY }).removalPolicy).toBe(
       RemovalPolicy.DESTROY,
@@ -313,5 +342,29 @@ describe('construct validation', () => {
       '/$default/POST/v1/namespaces/orders/mutations',
     );
     expect(() => ingestApi.grantMutate(role, 'Not A Namespace')).toThrow(InvalidNamespaceNameError);
+  });
+
+  test('grantRead lets a role get the mutations (any id) of one namespace only', () => {
+    // GIVEN
+    const { stack, storage, namespaces } = scaffold();
+    const ingestApi = new WalIngestApi(stack, 'IngestApi', { storage, namespaces });
+    const role = new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
+    // WHEN
+    ingestApi.grantRead(role, 'orders');
+    // THEN the only statement allows execute-api:Invoke on GET .../orders/mutations/*
+    const policies = Template.fromStack(stack).findResources('AWS::IAM::Policy', {
+      Properties: { Roles: [{ Ref: stack.getLogicalId(role.node.defaultChild as iam.CfnRole) }] },
+    });
+    const statements = Object.values(policies).flatMap(
+      (policy) => policy.Properties.PolicyDocument.Statement,
+    );
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatchObject({ Effect: 'Allow', Action: 'execute-api:Invoke' });
+    expect(flatten(statements[0].Resource)).toBe(
+      'arn:<Ref:AWS::Partition>:execute-api:<Ref:AWS::Region>:<Ref:AWS::AccountId>:' +
+        `<Ref:${stack.getLogicalId(ingestApi.api.node.defaultChild as CfnElement)}>` +
+        '/$default/GET/v1/namespaces/orders/mutations/*',
+    );
+    expect(() => ingestApi.grantRead(role, 'Not A Namespace')).toThrow(InvalidNamespaceNameError);
   });
 });

@@ -1,5 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { ROUTES } from '../../lambdas/ingest/http-api';
 import { ENV } from '../../lambdas/shared/environment';
 import {
   LEDGER_ID_INDEX,
@@ -8,6 +9,7 @@ import {
 } from '../../lambdas/shared/ledger-schema';
 import { parseNamespaceConfig } from '../../lambdas/shared/namespace-config';
 import type { WalFunction } from '../../lib/wal-function';
+import { WAL_ROUTES } from '../../lib/wal-ingest-api';
 import type { WalStack } from '../../lib/wal-stack';
 import {
   arnOf,
@@ -324,7 +326,7 @@ describe('event source mappings', () => {
 });
 
 describe('HTTP API', () => {
-  test('has exactly the mutation and health routes, both IAM-authorised', () => {
+  test('has exactly the mutation, get-mutation and health routes, all IAM-authorised', () => {
     const routes = template.findResources('AWS::ApiGatewayV2::Route');
     const keys = Object.values(routes).map((route) => ({
       RouteKey: route.Properties.RouteKey,
@@ -333,18 +335,34 @@ describe('HTTP API', () => {
     expect(keys).toEqual(
       expect.arrayContaining([
         { RouteKey: 'POST /v1/namespaces/{namespace}/mutations', AuthorizationType: 'AWS_IAM' },
+        { RouteKey: 'GET /v1/namespaces/{namespace}/mutations/{id}', AuthorizationType: 'AWS_IAM' },
         { RouteKey: 'GET /v1/health', AuthorizationType: 'AWS_IAM' },
       ]),
     );
-    expect(keys).toHaveLength(2);
+    expect(keys).toHaveLength(3);
   });
 
-  test('routes go to the ingest Lambda (payload format 2.0)', () => {
-    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
-      IntegrationType: 'AWS_PROXY',
-      IntegrationUri: arnOf(stack.ingestApi.ingest.handler),
-      PayloadFormatVersion: '2.0',
-    });
+  test('the route keys are the ones the ingest Lambda switches on', () => {
+    const routeKeys = Object.values(WAL_ROUTES).map((route) => `${route.method} ${route.path}`);
+    expect(routeKeys.sort()).toEqual(Object.values(ROUTES).sort());
+  });
+
+  test('every route goes to the one ingest Lambda integration (payload format 2.0)', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Integration', 1);
+    const [integrationId] = Object.keys(
+      template.findResources('AWS::ApiGatewayV2::Integration', {
+        Properties: {
+          IntegrationType: 'AWS_PROXY',
+          IntegrationUri: arnOf(stack.ingestApi.ingest.handler),
+          PayloadFormatVersion: '2.0',
+        },
+      }),
+    );
+    expect(integrationId).toBeDefined();
+    const targets = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map((route) =>
+      flatten(route.Properties.Target),
+    );
+    expect(targets).toEqual(Array(3).fill(`integrations/<Ref:${integrationId}>`));
   });
 
   test('the default stage auto-deploys, is throttled and writes JSON access logs', () => {
@@ -474,6 +492,22 @@ describe('IAM', () => {
     expect([...new Set(dynamoDbResources(stack.ingestApi.ingest))].sort()).toEqual(
       [`<GetAtt:${ledger}.Arn>`, `<GetAtt:${ledger}.Arn>/index/*`].sort(),
     );
+  });
+
+  test("the ingest Lambda may query the ledger's byId index (GET .../mutations/{id})", () => {
+    const ledgerArn = `<GetAtt:${logicalIdOf(stack.storage.ledger)}.Arn>`;
+    const queries = statementsOf(stack.ingestApi.ingest)
+      .map(({ statement }) => statement)
+      .filter(
+        (statement) => statement.Effect === 'Allow' && asList(statement.Action).includes('dynamodb:Query'),
+      );
+    expect(
+      queries.flatMap((statement) => asList(statement.Resource).map((resource) => flatten(resource))),
+    ).toEqual(expect.arrayContaining([ledgerArn, `${ledgerArn}/index/*`]));
+    // The index the ingest Lambda queries is the one the table has.
+    expect(propertiesOf(stack.storage.ledger).GlobalSecondaryIndexes).toEqual([
+      expect.objectContaining({ IndexName: LEDGER_ID_INDEX }),
+    ]);
   });
 
   test('the ingest Lambda may put records on the stream and read the namespace parameters', () => {

@@ -42,6 +42,9 @@ export interface LocalWal {
   readonly emulators: Emulators;
   readonly provisioned: Provisioned;
   readonly wiring: Wiring;
+  /** The emulated event source mappings, in template order. */
+  readonly kinesisSources: readonly KinesisEventSource[];
+  readonly sqsSources: readonly SqsEventSource[];
   /** SDK clients pointed at the emulators, for tests and the CLI. */
   readonly clients: {
     dynamodb: DynamoDBClient;
@@ -172,6 +175,8 @@ export async function startLocalWal(options: LocalWalOptions): Promise<LocalWal>
       emulators,
       provisioned,
       wiring,
+      kinesisSources,
+      sqsSources,
       clients,
       pollOnce,
       invoke: (functionLogicalId, event) => hostOf(functionLogicalId).invoke(event),

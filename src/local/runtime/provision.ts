@@ -95,7 +95,12 @@ export async function provisionTemplate(
   for (const [logicalId, resource] of resourcesOfType(template, 'AWS::SQS::Queue')) {
     await guard(logicalId, resource, async () => {
       const name = physicalName(options.stackName, logicalId, resource.Properties?.FifoQueue ? 75 : 80);
-      const queueName = resource.Properties?.FifoQueue ? `${name}.fifo` : name;
+      const queueName =
+        resource.Properties?.QueueName !== undefined
+          ? resolveString(resource.Properties.QueueName, context, `${logicalId}.QueueName`)
+          : resource.Properties?.FifoQueue
+            ? `${name}.fifo`
+            : name;
       const answer = await clients.sqs.send(new CreateQueueCommand({ QueueName: queueName }));
       const url = answer.QueueUrl ?? '';
       const queueArn = arn(options, 'sqs', queueName);
@@ -150,12 +155,13 @@ export async function provisionTemplate(
 function placeholder(logicalId: string, resource: CfnResource, options: ProvisionOptions): ResolvedResource {
   switch (resource.Type) {
     case 'AWS::DynamoDB::Table': {
-      const name = physicalName(options.stackName, logicalId, 255);
+      const name =
+        explicitName(resource, 'TableName', options) ?? physicalName(options.stackName, logicalId, 255);
       const tableArn = arn(options, 'dynamodb', `table/${name}`);
       return { ref: name, attributes: { Arn: tableArn, StreamArn: `${tableArn}/stream/local` } };
     }
     case 'AWS::Kinesis::Stream': {
-      const name = physicalName(options.stackName, logicalId, 128);
+      const name = explicitName(resource, 'Name', options) ?? physicalName(options.stackName, logicalId, 128);
       return { ref: name, attributes: { Arn: arn(options, 'kinesis', `stream/${name}`) } };
     }
     case 'AWS::Lambda::Function': {
@@ -172,6 +178,23 @@ function placeholder(logicalId: string, resource: CfnResource, options: Provisio
       return { ref: logicalId, attributes: new Proxy({}, { get: () => resourceArn }) };
     }
   }
+}
+
+/** A physical name the template sets itself (a plain string or `Fn::Join` of the stack name). */
+function explicitName(
+  resource: CfnResource,
+  property: string,
+  options: ProvisionOptions,
+): string | undefined {
+  const value = resource.Properties?.[property];
+  if (value === undefined) return undefined;
+  const context: ResolveContext = {
+    resources: new Map(),
+    region: options.region,
+    accountId: options.accountId,
+    stackName: options.stackName,
+  };
+  return resolveString(value, context, property);
 }
 
 async function guard(logicalId: string, resource: CfnResource, create: () => Promise<void>): Promise<void> {

@@ -1,0 +1,150 @@
+// Local tooling runs on Node 20; Lambda runs Node 22. The SDK's reminder about it is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { getMutation } from './commands/get';
+import { DEFAULT_DATA_DIR, DEFAULT_PORTS, startLocal } from './commands/local';
+import { putMutation } from './commands/put';
+import { DEFAULT_LOCAL_ENDPOINT, type WalHttpAnswer } from './http-client';
+import { UsageError } from './usage-error';
+
+const HELP = `wal: the serverless-wal command line
+
+  wal local [--stage local] [--data-dir DIR | --in-memory] [--host 127.0.0.1]
+            [--port 3000] [--dynamodb-port 8000] [--kinesis-port 4567] [--sqs-port 9324] [--ssm-port 4583]
+      Runs the whole WAL on this machine (emulators + the real handlers), wired from the stage's template.
+  wal put <namespace> --payload <json|@file> [--key K] [--delay S] [--op put|delete] [--endpoint URL]
+      Logs a mutation. Prints the answer ({ id, durable, sequence }).
+  wal get <namespace> <id> [--endpoint URL]
+      Shows a mutation as the ledger holds it.
+
+--endpoint defaults to $WAL_ENDPOINT or ${DEFAULT_LOCAL_ENDPOINT} (the local runtime). An https endpoint (a
+deployed stack's ApiUrl) is called with SigV4 signatures from your AWS credentials.`;
+
+function port(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65_535) {
+    throw new UsageError(`${flag} must be a port number (0 for a free one), not "${value}".`);
+  }
+  return parsed;
+}
+
+function printAnswer(answer: WalHttpAnswer): number {
+  console.log(JSON.stringify(answer.body, null, 2));
+  return answer.status >= 200 && answer.status < 300 ? 0 : 1;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    console.log(HELP);
+    return command ? 0 : 2;
+  }
+  const endpoint = process.env.WAL_ENDPOINT ?? DEFAULT_LOCAL_ENDPOINT;
+  switch (command) {
+    case 'local': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          stage: { type: 'string', default: 'local' },
+          'data-dir': { type: 'string' },
+          'in-memory': { type: 'boolean', default: false },
+          host: { type: 'string', default: '127.0.0.1' },
+          port: { type: 'string' },
+          'dynamodb-port': { type: 'string' },
+          'kinesis-port': { type: 'string' },
+          'sqs-port': { type: 'string' },
+          'ssm-port': { type: 'string' },
+          'config-dir': { type: 'string' },
+        },
+      });
+      const wal = await startLocal(
+        {
+          stage: values.stage,
+          host: values.host,
+          ports: {
+            api: port(values.port, DEFAULT_PORTS.api, '--port'),
+            dynamodb: port(values['dynamodb-port'], DEFAULT_PORTS.dynamodb, '--dynamodb-port'),
+            kinesis: port(values['kinesis-port'], DEFAULT_PORTS.kinesis, '--kinesis-port'),
+            sqs: port(values['sqs-port'], DEFAULT_PORTS.sqs, '--sqs-port'),
+            ssm: port(values['ssm-port'], DEFAULT_PORTS.ssm, '--ssm-port'),
+          },
+          ...(values['in-memory'] ? {} : { dataDir: resolve(values['data-dir'] ?? DEFAULT_DATA_DIR) }),
+          ...(values['config-dir'] ? { configDir: resolve(values['config-dir']) } : {}),
+        },
+        (line) => console.log(line),
+      );
+      await new Promise<void>((done) => {
+        // Stays installed while stopping: a second Ctrl-C (or the one tsx relays) must not kill a half-stopped runtime.
+        let stopping = false;
+        const stop = () => {
+          if (stopping) return;
+          stopping = true;
+          console.log('serverless-wal: stopping...');
+          wal.stop().then(done, done);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      console.log('serverless-wal: stopped.');
+      return 0;
+    }
+    case 'put': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          payload: { type: 'string' },
+          key: { type: 'string' },
+          delay: { type: 'string' },
+          op: { type: 'string' },
+          endpoint: { type: 'string', default: endpoint },
+        },
+      });
+      const [namespace] = positionals;
+      if (!namespace || values.payload === undefined) {
+        throw new UsageError('usage: wal put <namespace> --payload <json|@file> [--key K] [--delay S]');
+      }
+      const delaySeconds = values.delay === undefined ? undefined : Number(values.delay);
+      if (delaySeconds !== undefined && !Number.isInteger(delaySeconds)) {
+        throw new UsageError(`--delay must be whole seconds, not "${values.delay}".`);
+      }
+      return printAnswer(
+        await putMutation({
+          endpoint: values.endpoint,
+          namespace,
+          payload: values.payload,
+          ...(values.key ? { key: values.key } : {}),
+          ...(values.op ? { op: values.op } : {}),
+          ...(delaySeconds !== undefined ? { delaySeconds } : {}),
+        }),
+      );
+    }
+    case 'get': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { endpoint: { type: 'string', default: endpoint } },
+      });
+      const [namespace, id] = positionals;
+      if (!namespace || !id) throw new UsageError('usage: wal get <namespace> <id>');
+      return printAnswer(await getMutation(values.endpoint, namespace, id));
+    }
+    default:
+      throw new UsageError(`Unknown command "${command}". Run "wal --help" for the commands.`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const isUsage =
+      error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    console.error(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+    process.exitCode = isUsage ? 2 : 1;
+  },
+);

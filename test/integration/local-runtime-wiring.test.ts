@@ -1,0 +1,83 @@
+import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { LocalWal } from '../../src/local/runtime/local-wal';
+import { startLocalWal } from '../../src/local/runtime/local-wal';
+import { synthesizeStack } from '../../src/local/runtime/synthesize';
+import { FIXTURE_CONFIG_DIR, postMutation, REPO_ROOT } from '../support/local-wal-harness';
+
+/** The local runtime follows the stack: change a setting there, and local mode behaves accordingly. */
+describe('local runtime wiring follows the stack', () => {
+  let wal: LocalWal;
+  const queueUrl = (logicalIdPart: string) => {
+    const queue = [...wal.provisioned.queues].find(([logicalId]) => logicalId.includes(logicalIdPart))?.[1];
+    if (!queue) throw new Error(`no queue ${logicalIdPart} in the template`);
+    return queue.url;
+  };
+
+  beforeAll(async () => {
+    // GIVEN the stack with a non-default redrive count and stream batch size
+    const { stackName, template } = synthesizeStack('it', {
+      configDir: FIXTURE_CONFIG_DIR,
+      settings: { queueMaxReceiveCount: 2, streamBatchSize: 7 },
+    });
+    wal = await startLocalWal({
+      stackName,
+      template,
+      repoRoot: REPO_ROOT,
+      autoPoll: false,
+      overrideEnv: { POWERTOOLS_LOG_LEVEL: 'SILENT' },
+    });
+  });
+
+  afterAll(async () => {
+    await wal?.stop();
+  });
+
+  it("gives the retry queue the stack's redrive policy and visibility timeout", async () => {
+    const attributes = await wal.clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl('RetryQueue'), AttributeNames: ['All'] }),
+    );
+    expect(JSON.parse(attributes.Attributes?.RedrivePolicy ?? '{}')).toMatchObject({ maxReceiveCount: 2 });
+    expect(attributes.Attributes?.VisibilityTimeout).toBe('360');
+  });
+
+  it("moves a message to the DLQ after the stack's maxReceiveCount receives", async () => {
+    // GIVEN a message on the retry queue that nobody deletes
+    await wal.clients.sqs.send(
+      new SendMessageCommand({ QueueUrl: queueUrl('RetryQueue'), MessageBody: '{"probe":1}' }),
+    );
+    // WHEN it is received twice without being deleted
+    for (let receive = 0; receive < 2; receive++) {
+      const answer = await wal.clients.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl('RetryQueue'),
+          VisibilityTimeout: 0,
+          WaitTimeSeconds: 1,
+        }),
+      );
+      expect(answer.Messages).toHaveLength(1);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // THEN the native redrive policy has moved it to the DLQ
+    const moved = await wal.clients.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl('DeadLetterQueue'),
+        WaitTimeSeconds: 2,
+        MaxNumberOfMessages: 10,
+      }),
+    );
+    expect(moved.Messages?.map((message) => message.Body)).toContain('{"probe":1}');
+  });
+
+  it("hands the stream consumer batches of at most the stack's batch size", async () => {
+    // GIVEN 20 mutations on one key (one shard)
+    for (let n = 0; n < 20; n++) await postMutation(wal, 'orders', { payload: { id: 'batch-key', n } });
+    const [source] = wal.kinesisSources;
+    if (!source) throw new Error('no Kinesis event source');
+    expect(source.settings.batchSize).toBe(7);
+    // WHEN the event source polls
+    const counts: number[] = [];
+    for (let count = await source.pollOnce(); count > 0; count = await source.pollOnce()) counts.push(count);
+    // THEN 20 records arrive in batches of 7, 7 and 6
+    expect(counts).toEqual([7, 7, 6]);
+  });
+});
