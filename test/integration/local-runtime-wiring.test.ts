@@ -1,8 +1,20 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { LocalWal } from '../../src/local/runtime/local-wal';
 import { startLocalWal } from '../../src/local/runtime/local-wal';
 import { synthesizeStack } from '../../src/local/runtime/synthesize';
-import { FIXTURE_CONFIG_DIR, postMutation, REPO_ROOT } from '../support/local-wal-harness';
+import {
+  drain,
+  FIXTURE_CONFIG_DIR,
+  ledgerTableName,
+  postMutation,
+  REPO_ROOT,
+  scanTable,
+  streamRecords,
+  targetTableName,
+} from '../support/local-wal-harness';
 
 /** The local runtime follows the stack: change a setting there, and local mode behaves accordingly. */
 describe('local runtime wiring follows the stack', () => {
@@ -79,5 +91,42 @@ describe('local runtime wiring follows the stack', () => {
     for (let count = await source.pollOnce(); count > 0; count = await source.pollOnce()) counts.push(count);
     // THEN 20 records arrive in batches of 7, 7 and 6
     expect(counts).toEqual([7, 7, 6]);
+  });
+});
+
+describe('--data-dir', () => {
+  it('keeps DynamoDB, Kinesis, SSM and stream checkpoints across a restart', async () => {
+    // GIVEN a runtime with a data dir that applied one mutation
+    const dataDir = mkdtempSync(join(tmpdir(), 'wal-data-'));
+    const { stackName, template } = synthesizeStack('it', { configDir: FIXTURE_CONFIG_DIR });
+    const start = () =>
+      startLocalWal({
+        stackName,
+        template,
+        repoRoot: REPO_ROOT,
+        dataDir,
+        autoPoll: false,
+        overrideEnv: { POWERTOOLS_LOG_LEVEL: 'SILENT' },
+      });
+    let wal = await start();
+    try {
+      const answer = await postMutation(wal, 'orders', { payload: { id: 'kept-1', n: 1 } });
+      expect(answer.status).toBe(200);
+      await drain(wal);
+      await wal.stop();
+
+      // WHEN it starts again on the same data dir
+      wal = await start();
+
+      // THEN the item and the ledger entry are still there, and the stream is not replayed
+      const table = await targetTableName(wal, 'it', 'orders', 'main');
+      expect((await scanTable(wal, table)).map((item) => item.id)).toEqual(['kept-1']);
+      expect((await scanTable(wal, ledgerTableName(wal))).map((entry) => entry.id)).toEqual([answer.body.id]);
+      expect(await wal.kinesisSources[0]?.pollOnce()).toBe(0);
+      expect((await streamRecords(wal)).length).toBe(1);
+    } finally {
+      await wal.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
