@@ -78,6 +78,14 @@ export async function ingestMutation(
     partitionKey: request.partitionKey ?? defaultPartitionKey(request, targets, id),
     op: request.op,
     payload: request.payload,
+    ...(request.op === 'update'
+      ? {
+          update: {
+            ...(request.set ? { set: request.set } : {}),
+            ...(request.add ? { add: request.add } : {}),
+          },
+        }
+      : {}),
     ...(request.targets ? { targets: request.targets } : {}),
     loggedAt: now,
     ...(deliverAt !== undefined ? { deliverAt } : {}),
@@ -152,7 +160,8 @@ function validatePayload(config: NamespaceConfig, request: MutationRequest, targ
       `The payload is ${bytes} bytes; namespace "${config.name}" takes at most ${config.payload.maxBytes}.`,
     );
   }
-  const problems = targets.flatMap((target) => target.validate(request.payload, request.op));
+  const update = request.op === 'update' ? { set: request.set, add: request.add } : undefined;
+  const problems = targets.flatMap((target) => target.validate(request.payload, request.op, update));
   if (problems.length > 0) {
     throw badRequest(
       'invalid-payload',

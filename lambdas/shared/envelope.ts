@@ -6,7 +6,7 @@ import { z } from 'zod';
  */
 export const ENVELOPE_VERSION = 1;
 
-export const mutationOpSchema = z.enum(['put', 'delete']);
+export const mutationOpSchema = z.enum(['put', 'update', 'delete']);
 export type MutationOp = z.infer<typeof mutationOpSchema>;
 
 export const envelopeSchema = z.object({
@@ -18,6 +18,13 @@ export const envelopeSchema = z.object({
   partitionKey: z.string().min(1),
   op: mutationOpSchema,
   payload: z.unknown(),
+  /** For op `update`: attributes to set, and numbers to add (counters), on the item `payload` keys. */
+  update: z
+    .object({
+      set: z.record(z.string(), z.unknown()).optional(),
+      add: z.record(z.string(), z.number()).optional(),
+    })
+    .optional(),
   /** Target names to deliver to; absent means every target of the namespace. */
   targets: z.array(z.string()).optional(),
   /** Log time, epoch milliseconds. */

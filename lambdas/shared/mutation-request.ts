@@ -9,6 +9,10 @@ export const mutationRequestSchema = z
   .object({
     payload: z.json().optional(),
     op: mutationOpSchema.default('put'),
+    /** With op `update`: attributes to set on the item that `payload`'s key attributes name. */
+    set: z.record(z.string(), z.json()).optional(),
+    /** With op `update`: numbers to add to the item's attributes (counters). */
+    add: z.record(z.string(), z.number().finite()).optional(),
     partitionKey: z.string().min(1).max(512).optional(),
     idempotencyKey: z
       .string()
@@ -32,6 +36,15 @@ export const mutationRequestSchema = z
       .optional(),
     items: z.array(z.unknown()).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((request, ctx) => {
+    const hasUpdate = request.set !== undefined || request.add !== undefined;
+    if (request.op === 'update' && !hasUpdate) {
+      ctx.addIssue({ code: 'custom', path: ['op'], message: 'op "update" needs "set" or "add"' });
+    }
+    if (request.op !== 'update' && hasUpdate) {
+      ctx.addIssue({ code: 'custom', path: ['op'], message: '"set" and "add" need op "update"' });
+    }
+  });
 
 export type MutationRequest = z.output<typeof mutationRequestSchema>;

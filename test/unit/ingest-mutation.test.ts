@@ -209,6 +209,34 @@ describe('ingestMutation', () => {
         'conflicting-idempotency-key',
       ],
       ['items are sent', { items: [{ target: 'main' }] }, undefined, 400, 'unsupported-items'],
+      [
+        'op "update" has neither set nor add',
+        { op: 'update', payload: { id: 'a' } },
+        undefined,
+        400,
+        'invalid-mutation',
+      ],
+      [
+        '"set" comes without op "update"',
+        { payload: { id: 'a' }, set: { n: 1 } },
+        undefined,
+        400,
+        'invalid-mutation',
+      ],
+      [
+        '"add" is not a number',
+        { op: 'update', payload: { id: 'a' }, add: { n: 'x' } },
+        undefined,
+        400,
+        'invalid-mutation',
+      ],
+      [
+        'an update sets a key attribute',
+        { op: 'update', payload: { id: 'a' }, set: { id: 'b' } },
+        undefined,
+        400,
+        'invalid-payload',
+      ],
       ['the body is not an object', 'just a string', undefined, 400, 'invalid-mutation'],
     ])('fails if %s', async (_case, body, header, status, slug) => {
       const problem = await problemOf(ingestMutation(dependencies(), 'orders', body, header));

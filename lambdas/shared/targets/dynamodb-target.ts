@@ -1,8 +1,8 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type LoggedMutation, type MutationOp, walOrder } from '../envelope';
 import { type DynamoDbTargetConfig, RESERVED_ATTRIBUTE_PREFIX } from '../namespace-config';
-import type { ApplyOutcome, Target } from './target';
+import type { ApplyOutcome, Target, UpdateSpec } from './target';
 
 /** Attributes the WAL adds to every item it writes: its order, and the id of the mutation. */
 export const ORDER_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}Order`;
@@ -36,10 +36,10 @@ export class DynamoDbTarget implements Target {
     this.keyAttributes = [config.key.partitionKey, ...(config.key.sortKey ? [config.key.sortKey] : [])];
   }
 
-  validate(payload: unknown, op: MutationOp): string[] {
+  validate(payload: unknown, op: MutationOp, update?: UpdateSpec): string[] {
     if (!isItem(payload)) {
       return [
-        `target "${this.name}" (dynamodb) needs payload to be a JSON object (the item${op === 'delete' ? "'s key" : ''})`,
+        `target "${this.name}" (dynamodb) needs payload to be a JSON object (the item${op === 'put' ? '' : "'s key"})`,
       ];
     }
     const problems: string[] = [];
@@ -54,6 +54,18 @@ export class DynamoDbTarget implements Target {
       if (attribute.startsWith(RESERVED_ATTRIBUTE_PREFIX)) {
         problems.push(
           `payload.${attribute}: attribute names starting with "${RESERVED_ATTRIBUTE_PREFIX}" are reserved for the WAL`,
+        );
+      }
+    }
+    const updated = [...Object.keys(update?.set ?? {}), ...Object.keys(update?.add ?? {})];
+    for (const attribute of updated) {
+      if (this.keyAttributes.includes(attribute)) {
+        problems.push(
+          `update: "${attribute}" is a key attribute of target "${this.name}" and cannot be updated`,
+        );
+      } else if (attribute.startsWith(RESERVED_ATTRIBUTE_PREFIX)) {
+        problems.push(
+          `update: attribute names starting with "${RESERVED_ATTRIBUTE_PREFIX}" are reserved for the WAL`,
         );
       }
     }
@@ -76,15 +88,20 @@ export class DynamoDbTarget implements Target {
       TableName: this.tableName(),
       ConditionExpression: NEWER_THAN_STORED,
       ExpressionAttributeNames: { '#order': ORDER_ATTRIBUTE },
-      ExpressionAttributeValues: { ':order': walOrder(mutation) },
+      ExpressionAttributeValues: { ':order': walOrder(mutation) } as Record<string, unknown>,
     };
     try {
       if (envelope.op === 'delete') {
-        const payload = envelope.payload;
-        const key = Object.fromEntries(
-          this.keyAttributes.map((attribute) => [attribute, payload[attribute]]),
+        await this.documentClient.send(
+          new DeleteCommand({ ...condition, Key: this.keyOf(envelope.payload) }),
         );
-        await this.documentClient.send(new DeleteCommand({ ...condition, Key: key }));
+      } else if (envelope.op === 'update') {
+        await this.documentClient.send(
+          new UpdateCommand({
+            ...updateExpression(envelope.update ?? {}, envelope.id, condition),
+            Key: this.keyOf(envelope.payload),
+          }),
+        );
       } else {
         const item = {
           ...envelope.payload,
@@ -100,10 +117,48 @@ export class DynamoDbTarget implements Target {
     }
   }
 
+  private keyOf(payload: Item): Item {
+    return Object.fromEntries(this.keyAttributes.map((attribute) => [attribute, payload[attribute]]));
+  }
+
   private tableName(): string {
     if (!this.config.tableName) {
       throw new Error(`target "${this.name}" has no tableName: the stack fills it in for provisioned tables`);
     }
     return this.config.tableName;
   }
+}
+
+interface ConditionalWrite {
+  readonly TableName: string;
+  readonly ConditionExpression: string;
+  readonly ExpressionAttributeNames: Record<string, string>;
+  readonly ExpressionAttributeValues: Record<string, unknown>;
+}
+
+/** SET the `set` attributes and the WAL's order and id, ADD the `add` numbers; guarded by the order. */
+function updateExpression(update: UpdateSpec, mutationId: string, condition: ConditionalWrite) {
+  const names: Record<string, string> = {
+    ...condition.ExpressionAttributeNames,
+    '#walId': MUTATION_ID_ATTRIBUTE,
+  };
+  const values: Record<string, unknown> = { ...condition.ExpressionAttributeValues, ':id': mutationId };
+  const sets = ['#order = :order', '#walId = :id'];
+  const adds: string[] = [];
+  for (const [index, [attribute, value]] of Object.entries(update.set ?? {}).entries()) {
+    names[`#s${index}`] = attribute;
+    values[`:s${index}`] = value;
+    sets.push(`#s${index} = :s${index}`);
+  }
+  for (const [index, [attribute, value]] of Object.entries(update.add ?? {}).entries()) {
+    names[`#a${index}`] = attribute;
+    values[`:a${index}`] = value;
+    adds.push(`#a${index} :a${index}`);
+  }
+  return {
+    ...condition,
+    UpdateExpression: `SET ${sets.join(', ')}${adds.length > 0 ? ` ADD ${adds.join(', ')}` : ''}`,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  };
 }

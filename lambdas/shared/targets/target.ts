@@ -1,5 +1,11 @@
 import type { LoggedMutation, MutationOp } from '../envelope';
 
+/** What an `update` mutation changes: attributes to set, numbers to add. */
+export interface UpdateSpec {
+  readonly set?: Record<string, unknown> | undefined;
+  readonly add?: Record<string, number> | undefined;
+}
+
 /**
  * What applying a mutation did: `applied`, or `superseded` when the target already holds this
  * mutation or a later one in the WAL's order (a redelivery or an out-of-order retry).
@@ -14,7 +20,7 @@ export interface Target {
    * Problems with a payload for this target, checked at ingest so that bad input gets a 400 and
    * never reaches the DLQ. Empty when the payload is fine.
    */
-  validate(payload: unknown, op: MutationOp): string[];
+  validate(payload: unknown, op: MutationOp, update?: UpdateSpec): string[];
   /** The key that orders mutations of the same item, used when the client gives no partition key. */
   partitionKeyOf(payload: unknown): string | undefined;
   /** Applies the mutation at least once, with effect once. Throws when the target fails. */
