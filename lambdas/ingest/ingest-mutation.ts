@@ -3,7 +3,14 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { ENVELOPE_VERSION, type Envelope } from '../shared/envelope';
 import { badRequest, ProblemError } from '../shared/http/problem';
-import { commitLedgerEntry, expiresAt, type Ledger, type LedgerEntry, ledgerKey } from '../shared/ledger';
+import {
+  commitLedgerEntry,
+  expiresAt,
+  getLedgerEntry,
+  type Ledger,
+  type LedgerEntry,
+  ledgerKey,
+} from '../shared/ledger';
 import { errorMessage } from '../shared/logger';
 import {
   IDEMPOTENCY_KEY_PATTERN,
@@ -93,7 +100,13 @@ export async function ingestMutation(
   };
   const requestHash = hashRequest(request);
 
-  const sequence = await prepare(deps, envelope);
+  let sequence: string;
+  try {
+    sequence = await prepare(deps, envelope);
+  } catch (error) {
+    if (!(error instanceof PrepareFailedError)) throw error;
+    return answerFailedPrepare(deps, envelope, requestHash, error.cause);
+  }
   const entry: LedgerEntry & { id: string } = {
     pk: ledgerKey(namespace, idempotencyKey),
     namespace,
@@ -247,6 +260,13 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+class PrepareFailedError extends Error {
+  constructor(options: { cause: unknown }) {
+    super('PutRecord failed', options);
+    this.name = 'PrepareFailedError';
+  }
+}
+
 async function prepare(deps: IngestDependencies, envelope: Envelope): Promise<string> {
   try {
     const answer = await deps.kinesis.send(
@@ -259,22 +279,71 @@ async function prepare(deps: IngestDependencies, envelope: Envelope): Promise<st
     if (!answer.SequenceNumber) throw new Error('PutRecord answered without a sequence number');
     return answer.SequenceNumber;
   } catch (error) {
-    // Nothing was committed, so this attempt can never be applied: a record that did reach the
-    // stream stays uncommitted and the consumer fences it.
     deps.logger.warn('Prepare failed', {
       namespace: envelope.namespace,
       id: envelope.id,
       error: errorMessage(error),
     });
+    throw new PrepareFailedError({ cause: error });
+  }
+}
+
+/**
+ * This attempt logged nothing that can commit (a record that did reach the stream stays uncommitted
+ * and is fenced). But an earlier attempt of the same key may have committed: its answer wins. FAIL
+ * only when the ledger says no attempt of the key committed.
+ */
+async function answerFailedPrepare(
+  deps: IngestDependencies,
+  envelope: Envelope,
+  requestHash: string,
+  cause: unknown,
+): Promise<MutationAnswer> {
+  let existing: LedgerEntry | undefined;
+  try {
+    existing = await getLedgerEntry(deps.ledger, envelope.namespace, envelope.idempotencyKey);
+  } catch (error) {
     throw durabilityProblem(
       503,
       'prepare-failed',
       envelope,
-      'FAIL',
-      'The mutation was not logged and will not be applied. Retry with the same idempotency key.',
+      'UNKNOWN',
+      'The mutation could not be logged now, and whether an earlier attempt with this key was cannot be read. ' +
+        'Retry with the same idempotency key.',
       error,
     );
   }
+  if (existing?.state === 'COMMITTED' && existing.id)
+    return answerFromCommitted(existing, envelope, requestHash);
+  throw durabilityProblem(
+    503,
+    'prepare-failed',
+    envelope,
+    'FAIL',
+    'The mutation was not logged and will not be applied. Retry with the same idempotency key.',
+    cause,
+  );
+}
+
+/** A key already committed: the original answer for a retry, 422 for a different request. */
+function answerFromCommitted(existing: LedgerEntry, envelope: Envelope, requestHash: string): MutationAnswer {
+  if (existing.requestHash !== undefined && existing.requestHash !== requestHash) {
+    throw new ProblemError(
+      422,
+      'idempotency-key-reused',
+      'Idempotency key reused',
+      `Idempotency key "${envelope.idempotencyKey}" was already used for a different mutation (${existing.id}). ` +
+        'Use a new key for a new mutation.',
+      { id: existing.id, namespace: envelope.namespace },
+    );
+  }
+  // A retry of a committed mutation: the original answer. This attempt's record is a duplicate prepare.
+  return {
+    id: existing.id as string,
+    namespace: envelope.namespace,
+    durable: 'SUCCESS',
+    ...(existing.sequence ? { sequence: existing.sequence } : {}),
+  };
 }
 
 async function commit(
@@ -310,18 +379,7 @@ async function commit(
   }
   const existing = result.existing;
   if (existing?.state === 'COMMITTED' && existing.id) {
-    if (existing.requestHash !== undefined && existing.requestHash !== entry.requestHash) {
-      throw new ProblemError(
-        422,
-        'idempotency-key-reused',
-        'Idempotency key reused',
-        `Idempotency key "${entry.idempotencyKey}" was already used for a different mutation (${existing.id}). ` +
-          'Use a new key for a new mutation.',
-        { id: existing.id, namespace: entry.namespace },
-      );
-    }
-    // A retry of a committed mutation: the original answer. This attempt's record is a duplicate prepare.
-    return { id: existing.id, namespace: entry.namespace, durable: 'SUCCESS', sequence: existing.sequence };
+    return answerFromCommitted(existing, envelope, entry.requestHash ?? '');
   }
   if (existing?.state === 'ABORTED') {
     throw durabilityProblem(

@@ -20,9 +20,11 @@ import {
   type RecheckMessage,
   type RetryMessage,
 } from '../shared/queue-message';
+import { rereadFailedBatch, type StreamFailure, streamFailureSchema } from './reread-stream';
 
 /**
- * Consumes the delay and retry queues (and messages an operator redrove from the DLQ). Each message
+ * Consumes the delay and retry queues, the stream's on-failure queue, and messages an operator
+ * redrove from the DLQ. Each message
  * is handled on its own; one that throws is reported as a batch item failure, so SQS delivers it
  * again and, after maxReceiveCount, its redrive policy moves it to the DLQ.
  */
@@ -36,6 +38,11 @@ export async function consumeQueueBatch(
 
 async function handleMessage(deps: DeliveryDependencies, record: SQSRecord): Promise<void> {
   const message = parseMessage(record);
+  const streamFailure = message ? undefined : parseStreamFailure(record);
+  if (streamFailure) {
+    await rereadFailedBatch(deps, streamFailure);
+    return;
+  }
   if (!message) {
     await deadLetter(deps, {
       kind: 'poison',
@@ -57,6 +64,15 @@ async function handleMessage(deps: DeliveryDependencies, record: SQSRecord): Pro
       return recheck(deps, message);
     case 'poison':
       return redrivePoison(deps, message);
+  }
+}
+
+function parseStreamFailure(record: SQSRecord): StreamFailure | undefined {
+  try {
+    const result = streamFailureSchema.safeParse(JSON.parse(record.body));
+    return result.success ? result.data : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { createDocumentClient, createSqsClient, createSsmClient } from './clients';
+import { createDocumentClient, createKinesisClient, createSqsClient, createSsmClient } from './clients';
 import type { DeliveryDependencies } from './delivery';
 import { positiveSeconds, readEnvironment } from './environment';
 import { SsmNamespaceConfigStore } from './namespace-store';
@@ -18,6 +18,7 @@ export function createDeliveryDependencies(logger: Logger): DeliveryDependencies
   const documentClient = createDocumentClient();
   return {
     sqs: createSqsClient(),
+    kinesis: createKinesisClient(),
     queues: { delay: env.delayQueueUrl, retry: env.retryQueueUrl, deadLetter: env.deadLetterQueueUrl },
     ledger: { documentClient, tableName: env.ledgerTableName },
     namespaces: new SsmNamespaceConfigStore(

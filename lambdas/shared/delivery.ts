@@ -1,4 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { backoffMs } from './backoff';
 import type { LoggedMutation } from './envelope';
@@ -23,6 +24,8 @@ export interface QueueUrls {
 /** What the consumers need to route and deliver; built once per Lambda container. */
 export interface DeliveryDependencies {
   readonly sqs: SQSClient;
+  /** To re-read a stream range that reached the mapping's on-failure destination. */
+  readonly kinesis: KinesisClient;
   readonly queues: QueueUrls;
   readonly ledger: Ledger;
   readonly namespaces: NamespaceConfigSource;

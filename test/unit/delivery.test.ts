@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -23,6 +24,7 @@ function dependencies(): DeliveryDependencies {
   const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
   return {
     sqs: new SQSClient({ region: 'us-east-1' }),
+    kinesis: new KinesisClient({ region: 'us-east-1' }),
     queues: { delay: 'delay-url', retry: 'retry-url', deadLetter: 'dlq-url' },
     ledger: { documentClient, tableName: 'ledger' },
     namespaces: staticNamespaces(config),

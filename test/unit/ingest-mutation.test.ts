@@ -121,16 +121,42 @@ describe('ingestMutation', () => {
     expect(problem.extensions).toMatchObject({ durable: 'FAIL', id: '01JNEWID' });
   });
 
-  it('answers FAIL (503) and commits nothing when the prepare fails', async () => {
+  it('answers FAIL (503) and commits nothing when the prepare fails and no attempt committed', async () => {
     kinesisMock
       .on(PutRecordCommand)
       .rejects(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }));
+    documentMock.on(GetCommand).resolves({});
     const problem = await problemOf(
       ingestMutation(dependencies(), 'orders', { payload: { id: 'a1' } }, 'k1'),
     );
     expect(problem.status).toBe(503);
     expect(problem.extensions).toMatchObject({ durable: 'FAIL' });
     expect(documentMock.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it('answers the original SUCCESS when the prepare fails but an earlier attempt committed', async () => {
+    // GIVEN an earlier attempt of the key committed (its answer was lost), and this retry cannot prepare
+    kinesisMock.on(PutRecordCommand).rejects(new Error('socket hang up'));
+    const hash = hashRequest(mutationRequestSchema.parse({ payload: { id: 'a1' } }));
+    documentMock
+      .on(GetCommand)
+      .resolves({ Item: { state: 'COMMITTED', id: '01JEARLIER', sequence: '7', requestHash: hash } });
+    // WHEN / THEN the client learns the key is durable
+    await expect(ingestMutation(dependencies(), 'orders', { payload: { id: 'a1' } }, 'k1')).resolves.toEqual({
+      id: '01JEARLIER',
+      namespace: 'orders',
+      durable: 'SUCCESS',
+      sequence: '7',
+    });
+  });
+
+  it('answers UNKNOWN when the prepare fails and the ledger cannot be read', async () => {
+    kinesisMock.on(PutRecordCommand).rejects(new Error('socket hang up'));
+    documentMock.on(GetCommand).rejects(new Error('ledger down'));
+    const problem = await problemOf(
+      ingestMutation(dependencies(), 'orders', { payload: { id: 'a1' } }, 'k1'),
+    );
+    expect(problem.extensions).toMatchObject({ durable: 'UNKNOWN' });
   });
 
   it('answers UNKNOWN (503) when the commit call fails', async () => {
