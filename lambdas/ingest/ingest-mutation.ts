@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { ENVELOPE_VERSION, type Envelope } from '../shared/envelope';
+import { crashPoint } from '../shared/faults';
 import { badRequest, ProblemError } from '../shared/http/problem';
 import {
   commitLedgerEntry,
@@ -107,6 +108,7 @@ export async function ingestMutation(
     if (!(error instanceof PrepareFailedError)) throw error;
     return answerFailedPrepare(deps, envelope, requestHash, error.cause);
   }
+  crashPoint('after-prepare');
   const entry: LedgerEntry & { id: string } = {
     pk: ledgerKey(namespace, idempotencyKey),
     namespace,
@@ -375,6 +377,7 @@ async function commit(
       id: entry.id,
       sequence: entry.sequence,
     });
+    crashPoint('after-commit');
     return { id: entry.id, namespace: entry.namespace, durable: 'SUCCESS', sequence: entry.sequence };
   }
   const existing = result.existing;

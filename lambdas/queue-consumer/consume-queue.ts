@@ -9,6 +9,7 @@ import {
   routeCommitted,
   sendToQueue,
 } from '../shared/delivery';
+import { crashPoint } from '../shared/faults';
 import { commitStateOf, fenceLedgerEntry, getLedgerEntry } from '../shared/ledger';
 import { errorMessage } from '../shared/logger';
 import { type NamespaceConfigSource, UnknownNamespaceError } from '../shared/namespace-store';
@@ -33,7 +34,13 @@ export async function consumeQueueBatch(
   event: SQSEvent,
 ): Promise<SQSBatchResponse> {
   const processor = new BatchProcessor(EventType.SQS);
-  return processPartialResponse(event, (record: SQSRecord) => handleMessage(deps, record), processor);
+  const response = await processPartialResponse(
+    event,
+    (record: SQSRecord) => handleMessage(deps, record),
+    processor,
+  );
+  crashPoint('before-batch-response');
+  return response;
 }
 
 async function handleMessage(deps: DeliveryDependencies, record: SQSRecord): Promise<void> {

@@ -4,6 +4,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { withFaults } from './faults';
 
 /**
  * AWS client factories. Endpoints come from the standard `AWS_ENDPOINT_URL_<SERVICE>` variables,
@@ -14,7 +15,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 const timeouts = { connectionTimeout: 2_000, requestTimeout: 5_000 };
 
 export function createDynamoDbClient(): DynamoDBClient {
-  return new DynamoDBClient({ requestHandler: new NodeHttpHandler(timeouts) });
+  return withFaults(new DynamoDBClient({ requestHandler: new NodeHttpHandler(timeouts) }), 'DynamoDB');
 }
 
 export function createDocumentClient(
@@ -27,13 +28,13 @@ export function createDocumentClient(
 
 /** HTTP/1.1 on purpose: kinesalite rejects the HTTP/2 handler with "Protocol error". */
 export function createKinesisClient(): KinesisClient {
-  return new KinesisClient({ requestHandler: new NodeHttpHandler(timeouts) });
+  return withFaults(new KinesisClient({ requestHandler: new NodeHttpHandler(timeouts) }), 'Kinesis');
 }
 
 export function createSqsClient(): SQSClient {
-  return new SQSClient({ requestHandler: new NodeHttpHandler(timeouts) });
+  return withFaults(new SQSClient({ requestHandler: new NodeHttpHandler(timeouts) }), 'SQS');
 }
 
 export function createSsmClient(): SSMClient {
-  return new SSMClient({ requestHandler: new NodeHttpHandler(timeouts) });
+  return withFaults(new SSMClient({ requestHandler: new NodeHttpHandler(timeouts) }), 'SSM');
 }

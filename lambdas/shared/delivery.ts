@@ -3,6 +3,7 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { backoffMs } from './backoff';
 import type { LoggedMutation } from './envelope';
+import { crashPoint } from './faults';
 import type { Ledger } from './ledger';
 import { errorMessage } from './logger';
 import type { NamespaceConfig } from './namespace-config';
@@ -98,6 +99,7 @@ export async function deliverToTarget(
   }
   try {
     const outcome = await createTarget(targetConfig, deps.targetClients).apply(mutation);
+    crashPoint('after-target-write');
     deps.logger.info(outcome === 'applied' ? 'Mutation applied' : 'Mutation superseded', context);
   } catch (error) {
     const attempts = failedAttempts + 1;

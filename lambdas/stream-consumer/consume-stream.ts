@@ -8,6 +8,7 @@ import {
   sendToQueue,
 } from '../shared/delivery';
 import { type Envelope, InvalidEnvelopeError, type LoggedMutation, parseEnvelope } from '../shared/envelope';
+import { crashPoint } from '../shared/faults';
 import { commitStateOf, getLedgerEntries, type LedgerEntry, ledgerKey } from '../shared/ledger';
 
 /**
@@ -30,7 +31,7 @@ export async function consumeStreamBatch(
   );
 
   const processor = new BatchProcessor(EventType.KinesisDataStreams);
-  return processPartialResponse(
+  const response = await processPartialResponse(
     event,
     (record: KinesisStreamRecord) =>
       handleRecord(deps, record, decoded.get(record.kinesis.sequenceNumber), ledger),
@@ -38,6 +39,8 @@ export async function consumeStreamBatch(
     // Stream order matters within a key: one record at a time.
     { processInParallel: false },
   );
+  crashPoint('before-batch-response');
+  return response;
 }
 
 function decode(record: KinesisStreamRecord): Envelope | InvalidEnvelopeError {

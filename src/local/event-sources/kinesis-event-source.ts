@@ -5,7 +5,8 @@ import {
   type _Record as KinesisRecord,
   ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
-import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { toKinesisStreamRecord } from '../../../lambdas/shared/kinesis-records';
 
 /** The settings of a Kinesis event source mapping, as the template states them. */
 export interface KinesisEventSourceSettings {
@@ -191,24 +192,10 @@ export class KinesisEventSource {
   }
 
   private event(shardId: string, records: KinesisRecord[]): KinesisStreamEvent {
+    const { streamArn, region, functionArn } = this.settings;
     return {
-      Records: records.map(
-        (record): KinesisStreamRecord => ({
-          kinesis: {
-            kinesisSchemaVersion: '1.0',
-            partitionKey: record.PartitionKey ?? '',
-            sequenceNumber: record.SequenceNumber ?? '',
-            data: Buffer.from(record.Data ?? new Uint8Array()).toString('base64'),
-            approximateArrivalTimestamp: (record.ApproximateArrivalTimestamp?.getTime() ?? this.now()) / 1000,
-          },
-          eventSource: 'aws:kinesis',
-          eventVersion: '1.0',
-          eventID: `${shardId}:${record.SequenceNumber}`,
-          eventName: 'aws:kinesis:record',
-          invokeIdentityArn: `${this.settings.functionArn}-role`,
-          awsRegion: this.settings.region,
-          eventSourceARN: this.settings.streamArn,
-        }),
+      Records: records.map((record) =>
+        toKinesisStreamRecord(record, shardId, streamArn, region, `${functionArn}-role`),
       ),
     };
   }

@@ -4,7 +4,7 @@ import type { FunctionWiring } from './wiring';
 
 const WORKER_SCRIPT = join(__dirname, 'function-worker.cjs');
 
-/** A function's handler threw (or timed out): Lambda's "function error". */
+/** A function's handler threw, timed out or its runtime exited: Lambda's "function error". */
 export class FunctionInvocationError extends Error {
   constructor(
     readonly functionName: string,
@@ -42,18 +42,21 @@ interface Pending {
 
 /**
  * One Lambda function, run locally in a worker thread with its own environment variables (as the
- * template sets them), so functions in one process cannot see each other's configuration.
+ * template sets them), so functions in one process cannot see each other's configuration. When the
+ * runtime exits (a crash), its invocations fail and the next one starts a fresh worker: a cold start.
  */
 export class FunctionHost {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
+  private worker: Promise<Worker>;
+  private stopped = false;
 
   private constructor(
     readonly wiring: FunctionWiring,
-    private readonly worker: Worker,
+    private readonly env: Record<string, string | undefined>,
+    first: Worker,
   ) {
-    worker.on('message', (message: WorkerMessage) => this.settle(message));
-    worker.on('error', (error) => this.failAll(error));
+    this.worker = Promise.resolve(this.watch(first));
   }
 
   static async start(
@@ -61,37 +64,13 @@ export class FunctionHost {
     baseEnv: Record<string, string | undefined>,
     overrideEnv: Record<string, string> = {},
   ): Promise<FunctionHost> {
-    const worker = new Worker(WORKER_SCRIPT, {
-      env: { ...baseEnv, ...wiring.environment, AWS_LAMBDA_FUNCTION_NAME: wiring.name, ...overrideEnv },
-      workerData: {
-        entry: wiring.entry,
-        handlerExport: wiring.handlerExport,
-        functionName: wiring.name,
-        functionArn: wiring.arn,
-        timeoutSeconds: wiring.timeoutSeconds,
-      },
-    });
-    await new Promise<void>((resolve, reject) => {
-      const onMessage = (message: WorkerMessage) => {
-        worker.off('error', onError);
-        if (message.type === 'ready') resolve();
-        else if (message.type === 'init-error') {
-          reject(new FunctionInitError(wiring.name, message.error.message, message.error.stack));
-        }
-      };
-      const onError = (error: Error) =>
-        reject(new FunctionInitError(wiring.name, error.message, error.stack));
-      worker.once('message', onMessage);
-      worker.once('error', onError);
-    }).catch(async (error: unknown) => {
-      await worker.terminate();
-      throw error;
-    });
-    return new FunctionHost(wiring, worker);
+    const env = { ...baseEnv, ...wiring.environment, AWS_LAMBDA_FUNCTION_NAME: wiring.name, ...overrideEnv };
+    return new FunctionHost(wiring, env, await spawn(wiring, env));
   }
 
   /** Invokes the handler with an event; rejects with FunctionInvocationError when it throws or times out. */
-  invoke<Result>(event: unknown): Promise<Result> {
+  async invoke<Result>(event: unknown): Promise<Result> {
+    const worker = await this.worker;
     const id = this.nextId++;
     return new Promise<Result>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -105,13 +84,27 @@ export class FunctionHost {
         );
       }, this.wiring.timeoutSeconds * 1000);
       this.pending.set(id, { resolve: resolve as (result: unknown) => void, reject, timer });
-      this.worker.postMessage({ id, event });
+      worker.postMessage({ id, event });
     });
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.failAll(new Error('the local runtime is stopping'));
-    await this.worker.terminate();
+    await (await this.worker.catch(() => undefined))?.terminate();
+  }
+
+  private watch(worker: Worker): Worker {
+    worker.on('message', (message: WorkerMessage) => this.settle(message));
+    worker.on('error', (error) => this.failAll(error));
+    worker.once('exit', (code) => {
+      if (this.stopped) return;
+      this.failAll(
+        new FunctionInvocationError(this.wiring.name, 'Runtime.ExitError', `runtime exited with ${code}`),
+      );
+      this.worker = spawn(this.wiring, this.env).then((next) => this.watch(next));
+    });
+    return worker;
   }
 
   private settle(message: WorkerMessage): void {
@@ -140,4 +133,36 @@ export class FunctionHost {
       this.pending.delete(id);
     }
   }
+}
+
+/** Starts a worker and waits until the handler module has loaded (the function's init phase). */
+async function spawn(wiring: FunctionWiring, env: Record<string, string | undefined>): Promise<Worker> {
+  const worker = new Worker(WORKER_SCRIPT, {
+    env,
+    workerData: {
+      entry: wiring.entry,
+      handlerExport: wiring.handlerExport,
+      functionName: wiring.name,
+      functionArn: wiring.arn,
+      timeoutSeconds: wiring.timeoutSeconds,
+    },
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error) =>
+        reject(new FunctionInitError(wiring.name, error.message, error.stack));
+      worker.once('message', (message: WorkerMessage) => {
+        worker.off('error', onError);
+        if (message.type === 'ready') resolve();
+        else if (message.type === 'init-error') {
+          reject(new FunctionInitError(wiring.name, message.error.message, message.error.stack));
+        }
+      });
+      worker.once('error', onError);
+    });
+  } catch (error) {
+    await worker.terminate();
+    throw error;
+  }
+  return worker;
 }

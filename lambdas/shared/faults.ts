@@ -1,0 +1,126 @@
+import { z } from 'zod';
+
+/**
+ * Fault injection for the chaos tests: AWS SDK middleware that fails, throttles, loses answers
+ * ("the request reached the service, the response did not") or slows calls, and crash points that
+ * end the runtime between named steps. Off unless WAL_FAULTS holds a config; never set in a stack.
+ */
+export const FAULTS_ENV = 'WAL_FAULTS';
+
+export const CRASH_POINTS = [
+  'after-prepare',
+  'after-commit',
+  'after-target-write',
+  'before-batch-response',
+] as const;
+export type CrashPoint = (typeof CRASH_POINTS)[number];
+
+export const FAULT_KINDS = ['error', 'throttle', 'timeout-after', 'latency'] as const;
+
+const faultConfigSchema = z
+  .object({
+    /** Share of matching SDK calls that get a fault. */
+    rate: z.number().min(0).max(1).default(0),
+    /** Operation names (`PutRecord`, `PutItem`, ...); all when absent. */
+    operations: z.array(z.string()).optional(),
+    kinds: z
+      .array(z.enum(FAULT_KINDS))
+      .min(1)
+      .default([...FAULT_KINDS]),
+    latencyMs: z.number().int().min(0).default(200),
+    /** Share of passes through each enabled crash point that end the runtime. */
+    crashRate: z.number().min(0).max(1).default(0),
+    crashPoints: z.array(z.enum(CRASH_POINTS)).default([...CRASH_POINTS]),
+  })
+  .strict();
+
+export type FaultConfig = z.output<typeof faultConfigSchema>;
+
+export class InvalidFaultConfigError extends Error {
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super(`${FAULTS_ENV} is not a valid fault config: ${detail}`, options);
+    this.name = 'InvalidFaultConfigError';
+  }
+}
+
+/** A fault the injector raised: named like the service error it stands for, so code treats it alike. */
+export class InjectedFaultError extends Error {
+  readonly $fault = 'server';
+  readonly $metadata = { httpStatusCode: 503 };
+  constructor(name: string, operation: string) {
+    super(`injected ${name} on ${operation}`);
+    this.name = name;
+  }
+}
+
+export function parseFaultConfig(text: string | undefined): FaultConfig | undefined {
+  if (!text) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new InvalidFaultConfigError('not JSON', { cause: error });
+  }
+  const result = faultConfigSchema.safeParse(json);
+  if (!result.success) throw new InvalidFaultConfigError(result.error.message, { cause: result.error });
+  return result.data;
+}
+
+const activeConfig = parseFaultConfig(process.env[FAULTS_ENV]);
+
+interface MiddlewareClient {
+  middlewareStack: {
+    add(
+      middleware: (
+        next: (args: unknown) => Promise<unknown>,
+        context: { commandName?: string },
+      ) => (args: unknown) => Promise<unknown>,
+      options: { step: 'initialize'; name: string },
+    ): void;
+  };
+}
+
+const THROTTLE_NAMES: Record<string, string> = {
+  Kinesis: 'ProvisionedThroughputExceededException',
+  DynamoDB: 'ProvisionedThroughputExceededException',
+};
+
+/** Adds the fault middleware to a client when WAL_FAULTS is set; returns the client. */
+export function withFaults<Client>(client: Client, service: string, config = activeConfig): Client {
+  if (!config || config.rate === 0) return client;
+  (client as unknown as MiddlewareClient).middlewareStack.add(
+    (next, context) => async (args) => {
+      const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
+      if ((config.operations && !config.operations.includes(operation)) || Math.random() >= config.rate) {
+        return next(args);
+      }
+      const kind = config.kinds[Math.floor(Math.random() * config.kinds.length)];
+      switch (kind) {
+        case 'throttle':
+          throw new InjectedFaultError(THROTTLE_NAMES[service] ?? 'ThrottlingException', operation);
+        case 'timeout-after': {
+          // The call went through; only its answer is lost.
+          await next(args);
+          throw new InjectedFaultError('TimeoutError', operation);
+        }
+        case 'latency':
+          await new Promise((resolve) => setTimeout(resolve, config.latencyMs));
+          return next(args);
+        default:
+          throw new InjectedFaultError('InternalServerError', operation);
+      }
+    },
+    // Before the SDK's own retries: the code under test sees the fault.
+    { step: 'initialize', name: 'walFaultInjection' },
+  );
+  return client;
+}
+
+/** Ends the runtime here, at the configured rate, as a crash between two steps would. */
+export function crashPoint(point: CrashPoint, config = activeConfig): void {
+  if (!config || config.crashRate === 0 || !config.crashPoints.includes(point)) return;
+  if (Math.random() < config.crashRate) {
+    // In a Lambda (or a local worker thread) this ends the runtime: the invocation fails, the next one is cold.
+    process.exit(137);
+  }
+}
