@@ -90,6 +90,12 @@ export interface StageSettings {
    * @default Duration.hours(6) for every stage
    */
   readonly streamMaxRecordAge: Duration;
+  /**
+   * Timeout of the stream and queue consumer Lambdas; the queues' visibility timeout is 6 times it
+   * (AWS's guidance for SQS event sources), so it also sets how soon a failed message comes back.
+   * @default Duration.seconds(60) for every stage
+   */
+  readonly consumerTimeout: Duration;
 }
 
 /** The settings of any stage that {@link STAGE_SETTINGS_OVERRIDES} does not mention. */
@@ -105,6 +111,7 @@ export const DEFAULT_STAGE_SETTINGS: StageSettings = {
   streamBatchSize: DEFAULT_STREAM_BATCH_SIZE,
   streamRetryAttempts: DEFAULT_STREAM_RETRY_ATTEMPTS,
   streamMaxRecordAge: DEFAULT_STREAM_MAX_RECORD_AGE,
+  consumerTimeout: Duration.seconds(60),
 };
 
 /** Per-stage departures from {@link DEFAULT_STAGE_SETTINGS}. */

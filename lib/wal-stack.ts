@@ -9,8 +9,6 @@ import { WalStorage } from './wal-storage';
 
 /** The ingest Lambda answers within this; API Gateway's own limit is 30 s. */
 const INGEST_TIMEOUT = Duration.seconds(10);
-/** Both consumers; the queues' visibility timeout is derived from it. */
-const CONSUMER_TIMEOUT = Duration.seconds(60);
 
 export interface WalStackProps extends StackProps {
   /** The stage; its namespaces are read from `<configDir>/<stage>/*.json`. */
@@ -51,7 +49,7 @@ export class WalStack extends Stack {
     });
     this.queues = new WalQueues(this, 'Queues', {
       encryptionKey: this.storage.key,
-      consumerTimeout: CONSUMER_TIMEOUT,
+      consumerTimeout: settings.consumerTimeout,
       maxReceiveCount: settings.queueMaxReceiveCount,
       removalPolicy: settings.removalPolicy,
     });
@@ -80,7 +78,7 @@ export class WalStack extends Stack {
       queues: this.queues,
       namespaces: this.namespaces,
       ingestTimeout: this.ingestApi.ingest.timeout,
-      timeout: CONSUMER_TIMEOUT,
+      timeout: settings.consumerTimeout,
       streamBatchSize: settings.streamBatchSize,
       streamRetryAttempts: settings.streamRetryAttempts,
       streamMaxRecordAge: settings.streamMaxRecordAge,

@@ -176,3 +176,14 @@ describe('invalid stage settings', () => {
     ).not.toThrow();
   });
 });
+
+describe('consumerTimeout', () => {
+  it("sets both consumers' timeout and the queues' visibility timeout (6x)", () => {
+    // GIVEN / WHEN
+    const stack = newTestStack({ stage: 'dev', settings: { consumerTimeout: Duration.seconds(5) } });
+    const template = Template.fromStack(stack);
+    // THEN
+    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Timeout: 5 }, 2);
+    template.resourcePropertiesCountIs('AWS::SQS::Queue', { VisibilityTimeout: 30 }, 3);
+  });
+});
