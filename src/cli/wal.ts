@@ -3,6 +3,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { runDlqCommand } from './commands/dlq';
 import { getMutation } from './commands/get';
 import { DEFAULT_DATA_DIR, DEFAULT_PORTS, startLocal } from './commands/local';
 import { putMutation } from './commands/put';
@@ -18,6 +19,13 @@ const HELP = `wal: the serverless-wal command line
       Logs a mutation. Prints the answer ({ id, durable, sequence }).
   wal get <namespace> <id> [--endpoint URL]
       Shows a mutation as the ledger holds it.
+  wal dlq list | peek [-n 10] | redrive [--rate N]  [--stage local] [--sqs-endpoint URL] [--json]
+  wal dlq ... --dlq-url URL [--retry-queue-url URL]
+      The dead-letter queue: count, oldest message and reasons (list); the first N messages with namespace, id,
+      target, attempts, last error and reason (peek; messages stay on the queue); redrive moves them to the retry
+      queue (StartMessageMoveTask, at most N/s) and shows progress. Locally the queues are found by stage on
+      --sqs-endpoint (default http://127.0.0.1:9324); for a deployed stack pass its DeadLetterQueueUrl and
+      RetryQueueUrl outputs (AWS credentials and the URL's region are used). See docs/runbook.md.
 
 --endpoint defaults to $WAL_ENDPOINT or ${DEFAULT_LOCAL_ENDPOINT} (the local runtime). An https endpoint (a
 deployed stack's ApiUrl) is called with SigV4 signatures from your AWS credentials.`;
@@ -131,6 +139,34 @@ async function main(argv: string[]): Promise<number> {
       const [namespace, id] = positionals;
       if (!namespace || !id) throw new UsageError('usage: wal get <namespace> <id>');
       return printAnswer(await getMutation(values.endpoint, namespace, id));
+    }
+    case 'dlq': {
+      const [subcommand, ...args] = rest;
+      const { values } = parseArgs({
+        args,
+        options: {
+          stage: { type: 'string', default: 'local' },
+          'sqs-endpoint': { type: 'string' },
+          'dlq-url': { type: 'string' },
+          'retry-queue-url': { type: 'string' },
+          n: { type: 'string', short: 'n' },
+          rate: { type: 'string' },
+          json: { type: 'boolean', default: false },
+        },
+      });
+      return runDlqCommand(
+        subcommand,
+        {
+          stage: values.stage,
+          json: values.json,
+          ...(values['sqs-endpoint'] !== undefined ? { sqsEndpoint: values['sqs-endpoint'] } : {}),
+          ...(values['dlq-url'] !== undefined ? { dlqUrl: values['dlq-url'] } : {}),
+          ...(values['retry-queue-url'] !== undefined ? { retryQueueUrl: values['retry-queue-url'] } : {}),
+          ...(values.n !== undefined ? { count: values.n } : {}),
+          ...(values.rate !== undefined ? { rate: values.rate } : {}),
+        },
+        { print: (line) => console.log(line), progress: process.stdout, now: () => Date.now() },
+      );
     }
     default:
       throw new UsageError(`Unknown command "${command}". Run "wal --help" for the commands.`);

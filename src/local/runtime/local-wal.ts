@@ -107,9 +107,11 @@ export async function startLocalWal(options: LocalWalOptions): Promise<LocalWal>
     stopping.push(async () => {
       await Promise.all([...hosts.values()].map((host) => host.stop()));
     });
-    for (const fn of wiring.functions.values()) {
-      hosts.set(fn.logicalId, await FunctionHost.start(fn, baseEnv, options.overrideEnv));
-    }
+    await Promise.all(
+      [...wiring.functions.values()].map(async (fn) => {
+        hosts.set(fn.logicalId, await FunctionHost.start(fn, baseEnv, options.overrideEnv));
+      }),
+    );
     const hostOf = (logicalId: string) => hosts.get(logicalId) as FunctionHost;
 
     const checkpoints = options.dataDir

@@ -1,0 +1,39 @@
+import type { RedriveProgress } from './redrive';
+
+/** Where the bar goes: a TTY gets one line rewritten in place, anything else one line per change. */
+export interface ProgressOutput {
+  readonly isTTY?: boolean;
+  write(text: string): unknown;
+}
+
+const WIDTH = 24;
+
+/** `[##########--------------] 8/14 moved (RUNNING)` */
+export function renderProgress(progress: RedriveProgress, width = WIDTH): string {
+  const { moved, toMove, status } = progress;
+  if (toMove === undefined || toMove <= 0) return `[${'?'.repeat(width)}] ${moved} moved (${status})`;
+  const filled = Math.min(width, Math.round((moved / toMove) * width));
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${moved}/${toMove} moved (${status})`;
+}
+
+export class ProgressBar {
+  private last: string | undefined;
+
+  constructor(private readonly out: ProgressOutput) {}
+
+  update(progress: RedriveProgress): void {
+    const line = renderProgress(progress);
+    if (this.out.isTTY) {
+      // \r and "erase line": the bar stays on one line however often it changes.
+      this.out.write(`\r\x1b[2K${line}`);
+    } else if (line !== this.last) {
+      this.out.write(`${line}\n`);
+    }
+    this.last = line;
+  }
+
+  /** Ends the in-place line so what follows starts on a new one. */
+  finish(): void {
+    if (this.out.isTTY && this.last !== undefined) this.out.write('\n');
+  }
+}
