@@ -31,6 +31,8 @@ const faultConfigSchema = z
     /** Share of passes through each enabled crash point that end the runtime. */
     crashRate: z.number().min(0).max(1).default(0),
     crashPoints: z.array(z.enum(CRASH_POINTS)).default([...CRASH_POINTS]),
+    /** Only functions whose name contains one of these (AWS_LAMBDA_FUNCTION_NAME); all when absent. */
+    functions: z.array(z.string()).optional(),
   })
   .strict();
 
@@ -66,7 +68,15 @@ export function parseFaultConfig(text: string | undefined): FaultConfig | undefi
   return result.data;
 }
 
-const activeConfig = parseFaultConfig(process.env[FAULTS_ENV]);
+/** The config for this function, or undefined when faults are off for it. */
+export function activeFaultConfig(env: NodeJS.ProcessEnv = process.env): FaultConfig | undefined {
+  const config = parseFaultConfig(env[FAULTS_ENV]);
+  const functionName = env.AWS_LAMBDA_FUNCTION_NAME ?? '';
+  if (config?.functions && !config.functions.some((part) => functionName.includes(part))) return undefined;
+  return config;
+}
+
+const activeConfig = activeFaultConfig();
 
 interface MiddlewareClient {
   middlewareStack: {

@@ -61,7 +61,7 @@ export class RedriveAlreadyRunningError extends Error {
     const handle = task.handle ?? '<TaskHandle from aws sqs list-message-move-tasks>';
     super(
       `A redrive of ${sourceArn} is already running${progress}; SQS runs one per queue. Wait for it to end, ` +
-        `or cancel it: console "Stop DLQ redrive", or ${cancelCommand(handle, endpoint)}`,
+        `or cancel it: console "Cancel DLQ redrive" on the DLQ's page, or ${cancelCommand(handle, endpoint)}`,
       options,
     );
     this.name = 'RedriveAlreadyRunningError';

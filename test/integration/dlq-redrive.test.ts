@@ -1,0 +1,253 @@
+import {
+  CreateTableCommand,
+  DeleteTableCommand,
+  DescribeTableCommand,
+  type KeySchemaElement,
+} from '@aws-sdk/client-dynamodb';
+import {
+  CancelMessageMoveTaskCommand,
+  DeleteMessageBatchCommand,
+  ListMessageMoveTasksCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  StartMessageMoveTaskCommand,
+} from '@aws-sdk/client-sqs';
+import {
+  type DeadLetterQueues,
+  discoverLocalQueues,
+  listDeadLetters,
+  peekDeadLetters,
+  QueueNotFoundError,
+  queueDepth,
+  RedriveAlreadyRunningError,
+  type RedriveProgress,
+  redriveDeadLetters,
+  runDlqCommand,
+  UNRECOGNIZED_REASON,
+} from '../../src/cli/commands/dlq';
+import type { LocalWal } from '../../src/local/runtime/local-wal';
+import { drain, postMutation, scanTable, startTestWal, targetTableName } from '../support/local-wal-harness';
+
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+/**
+ * The DLQ tooling against the local WAL (stage `it`: namespace `orders`, 3 attempts, backoff 1 s x2 up
+ * to 4 s with full jitter): inspect, redrive with the emulator's real StartMessageMoveTask, re-apply.
+ */
+describe('wal dlq (emulators)', () => {
+  let wal: LocalWal;
+  let queues: DeadLetterQueues;
+  let endpoint: string;
+
+  beforeAll(async () => {
+    wal = await startTestWal();
+    endpoint = wal.emulators.endpoints.sqs;
+    queues = await discoverLocalQueues(wal.clients.sqs, 'it', endpoint);
+  });
+
+  afterAll(async () => {
+    await wal?.stop();
+  });
+
+  /** Drives every event source (retries wait 0-4 s) until `done` holds. */
+  async function driveUntil(done: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await done())) {
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await wal.pollOnce();
+      await sleep(100);
+    }
+  }
+
+  async function emptyQueue(queueUrl: string): Promise<void> {
+    for (;;) {
+      const answer = await wal.clients.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 30 }),
+      );
+      const messages = answer.Messages ?? [];
+      if (messages.length === 0) return;
+      await wal.clients.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: messages.map((message, index) => ({
+            Id: String(index),
+            ReceiptHandle: message.ReceiptHandle,
+          })),
+        }),
+      );
+    }
+  }
+
+  const sendToDlq = (body: string) =>
+    wal.clients.sqs.send(new SendMessageCommand({ QueueUrl: queues.deadLetter.url, MessageBody: body }));
+
+  it('finds the stage queues the runtime provisioned', () => {
+    const provisioned = [...wal.provisioned.queues];
+    const byLogicalId = (part: string) => provisioned.find(([logicalId]) => logicalId.includes(part))?.[1];
+    expect(queues.deadLetter).toEqual(byLogicalId('DeadLetterQueue'));
+    expect(queues.retry).toEqual(byLogicalId('RetryQueue'));
+  });
+
+  it('peeks without consuming: the messages stay on the DLQ, visible again', async () => {
+    // GIVEN a DLQ with a non-WAL message, a poison record and a stream batch whose re-read kept failing
+    await sendToDlq('{"probe":"not a WAL message"}');
+    await sendToDlq(
+      JSON.stringify({
+        KinesisBatchInfo: {
+          shardId: 'shardId-000000000001',
+          startSequenceNumber: '100',
+          endSequenceNumber: '200',
+          streamArn: 'arn:aws:kinesis:us-east-1:000000000000:stream/s',
+        },
+      }),
+    );
+    await sendToDlq(
+      JSON.stringify({
+        kind: 'poison',
+        reason: 'the data is not JSON',
+        data: Buffer.from('{broken').toString('base64'),
+        source: 'stream shardId-000000000000',
+      }),
+    );
+    const before = await listDeadLetters(wal.clients.sqs, queues.deadLetter.url);
+    // WHEN an operator peeks, through the CLI command
+    const printed: string[] = [];
+    const code = await runDlqCommand(
+      'peek',
+      { stage: 'it', sqsEndpoint: endpoint, count: '10' },
+      { print: (line) => printed.push(line), progress: { write: () => true }, now: () => Date.now() },
+    );
+    // THEN each is shown for what it is, and all are still there and visible
+    expect(code).toBe(0);
+    const text = printed.join('\n');
+    expect(text).toContain('unrecognized message');
+    expect(text).toContain('{"probe":"not a WAL message"}');
+    expect(text).toContain('the data is not JSON');
+    expect(text).toContain('{broken');
+    expect(text).toContain('stream-failure message');
+    expect(text).toContain('stream batch shardId-000000000001 100..200');
+    expect(before).toMatchObject({ count: 3, sampled: 3, partial: false });
+    expect(before.reasons).toEqual(
+      expect.arrayContaining([
+        { reason: UNRECOGNIZED_REASON, count: 1 },
+        { reason: 'the data is not JSON', count: 1 },
+        { reason: expect.stringMatching(/^no reason: moved by .* redrive policy/), count: 1 },
+      ]),
+    );
+    expect(await queueDepth(wal.clients.sqs, queues.deadLetter.url)).toEqual({ visible: 3, inFlight: 0 });
+    expect((await listDeadLetters(wal.clients.sqs, queues.deadLetter.url)).count).toBe(before.count);
+    await emptyQueue(queues.deadLetter.url);
+  });
+
+  it('fails if a redrive is already running, and says how to cancel it', async () => {
+    // GIVEN a move task that is still running (one message per second)
+    for (let n = 0; n < 3; n++) await sendToDlq(`{"probe":${n}}`);
+    const running = await wal.clients.sqs.send(
+      new StartMessageMoveTaskCommand({
+        SourceArn: queues.deadLetter.arn,
+        DestinationArn: queues.retry.arn,
+        MaxNumberOfMessagesPerSecond: 1,
+      }),
+    );
+    try {
+      // WHEN another redrive starts
+      const attempt = redriveDeadLetters(wal.clients.sqs, queues);
+      // THEN it is refused with the running task's handle and the way to cancel it
+      await expect(attempt).rejects.toThrow(RedriveAlreadyRunningError);
+      await expect(attempt).rejects.toThrow(`cancel-message-move-task --task-handle ${running.TaskHandle}`);
+    } finally {
+      await wal.clients.sqs.send(new CancelMessageMoveTaskCommand({ TaskHandle: running.TaskHandle }));
+      const tasks = () =>
+        wal.clients.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: queues.deadLetter.arn }));
+      for (let n = 0; n < 30 && (await tasks()).Results?.[0]?.Status !== 'CANCELLED'; n++) await sleep(100);
+      await emptyQueue(queues.deadLetter.url);
+      await emptyQueue(queues.retry.url);
+    }
+  });
+
+  it('forces N mutations into the DLQ (target down), brings the target back, redrives, and finds all N applied exactly once', async () => {
+    const N = 5;
+    const sqs = wal.clients.sqs;
+    // GIVEN the orders target is down: its table is gone
+    const table = await targetTableName(wal, 'it', 'orders', 'main');
+    const described = (await wal.clients.dynamodb.send(new DescribeTableCommand({ TableName: table }))).Table;
+    const keySchema: KeySchemaElement[] = described?.KeySchema ?? [];
+    const attributeDefinitions = described?.AttributeDefinitions ?? [];
+    await wal.clients.dynamodb.send(new DeleteTableCommand({ TableName: table }));
+    // AND N acknowledged mutations, each to its own key
+    const ids = new Map<string, string>();
+    for (let n = 0; n < N; n++) {
+      const answer = await postMutation(wal, 'orders', { payload: { id: `dlq-${n}`, n } });
+      expect(answer).toMatchObject({ status: 200, body: { durable: 'SUCCESS' } });
+      ids.set(`dlq-${n}`, String(answer.body.id));
+    }
+
+    // WHEN every attempt fails (1 + 2 retries) and the consumer gives up
+    await driveUntil(
+      async () => (await queueDepth(sqs, queues.deadLetter.url)).visible >= N,
+      `${N} messages on the DLQ`,
+    );
+    // THEN list and peek say what failed, where and how often
+    const summary = await listDeadLetters(sqs, queues.deadLetter.url);
+    expect(summary).toMatchObject({
+      count: N,
+      sampled: N,
+      partial: false,
+      reasons: [{ reason: 'failed 3 of 3 attempts', count: N }],
+    });
+    expect(summary.oldestSentAt).toBeLessThanOrEqual(Date.now());
+    const peek = await peekDeadLetters(sqs, queues.deadLetter.url, 10);
+    expect(peek.messages.map((letter) => letter.id).sort()).toEqual([...ids.values()].sort());
+    for (const letter of peek.messages) {
+      expect(letter).toMatchObject({
+        kind: 'retry',
+        namespace: 'orders',
+        target: 'main',
+        attempts: 3,
+        reason: 'failed 3 of 3 attempts',
+        lastError: expect.stringMatching(/ResourceNotFoundException/),
+      });
+    }
+    expect(await queueDepth(sqs, queues.deadLetter.url)).toEqual({ visible: N, inFlight: 0 });
+
+    // WHEN the target is back and the DLQ is redriven to the retry queue
+    await wal.clients.dynamodb.send(
+      new CreateTableCommand({
+        TableName: table,
+        KeySchema: keySchema,
+        AttributeDefinitions: attributeDefinitions,
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    const progress: RedriveProgress[] = [];
+    const result = await redriveDeadLetters(sqs, queues, {
+      pollIntervalMs: 250,
+      onProgress: (update) => progress.push(update),
+    });
+    await driveUntil(async () => (await scanTable(wal, table)).length >= N, `${N} items in the table`);
+    await drain(wal);
+
+    // THEN the task moved all N, each mutation is applied once, and the DLQ is empty
+    expect(result).toMatchObject({ status: 'COMPLETED', moved: N, toMove: N });
+    expect(progress.at(-1)).toEqual({ status: 'COMPLETED', moved: N, toMove: N });
+    const items = await scanTable(wal, table);
+    expect(items).toHaveLength(N);
+    for (const [key, id] of ids) {
+      expect(items.find((item) => item.id === key)).toMatchObject({ id: key, _walId: id });
+    }
+    expect(await queueDepth(sqs, queues.deadLetter.url)).toEqual({ visible: 0, inFlight: 0 });
+    expect(await queueDepth(sqs, queues.retry.url)).toEqual({ visible: 0, inFlight: 0 });
+  });
+
+  it('fails if discovery finds no DLQ for the stage, saying what it looked for', async () => {
+    const attempt = runDlqCommand(
+      'list',
+      { stage: 'nope', sqsEndpoint: endpoint },
+      { print: () => undefined, progress: { write: () => true }, now: () => Date.now() },
+    );
+    await expect(attempt).rejects.toThrow(QueueNotFoundError);
+    await expect(attempt).rejects.toThrow(
+      /No dead-letter queue for stage "nope".*ServerlessWal-nope-QueuesDeadLetterQueue\*.*--dlq-url/,
+    );
+  });
+});
