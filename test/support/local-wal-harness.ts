@@ -10,7 +10,7 @@ export const REPO_ROOT = join(__dirname, '..', '..');
 export const FIXTURE_CONFIG_DIR = join(REPO_ROOT, 'test', 'fixtures', 'config');
 
 /** The local WAL for stage `it` (test/fixtures/config/it), driven by the test (no background polling). */
-export async function startTestWal(stage = 'it'): Promise<LocalWal> {
+export async function startTestWal(stage = 'it', env: Record<string, string> = {}): Promise<LocalWal> {
   const { stackName, template } = synthesizeStack(stage, { configDir: FIXTURE_CONFIG_DIR });
   return startLocalWal({
     stackName,
@@ -18,7 +18,7 @@ export async function startTestWal(stage = 'it'): Promise<LocalWal> {
     repoRoot: REPO_ROOT,
     autoPoll: false,
     // WAL_TEST_LOGS=DEBUG shows the functions' structured logs.
-    overrideEnv: { POWERTOOLS_LOG_LEVEL: process.env.WAL_TEST_LOGS ?? 'SILENT' },
+    overrideEnv: { POWERTOOLS_LOG_LEVEL: process.env.WAL_TEST_LOGS ?? 'SILENT', ...env },
   });
 }
 
@@ -107,4 +107,26 @@ export async function streamRecords(wal: LocalWal): Promise<{ data: string; sequ
     }
   }
   return records;
+}
+
+/** Polls the event sources until `probe` answers, or fails after the timeout. */
+export async function driveUntil<T>(
+  wal: LocalWal,
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    await wal.pollOnce();
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`condition not reached within ${timeoutMs} ms`);
+}
+
+export function queueUrl(wal: LocalWal, logicalIdPart: string): string {
+  const queue = [...wal.provisioned.queues].find(([logicalId]) => logicalId.includes(logicalIdPart))?.[1];
+  if (!queue) throw new Error(`no queue ${logicalIdPart} in the template`);
+  return queue.url;
 }
