@@ -85,12 +85,13 @@ function toProblem(deps: IngestDependencies, error: unknown, isWrite: boolean): 
       error: errorMessage(error),
       cause: errorMessage(error.cause),
     });
+    // Not FAIL: an earlier attempt of this key may have committed, and the WAL cannot look now.
     return new ProblemError(
       503,
       'namespace-config-unavailable',
       'Service unavailable',
-      error.message,
-      isWrite ? { durable: 'FAIL' } : {},
+      `${error.message} Retry with the same idempotency key.`,
+      isWrite ? { durable: 'UNKNOWN' } : {},
     );
   }
   // An unexpected fault: nothing tells whether a commit happened, so the client must retry to learn.

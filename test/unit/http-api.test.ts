@@ -1,0 +1,59 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { handleHttpRequest, ROUTES } from '../../lambdas/ingest/http-api';
+import type { IngestDependencies } from '../../lambdas/ingest/ingest-mutation';
+import { NamespaceConfigUnavailableError } from '../../lambdas/shared/namespace-store';
+import { silentLogger } from '../support/fixtures';
+
+function dependencies(namespaces: IngestDependencies['namespaces']): IngestDependencies {
+  const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+  return {
+    kinesis: new KinesisClient({ region: 'us-east-1' }),
+    streamName: 'wal',
+    ledger: { documentClient, tableName: 'ledger' },
+    namespaces,
+    targetClients: { documentClient },
+    logger: silentLogger,
+    now: Date.now,
+    newId: () => '01JNEWID',
+    random: Math.random,
+  };
+}
+
+function post(body: string): APIGatewayProxyEventV2 {
+  return {
+    version: '2.0',
+    routeKey: ROUTES.putMutation,
+    rawPath: '/v1/namespaces/orders/mutations',
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json' },
+    pathParameters: { namespace: 'orders' },
+    body,
+    isBase64Encoded: false,
+    requestContext: {} as APIGatewayProxyEventV2['requestContext'],
+  };
+}
+
+describe('handleHttpRequest', () => {
+  it('answers UNKNOWN, not FAIL, when the namespace config cannot be read (an earlier attempt may have committed)', async () => {
+    const unavailable = { get: async () => Promise.reject(new NamespaceConfigUnavailableError('orders')) };
+    const response = await handleHttpRequest(dependencies(unavailable), post('{"payload":{"id":"a"}}'));
+    expect(response.statusCode).toBe(503);
+    expect(response.headers).toMatchObject({ 'content-type': 'application/problem+json' });
+    expect(JSON.parse(String(response.body))).toMatchObject({
+      durable: 'UNKNOWN',
+      detail: expect.stringContaining('same idempotency key'),
+    });
+  });
+
+  it('fails if the body is not JSON, with a problem that says so', async () => {
+    const namespaces = { get: async () => Promise.reject(new Error('not reached')) };
+    const response = await handleHttpRequest(dependencies(namespaces), post('{"payload":'));
+    expect(response.statusCode).toBe(400);
+    expect(JSON.parse(String(response.body))).toMatchObject({
+      type: expect.stringContaining('invalid-json'),
+    });
+  });
+});
