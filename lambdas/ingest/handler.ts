@@ -3,30 +3,20 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { monotonicFactory } from 'ulid';
 import { createDocumentClient, createKinesisClient, createSsmClient } from '../shared/clients';
-import { positiveSeconds, readEnvironment } from '../shared/environment';
+import { readEnvironment } from '../shared/environment';
 import { logger } from '../shared/logger';
-import { SsmNamespaceConfigStore } from '../shared/namespace-store';
+import { namespaceStoreFromEnvironment } from '../shared/namespace-store';
 import { handleHttpRequest } from './http-api';
 import type { IngestDependencies } from './ingest-mutation';
 
-const env = readEnvironment([
-  'ledgerTableName',
-  'streamName',
-  'namespaceParameterPrefix',
-  'configMaxAgeSeconds',
-]);
+const env = readEnvironment(['ledgerTableName', 'streamName']);
 const documentClient = createDocumentClient();
 
 const dependencies: IngestDependencies = {
   kinesis: createKinesisClient(),
   streamName: env.streamName,
   ledger: { documentClient, tableName: env.ledgerTableName },
-  namespaces: new SsmNamespaceConfigStore(
-    createSsmClient(),
-    env.namespaceParameterPrefix,
-    positiveSeconds.parse(env.configMaxAgeSeconds) * 1000,
-    logger,
-  ),
+  namespaces: namespaceStoreFromEnvironment(createSsmClient(), logger),
   targetClients: { documentClient },
   logger,
   now: Date.now,

@@ -44,10 +44,9 @@ export async function consumeQueueBatch(
 }
 
 async function handleMessage(deps: DeliveryDependencies, record: SQSRecord): Promise<void> {
-  const message = parseMessage(record);
-  const streamFailure = message ? undefined : parseStreamFailure(record);
-  if (streamFailure) {
-    await rereadFailedBatch(deps, streamFailure);
+  const message = parseBody(record);
+  if (message && 'KinesisBatchInfo' in message) {
+    await rereadFailedBatch(deps, message);
     return;
   }
   if (!message) {
@@ -74,22 +73,18 @@ async function handleMessage(deps: DeliveryDependencies, record: SQSRecord): Pro
   }
 }
 
-function parseStreamFailure(record: SQSRecord): StreamFailure | undefined {
+/** The message as one of the WAL's own shapes, or as a stream-failure record; undefined if neither. */
+function parseBody(record: SQSRecord): QueueMessage | StreamFailure | undefined {
+  let json: unknown;
   try {
-    const result = streamFailureSchema.safeParse(JSON.parse(record.body));
-    return result.success ? result.data : undefined;
+    json = JSON.parse(record.body);
   } catch {
     return undefined;
   }
-}
-
-function parseMessage(record: SQSRecord): QueueMessage | undefined {
-  try {
-    const result = queueMessageSchema.safeParse(JSON.parse(record.body));
-    return result.success ? result.data : undefined;
-  } catch {
-    return undefined;
-  }
+  const message = queueMessageSchema.safeParse(json);
+  if (message.success) return message.data;
+  const failure = streamFailureSchema.safeParse(json);
+  return failure.success ? failure.data : undefined;
 }
 
 /** Re-enqueues a message that is not due yet (waits past SQS's 900 s limit hop by hop). */

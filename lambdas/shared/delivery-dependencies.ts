@@ -2,18 +2,16 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { createDocumentClient, createKinesisClient, createSqsClient, createSsmClient } from './clients';
 import type { DeliveryDependencies } from './delivery';
 import { positiveSeconds, readEnvironment } from './environment';
-import { SsmNamespaceConfigStore } from './namespace-store';
+import { namespaceStoreFromEnvironment } from './namespace-store';
 
 /** The consumers' dependencies from their environment: called once per Lambda container. */
 export function createDeliveryDependencies(logger: Logger): DeliveryDependencies {
   const env = readEnvironment([
     'ledgerTableName',
-    'namespaceParameterPrefix',
     'delayQueueUrl',
     'retryQueueUrl',
     'deadLetterQueueUrl',
     'commitTimeoutSeconds',
-    'configMaxAgeSeconds',
   ]);
   const documentClient = createDocumentClient();
   return {
@@ -21,12 +19,7 @@ export function createDeliveryDependencies(logger: Logger): DeliveryDependencies
     kinesis: createKinesisClient(),
     queues: { delay: env.delayQueueUrl, retry: env.retryQueueUrl, deadLetter: env.deadLetterQueueUrl },
     ledger: { documentClient, tableName: env.ledgerTableName },
-    namespaces: new SsmNamespaceConfigStore(
-      createSsmClient(),
-      env.namespaceParameterPrefix,
-      positiveSeconds.parse(env.configMaxAgeSeconds) * 1000,
-      logger,
-    ),
+    namespaces: namespaceStoreFromEnvironment(createSsmClient(), logger),
     targetClients: { documentClient },
     logger,
     now: Date.now,

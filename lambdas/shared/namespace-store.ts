@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { GetParameterCommand, ParameterNotFound, type SSMClient } from '@aws-sdk/client-ssm';
+import { positiveSeconds, readEnvironment } from './environment';
 import { errorMessage } from './logger';
 import { NAMESPACE_NAME_PATTERN, type NamespaceConfig, parseNamespaceConfig } from './namespace-config';
 
@@ -99,4 +100,15 @@ export class SsmNamespaceConfigStore implements NamespaceConfigSource {
     cached.fetchedAt = this.now();
     return cached.config;
   }
+}
+
+/** The store the handlers use: SSM under the stack's parameter prefix, cached for the stack's max age. */
+export function namespaceStoreFromEnvironment(ssm: SSMClient, logger: Logger): SsmNamespaceConfigStore {
+  const env = readEnvironment(['namespaceParameterPrefix', 'configMaxAgeSeconds']);
+  return new SsmNamespaceConfigStore(
+    ssm,
+    env.namespaceParameterPrefix,
+    positiveSeconds.parse(env.configMaxAgeSeconds) * 1000,
+    logger,
+  );
 }
