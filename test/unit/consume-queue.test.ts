@@ -1,0 +1,111 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { consumeQueueBatch } from '../../lambdas/queue-consumer/consume-queue';
+import type { DeliveryDependencies } from '../../lambdas/shared/delivery';
+import type { RetryMessage } from '../../lambdas/shared/queue-message';
+import { loggedMutation, namespaceConfig, silentLogger, staticNamespaces } from '../support/fixtures';
+
+const sqsMock = mockClient(SQSClient);
+const documentMock = mockClient(DynamoDBDocumentClient);
+const NOW = 1_700_000_000_000;
+const config = namespaceConfig({
+  retry: { maxAttempts: 5, initialBackoffSeconds: 3_600, maxBackoffSeconds: 7_200 },
+});
+
+function dependencies(): DeliveryDependencies {
+  const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+  return {
+    sqs: new SQSClient({ region: 'us-east-1' }),
+    kinesis: new KinesisClient({ region: 'us-east-1' }),
+    queues: { delay: 'delay-url', retry: 'retry-url', deadLetter: 'dlq-url' },
+    ledger: { documentClient, tableName: 'ledger' },
+    namespaces: staticNamespaces(config),
+    targetClients: { documentClient },
+    logger: silentLogger,
+    now: () => NOW,
+    random: () => 1,
+    commitTimeoutMs: 30_000,
+  };
+}
+
+function event(body: unknown): SQSEvent {
+  const record = {
+    messageId: 'm1',
+    body: JSON.stringify(body),
+    eventSourceARN: 'arn:aws:sqs:us-east-1:1:retry',
+  };
+  return { Records: [record as SQSRecord] };
+}
+
+function retryMessage(notBefore: number): RetryMessage {
+  return {
+    kind: 'retry',
+    mutation: loggedMutation(),
+    target: 'main',
+    attempt: 1,
+    lastError: 'Error: down',
+    firstFailedAt: NOW - 60_000,
+    notBefore,
+  };
+}
+
+beforeEach(() => {
+  sqsMock.reset();
+  documentMock.reset();
+  sqsMock.on(SendMessageCommand).resolves({});
+  documentMock.on(PutCommand).resolves({});
+});
+
+describe('consumeQueueBatch', () => {
+  it('hops a retry that is not due yet (backoff over 15 minutes) without applying it', async () => {
+    // WHEN a retry due in an hour arrives after SQS's 900 s delay
+    const response = await consumeQueueBatch(dependencies(), event(retryMessage(NOW + 3_600_000)));
+    // THEN it goes back on the retry queue for at most 900 s more, unchanged, and the target is not touched
+    expect(response.batchItemFailures).toEqual([]);
+    expect(documentMock.calls()).toHaveLength(0);
+    const sent = sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input;
+    expect(sent).toMatchObject({ QueueUrl: 'retry-url', DelaySeconds: 900 });
+    expect(JSON.parse(sent?.MessageBody ?? '{}')).toEqual(retryMessage(NOW + 3_600_000));
+  });
+
+  it('applies a retry that is due', async () => {
+    const response = await consumeQueueBatch(dependencies(), event(retryMessage(NOW)));
+    expect(response.batchItemFailures).toEqual([]);
+    expect(documentMock.commandCalls(PutCommand)).toHaveLength(1);
+  });
+
+  it('schedules the next attempt with the namespace backoff when the target fails again', async () => {
+    documentMock.on(PutCommand).rejects(new Error('still down'));
+    await consumeQueueBatch(dependencies(), event(retryMessage(NOW)));
+    const sent = sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input;
+    // Attempt 2 of 5: backoff 3600 s x 2^1 capped at 7200 s, jitter drawn at its maximum.
+    expect(JSON.parse(sent?.MessageBody ?? '{}')).toMatchObject({
+      attempt: 2,
+      lastError: 'Error: still down',
+      notBefore: NOW + 7_200_000,
+    });
+  });
+
+  it('dead-letters an unparseable message with its reason', async () => {
+    await consumeQueueBatch(dependencies(), { Records: [{ messageId: 'm2', body: 'nope' } as SQSRecord] });
+    const sent = sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input;
+    expect(sent?.QueueUrl).toBe('dlq-url');
+    expect(JSON.parse(sent?.MessageBody ?? '{}')).toMatchObject({
+      kind: 'poison',
+      reason: 'the message is not a WAL queue message',
+    });
+  });
+
+  it('fails the message (for SQS to redeliver) if the retry queue cannot be reached', async () => {
+    documentMock.on(PutCommand).rejects(new Error('still down'));
+    sqsMock.on(SendMessageCommand).rejects(new Error('sqs down'));
+    // One message, all failed: Powertools fails the whole invocation, so SQS redelivers it.
+    await expect(consumeQueueBatch(dependencies(), event(retryMessage(NOW)))).rejects.toThrow(
+      'All records failed processing',
+    );
+  });
+});
