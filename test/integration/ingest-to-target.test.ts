@@ -54,6 +54,32 @@ describe('ingest to target (emulators)', () => {
     });
   });
 
+  it('answers GET /v1/namespaces/{ns}/mutations/{id} from the ledger, and 404 for an unknown id', async () => {
+    // GIVEN
+    const answer = await postMutation(
+      wal,
+      'orders',
+      { payload: { id: 'get-1', n: 7 } },
+      { 'idempotency-key': 'get-key' },
+    );
+    // WHEN
+    const found = await fetch(`${wal.apiUrl}/v1/namespaces/orders/mutations/${answer.body.id}`);
+    const missing = await fetch(`${wal.apiUrl}/v1/namespaces/orders/mutations/01JZZZZZZZZZZZZZZZZZZZZZZZ`);
+    // THEN
+    expect(found.status).toBe(200);
+    expect(await found.json()).toMatchObject({
+      id: answer.body.id,
+      namespace: 'orders',
+      state: 'COMMITTED',
+      idempotencyKey: 'get-key',
+      sequence: answer.body.sequence,
+      op: 'put',
+      payload: { id: 'get-1', n: 7 },
+    });
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('content-type')).toBe('application/problem+json');
+  });
+
   it('gives one id and one effect for the same idempotency key twice', async () => {
     // GIVEN
     const before = (await streamRecords(wal)).length;

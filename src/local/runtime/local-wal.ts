@@ -62,8 +62,13 @@ export interface LocalWal {
 export async function startLocalWal(options: LocalWalOptions): Promise<LocalWal> {
   const emulators = await startEmulators(options);
   const stopping: (() => Promise<void>)[] = [() => emulators.stop()];
-  const stopAll = async () => {
-    for (const stop of stopping.reverse()) await stop().catch(() => undefined);
+  let stopped: Promise<void> | undefined;
+  // Last started, first stopped; a second call waits for the first.
+  const stopAll = () => {
+    stopped ??= (async () => {
+      for (const stop of [...stopping].reverse()) await stop().catch(() => undefined);
+    })();
+    return stopped;
   };
   try {
     const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
