@@ -51,6 +51,11 @@ export class NamespaceParameterTooLargeError extends Error {
  * JSON, the DynamoDB target tables the configs ask the stack to provision (their generated names
  * are written into the parameter), and references to the existing tables they name.
  */
+const ATTRIBUTE_TYPES = {
+  string: dynamodb.AttributeType.STRING,
+  number: dynamodb.AttributeType.NUMBER,
+} as const;
+
 export class NamespaceParameters extends Construct {
   readonly stage: string;
   /** The path under which the parameters live (what `NAMESPACE_PARAMETER_PREFIX` says). */
@@ -147,12 +152,15 @@ export class NamespaceParameters extends Construct {
     removalPolicy: RemovalPolicy,
   ): dynamodb.Table {
     return new dynamodb.Table(scope, `Target-${target.name}`, {
-      // Key attributes are strings: the schema has no type for them, and ids are strings.
-      partitionKey: { name: target.key.partitionKey, type: dynamodb.AttributeType.STRING },
+      // Key attribute types come from the config (`partitionKeyType`, `sortKeyType`; strings by default).
+      partitionKey: {
+        name: target.key.partitionKey,
+        type: ATTRIBUTE_TYPES[target.key.partitionKeyType ?? 'string'],
+      },
       sortKey:
         target.key.sortKey === undefined
           ? undefined
-          : { name: target.key.sortKey, type: dynamodb.AttributeType.STRING },
+          : { name: target.key.sortKey, type: ATTRIBUTE_TYPES[target.key.sortKeyType ?? 'string'] },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { dynamoValueProblems } from '../shared/dynamo-values';
 import { ENVELOPE_VERSION, type Envelope } from '../shared/envelope';
 import { crashPoint } from '../shared/faults';
 import { badRequest, ProblemError } from '../shared/http/problem';
@@ -62,21 +63,35 @@ export async function ingestMutation(
   headerIdempotencyKey: string | undefined,
 ): Promise<MutationAnswer> {
   const config = await deps.namespaces.get(namespace);
-  if (!config.enabled) {
-    throw new ProblemError(
-      403,
-      'namespace-disabled',
-      'Namespace disabled',
-      `Namespace "${namespace}" is disabled and takes no mutations. Ask its owners to set "enabled": true.`,
-    );
-  }
   const request = parseRequest(body);
-  const targets = selectTargets(config, request, deps.targetClients);
-  validatePayload(config, request, targets);
+  const clientKey = chooseIdempotencyKey(request, headerIdempotencyKey);
+  let targets: Target[];
+  let deliverAt: number | undefined;
   const now = deps.now();
-  const deliverAt = deliveryTime(config, request, now, deps.random);
+  try {
+    if (!config.enabled) {
+      throw new ProblemError(
+        403,
+        'namespace-disabled',
+        'Namespace disabled',
+        `Namespace "${namespace}" is disabled and takes no mutations. Ask its owners to set "enabled": true.`,
+      );
+    }
+    targets = selectTargets(config, request, deps.targetClients);
+    validatePayload(config, request, targets);
+    deliverAt = deliveryTime(config, request, now, deps.random);
+  } catch (error) {
+    // A retry of a mutation committed before the namespace's config changed still learns its outcome.
+    if (error instanceof ProblemError && clientKey !== undefined) {
+      const existing = await getLedgerEntry(deps.ledger, namespace, clientKey).catch(() => undefined);
+      if (existing?.state === 'COMMITTED' && existing.id && existing.requestHash === hashRequest(request)) {
+        return answerFromCommitted(existing, namespace, clientKey, hashRequest(request));
+      }
+    }
+    throw error;
+  }
   const id = deps.newId();
-  const idempotencyKey = chooseIdempotencyKey(request, headerIdempotencyKey) ?? id;
+  const idempotencyKey = clientKey ?? id;
 
   const envelope: Envelope = {
     v: ENVELOPE_VERSION,
@@ -166,17 +181,23 @@ function selectTargets(config: NamespaceConfig, request: MutationRequest, client
 }
 
 function validatePayload(config: NamespaceConfig, request: MutationRequest, targets: Target[]): void {
-  const bytes = Buffer.byteLength(JSON.stringify(request.payload), 'utf8');
+  // Everything the envelope carries of the client's data counts toward maxBytes.
+  const data = { payload: request.payload, set: request.set, add: request.add };
+  const bytes = Buffer.byteLength(JSON.stringify(data), 'utf8');
   if (bytes > config.payload.maxBytes) {
     throw new ProblemError(
       413,
       'payload-too-large',
       'Payload too large',
-      `The payload is ${bytes} bytes; namespace "${config.name}" takes at most ${config.payload.maxBytes}.`,
+      `The payload (with "set" and "add") is ${bytes} bytes; namespace "${config.name}" takes at most ${config.payload.maxBytes}.`,
     );
   }
   const update = request.op === 'update' ? { set: request.set, add: request.add } : undefined;
-  const problems = targets.flatMap((target) => target.validate(request.payload, request.op, update));
+  const problems = [
+    ...dynamoValueProblems(request.payload, 'payload'),
+    ...dynamoValueProblems(request.set ?? {}, 'set'),
+    ...targets.flatMap((target) => target.validate(request.payload, request.op, update)),
+  ];
   if (problems.length > 0) {
     throw badRequest(
       'invalid-payload',
@@ -310,39 +331,43 @@ async function answerFailedPrepare(
       'prepare-failed',
       envelope,
       'UNKNOWN',
-      'The mutation could not be logged now, and whether an earlier attempt with this key was cannot be read. ' +
-        'Retry with the same idempotency key.',
+      'The mutation could not be logged now, and whether an earlier attempt with this key was cannot be read.',
       error,
     );
   }
   if (existing?.state === 'COMMITTED' && existing.id)
-    return answerFromCommitted(existing, envelope, requestHash);
+    return answerFromCommitted(existing, envelope.namespace, envelope.idempotencyKey, requestHash);
   throw durabilityProblem(
     503,
     'prepare-failed',
     envelope,
     'FAIL',
-    'The mutation was not logged and will not be applied. Retry with the same idempotency key.',
+    'The mutation was not logged and will not be applied.',
     cause,
   );
 }
 
 /** A key already committed: the original answer for a retry, 422 for a different request. */
-function answerFromCommitted(existing: LedgerEntry, envelope: Envelope, requestHash: string): MutationAnswer {
+function answerFromCommitted(
+  existing: LedgerEntry,
+  namespace: string,
+  idempotencyKey: string,
+  requestHash: string,
+): MutationAnswer {
   if (existing.requestHash !== undefined && existing.requestHash !== requestHash) {
     throw new ProblemError(
       422,
       'idempotency-key-reused',
       'Idempotency key reused',
-      `Idempotency key "${envelope.idempotencyKey}" was already used for a different mutation (${existing.id}). ` +
+      `Idempotency key "${idempotencyKey}" was already used for a different mutation (${existing.id}). ` +
         'Use a new key for a new mutation.',
-      { id: existing.id, namespace: envelope.namespace },
+      { id: existing.id, namespace },
     );
   }
   // A retry of a committed mutation: the original answer. This attempt's record is a duplicate prepare.
   return {
     id: existing.id as string,
-    namespace: envelope.namespace,
+    namespace,
     durable: 'SUCCESS',
     ...(existing.sequence ? { sequence: existing.sequence } : {}),
   };
@@ -367,7 +392,7 @@ async function commit(
       'commit-unknown',
       envelope,
       'UNKNOWN',
-      'The commit may or may not have happened. Retry with the same idempotency key to learn which.',
+      'The commit may or may not have happened; a retry learns which.',
       error,
     );
   }
@@ -382,7 +407,12 @@ async function commit(
   }
   const existing = result.existing;
   if (existing?.state === 'COMMITTED' && existing.id) {
-    return answerFromCommitted(existing, envelope, entry.requestHash ?? '');
+    return answerFromCommitted(
+      existing,
+      envelope.namespace,
+      envelope.idempotencyKey,
+      entry.requestHash ?? '',
+    );
   }
   if (existing?.state === 'ABORTED') {
     throw durabilityProblem(
@@ -390,7 +420,7 @@ async function commit(
       'commit-fenced',
       envelope,
       'FAIL',
-      'The commit came too late: the WAL fenced this attempt and will never apply it. Retry with the same idempotency key.',
+      'The commit came too late: the WAL fenced this attempt and will never apply it.',
     );
   }
   throw durabilityProblem(
@@ -398,7 +428,7 @@ async function commit(
     'commit-unknown',
     envelope,
     'UNKNOWN',
-    'The commit was refused but no ledger entry explains why. Retry with the same idempotency key.',
+    'The commit was refused but no ledger entry explains why.',
   );
 }
 
@@ -407,9 +437,15 @@ function durabilityProblem(
   slug: string,
   envelope: Envelope,
   durable: Durability,
-  detail: string,
+  what: string,
   cause?: unknown,
 ): ProblemError {
+  // A request sent without a key got the id as its key: the retry must name it.
+  const advice =
+    envelope.idempotencyKey === envelope.id
+      ? `Retry with the header "Idempotency-Key: ${envelope.id}".`
+      : 'Retry with the same idempotency key.';
+  const detail = `${what} ${advice}`;
   return new ProblemError(
     status,
     slug,

@@ -15,6 +15,7 @@ import { errorMessage } from '../shared/logger';
 import { type NamespaceConfigSource, UnknownNamespaceError } from '../shared/namespace-store';
 import {
   type DeliverMessage,
+  loggedMutationSchema,
   type PoisonMessage,
   type QueueMessage,
   queueMessageSchema,
@@ -134,7 +135,7 @@ async function recheck(deps: DeliveryDependencies, message: RecheckMessage): Pro
   const { envelope } = message.mutation;
   const context = { namespace: envelope.namespace, id: envelope.id };
   const entry = await getLedgerEntry(deps.ledger, envelope.namespace, envelope.idempotencyKey);
-  const state = commitStateOf(entry, envelope.id);
+  const state = commitStateOf(entry, envelope.id, message.mutation.sequence);
   if (state === 'committed') {
     deps.logger.info('Mutation routed after recheck', context);
     await routeCommitted(deps, message.mutation);
@@ -155,9 +156,27 @@ async function recheck(deps: DeliveryDependencies, message: RecheckMessage): Pro
   await sendToQueue(deps, deps.queues.delay, message, deps.now() + RECHECK_DELAY_MS);
 }
 
-/** A redriven poison message: if it holds a mutation whose namespace is back, route it; else DLQ again. */
+/**
+ * A redriven poison message. One that holds a logged mutation (its namespace was gone) is routed
+ * again, and goes back to the DLQ if the namespace is still gone; other bytes stay unroutable.
+ */
 async function redrivePoison(deps: DeliveryDependencies, message: PoisonMessage): Promise<void> {
+  const mutation = loggedMutationSchema.safeParse(
+    parseJson(Buffer.from(message.data, 'base64').toString('utf8')),
+  );
+  if (mutation.success) {
+    await routeCommitted(deps, mutation.data);
+    return;
+  }
   await deadLetter(deps, { ...message, reason: `${message.reason} (redriven, still not routable)` });
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 async function retentionDaysOf(namespaces: NamespaceConfigSource, namespace: string): Promise<number> {

@@ -90,8 +90,16 @@ async function readRange(
       if (BigInt(record.SequenceNumber ?? '0') > end) return records;
       records.push(record);
     }
-    if ((answer.Records ?? []).length === 0 && answer.MillisBehindLatest === 0) break;
+    const last = records[records.length - 1]?.SequenceNumber;
+    if (last !== undefined && BigInt(last) === end) return records;
+    // Caught up with the shard's end: nothing more of the range exists.
+    if ((answer.Records ?? []).length === 0 && answer.MillisBehindLatest === 0) return records;
     iterator = answer.NextShardIterator;
   }
-  return records;
+  if (!iterator) return records;
+  // Sparse shards can answer empty pages inside a range: never hand over part of it as the whole.
+  throw new StreamRereadError(
+    `the range ${info.startSequenceNumber}..${info.endSequenceNumber} of ${info.shardId} was not read to its end ` +
+      `in ${MAX_GET_RECORDS_CALLS} GetRecords calls; SQS will retry`,
+  );
 }

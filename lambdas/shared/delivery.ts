@@ -113,6 +113,11 @@ export async function deliverToTarget(
       firstFailedAt: failedAt,
       notBefore: deps.now(),
     };
+    if (isRejection(error)) {
+      // The target refuses this mutation as such: retrying cannot help.
+      await deadLetter(deps, { ...message, reason: `rejected by the target: ${message.lastError}` });
+      return;
+    }
     if (attempts >= config.retry.maxAttempts) {
       await deadLetter(deps, {
         ...message,
@@ -124,6 +129,11 @@ export async function deliverToTarget(
     await sendToQueue(deps, deps.queues.retry, { ...message, notBefore }, notBefore);
     deps.logger.warn('Mutation retry scheduled', { ...context, error: message.lastError, notBefore });
   }
+}
+
+/** Errors that say the request itself is wrong (not the target's health). */
+function isRejection(error: unknown): boolean {
+  return (error as { name?: string } | undefined)?.name === 'ValidationException';
 }
 
 /** Puts a message on the DLQ with its reason. */

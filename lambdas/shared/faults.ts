@@ -15,7 +15,12 @@ export const CRASH_POINTS = [
 ] as const;
 export type CrashPoint = (typeof CRASH_POINTS)[number];
 
-export const FAULT_KINDS = ['error', 'throttle', 'timeout-after', 'latency'] as const;
+/**
+ * error/throttle: the call fails before it is sent. timeout-after: it reaches the service, its answer
+ * is lost. duplicate: it reaches the service twice, as an SDK retry after a lost answer does.
+ * latency: it is slow.
+ */
+export const FAULT_KINDS = ['error', 'throttle', 'timeout-after', 'duplicate', 'latency'] as const;
 
 const faultConfigSchema = z
   .object({
@@ -113,6 +118,9 @@ export function withFaults<Client>(client: Client, service: string, config = act
           await next(args);
           throw new InjectedFaultError('TimeoutError', operation);
         }
+        case 'duplicate':
+          await next(args).catch(() => undefined);
+          return next(args);
         case 'latency':
           await new Promise((resolve) => setTimeout(resolve, config.latencyMs));
           return next(args);

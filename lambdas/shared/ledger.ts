@@ -212,9 +212,14 @@ export function isFenced(entry: LedgerEntry | undefined, id: string): boolean {
 
 export type CommitState = 'committed' | 'duplicate' | 'fenced' | 'uncommitted';
 
-/** What the ledger says about one prepared record (attempt `id`). */
-export function commitStateOf(entry: LedgerEntry | undefined, id: string): CommitState {
-  if (entry?.state === 'COMMITTED') return entry.id === id ? 'committed' : 'duplicate';
+/**
+ * What the ledger says about one prepared record: attempt `id` at stream `sequence`. Only the record
+ * the commit names is routed; another record of the same attempt (PutRecord retried by the SDK
+ * after a lost answer puts the envelope on the stream twice) is a duplicate.
+ */
+export function commitStateOf(entry: LedgerEntry | undefined, id: string, sequence: string): CommitState {
+  if (entry?.state === 'COMMITTED')
+    return entry.id === id && entry.sequence === sequence ? 'committed' : 'duplicate';
   if (isFenced(entry, id)) return 'fenced';
   return 'uncommitted';
 }

@@ -22,6 +22,8 @@ const attributeName = z
     message: `attribute names starting with "${RESERVED_ATTRIBUTE_PREFIX}" are reserved for the WAL`,
   });
 
+const keyType = z.enum(['string', 'number']);
+
 export const dynamoDbTargetSchema = z
   .object({
     name: z.string().regex(TARGET_NAME_PATTERN, 'target name must match [A-Za-z0-9][A-Za-z0-9_-]{0,62}'),
@@ -32,7 +34,11 @@ export const dynamoDbTargetSchema = z
     provision: z.boolean().optional(),
     key: z.strictObject({
       partitionKey: attributeName,
+      /** The key attribute's DynamoDB type (a provisioned table is created with it). @default 'string' */
+      partitionKeyType: keyType.optional(),
       sortKey: attributeName.optional(),
+      /** @default 'string' */
+      sortKeyType: keyType.optional(),
     }),
   })
   .strict()

@@ -5,7 +5,7 @@ import { envelopeSchema } from './envelope';
  * The messages on the delay, retry and dead-letter queues. Each carries the full logged mutation,
  * so a consumer (or an operator's redrive) needs nothing else to apply it.
  */
-const loggedMutationSchema = z.object({ envelope: envelopeSchema, sequence: z.string().min(1) });
+export const loggedMutationSchema = z.object({ envelope: envelopeSchema, sequence: z.string().min(1) });
 
 /** A delayed delivery of one mutation to one target; `notBefore` (epoch ms) lets it hop past 900 s. */
 export const deliverMessageSchema = z.object({

@@ -42,7 +42,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosRun> {
   });
   const faults = {
     rate: options.faultRate,
-    kinds: ['error', 'throttle', 'timeout-after', 'latency'],
+    kinds: ['error', 'throttle', 'timeout-after', 'duplicate', 'latency'],
     latencyMs: 100,
     crashRate: options.crashRate,
   };

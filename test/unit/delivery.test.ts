@@ -115,6 +115,23 @@ describe('deliverToTarget', () => {
     ]);
   });
 
+  it('dead-letters at once what the target rejects as invalid (no retries)', async () => {
+    documentMock
+      .on(PutCommand)
+      .rejects(Object.assign(new Error('Type mismatch for key'), { name: 'ValidationException' }));
+    await deliverToTarget(dependencies(), config, loggedMutation(), 'main', 0, undefined);
+    expect(sent()).toEqual([
+      {
+        queue: 'dlq-url',
+        delay: 0,
+        message: expect.objectContaining({
+          attempt: 1,
+          reason: expect.stringContaining('rejected by the target'),
+        }),
+      },
+    ]);
+  });
+
   it('dead-letters a mutation whose target was removed from the namespace', async () => {
     await deliverToTarget(dependencies(), config, loggedMutation(), 'gone', 0, undefined);
     expect(sent()[0]).toMatchObject({ queue: 'dlq-url', message: { reason: 'target-removed' } });

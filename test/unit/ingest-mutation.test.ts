@@ -16,6 +16,10 @@ const kinesisMock = mockClient(KinesisClient);
 const documentMock = mockClient(DynamoDBDocumentClient);
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 
+function nested(depth: number): unknown {
+  return depth === 0 ? 1 : [nested(depth - 1)];
+}
+
 function dependencies(): IngestDependencies {
   const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
   return {
@@ -235,6 +239,36 @@ describe('ingestMutation', () => {
         'conflicting-idempotency-key',
       ],
       ['items are sent', { items: [{ target: 'main' }] }, undefined, 400, 'unsupported-items'],
+      ['a number would lose digits', { payload: { id: 'a', n: 1e20 } }, undefined, 400, 'invalid-payload'],
+      [
+        'a number is outside DynamoDB range',
+        { payload: { id: 'a', n: 1e-200 } },
+        undefined,
+        400,
+        'invalid-payload',
+      ],
+      [
+        'the payload nests too deep',
+        { payload: { id: 'a', d: nested(30) } },
+        undefined,
+        400,
+        'invalid-payload',
+      ],
+      ['the key has the wrong type', { payload: { id: 5 } }, undefined, 400, 'invalid-payload'],
+      [
+        'set and add name one attribute',
+        { op: 'update', payload: { id: 'a' }, set: { n: 1 }, add: { n: 1 } },
+        undefined,
+        400,
+        'invalid-payload',
+      ],
+      [
+        '"set" makes it too large',
+        { op: 'update', payload: { id: 'a' }, set: { s: 'x'.repeat(200) } },
+        undefined,
+        413,
+        'payload-too-large',
+      ],
       [
         'op "update" has neither set nor add',
         { op: 'update', payload: { id: 'a' } },
@@ -270,6 +304,19 @@ describe('ingestMutation', () => {
       // Nothing is written for bad input.
       expect(kinesisMock.calls()).toHaveLength(0);
       expect(documentMock.calls()).toHaveLength(0);
+    });
+
+    it('answers a retry of a committed key with the original answer even after the namespace was disabled', async () => {
+      // GIVEN the key was committed (the answer was lost), then the namespace was disabled
+      const hash = hashRequest(mutationRequestSchema.parse({ payload: { id: 'a' } }));
+      documentMock
+        .on(GetCommand)
+        .resolves({ Item: { state: 'COMMITTED', id: '01JEARLIER', sequence: '9', requestHash: hash } });
+      // WHEN the client retries with the same key
+      const answer = await ingestMutation(dependencies(), 'paused', { payload: { id: 'a' } }, 'k-paused');
+      // THEN it learns the mutation is durable, and nothing new is logged
+      expect(answer).toMatchObject({ id: '01JEARLIER', durable: 'SUCCESS' });
+      expect(kinesisMock.calls()).toHaveLength(0);
     });
 
     it('fails if the namespace is disabled (403)', async () => {

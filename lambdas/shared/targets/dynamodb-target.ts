@@ -23,17 +23,40 @@ function isKeyValue(value: unknown): value is string | number {
   );
 }
 
+interface KeyAttribute {
+  readonly name: string;
+  readonly type: 'string' | 'number';
+  /** DynamoDB's limit: 2048 bytes for a partition key, 1024 for a sort key. */
+  readonly maxBytes: number;
+}
+
+/** Why a key value does not fit its attribute, or undefined when it does. */
+function keyValueProblem(key: KeyAttribute, value: unknown): string | undefined {
+  if (key.type === 'number')
+    return typeof value === 'number' && Number.isFinite(value) ? undefined : 'a number';
+  if (typeof value !== 'string' || value.length === 0) return 'a non-empty string';
+  return Buffer.byteLength(value, 'utf8') > key.maxBytes
+    ? `a string of at most ${key.maxBytes} bytes`
+    : undefined;
+}
+
 export class DynamoDbTarget implements Target {
   readonly type = 'dynamodb';
   readonly name: string;
   private readonly keyAttributes: string[];
+  private readonly keys: KeyAttribute[];
 
   constructor(
     private readonly config: DynamoDbTargetConfig,
     private readonly documentClient: DynamoDBDocumentClient,
   ) {
     this.name = config.name;
-    this.keyAttributes = [config.key.partitionKey, ...(config.key.sortKey ? [config.key.sortKey] : [])];
+    const { key } = config;
+    this.keys = [
+      { name: key.partitionKey, type: key.partitionKeyType ?? 'string', maxBytes: 2048 },
+      ...(key.sortKey ? [{ name: key.sortKey, type: key.sortKeyType ?? 'string', maxBytes: 1024 }] : []),
+    ];
+    this.keyAttributes = this.keys.map((attribute) => attribute.name);
   }
 
   validate(payload: unknown, op: MutationOp, update?: UpdateSpec): string[] {
@@ -43,12 +66,10 @@ export class DynamoDbTarget implements Target {
       ];
     }
     const problems: string[] = [];
-    for (const attribute of this.keyAttributes) {
-      if (!isKeyValue(payload[attribute])) {
-        problems.push(
-          `target "${this.name}" needs payload.${attribute}, its key attribute, as a non-empty string or a number`,
-        );
-      }
+    for (const key of this.keys) {
+      const expected = keyValueProblem(key, payload[key.name]);
+      if (expected)
+        problems.push(`target "${this.name}" needs payload.${key.name}, its key attribute, as ${expected}`);
     }
     for (const attribute of Object.keys(payload)) {
       if (attribute.startsWith(RESERVED_ATTRIBUTE_PREFIX)) {
@@ -57,8 +78,16 @@ export class DynamoDbTarget implements Target {
         );
       }
     }
-    const updated = [...Object.keys(update?.set ?? {}), ...Object.keys(update?.add ?? {})];
+    const added = new Set(Object.keys(update?.add ?? {}));
+    for (const attribute of Object.keys(update?.set ?? {})) {
+      if (added.has(attribute)) problems.push(`update: "${attribute}" is in both "set" and "add"; use one`);
+    }
+    const updated = [...Object.keys(update?.set ?? {}), ...added];
     for (const attribute of updated) {
+      if (attribute === '') {
+        problems.push('update: an attribute name is empty');
+        continue;
+      }
       if (this.keyAttributes.includes(attribute)) {
         problems.push(
           `update: "${attribute}" is a key attribute of target "${this.name}" and cannot be updated`,

@@ -1,0 +1,42 @@
+/**
+ * Checks that a JSON value can be stored in DynamoDB as the SDK marshals it — in the ledger (every
+ * envelope) and in DynamoDB targets — so that such input is a 400 at ingest, not a failed commit.
+ */
+
+// The ledger item holds envelope -> payload (or update.set): three levels of DynamoDB's 32.
+const MAX_NESTING = 28;
+const MAX_PROBLEMS = 5;
+
+export function dynamoValueProblems(value: unknown, path: string): string[] {
+  const problems: string[] = [];
+  visit(value, path, 0, problems);
+  return problems;
+}
+
+function visit(value: unknown, path: string, depth: number, problems: string[]): void {
+  if (problems.length >= MAX_PROBLEMS) return;
+  if (depth > MAX_NESTING) {
+    problems.push(`${path}: nested deeper than ${MAX_NESTING} levels`);
+    return;
+  }
+  if (typeof value === 'number') {
+    if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+      problems.push(
+        `${path}: ${value} is an integer beyond ±(2^53 - 1) and would lose digits; send it as a string`,
+      );
+    } else if (value !== 0 && (Math.abs(value) < 1e-130 || Math.abs(value) >= 1e126)) {
+      problems.push(`${path}: ${value} is outside DynamoDB's number range (1e-130 to 1e126)`);
+    }
+    return;
+  }
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) visit(item, `${path}[${index}]`, depth + 1, problems);
+    return;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [key, field] of Object.entries(value)) {
+      if (key === '') problems.push(`${path}: has an empty attribute name`);
+      visit(field, `${path}.${key}`, depth + 1, problems);
+    }
+  }
+}
