@@ -223,6 +223,8 @@ export class WalConsumers extends Construct {
       storage.grantConsume(consumer);
       queues.grantEnqueue(consumer);
       namespaces.grantRead(consumer);
+      // A namespace removed by a deploy must read as ParameterNotFound (-> DLQ with a reason), not AccessDenied.
+      namespaces.grantLookup(consumer);
       namespaces.grantWriteTargets(consumer);
     }
   }

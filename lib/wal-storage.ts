@@ -7,7 +7,6 @@ import { Construct } from 'constructs';
 import {
   LEDGER_ID_INDEX,
   LEDGER_ID_INDEX_PARTITION_KEY,
-  LEDGER_ID_INDEX_SORT_KEY,
   LEDGER_PARTITION_KEY,
   LEDGER_TTL_ATTRIBUTE,
 } from '../lambdas/shared/ledger-schema';
@@ -73,8 +72,8 @@ export class WalStorage extends Construct {
     this.ledger.addGlobalSecondaryIndex({
       indexName: LEDGER_ID_INDEX,
       partitionKey: { name: LEDGER_ID_INDEX_PARTITION_KEY, type: dynamodb.AttributeType.STRING },
-      sortKey: { name: LEDGER_ID_INDEX_SORT_KEY, type: dynamodb.AttributeType.STRING },
-      projectionType: dynamodb.ProjectionType.ALL,
+      // Keys only: GET reads the entry from the table (consistently) by the pk the index gives.
+      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
     });
   }
 

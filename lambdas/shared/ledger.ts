@@ -62,8 +62,8 @@ export async function getLedgerEntry(
 }
 
 /**
- * The committed entry of a mutation id, through the `byId` index (namespace, id). The index is
- * eventually consistent: a mutation committed a moment ago may not be found yet.
+ * The committed entry of a mutation id: the `byId` index (eventually consistent, keys only) gives
+ * its pk, then the entry is read from the table. A mutation committed a moment ago may not be found yet.
  */
 export async function findLedgerEntryById(
   ledger: Ledger,
@@ -74,13 +74,25 @@ export async function findLedgerEntryById(
     new QueryCommand({
       TableName: ledger.tableName,
       IndexName: LEDGER_ID_INDEX,
-      KeyConditionExpression: '#namespace = :namespace AND #id = :id',
-      ExpressionAttributeNames: { '#namespace': 'namespace', '#id': 'id' },
-      ExpressionAttributeValues: { ':namespace': namespace, ':id': id },
-      Limit: 1,
+      KeyConditionExpression: '#id = :id',
+      ExpressionAttributeNames: { '#id': 'id' },
+      ExpressionAttributeValues: { ':id': id },
     }),
   );
-  return answer.Items?.[0] as LedgerEntry | undefined;
+  for (const keys of answer.Items ?? []) {
+    const pk = String(keys[LEDGER_PARTITION_KEY]);
+    if (!pk.startsWith(`${namespace}#`)) continue;
+    const entry = await ledger.documentClient.send(
+      new GetCommand({
+        TableName: ledger.tableName,
+        Key: { [LEDGER_PARTITION_KEY]: pk },
+        ConsistentRead: true,
+      }),
+    );
+    const item = entry.Item as LedgerEntry | undefined;
+    if (item?.id === id) return item;
+  }
+  return undefined;
 }
 
 // BatchGetItem takes at most 100 keys per call.

@@ -103,17 +103,13 @@ describe('ledger table', () => {
       KeySchema: [{ AttributeName: LEDGER_PARTITION_KEY, KeyType: 'HASH' }],
       AttributeDefinitions: expect.arrayContaining([
         { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'namespace', AttributeType: 'S' },
         { AttributeName: 'id', AttributeType: 'S' },
       ]),
       GlobalSecondaryIndexes: [
         {
           IndexName: LEDGER_ID_INDEX,
-          KeySchema: [
-            { AttributeName: 'namespace', KeyType: 'HASH' },
-            { AttributeName: 'id', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
+          KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
         },
       ],
       TimeToLiveSpecification: { AttributeName: LEDGER_TTL_ATTRIBUTE, Enabled: true },
@@ -538,6 +534,18 @@ describe('IAM', () => {
       ].sort(),
     );
   });
+
+  test.each(['streamConsumer', 'queueConsumer'] as const)(
+    'the %s may look up any namespace parameter, so a removed namespace reads as not found',
+    (name) => {
+      const ssmResources = statementsOf(stack.consumers[name])
+        .filter(({ statement }) => asList(statement.Action).includes('ssm:GetParameter'))
+        .flatMap(({ statement }) => asList(statement.Resource).map((resource) => flatten(resource)));
+      expect(ssmResources).toContain(
+        'arn:<Ref:AWS::Partition>:ssm:eu-west-1:111111111111:parameter/wal/test/namespaces/*',
+      );
+    },
+  );
 
   test.each(['streamConsumer', 'queueConsumer'] as const)(
     'the %s may send to the delay, retry and dead-letter queues',
