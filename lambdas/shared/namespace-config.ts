@@ -11,6 +11,8 @@ export const TARGET_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 export const RESERVED_ATTRIBUTE_PREFIX = '_wal';
 /** The largest payload a namespace may allow: an envelope must still fit an SQS message (256 KiB). */
 export const MAX_PAYLOAD_BYTES = 192 * 1024;
+/** The DLQ keeps messages 14 days; a ledger entry must outlive them (plus a day of slack). */
+export const LEDGER_MIN_RETENTION_DAYS = 15;
 /** The longest delay a namespace may allow (365 days); longer delays hop through the delay queue. */
 export const MAX_DELAY_SECONDS = 365 * 24 * 3600;
 
@@ -82,10 +84,24 @@ export const namespaceConfigSchema = z
       .object({ maxBytes: z.number().int().min(1).max(MAX_PAYLOAD_BYTES).default(65_536) })
       .strict()
       .default({ maxBytes: 65_536 }),
-    retentionDays: z.number().int().min(1).max(3650).default(30),
+    /**
+     * How long ledger entries live. They must outlive every copy of the mutation that may still be
+     * routed: the DLQ keeps messages 14 days, and a delayed mutation waits up to maxDelaySeconds.
+     */
+    retentionDays: z.number().int().min(LEDGER_MIN_RETENTION_DAYS).max(3650).default(30),
   })
   .strict()
   .superRefine((config, ctx) => {
+    const neededDays = LEDGER_MIN_RETENTION_DAYS + Math.ceil(config.delay.maxDelaySeconds / 86_400);
+    if (config.retentionDays < neededDays) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retentionDays'],
+        message:
+          `must be at least ${neededDays} (the DLQ's 14 days plus the longest delay): a ledger entry that expires ` +
+          'before its mutation is delivered lets that mutation be fenced or a retry commit it again',
+      });
+    }
     const seen = new Set<string>();
     for (const [index, target] of config.targets.entries()) {
       if (seen.has(target.name)) {
