@@ -1,4 +1,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DeliveryDependencies } from '../../lambdas/shared/delivery';
 import type { Envelope, LoggedMutation } from '../../lambdas/shared/envelope';
 import { type NamespaceConfig, parseNamespaceConfig } from '../../lambdas/shared/namespace-config';
 import { type NamespaceConfigSource, UnknownNamespaceError } from '../../lambdas/shared/namespace-store';
@@ -48,4 +53,24 @@ export function loggedMutation(
   sequence = '49650000000000000000000000001',
 ): LoggedMutation {
   return { envelope: envelope(overrides), sequence };
+}
+
+/**
+ * The consumers' dependencies with real SDK clients (for aws-sdk-client-mock to intercept), fixed
+ * queue URLs ('delay-url', 'retry-url', 'dlq-url'), a fixed clock and jitter drawn at its maximum.
+ */
+export function deliveryDependencies(config: NamespaceConfig, now: number): DeliveryDependencies {
+  const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+  return {
+    sqs: new SQSClient({ region: 'us-east-1' }),
+    kinesis: new KinesisClient({ region: 'us-east-1' }),
+    queues: { delay: 'delay-url', retry: 'retry-url', deadLetter: 'dlq-url' },
+    ledger: { documentClient, tableName: 'ledger' },
+    namespaces: staticNamespaces(config),
+    targetClients: { documentClient },
+    logger: silentLogger,
+    now: () => now,
+    random: () => 1,
+    commitTimeoutMs: 30_000,
+  };
 }

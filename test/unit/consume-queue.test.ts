@@ -1,13 +1,10 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { consumeQueueBatch } from '../../lambdas/queue-consumer/consume-queue';
-import type { DeliveryDependencies } from '../../lambdas/shared/delivery';
 import type { RetryMessage } from '../../lambdas/shared/queue-message';
-import { loggedMutation, namespaceConfig, silentLogger, staticNamespaces } from '../support/fixtures';
+import { deliveryDependencies, loggedMutation, namespaceConfig } from '../support/fixtures';
 
 const sqsMock = mockClient(SQSClient);
 const documentMock = mockClient(DynamoDBDocumentClient);
@@ -16,21 +13,7 @@ const config = namespaceConfig({
   retry: { maxAttempts: 5, initialBackoffSeconds: 3_600, maxBackoffSeconds: 7_200 },
 });
 
-function dependencies(): DeliveryDependencies {
-  const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
-  return {
-    sqs: new SQSClient({ region: 'us-east-1' }),
-    kinesis: new KinesisClient({ region: 'us-east-1' }),
-    queues: { delay: 'delay-url', retry: 'retry-url', deadLetter: 'dlq-url' },
-    ledger: { documentClient, tableName: 'ledger' },
-    namespaces: staticNamespaces(config),
-    targetClients: { documentClient },
-    logger: silentLogger,
-    now: () => NOW,
-    random: () => 1,
-    commitTimeoutMs: 30_000,
-  };
-}
+const dependencies = () => deliveryDependencies(config, NOW);
 
 function event(body: unknown): SQSEvent {
   const record = {

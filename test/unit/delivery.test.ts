@@ -1,11 +1,9 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { type DeliveryDependencies, deliverToTarget, routeCommitted } from '../../lambdas/shared/delivery';
+import { deliverToTarget, routeCommitted } from '../../lambdas/shared/delivery';
 import type { QueueMessage } from '../../lambdas/shared/queue-message';
-import { loggedMutation, namespaceConfig, silentLogger, staticNamespaces } from '../support/fixtures';
+import { deliveryDependencies, loggedMutation, namespaceConfig } from '../support/fixtures';
 
 const sqsMock = mockClient(SQSClient);
 const documentMock = mockClient(DynamoDBDocumentClient);
@@ -20,21 +18,7 @@ const config = namespaceConfig({
   },
 });
 
-function dependencies(): DeliveryDependencies {
-  const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
-  return {
-    sqs: new SQSClient({ region: 'us-east-1' }),
-    kinesis: new KinesisClient({ region: 'us-east-1' }),
-    queues: { delay: 'delay-url', retry: 'retry-url', deadLetter: 'dlq-url' },
-    ledger: { documentClient, tableName: 'ledger' },
-    namespaces: staticNamespaces(config),
-    targetClients: { documentClient },
-    logger: silentLogger,
-    now: () => NOW,
-    random: () => 1,
-    commitTimeoutMs: 30_000,
-  };
-}
+const dependencies = () => deliveryDependencies(config, NOW);
 
 function sent(): { queue: string | undefined; delay: number | undefined; message: QueueMessage }[] {
   return sqsMock.commandCalls(SendMessageCommand).map((call) => ({
