@@ -13,8 +13,11 @@ export const RESERVED_ATTRIBUTE_PREFIX = '_wal';
 export const MAX_PAYLOAD_BYTES = 192 * 1024;
 /** The DLQ keeps messages 14 days; a ledger entry must outlive them (plus a day of slack). */
 export const LEDGER_MIN_RETENTION_DAYS = 15;
-/** The longest delay a namespace may allow (365 days); longer delays hop through the delay queue. */
-export const MAX_DELAY_SECONDS = 365 * 24 * 3600;
+/**
+ * The longest delay a namespace may allow (30 days). Delays beyond SQS's 900 s hop through the delay
+ * queue, one send and one invocation per 15 minutes: 30 days is about 2,900 hops per mutation and target.
+ */
+export const MAX_DELAY_SECONDS = 30 * 24 * 3600;
 
 const attributeName = z
   .string()

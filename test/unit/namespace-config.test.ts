@@ -72,3 +72,15 @@ describe('parseNamespaceConfig', () => {
     expect(() => parseNamespaceConfig({}, 'config/dev/x.json')).toThrow(/config\/dev\/x.json/);
   });
 });
+
+describe('delay bounds', () => {
+  it('fails if maxDelaySeconds is over 30 days (each 15 minutes of delay costs a hop)', () => {
+    const value = {
+      name: 'orders',
+      targets: [target],
+      delay: { maxDelaySeconds: 31 * 86_400 },
+      retentionDays: 60,
+    };
+    expect(() => parseNamespaceConfig(value, 'orders.json')).toThrow(/delay.maxDelaySeconds/);
+  });
+});
