@@ -64,6 +64,7 @@ export async function ingestMutation(
 ): Promise<MutationAnswer> {
   const config = await deps.namespaces.get(namespace);
   const request = parseRequest(body);
+  const requestHash = hashRequest(request);
   const clientKey = chooseIdempotencyKey(request, headerIdempotencyKey);
   let targets: Target[];
   let deliverAt: number | undefined;
@@ -84,8 +85,8 @@ export async function ingestMutation(
     // A retry of a mutation committed before the namespace's config changed still learns its outcome.
     if (error instanceof ProblemError && clientKey !== undefined) {
       const existing = await getLedgerEntry(deps.ledger, namespace, clientKey).catch(() => undefined);
-      if (existing?.state === 'COMMITTED' && existing.id && existing.requestHash === hashRequest(request)) {
-        return answerFromCommitted(existing, namespace, clientKey, hashRequest(request));
+      if (existing?.state === 'COMMITTED' && existing.id && existing.requestHash === requestHash) {
+        return answerFromCommitted(existing, namespace, clientKey, requestHash);
       }
     }
     throw error;
@@ -114,7 +115,6 @@ export async function ingestMutation(
     ...(deliverAt !== undefined ? { deliverAt } : {}),
     ...(deps.region ? { origin: deps.region } : {}),
   };
-  const requestHash = hashRequest(request);
 
   let sequence: string;
   try {

@@ -12,6 +12,7 @@ import {
 import { crashPoint } from '../shared/faults';
 import { commitStateOf, fenceLedgerEntry, getLedgerEntry } from '../shared/ledger';
 import { errorMessage } from '../shared/logger';
+import { LEDGER_MIN_RETENTION_DAYS } from '../shared/namespace-config';
 import { type NamespaceConfigSource, UnknownNamespaceError } from '../shared/namespace-store';
 import {
   type DeliverMessage,
@@ -183,7 +184,7 @@ async function retentionDaysOf(namespaces: NamespaceConfigSource, namespace: str
   try {
     return (await namespaces.get(namespace)).retentionDays;
   } catch (error) {
-    if (error instanceof UnknownNamespaceError) return 1;
+    if (error instanceof UnknownNamespaceError) return LEDGER_MIN_RETENTION_DAYS;
     throw error;
   }
 }

@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { stageSettings } from '../../lib/stage-config';
 import { InvalidStreamSettingError } from '../../lib/wal-consumers';
 import { InvalidQueueSettingError } from '../../lib/wal-queues';
@@ -185,5 +185,43 @@ describe('consumerTimeout', () => {
     // THEN
     template.resourcePropertiesCountIs('AWS::Lambda::Function', { Timeout: 5 }, 2);
     template.resourcePropertiesCountIs('AWS::SQS::Queue', { VisibilityTimeout: 30 }, 3);
+  });
+});
+
+describe('provisioned target key types', () => {
+  it('creates the table with the configured key types (numbers here)', () => {
+    // GIVEN a namespace whose target is keyed by a number and a string
+    const configDir = writeConfigDir({
+      dev: {
+        'scores.json': {
+          name: 'scores',
+          targets: [
+            {
+              name: 'main',
+              type: 'dynamodb',
+              provision: true,
+              key: { partitionKey: 'player', partitionKeyType: 'number', sortKey: 'game' },
+            },
+          ],
+        },
+      },
+    });
+    try {
+      // WHEN
+      const template = Template.fromStack(newTestStack({ stage: 'dev', configDir }));
+      // THEN
+      template.hasResourceProperties('AWS::DynamoDB::Table', {
+        KeySchema: [
+          { AttributeName: 'player', KeyType: 'HASH' },
+          { AttributeName: 'game', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: Match.arrayWith([
+          { AttributeName: 'player', AttributeType: 'N' },
+          { AttributeName: 'game', AttributeType: 'S' },
+        ]),
+      });
+    } finally {
+      removeDir(configDir);
+    }
   });
 });
