@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { dynamoValueProblems } from '../shared/dynamo-values';
-import { ENVELOPE_VERSION, type Envelope } from '../shared/envelope';
+import { ENVELOPE_VERSION, type Envelope, effectiveTime } from '../shared/envelope';
 import { crashPoint } from '../shared/faults';
 import { badRequest, ProblemError } from '../shared/http/problem';
 import {
@@ -31,6 +31,8 @@ export interface MutationAnswer {
   readonly namespace: string;
   readonly durable: Durability;
   readonly sequence?: string;
+  /** The mutation's effective time (its delivery time if delayed, else its log time): with `sequence`, its place in the WAL order. */
+  readonly effectiveAt?: string;
   readonly message?: string;
 }
 
@@ -370,6 +372,7 @@ function answerFromCommitted(
     namespace,
     durable: 'SUCCESS',
     ...(existing.sequence ? { sequence: existing.sequence } : {}),
+    ...(existing.envelope ? { effectiveAt: isoTime(effectiveTime(existing.envelope)) } : {}),
   };
 }
 
@@ -403,7 +406,13 @@ async function commit(
       sequence: entry.sequence,
     });
     crashPoint('after-commit');
-    return { id: entry.id, namespace: entry.namespace, durable: 'SUCCESS', sequence: entry.sequence };
+    return {
+      id: entry.id,
+      namespace: entry.namespace,
+      durable: 'SUCCESS',
+      sequence: entry.sequence,
+      effectiveAt: isoTime(effectiveTime(envelope)),
+    };
   }
   const existing = result.existing;
   if (existing?.state === 'COMMITTED' && existing.id) {
@@ -454,4 +463,8 @@ function durabilityProblem(
     { id: envelope.id, namespace: envelope.namespace, durable, message: detail },
     { cause },
   );
+}
+
+function isoTime(epochMs: number): string {
+  return new Date(epochMs).toISOString();
 }

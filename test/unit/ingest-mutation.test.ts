@@ -56,11 +56,17 @@ beforeEach(() => {
 });
 
 describe('ingestMutation', () => {
-  it('prepares, then commits, and answers SUCCESS with the sequence', async () => {
+  it('prepares, then commits, and answers SUCCESS with the sequence and effective time', async () => {
     // WHEN
     const answer = await ingestMutation(dependencies(), 'orders', { payload: { id: 'a1' } }, 'k1');
     // THEN
-    expect(answer).toEqual({ id: '01JNEWID', namespace: 'orders', durable: 'SUCCESS', sequence: '4965' });
+    expect(answer).toEqual({
+      id: '01JNEWID',
+      namespace: 'orders',
+      durable: 'SUCCESS',
+      sequence: '4965',
+      effectiveAt: new Date(NOW).toISOString(),
+    });
     const record = kinesisMock.commandCalls(PutRecordCommand)[0]?.args[0].input;
     expect(record?.PartitionKey).toBe('orders#a1');
     const commit = documentMock.commandCalls(PutCommand)[0]?.args[0].input;
