@@ -87,6 +87,13 @@ export async function ingestMutation(
         `Namespace "${namespace}" is disabled and takes no mutations. Ask its owners to set "enabled": true.`,
       );
     }
+    if (config.requireIdempotencyKey && clientKey === undefined) {
+      throw badRequest(
+        'idempotency-key-required',
+        `Namespace "${namespace}" requires an idempotency key: send the header "Idempotency-Key" (or ` +
+          '"idempotencyKey" in the body), unique per mutation and the same on every retry of it.',
+      );
+    }
     targets = selectTargets(config, request, deps.targetClients);
     validatePayload(config, request, targets);
     deliverAt = deliveryTime(config, request, now, deps.random);

@@ -34,6 +34,7 @@ function dependencies(): IngestDependencies {
     namespaces: staticNamespaces(
       namespaceConfig({ delay: { maxDelaySeconds: 3_600 }, payload: { maxBytes: 100 } }),
       namespaceConfig({ name: 'paused', enabled: false }),
+      namespaceConfig({ name: 'keyed', requireIdempotencyKey: true }),
     ),
     targetClients: { documentClient },
     logger: silentLogger,
@@ -194,6 +195,21 @@ describe('ingestMutation', () => {
     expect(problem.status).toBe(503);
     expect(problem.extensions).toMatchObject({ durable: 'UNKNOWN', id: '01JNEWID' });
     expect(problem.detail).toMatch(/Retry with the same idempotency key/);
+  });
+
+  it('fails if the namespace requires an idempotency key and none is sent (400), writing nothing', async () => {
+    const problem = await problemOf(
+      ingestMutation(dependencies(), 'keyed', { payload: { id: 'a1' } }, undefined),
+    );
+    expect(problem).toMatchObject({ status: 400, slug: 'idempotency-key-required' });
+    expect(problem.detail).toMatch(/Namespace "keyed" requires an idempotency key/);
+    expect(kinesisMock.calls()).toHaveLength(0);
+    expect(documentMock.calls()).toHaveLength(0);
+  });
+
+  it('takes a keyed mutation in a namespace that requires keys', async () => {
+    const answer = await ingestMutation(dependencies(), 'keyed', { payload: { id: 'a1' } }, 'k-1');
+    expect(answer.durable).toBe('SUCCESS');
   });
 
   describe('bad input', () => {
