@@ -23,7 +23,12 @@ import {
   type RecheckMessage,
   type RetryMessage,
 } from '../shared/queue-message';
-import { rereadFailedBatch, type StreamFailure, streamFailureSchema } from './reread-stream';
+import {
+  handleStreamRecordCopy,
+  rereadFailedBatch,
+  type StreamFailure,
+  streamFailureSchema,
+} from './reread-stream';
 
 const DAY_MS = 86_400_000;
 const LEDGER_EXPIRED = 'ledger-expired';
@@ -75,6 +80,8 @@ async function handleMessage(deps: DeliveryDependencies, record: SQSRecord): Pro
       return recheck(deps, message);
     case 'poison':
       return redrivePoison(deps, message);
+    case 'stream-record':
+      return handleStreamRecordCopy(deps, message);
   }
 }
 

@@ -4,8 +4,10 @@ import {
   type _Record as KinesisRecord,
 } from '@aws-sdk/client-kinesis';
 import { z } from 'zod';
-import { type DeliveryDependencies, deadLetter } from '../shared/delivery';
+import { type DeliveryDependencies, deadLetter, sendToQueue } from '../shared/delivery';
 import { parseStreamArn, toKinesisStreamRecord } from '../shared/kinesis-records';
+import { errorMessage } from '../shared/logger';
+import type { StreamRecordMessage } from '../shared/queue-message';
 import { consumeStreamBatch } from '../stream-consumer/consume-stream';
 
 /** What the Kinesis mapping sends to its on-failure destination: where the batch was, not its records. */
@@ -32,33 +34,82 @@ const MAX_GET_RECORDS_CALLS = 50;
 
 /**
  * Turns a stream batch that exhausted the mapping's retries back into work: re-reads its sequence
- * range from the shard and handles each record as the stream consumer does. Throws if any record
- * still fails, so SQS retries the message (and, after maxReceiveCount, moves it to the DLQ).
+ * range from the shard and handles each record as the stream consumer does. A record that fails again
+ * is copied whole to the retry queue (see {@link handleStreamRecordCopy}), so it no longer depends on the
+ * stream's retention. Throws only if the range cannot be read or copied, so SQS retries the message.
  */
 export async function rereadFailedBatch(deps: DeliveryDependencies, failure: StreamFailure): Promise<void> {
   const info = failure.KinesisBatchInfo;
   const records = await readRange(deps, info);
   const context = { shardId: info.shardId, start: info.startSequenceNumber, end: info.endSequenceNumber };
   if (records.length === 0) {
-    // The range is gone from the stream (past its retention): only a replay from the ledger can recover it.
+    // The range is gone from the stream (past its retention). Each committed mutation's envelope stays in
+    // the ledger until its retention; re-delivering a time window from there is the replay tool's job.
     await deadLetter(deps, {
       kind: 'poison',
-      reason: 'a failed stream batch is no longer on the stream; replay its time window from the ledger',
+      reason:
+        'a failed stream batch is no longer on the stream (past its retention); its mutations are in the ledger ' +
+        'until their retention ends: re-deliver their time window with replay',
       data: Buffer.from(JSON.stringify(failure)).toString('base64'),
       source: `${info.streamArn} ${info.shardId} ${info.startSequenceNumber}..${info.endSequenceNumber}`,
     });
     return;
   }
   const { region } = parseStreamArn(info.streamArn);
-  const response = await consumeStreamBatch(deps, {
-    Records: records.map((record) => toKinesisStreamRecord(record, info.shardId, info.streamArn, region)),
-  });
-  if (response.batchItemFailures.length > 0) {
-    throw new StreamRereadError(
-      `${response.batchItemFailures.length} of ${records.length} re-read records failed again; SQS will retry`,
-    );
+  const events = records.map((record) => toKinesisStreamRecord(record, info.shardId, info.streamArn, region));
+  let failed: Set<string>;
+  let reason = 'the record failed every retry of the stream mapping and then its re-read';
+  try {
+    const response = await consumeStreamBatch(deps, { Records: events });
+    failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
+  } catch (error) {
+    // The whole batch failed again (the ledger could not be read, or every record failed).
+    failed = new Set(events.map((event) => event.kinesis.sequenceNumber));
+    reason = `${reason}: ${errorMessage(error)}`;
   }
-  deps.logger.info('Failed stream batch re-read and handled', { ...context, records: records.length });
+  // Records that fail again leave the stream as whole copies: they keep their own retries and reach
+  // the DLQ with their bytes, so the stream's retention can no longer lose them.
+  for (const event of events.filter((candidate) => failed.has(candidate.kinesis.sequenceNumber))) {
+    const message: StreamRecordMessage = {
+      kind: 'stream-record',
+      streamArn: info.streamArn,
+      shardId: info.shardId,
+      sequenceNumber: event.kinesis.sequenceNumber,
+      partitionKey: event.kinesis.partitionKey,
+      data: event.kinesis.data,
+      approximateArrivalTimestamp: event.kinesis.approximateArrivalTimestamp,
+      reason,
+    };
+    await sendToQueue(deps, deps.queues.retry, message, deps.now());
+  }
+  deps.logger.info('Failed stream batch re-read and handled', {
+    ...context,
+    records: records.length,
+    copiedToRetryQueue: failed.size,
+  });
+}
+
+/** A record copied off the stream after it failed every retry: handled as the stream consumer would. */
+export async function handleStreamRecordCopy(
+  deps: DeliveryDependencies,
+  message: StreamRecordMessage,
+): Promise<void> {
+  const { region } = parseStreamArn(message.streamArn);
+  const record = toKinesisStreamRecord(
+    {
+      SequenceNumber: message.sequenceNumber,
+      PartitionKey: message.partitionKey,
+      Data: Buffer.from(message.data, 'base64'),
+      ApproximateArrivalTimestamp: new Date(message.approximateArrivalTimestamp * 1000),
+    },
+    message.shardId,
+    message.streamArn,
+    region,
+  );
+  const response = await consumeStreamBatch(deps, { Records: [record] });
+  if (response.batchItemFailures.length > 0) {
+    throw new StreamRereadError(`stream record ${message.sequenceNumber} failed again; SQS will retry it`);
+  }
 }
 
 async function readRange(

@@ -47,11 +47,30 @@ export const poisonMessageSchema = z.object({
   id: z.string().optional(),
 });
 
+/**
+ * One stream record whose handling failed every retry of the stream mapping and of the on-failure
+ * re-read: a copy of the whole record, so it can still be delivered (retried, dead-lettered, redriven)
+ * after the stream trims it. Handled as the stream consumer handles a record.
+ */
+export const streamRecordMessageSchema = z.object({
+  kind: z.literal('stream-record'),
+  streamArn: z.string(),
+  shardId: z.string(),
+  sequenceNumber: z.string(),
+  partitionKey: z.string(),
+  /** The record's bytes, base64. */
+  data: z.string(),
+  /** Epoch seconds, as Lambda's Kinesis events give it. */
+  approximateArrivalTimestamp: z.number(),
+  reason: z.string(),
+});
+
 export const queueMessageSchema = z.discriminatedUnion('kind', [
   deliverMessageSchema,
   retryMessageSchema,
   recheckMessageSchema,
   poisonMessageSchema,
+  streamRecordMessageSchema,
 ]);
 
 export type QueueMessage = z.infer<typeof queueMessageSchema>;
@@ -59,3 +78,4 @@ export type DeliverMessage = z.infer<typeof deliverMessageSchema>;
 export type RetryMessage = z.infer<typeof retryMessageSchema>;
 export type RecheckMessage = z.infer<typeof recheckMessageSchema>;
 export type PoisonMessage = z.infer<typeof poisonMessageSchema>;
+export type StreamRecordMessage = z.infer<typeof streamRecordMessageSchema>;

@@ -158,7 +158,13 @@ async function deadLetteredIds(wal: LocalWal): Promise<Set<string>> {
     for (const message of messages) {
       const parsed = queueMessageSchema.safeParse(JSON.parse(message.Body ?? '{}'));
       if (!parsed.success) continue;
-      const id = parsed.data.kind === 'poison' ? parsed.data.id : parsed.data.mutation.envelope.id;
+      const letter = parsed.data;
+      const id =
+        letter.kind === 'poison'
+          ? letter.id
+          : letter.kind === 'stream-record'
+            ? undefined
+            : letter.mutation.envelope.id;
       if (id) ids.add(id);
     }
   }

@@ -3,7 +3,14 @@ import { queueMessageSchema } from '../../../../lambdas/shared/queue-message';
 import type { SampledMessage } from './sample';
 
 /** What a DLQ message is: a WAL queue message kind, or a body the WAL did not write. */
-export type DeadLetterKind = 'retry' | 'poison' | 'deliver' | 'recheck' | 'stream-failure' | 'unrecognized';
+export type DeadLetterKind =
+  | 'retry'
+  | 'poison'
+  | 'deliver'
+  | 'recheck'
+  | 'stream-record'
+  | 'stream-failure'
+  | 'unrecognized';
 
 /** One DLQ message as an operator reads it. */
 export interface DeadLetter {
@@ -105,6 +112,14 @@ export function describeDeadLetter(message: SampledMessage): DeadLetter {
         reason: movedByPolicy,
         namespace: letter.mutation.envelope.namespace,
         id: letter.mutation.envelope.id,
+      };
+    case 'stream-record':
+      // A record copied off the stream after every retry failed; the policy moved it after it failed again.
+      return {
+        ...base,
+        kind: 'stream-record',
+        reason: `${letter.reason}; then ${movedByPolicy}`,
+        snippet: snippet(Buffer.from(letter.data, 'base64').toString('utf8')),
       };
   }
 }
