@@ -9,7 +9,13 @@ import {
 import { type JournalEntry, SqsModel, type StoredMessage } from '../../src/local/sqs-journal/sqs-model';
 
 function message(id: string, body = `body of ${id}`): StoredMessage {
-  return { id, body, attributes: { SentTimestamp: '1000', ApproximateReceiveCount: '0' }, dueAt: 1000 };
+  return {
+    id,
+    body,
+    attributes: { SentTimestamp: '1000', ApproximateReceiveCount: '0' },
+    dueAt: 1000,
+    expiresAt: 2000,
+  };
 }
 
 describe('the SQS journal file', () => {

@@ -63,7 +63,7 @@ export function persistSqs(service: SqsService, path: string, now: () => number 
       if (messageId === undefined && model.has(name, stored.MessageId)) return result;
       const delaySeconds = Number(input.DelaySeconds);
       const delayMs = (Number.isNaN(delaySeconds) ? queue.DelaySeconds : delaySeconds) * 1000;
-      record({ op: 'put', queue: name, message: toStored(stored, now() + delayMs) });
+      record({ op: 'put', queue: name, message: toStored(queue, stored, now() + delayMs) });
       return result;
     };
 
@@ -75,7 +75,7 @@ export function persistSqs(service: SqsService, path: string, now: () => number 
         if (model.has(name, message.MessageId)) {
           // Not synced: losing a count in a crash grants one more attempt, never loses a message.
           record({ op: 'receive', queue: name, id: message.MessageId, count }, false);
-        } else record({ op: 'put', queue: name, message: toStored(message, now()) });
+        } else record({ op: 'put', queue: name, message: toStored(queue, message, now()) });
       }
       return received;
     };
@@ -112,7 +112,7 @@ export function persistSqs(service: SqsService, path: string, now: () => number 
  * Puts a queue's journaled messages back: same id, body, attributes and receive count; a delayed
  * one stays hidden until its due time. Leases (visibility timeouts) are not restored: every local
  * consumer died with the process, so each message is visible again at once, as SQS makes it once
- * the lease ends. Messages past the queue's retention period are dropped, as SQS would.
+ * the lease ends. Messages past their retention period are dropped, as SQS would have.
  */
 function restore(
   queue: EmulatedQueue,
@@ -121,8 +121,7 @@ function restore(
   at: number,
 ): void {
   for (const message of model.messages(queue.QueueName)) {
-    const sentAt = Number(message.attributes.SentTimestamp);
-    if (sentAt + queue.MessageRetentionPeriod * 1000 < at) {
+    if (message.expiresAt < at) {
       model.apply({ op: 'delete', queue: queue.QueueName, id: message.id });
       continue;
     }
@@ -141,13 +140,15 @@ function restore(
   }
 }
 
-function toStored(record: EmulatedRecord, dueAt: number): StoredMessage {
+function toStored(queue: EmulatedQueue, record: EmulatedRecord, dueAt: number): StoredMessage {
+  const sentAt = Number(record.attributes.SentTimestamp);
   return {
     id: record.MessageId,
     body: record.MessageBody,
     ...(record.MessageAttributes ? { messageAttributes: record.MessageAttributes } : {}),
     attributes: { ...record.attributes },
     dueAt,
+    expiresAt: sentAt + queue.MessageRetentionPeriod * 1000,
   };
 }
 

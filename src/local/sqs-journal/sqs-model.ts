@@ -11,6 +11,11 @@ export interface StoredMessage {
   readonly attributes: Record<string, string>;
   /** When the message's delay ends (epoch ms): it is not delivered before. */
   readonly dueAt: number;
+  /**
+   * When its queue's retention period (as it was when the message arrived) ends (epoch ms). Kept
+   * with the message: at a restart, queues are created before their attributes are set.
+   */
+  readonly expiresAt: number;
 }
 
 /**
