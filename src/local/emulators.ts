@@ -7,9 +7,14 @@ import { createRequestHandler } from 'local-aws-sqs';
 import { DEFAULT_LOCAL_HOST, DEFAULT_LOCAL_REGION, LOCAL_ACCOUNT_ID } from './constants';
 import { lockDataDir } from './data-dir-lock';
 import { close, endpointUrl, listen, urlHost } from './http-server';
+import { persistSqs } from './sqs-journal/persistent-sqs';
 import { startSsmServer } from './ssm-server';
 
 export { DataDirInUseError } from './data-dir-lock';
+export { SqsJournalCorruptError, SqsJournalWriteError } from './sqs-journal/journal-file';
+
+/** The SQS journal's file in a data dir (see src/local/sqs-journal). */
+export const SQS_JOURNAL_FILE = 'sqs-journal.log';
 
 export const EMULATOR_NAMES = ['dynamodb', 'kinesis', 'sqs', 'ssm'] as const;
 export type EmulatorName = (typeof EMULATOR_NAMES)[number];
@@ -20,7 +25,7 @@ export interface EmulatorsOptions {
   /** Port per emulator; 0 (the default) picks a free one. */
   ports?: Partial<Record<EmulatorName, number>>;
   /**
-   * Keeps DynamoDB, Kinesis and SSM state here across restarts (in memory when absent; SQS always is).
+   * Keeps DynamoDB, Kinesis, SSM and SQS state here across restarts (all in memory when absent).
    * One set of emulators at a time may use it: a second start fails with DataDirInUseError.
    */
   dataDir?: string;
@@ -174,7 +179,7 @@ async function startKinesis({ host, port, region, dataDir }: StartContext): Prom
   }
 }
 
-async function startSqs({ host, port, region }: StartContext): Promise<RunningEmulator> {
+async function startSqs({ host, port, region, dataDir }: StartContext): Promise<RunningEmulator> {
   const { service, requestHandler } = createRequestHandler({
     port,
     hostname: urlHost(host),
@@ -182,16 +187,28 @@ async function startSqs({ host, port, region }: StartContext): Promise<RunningEm
     accountId: LOCAL_ACCOUNT_ID,
     emulateQueueCreationLifecycle: false,
   });
+  // local-aws-sqs keeps messages in memory only: with a data dir, a journal makes them durable.
+  const persistence = dataDir ? persistSqs(service, join(dataDir, SQS_JOURNAL_FILE)) : undefined;
   // createSqsServer never settles when listen fails, so this module owns the HTTP server.
   const server: Server = createServer((req, res) => {
-    void requestHandler(req, res);
+    // A queue created by a request gets its journaled messages back before anyone can use it.
+    persistence?.attachNewQueues();
+    void requestHandler(req, res).finally(() => persistence?.attachNewQueues());
   });
-  const bound = await listen(server, port, host);
+  let bound: number;
+  try {
+    bound = await listen(server, port, host);
+  } catch (err) {
+    persistence?.close();
+    throw err;
+  }
   // Queue URLs are built from PORT: they must name the port actually bound, so SDKs can follow them.
   service.PORT = bound;
   return {
     endpoint: endpointUrl(host, bound),
     stop: async () => {
+      // First: the reset below empties every queue, which must not reach the journal.
+      persistence?.close();
       // Drops messages and their (unref'd) visibility and retention timers.
       service.resetAll();
       await close(server);

@@ -1,95 +1,28 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { REPO_ROOT } from '../support/local-wal-harness';
-
-/** Reads the child's output until a line matches, or fails after the timeout with what it printed. */
-function waitForLine(
-  child: ChildProcess,
-  pattern: RegExp,
-  timeoutMs: number,
-  output: string[],
-): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`no line matching ${pattern} in:\n${output.join('')}`)),
-      timeoutMs,
-    );
-    const check = () => {
-      for (const line of output.join('').split('\n')) {
-        const match = pattern.exec(line);
-        if (match) {
-          clearTimeout(timer);
-          child.stdout?.off('data', check);
-          resolve(match);
-          return;
-        }
-      }
-    };
-    child.stdout?.on('data', check);
-    check();
-  });
-}
-
-function isGroupAlive(group: number): boolean {
-  try {
-    process.kill(-group, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`not reached within ${timeoutMs} ms`);
-}
+import {
+  isGroupAlive,
+  type LocalProcess,
+  spawnNpmStart,
+  waitFor,
+  waitForLine,
+} from '../support/local-process';
 
 describe('npm start (the README quick start)', () => {
-  let child: ChildProcess | undefined;
-  const output: string[] = [];
+  let local: LocalProcess | undefined;
 
   afterAll(() => {
     // The test stops it itself; this only cleans up after a failure.
-    if (child?.pid && isGroupAlive(child.pid)) process.kill(-child.pid, 'SIGKILL');
+    if (local && isGroupAlive(local.group)) process.kill(-local.group, 'SIGKILL');
   });
 
   it('runs the WAL: a POSTed mutation reaches the demo table, and Ctrl-C stops everything', async () => {
     // GIVEN the local runtime started as the README says, on free ports
-    child = spawn(
-      'npm',
-      [
-        'start',
-        '--',
-        '--in-memory',
-        '--port',
-        '0',
-        '--dynamodb-port',
-        '0',
-        '--kinesis-port',
-        '0',
-        '--sqs-port',
-        '0',
-        '--ssm-port',
-        '0',
-      ],
-      {
-        cwd: REPO_ROOT,
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, FORCE_COLOR: '0' },
-      },
-    );
-    child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    const api = (await waitForLine(child, /^\s+API\s+(http:\/\/\S+)/, 50_000, output))[1] as string;
-    const dynamodb = (await waitForLine(child, /^\s+DynamoDB\s+(http:\/\/\S+)/, 1_000, output))[1] as string;
-    const table = (await waitForLine(child, /demo -> main \(dynamodb (\S+)\)/, 1_000, output))[1] as string;
+    local = spawnNpmStart(['--in-memory']);
+    const { output } = local;
+    const api = (await waitForLine(local, /^\s+API\s+(http:\/\/\S+)/, 90_000))[1] as string;
+    const dynamodb = (await waitForLine(local, /^\s+DynamoDB\s+(http:\/\/\S+)/, 1_000))[1] as string;
+    const table = (await waitForLine(local, /demo -> main \(dynamodb (\S+)\)/, 1_000))[1] as string;
 
     // WHEN a client POSTs a mutation over HTTP
     const health = await fetch(`${api}/v1/health`);
@@ -121,8 +54,8 @@ describe('npm start (the README quick start)', () => {
     documents.destroy();
 
     // WHEN Ctrl-C (the terminal sends SIGINT to the whole foreground process group)
-    const exited = new Promise<void>((resolve) => child?.once('exit', () => resolve()));
-    const group = child.pid as number;
+    const exited = new Promise<void>((resolve) => local?.child.once('exit', () => resolve()));
+    const { group } = local;
     process.kill(-group, 'SIGINT');
     await exited;
     // THEN the runtime stops cleanly, no process of it is left, and the API port is closed
@@ -132,5 +65,5 @@ describe('npm start (the README quick start)', () => {
     );
     await waitFor(async () => (isGroupAlive(group) ? undefined : true), 10_000);
     await expect(fetch(`${api}/v1/health`)).rejects.toThrow();
-  }, 90_000);
+  }, 150_000);
 });

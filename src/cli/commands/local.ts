@@ -13,7 +13,7 @@ export interface LocalOptions {
   readonly stage: string;
   readonly host: string;
   readonly ports: { api: number; dynamodb: number; kinesis: number; sqs: number; ssm: number };
-  /** Where DynamoDB, Kinesis, SSM and stream checkpoints are kept; undefined keeps them in memory. */
+  /** Where DynamoDB, Kinesis, SSM, stream checkpoints and SQS messages are kept; undefined keeps them in memory. */
   readonly dataDir?: string;
   readonly configDir?: string;
 }
@@ -50,7 +50,7 @@ export async function startLocal(options: LocalOptions, print: (line: string) =>
       `  SSM        ${endpoints.ssm}`,
       ...namespaces.map((line, index) => `  ${index === 0 ? 'Namespaces' : '          '} ${line}`),
       options.dataDir
-        ? `  State      ${options.dataDir} (DynamoDB, Kinesis, SSM, stream checkpoints; SQS messages are in memory only)`
+        ? `  State      ${options.dataDir} (DynamoDB, Kinesis, SSM, stream checkpoints, SQS messages)`
         : '  State      in memory (pass --data-dir to keep it)',
       `Try:  npm run wal -- put ${namespaces.length > 0 ? (namespaces[0]?.split(' ')[0] ?? 'demo') : 'demo'} --payload '{"id":"a1","n":1}'`,
       'Ctrl-C stops everything.',

@@ -49,7 +49,7 @@ export function createApiServer(): ApiServer {
       return;
     }
     handle(router.routes, router.invoke, request, response).catch((error: unknown) => {
-      writeProblem(response, 502, 'The local function failed to answer', String(error));
+      writeIntegrationFailure(response, error);
     });
   });
   return {
@@ -133,6 +133,24 @@ function readBody(request: IncomingMessage): Promise<Buffer> {
     request.on('end', () => resolve(Buffer.concat(chunks)));
     request.on('error', reject);
   });
+}
+
+/**
+ * What an HTTP API answers when its Lambda integration fails — the function threw, its runtime
+ * exited, or it ran past its timeout: 500 `{"message":"Internal Server Error"}`, whatever the cause
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html).
+ * The cause goes to the log, as API Gateway's `$context.integrationErrorMessage` would.
+ */
+function writeIntegrationFailure(response: ServerResponse, error: unknown): void {
+  console.error(
+    `local API: the Lambda integration failed: ${error instanceof Error ? error.message : String(error)}`,
+  );
+  if (response.headersSent) {
+    response.end();
+    return;
+  }
+  response.writeHead(500, { 'content-type': 'application/json' });
+  response.end(JSON.stringify({ message: 'Internal Server Error' }));
 }
 
 function writeProblem(response: ServerResponse, status: number, title: string, detail: string): void {

@@ -4,7 +4,14 @@ import type { FunctionWiring } from './wiring';
 
 const WORKER_SCRIPT = join(__dirname, 'function-worker.cjs');
 
-/** A function's handler threw, timed out or its runtime exited: Lambda's "function error". */
+/**
+ * Execution environments one function may have at once. Lambda would scale further (up to the
+ * account's concurrency); locally each one is a worker thread with its own module graph, so more
+ * invocations than this wait for a free one (the wait does not count toward the timeout).
+ */
+export const DEFAULT_MAX_ENVIRONMENTS = 8;
+
+/** A function's handler threw, or its runtime exited: Lambda's "function error". */
 export class FunctionInvocationError extends Error {
   constructor(
     readonly functionName: string,
@@ -14,6 +21,21 @@ export class FunctionInvocationError extends Error {
   ) {
     super(`${functionName} failed: ${errorName}: ${message}`);
     this.name = 'FunctionInvocationError';
+  }
+}
+
+/**
+ * The invocation ran past the function's timeout. As on Lambda, its code was stopped (the worker
+ * terminated) and the next invocation starts cold. A function error for every caller.
+ */
+export class FunctionTimeoutError extends FunctionInvocationError {
+  constructor(
+    functionName: string,
+    readonly timeoutSeconds: number,
+  ) {
+    // Lambda's own words for it (errorType Sandbox.Timedout in the Invoke answer).
+    super(functionName, 'Sandbox.Timedout', `Task timed out after ${timeoutSeconds.toFixed(2)} seconds`);
+    this.name = 'FunctionTimeoutError';
   }
 }
 
@@ -28,112 +50,185 @@ export class FunctionInitError extends Error {
   }
 }
 
+/** The runtime was stopped while the invocation ran or waited. */
+export class FunctionHostStoppedError extends Error {
+  constructor(functionName: string) {
+    super(`${functionName}: the local runtime is stopping`);
+    this.name = 'FunctionHostStoppedError';
+  }
+}
+
 type WorkerMessage =
   | { type: 'ready' }
-  | { type: 'init-error'; error: { name: string; message: string; stack?: string } }
+  | { type: 'init-error'; error: SerializedError }
   | { type: 'result'; id: number; result: unknown }
-  | { type: 'error'; id: number; error: { name: string; message: string; stack?: string } };
+  | { type: 'error'; id: number; error: SerializedError };
 
-interface Pending {
-  resolve(result: unknown): void;
-  reject(error: Error): void;
-  timer: NodeJS.Timeout;
+interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+export interface FunctionHostOptions {
+  /** @default DEFAULT_MAX_ENVIRONMENTS */
+  readonly maxEnvironments?: number;
 }
 
 /**
- * One Lambda function, run locally in a worker thread with its own environment variables (as the
- * template sets them), so functions in one process cannot see each other's configuration. When the
- * runtime exits (a crash), its invocations fail and the next one starts a fresh worker: a cold start.
+ * One Lambda function, run locally in worker threads with its own environment variables (as the
+ * template sets them), so functions in one process cannot see each other's configuration.
+ * Each worker is one execution environment: it runs one invocation at a time, as on Lambda, so a
+ * timeout can stop exactly the code that overran (the worker is terminated) without touching the
+ * other invocations. A worker whose runtime exits or is stopped is replaced by a cold start.
  */
 export class FunctionHost {
-  private readonly pending = new Map<number, Pending>();
+  private readonly idle: Worker[] = [];
+  /** The running invocations, by worker: how to end each when the host stops. */
+  private readonly busy = new Map<Worker, () => void>();
+  private readonly waiting: (() => void)[] = [];
+  private starting = 0;
   private nextId = 0;
-  private worker: Promise<Worker>;
   private stopped = false;
+  private readonly maxEnvironments: number;
 
   private constructor(
     readonly wiring: FunctionWiring,
     private readonly env: Record<string, string | undefined>,
     first: Worker,
+    options: FunctionHostOptions,
   ) {
-    this.worker = Promise.resolve(this.watch(first));
+    this.maxEnvironments = Math.max(1, options.maxEnvironments ?? DEFAULT_MAX_ENVIRONMENTS);
+    this.park(first);
   }
 
+  /** Starts the first execution environment, so a handler that cannot load fails the start. */
   static async start(
     wiring: FunctionWiring,
     baseEnv: Record<string, string | undefined>,
     overrideEnv: Record<string, string> = {},
+    options: FunctionHostOptions = {},
   ): Promise<FunctionHost> {
     const env = { ...baseEnv, ...wiring.environment, AWS_LAMBDA_FUNCTION_NAME: wiring.name, ...overrideEnv };
-    return new FunctionHost(wiring, env, await spawn(wiring, env));
+    return new FunctionHost(wiring, env, await spawn(wiring, env), options);
   }
 
-  /** Invokes the handler with an event; rejects with FunctionInvocationError when it throws or times out. */
+  /**
+   * Invokes the handler with an event. Rejects with FunctionInvocationError when it throws or its
+   * runtime exits, and with FunctionTimeoutError (after stopping it) when it overruns its timeout.
+   */
   async invoke<Result>(event: unknown): Promise<Result> {
-    const worker = await this.worker;
+    const worker = await this.acquire();
+    const { name, timeoutSeconds } = this.wiring;
     const id = this.nextId++;
     return new Promise<Result>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
+      const done = (reuse: boolean) => {
+        clearTimeout(timer);
+        worker.off('message', onMessage);
+        worker.off('exit', onExit);
+        this.busy.delete(worker);
+        if (reuse) this.park(worker);
+        else void worker.terminate();
+        this.wakeOne();
+      };
+      const onMessage = (message: WorkerMessage) => {
+        if ((message.type !== 'result' && message.type !== 'error') || message.id !== id) return;
+        done(true);
+        if (message.type === 'result') resolve(message.result as Result);
+        else
+          reject(
+            new FunctionInvocationError(name, message.error.name, message.error.message, message.error.stack),
+          );
+      };
+      const onExit = (code: number) => {
+        done(false);
+        const cause = lastErrors.get(worker);
         reject(
           new FunctionInvocationError(
-            this.wiring.name,
-            'TimeoutError',
-            `timed out after ${this.wiring.timeoutSeconds} s`,
+            name,
+            'Runtime.ExitError',
+            cause ? `runtime exited: ${cause.message}` : `runtime exited with ${code}`,
+            cause?.stack,
           ),
         );
-      }, this.wiring.timeoutSeconds * 1000);
-      this.pending.set(id, { resolve: resolve as (result: unknown) => void, reject, timer });
-      worker.postMessage({ id, event });
+      };
+      // The deadline: the code is stopped where it is, its later side effects never happen.
+      const timer = setTimeout(() => {
+        done(false);
+        reject(new FunctionTimeoutError(name, timeoutSeconds));
+      }, timeoutSeconds * 1000);
+      this.busy.set(worker, () => {
+        done(false);
+        reject(new FunctionHostStoppedError(name));
+      });
+      worker.on('message', onMessage);
+      worker.once('exit', onExit);
+      // Both sides use this deadline: the handler's getRemainingTimeInMillis() and the timer above.
+      worker.postMessage({ id, event, deadline: Date.now() + timeoutSeconds * 1000 });
     });
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.failAll(new Error('the local runtime is stopping'));
-    await (await this.worker.catch(() => undefined))?.terminate();
+    for (const end of [...this.busy.values()]) end();
+    for (const wake of this.waiting.splice(0)) wake();
+    await Promise.all(this.idle.splice(0).map((worker) => worker.terminate()));
   }
 
-  private watch(worker: Worker): Worker {
-    worker.on('message', (message: WorkerMessage) => this.settle(message));
-    worker.on('error', (error) => this.failAll(error));
-    worker.once('exit', (code) => {
-      if (this.stopped) return;
-      this.failAll(
-        new FunctionInvocationError(this.wiring.name, 'Runtime.ExitError', `runtime exited with ${code}`),
-      );
-      this.worker = spawn(this.wiring, this.env).then((next) => this.watch(next));
+  /** An idle execution environment, a new one (cold start), or the next to be free. */
+  private async acquire(): Promise<Worker> {
+    for (;;) {
+      if (this.stopped) throw new FunctionHostStoppedError(this.wiring.name);
+      const warm = this.idle.pop();
+      if (warm) return warm;
+      if (this.busy.size + this.starting < this.maxEnvironments) {
+        this.starting += 1;
+        try {
+          const worker = await spawn(this.wiring, this.env);
+          if (this.stopped) {
+            await worker.terminate();
+            continue;
+          }
+          this.watch(worker);
+          return worker;
+        } finally {
+          this.starting -= 1;
+        }
+      }
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+  }
+
+  private park(worker: Worker): void {
+    if (this.stopped) {
+      void worker.terminate();
+      return;
+    }
+    this.watch(worker);
+    this.idle.push(worker);
+  }
+
+  /**
+   * Once per worker: an uncaught error ends it ('exit' follows; without an 'error' listener it
+   * would end this process), and one that dies while idle is not handed out again.
+   */
+  private watch(worker: Worker): void {
+    if (watched.has(worker)) return;
+    watched.add(worker);
+    worker.on('error', (error) => lastErrors.set(worker, error));
+    worker.once('exit', () => {
+      const index = this.idle.indexOf(worker);
+      if (index >= 0) this.idle.splice(index, 1);
     });
-    return worker;
   }
 
-  private settle(message: WorkerMessage): void {
-    if (message.type !== 'result' && message.type !== 'error') return;
-    const pending = this.pending.get(message.id);
-    if (!pending) return;
-    this.pending.delete(message.id);
-    clearTimeout(pending.timer);
-    if (message.type === 'result') pending.resolve(message.result);
-    else {
-      pending.reject(
-        new FunctionInvocationError(
-          this.wiring.name,
-          message.error.name,
-          message.error.message,
-          message.error.stack,
-        ),
-      );
-    }
-  }
-
-  private failAll(error: Error): void {
-    for (const [id, pending] of this.pending) {
-      clearTimeout(pending.timer);
-      pending.reject(error);
-      this.pending.delete(id);
-    }
+  private wakeOne(): void {
+    this.waiting.shift()?.();
   }
 }
+
+const watched = new WeakSet<Worker>();
+const lastErrors = new WeakMap<Worker, Error>();
 
 /** Starts a worker and waits until the handler module has loaded (the function's init phase). */
 async function spawn(wiring: FunctionWiring, env: Record<string, string | undefined>): Promise<Worker> {
@@ -144,7 +239,6 @@ async function spawn(wiring: FunctionWiring, env: Record<string, string | undefi
       handlerExport: wiring.handlerExport,
       functionName: wiring.name,
       functionArn: wiring.arn,
-      timeoutSeconds: wiring.timeoutSeconds,
     },
   });
   try {

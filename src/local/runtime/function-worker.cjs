@@ -4,7 +4,7 @@ const { workerData, parentPort } = require('node:worker_threads');
 const { randomUUID } = require('node:crypto');
 require('tsx/cjs/api').register();
 
-const { entry, handlerExport, functionName, functionArn, timeoutSeconds } = workerData;
+const { entry, handlerExport, functionName, functionArn } = workerData;
 
 function context(deadline) {
   return {
@@ -38,9 +38,10 @@ try {
   parentPort.postMessage({ type: 'init-error', error: serializeError(error) });
 }
 
+// The host sends one invocation at a time and stops this thread at the deadline (the timeout).
 parentPort.on('message', async (message) => {
   try {
-    const result = await handler(message.event, context(Date.now() + timeoutSeconds * 1000));
+    const result = await handler(message.event, context(message.deadline));
     parentPort.postMessage({ type: 'result', id: message.id, result });
   } catch (error) {
     parentPort.postMessage({ type: 'error', id: message.id, error: serializeError(error) });

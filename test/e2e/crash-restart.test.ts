@@ -1,0 +1,166 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  GetQueueAttributesCommand,
+  ListQueuesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  isGroupAlive,
+  killGroup,
+  type LocalProcess,
+  spawnWalLocal,
+  waitFor,
+  waitForLine,
+} from '../support/local-process';
+
+// Stage "crash" (test/fixtures/config/crash): "later" for a delayed mutation, "flaky" whose table
+// the test deletes (so its mutation waits on the retry queue until a restart provisions the table
+// again), "doomed" whose table never exists and that allows one attempt (so it dead-letters at once).
+
+const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+const region = 'us-east-1';
+
+interface Running {
+  readonly process: LocalProcess;
+  readonly api: string;
+  readonly sqs: SQSClient;
+  readonly documents: DynamoDBDocumentClient;
+  readonly tables: { later: string; flaky: string };
+}
+
+async function start(dataDir: string): Promise<Running> {
+  const process = spawnWalLocal([
+    '--stage',
+    'crash',
+    '--config-dir',
+    'test/fixtures/config',
+    '--data-dir',
+    dataDir,
+  ]);
+  const line = (pattern: RegExp) => waitForLine(process, pattern, 90_000).then((match) => match[1] as string);
+  const api = await line(/^\s+API\s+(http:\/\/\S+)/);
+  const dynamodb = await line(/^\s+DynamoDB\s+(http:\/\/\S+)/);
+  const sqsEndpoint = await line(/^\s+SQS\s+(http:\/\/\S+)/);
+  const tables = {
+    later: await line(/later -> main \(dynamodb (\S+)\)/),
+    flaky: await line(/flaky -> main \(dynamodb (\S+)\)/),
+  };
+  return {
+    process,
+    api,
+    sqs: new SQSClient({ region, credentials, endpoint: sqsEndpoint }),
+    documents: DynamoDBDocumentClient.from(new DynamoDBClient({ region, credentials, endpoint: dynamodb })),
+    tables,
+  };
+}
+
+async function post(api: string, namespace: string, body: unknown): Promise<string> {
+  const response = await fetch(`${api}/v1/namespaces/${namespace}/mutations`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const answer = (await response.json()) as { id: string; durable: string };
+  expect(answer.durable).toBe('SUCCESS');
+  return answer.id;
+}
+
+/** Messages on the stage's queue whose name contains `part`: visible, in flight or delayed. */
+async function queued(running: Running, part: string): Promise<number> {
+  const urls = (await running.sqs.send(new ListQueuesCommand({ QueueNamePrefix: 'ServerlessWal-crash-' })))
+    .QueueUrls;
+  const url = urls?.find((candidate) => candidate.split('/').pop()?.includes(part));
+  if (!url) throw new Error(`no queue with "${part}" in ${urls?.join(', ')}`);
+  const { Attributes: attributes = {} } = await running.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }),
+  );
+  return (
+    Number(attributes.ApproximateNumberOfMessages) +
+    Number(attributes.ApproximateNumberOfMessagesNotVisible) +
+    Number(attributes.ApproximateNumberOfMessagesDelayed)
+  );
+}
+
+async function item(
+  running: Running,
+  table: string,
+  id: string,
+): Promise<Record<string, unknown> | undefined> {
+  return (
+    await running.documents.send(new GetCommand({ TableName: table, Key: { id }, ConsistentRead: true }))
+  ).Item;
+}
+
+function close(running: Running | undefined): void {
+  running?.sqs.destroy();
+  running?.documents.destroy();
+}
+
+describe('local mode across a crash (kill -9) and a restart on the same data dir', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'wal-crash-'));
+  let first: Running | undefined;
+  let second: Running | undefined;
+
+  afterAll(async () => {
+    close(first);
+    close(second);
+    for (const running of [first, second]) if (running) await killGroup(running.process);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('applies the delayed and the retrying mutations after the restart, and keeps the dead letter', async () => {
+    // GIVEN the local WAL on a data dir, with a delayed mutation, one on the retry queue and one dead-lettered
+    first = await start(dataDir);
+    await first.documents.send(new DeleteTableCommand({ TableName: first.tables.flaky }));
+    const postedAt = Date.now();
+    const delayed = await post(first.api, 'later', {
+      payload: { id: 'late-1', n: 1 },
+      lifecycle: { delaySeconds: 15 },
+    });
+    const retrying = await post(first.api, 'flaky', { payload: { id: 'flaky-1', n: 2 } });
+    const dead = await post(first.api, 'doomed', { payload: { id: 'doomed-1', n: 3 } });
+    const running = first;
+    await waitFor(
+      async () =>
+        (await queued(running, 'delay')) >= 1 &&
+        (await queued(running, 'retry')) >= 1 &&
+        (await queued(running, 'DeadLetter')) >= 1
+          ? true
+          : undefined,
+      20_000,
+    );
+
+    // WHEN the whole process group is killed (no shutdown runs) and the WAL starts again on the data dir
+    await killGroup(first.process);
+    expect(isGroupAlive(first.process.group)).toBe(false);
+    second = await start(dataDir);
+
+    // THEN the retrying mutation is applied once its table is back
+    const after = second;
+    const flakyItem = await waitFor(() => item(after, after.tables.flaky, 'flaky-1'), 30_000);
+    expect(flakyItem).toMatchObject({ id: 'flaky-1', n: 2, _walId: retrying });
+    // the delayed one is applied, not before its due time
+    const lateItem = await waitFor(() => item(after, after.tables.later, 'late-1'), 30_000);
+    expect(lateItem).toMatchObject({ id: 'late-1', n: 1, _walId: delayed });
+    expect(Date.now() - postedAt).toBeGreaterThanOrEqual(15_000);
+    // and the DLQ still holds the dead letter, with its reason
+    const dlqUrl = (
+      await after.sqs.send(new ListQueuesCommand({ QueueNamePrefix: 'ServerlessWal-crash-QueuesDeadLetter' }))
+    ).QueueUrls?.[0];
+    const { Messages: letters = [] } = await after.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10 }),
+    );
+    expect(letters.map((letter) => JSON.parse(letter.Body ?? '{}'))).toEqual([
+      expect.objectContaining({
+        kind: 'retry',
+        mutation: expect.objectContaining({ envelope: expect.objectContaining({ id: dead }) }),
+        reason: 'failed 1 of 1 attempts',
+      }),
+    ]);
+  }, 180_000);
+});
