@@ -1,11 +1,14 @@
 import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient } from '@aws-sdk/client-kinesis';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { BatchGetCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { rereadFailedBatch, StreamRereadError } from '../../lambdas/queue-consumer/reread-stream';
-import { deliveryDependencies, namespaceConfig } from '../support/fixtures';
+import { NamespaceConfigUnavailableError } from '../../lambdas/shared/namespace-store';
+import { deliveryDependencies, envelope, namespaceConfig } from '../support/fixtures';
 
 const kinesisMock = mockClient(KinesisClient);
 const documentMock = mockClient(DynamoDBDocumentClient);
+const sqsMock = mockClient(SQSClient);
 const failure = {
   KinesisBatchInfo: {
     shardId: 'shardId-000000000000',
@@ -18,6 +21,7 @@ const failure = {
 beforeEach(() => {
   kinesisMock.reset();
   documentMock.reset();
+  sqsMock.reset();
   kinesisMock.on(GetShardIteratorCommand).resolves({ ShardIterator: 'it-0' });
 });
 
@@ -32,5 +36,52 @@ describe('rereadFailedBatch', () => {
       StreamRereadError,
     );
     expect(documentMock.calls()).toHaveLength(0);
+  });
+
+  it('copies a record that fails again whole to the retry queue, and handles the rest', async () => {
+    // GIVEN a range of two committed records; routing the first fails (its namespace config is unreadable)
+    const good = envelope({ id: '01JGOOD', namespace: 'orders', idempotencyKey: 'k-good' });
+    const bad = envelope({ id: '01JBAD', namespace: 'broken', idempotencyKey: 'k-bad' });
+    kinesisMock.on(GetRecordsCommand).resolves({
+      Records: [
+        { SequenceNumber: '100', PartitionKey: 'broken#a1', Data: Buffer.from(JSON.stringify(bad)) },
+        { SequenceNumber: '900', PartitionKey: 'orders#a1', Data: Buffer.from(JSON.stringify(good)) },
+      ],
+      NextShardIterator: 'it-next',
+      MillisBehindLatest: 0,
+    });
+    documentMock.on(BatchGetCommand).resolves({
+      Responses: {
+        ledger: [
+          { pk: 'orders#k-good', state: 'COMMITTED', id: '01JGOOD', sequence: '900' },
+          { pk: 'broken#k-bad', state: 'COMMITTED', id: '01JBAD', sequence: '100' },
+        ],
+      },
+    });
+    documentMock.on(PutCommand).resolves({});
+    sqsMock.on(SendMessageCommand).resolves({});
+    const deps = {
+      ...deliveryDependencies(namespaceConfig(), 0),
+      namespaces: {
+        async get(name: string) {
+          if (name === 'broken') throw new NamespaceConfigUnavailableError(name);
+          return namespaceConfig();
+        },
+      },
+    };
+    // WHEN
+    await rereadFailedBatch(deps, failure);
+    // THEN the good record is applied, and the bad one is on the retry queue as a whole copy
+    expect(documentMock.commandCalls(PutCommand)).toHaveLength(1);
+    const sent = sqsMock.commandCalls(SendMessageCommand).map((call) => call.args[0].input);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.QueueUrl).toBe('retry-url');
+    const copy = JSON.parse(sent[0]?.MessageBody ?? '{}');
+    expect(copy).toMatchObject({
+      kind: 'stream-record',
+      sequenceNumber: '100',
+      shardId: failure.KinesisBatchInfo.shardId,
+    });
+    expect(JSON.parse(Buffer.from(copy.data, 'base64').toString('utf8'))).toEqual(bad);
   });
 });
