@@ -1,14 +1,11 @@
-import { CfnOutput, Duration, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { NamespaceParameters } from './namespace-parameters';
 import { DEFAULT_CONFIG_DIR, loadStageConfig, type StageConfig, type StageSettings } from './stage-config';
 import { WalConsumers } from './wal-consumers';
-import { WalIngestApi } from './wal-ingest-api';
+import { INGEST_TIMEOUT, WalIngestApi } from './wal-ingest-api';
 import { WalQueues } from './wal-queues';
 import { WalStorage } from './wal-storage';
-
-/** The ingest Lambda answers within this; API Gateway's own limit is 30 s. */
-const INGEST_TIMEOUT = Duration.seconds(10);
 
 export interface WalStackProps extends StackProps {
   /** The stage; its namespaces are read from `<configDir>/<stage>/*.json`. */
