@@ -99,6 +99,10 @@ export class WalStack extends Stack {
     new CfnOutput(this, 'StreamName', { value: this.storage.stream.streamName });
     new CfnOutput(this, 'DelayQueueUrl', { value: this.queues.delayQueue.queueUrl });
     new CfnOutput(this, 'RetryQueueUrl', { value: this.queues.retryQueue.queueUrl });
+    new CfnOutput(this, 'RetryQueueArn', {
+      value: this.queues.retryQueue.queueArn,
+      description: 'The destination of a DLQ redrive ("Redrive to custom destination")',
+    });
     new CfnOutput(this, 'DeadLetterQueueUrl', {
       value: this.queues.deadLetterQueue.queueUrl,
       description: 'Redrive from here (console "Start DLQ redrive" or StartMessageMoveTask)',

@@ -17,6 +17,10 @@ import { logicalIdOf, newTestStack, removeDir, writeConfigDir } from './fixtures
 const SQS_DEFAULT_MAX_MESSAGE_BYTES = 262_144;
 /** Kinesis PutRecord: data blob plus partition key at most 1 MiB. */
 const KINESIS_MAX_RECORD_BYTES = 1_048_576;
+/** An SQS event source invokes the function synchronously: 6 MB of event at most. */
+const LAMBDA_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024;
+/** What the event adds per record besides the body: ids, receipt handle, attributes, ARN. */
+const SQS_EVENT_RECORD_OVERHEAD_BYTES = 2 * 1024;
 
 const bytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value), 'utf8');
 /** A JSON string of `count` control characters: 6 bytes each once escaped (`\u0001`). */
@@ -46,6 +50,17 @@ function largestEnvelope(maxBytes: number) {
     deliverAt: 9_999_999_999_999,
     origin: 'ap-southeast-5',
   });
+}
+
+/** The largest retry message whose payload is all quotes: 2 bytes each in it, 4 in a Lambda event. */
+function largestQuotedRetryMessage(maxBytes: number) {
+  const message = largestRetryMessage(maxBytes);
+  const quotes = '"'.repeat(Math.floor((maxBytes - 14) / 2));
+  expect(bytes({ payload: quotes })).toBeLessThanOrEqual(maxBytes);
+  return {
+    ...message,
+    mutation: { ...message.mutation, envelope: { ...message.mutation.envelope, payload: quotes } },
+  };
 }
 
 function largestRetryMessage(maxBytes: number) {
@@ -157,5 +172,20 @@ describe('the largest messages the WAL sends fit their queue', () => {
     // THEN
     expect(bytes(message)).toBeLessThanOrEqual(maxQueueMessageBytes(MAX_PAYLOAD_BYTES));
     expect(bytes(message)).toBeLessThanOrEqual(maximumMessageSizeOf(stack.queues.deadLetterQueue));
+  });
+});
+
+describe('Lambda SQS event source', () => {
+  test('a batch of 10 of the largest messages, escaped as event bodies, fits the 6 MB invoke payload', () => {
+    // GIVEN the message that grows most when the event JSON-escapes it as a string body
+    const body = JSON.stringify(largestQuotedRetryMessage(MAX_PAYLOAD_BYTES));
+    // WHEN ten of them form one event (the queue consumer's batch size)
+    const eventBytes = 10 * (bytes(body) + SQS_EVENT_RECORD_OVERHEAD_BYTES);
+    // THEN
+    expect(eventBytes).toBeLessThanOrEqual(LAMBDA_SYNC_PAYLOAD_BYTES);
+    const sqsMappings = Object.values(template.findResources('AWS::Lambda::EventSourceMapping')).filter(
+      (mapping) => mapping.Properties.StartingPosition === undefined,
+    );
+    expect(sqsMappings.map((mapping) => mapping.Properties.BatchSize)).toEqual([10, 10, 10]);
   });
 });
