@@ -22,8 +22,9 @@ export const WAL_ROUTES = {
 } as const;
 
 /**
- * The ingest Lambda's timeout unless set: its 4 SDK calls of 2 x (300 + 900) ms + 1 s backoff fit in
- * it with 1 s to spare, and with a cold start (10 s) it stays under API Gateway's 30 s.
+ * The ingest Lambda's timeout unless set: its 4 SDK calls of 2 x (300 + 900) ms + 1 s backoff
+ * (13.6 s) leave more than 1 s for its own work, and with a cold start (10 s) it stays under API
+ * Gateway's 30 s.
  */
 export const INGEST_TIMEOUT = Duration.seconds(15);
 
