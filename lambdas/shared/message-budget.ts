@@ -54,3 +54,28 @@ export function maxQueueMessageBytes(maxPayloadBytes: number): number {
     base64Length(maxEnvelopeBytes(maxPayloadBytes)) + STREAM_RECORD_METADATA_BYTES,
   );
 }
+
+/** What replaces the end of an error text that was cut. */
+const CUT_MARK = ' … (cut)';
+
+/**
+ * `text`, cut so that it takes at most {@link ERROR_TEXT_MAX_BYTES} as JSON (every UTF-16 unit
+ * takes at most 6 bytes there, as a `\uXXXX` escape). Short texts come back unchanged.
+ */
+export function boundErrorText(text: string): string {
+  if (Buffer.byteLength(JSON.stringify(text), 'utf8') <= ERROR_TEXT_MAX_BYTES) return text;
+  let cut = text.slice(0, Math.floor((ERROR_TEXT_MAX_BYTES - 2) / 6) - CUT_MARK.length);
+  // Do not leave half of a surrogate pair at the end.
+  if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);
+  return `${cut}${CUT_MARK}`;
+}
+
+/** The message with its `lastError` and `reason` cut to the budget, so it fits its queue. */
+export function withBoundedErrorTexts<Message extends object>(message: Message): Message {
+  const bounded = { ...message } as Record<string, unknown>;
+  for (const field of ['lastError', 'reason']) {
+    const value = bounded[field];
+    if (typeof value === 'string') bounded[field] = boundErrorText(value);
+  }
+  return bounded as Message;
+}
