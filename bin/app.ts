@@ -10,6 +10,7 @@ import {
   resolveStage,
   UnknownStageError,
 } from '../lib/stage-config';
+import { TimeoutsDoNotNestError } from '../lib/timeout-budget';
 import { WalStack } from '../lib/wal-stack';
 
 /** Configuration mistakes: reported as one readable line, not a stack trace. */
@@ -21,6 +22,7 @@ const CONFIG_ERRORS = [
   NamespaceConfigSyntaxError,
   NamespaceFileNameMismatchError,
   InvalidNamespaceConfigError,
+  TimeoutsDoNotNestError,
 ];
 
 const app = new App();

@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { ENV } from '../lambdas/shared/environment';
 import type { NamespaceParameters } from './namespace-parameters';
 import type { LogLevel } from './stage-config';
+import { consumerSdkBudget } from './timeout-budget';
 import { LAMBDA_ENTRIES, WalFunction } from './wal-function';
 import { VISIBILITY_TIMEOUT_FACTOR, type WalQueues } from './wal-queues';
 import type { WalStorage } from './wal-storage';
@@ -169,6 +170,7 @@ export class WalConsumers extends Construct {
 
     const common = {
       timeout,
+      sdkBudget: consumerSdkBudget(timeout),
       memorySize: props.memorySize ?? 512,
       logLevel: props.logLevel,
       logRetention: props.logRetention,
@@ -191,6 +193,8 @@ export class WalConsumers extends Construct {
       entry: LAMBDA_ENTRIES.streamConsumer,
       serviceName: 'wal-stream-consumer',
       description: 'serverless-wal: checks stream records against the ledger and routes them',
+      // Invoked by Kinesis, it only writes to queues another function consumes: no loop to allow.
+      recursiveLoop: lambda.RecursiveLoop.TERMINATE,
     });
     this.streamConsumer.handler.addEventSource(
       new KinesisEventSource(storage.stream, {
@@ -212,6 +216,9 @@ export class WalConsumers extends Construct {
       entry: LAMBDA_ENTRIES.queueConsumer,
       serviceName: 'wal-queue-consumer',
       description: 'serverless-wal: delivers delayed and retried mutations, recovers stream failures',
+      // It re-enqueues on the queues it consumes on purpose: delay hops past 900 s (up to ~2,900 for
+      // 30 days) and retries. Lambda would stop that chain after about 16 invocations.
+      recursiveLoop: lambda.RecursiveLoop.ALLOW,
     });
     for (const queue of [queues.delayQueue, queues.retryQueue, queues.streamFailureQueue]) {
       this.queueConsumer.handler.addEventSource(

@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { type SdkBudget, sdkBudgetEnvironment } from '../lambdas/shared/sdk-budget';
 import type { LogLevel } from './stage-config';
 
 /** The repository root: NodejsFunction bundles from here with the root package-lock.json. */
@@ -57,6 +58,18 @@ export interface WalFunctionProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Attempts and timeouts of the function's AWS SDK calls (`WAL_SDK_*` variables, read by
+   * lambdas/shared/clients.ts). Derive it from the timeout with lib/timeout-budget.ts.
+   * @default - none set: the clients use DEFAULT_SDK_BUDGET, which does not nest in a short timeout
+   */
+  readonly sdkBudget?: SdkBudget;
+  /**
+   * Whether Lambda stops the function when it detects a recursive loop (SQS -> function -> same
+   * queue, about 16 times). Allow it only where the loop is the design.
+   * @default lambda.RecursiveLoop.TERMINATE
+   */
+  readonly recursiveLoop?: lambda.RecursiveLoop;
 }
 
 /**
@@ -70,10 +83,12 @@ export class WalFunction extends Construct implements iam.IGrantable {
   readonly logGroup: logs.LogGroup;
   readonly grantPrincipal: iam.IPrincipal;
   readonly timeout: Duration;
+  readonly sdkBudget?: SdkBudget;
 
   constructor(scope: Construct, id: string, props: WalFunctionProps) {
     super(scope, id);
     this.timeout = props.timeout ?? Duration.seconds(10);
+    this.sdkBudget = props.sdkBudget;
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -89,6 +104,7 @@ export class WalFunction extends Construct implements iam.IGrantable {
       timeout: this.timeout,
       memorySize: props.memorySize ?? 512,
       logGroup: this.logGroup,
+      recursiveLoop: props.recursiveLoop ?? lambda.RecursiveLoop.TERMINATE,
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
       bundling: {
@@ -104,6 +120,7 @@ export class WalFunction extends Construct implements iam.IGrantable {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
+        ...(props.sdkBudget ? sdkBudgetEnvironment(props.sdkBudget) : {}),
         ...props.environment,
       },
     });

@@ -10,6 +10,7 @@ import { ENV } from '../lambdas/shared/environment';
 import { NAMESPACE_NAME_PATTERN } from '../lambdas/shared/namespace-config';
 import type { NamespaceParameters } from './namespace-parameters';
 import type { LogLevel } from './stage-config';
+import { ingestSdkBudget } from './timeout-budget';
 import { LAMBDA_ENTRIES, WalFunction } from './wal-function';
 import type { WalStorage } from './wal-storage';
 
@@ -20,6 +21,13 @@ export const WAL_ROUTES = {
   health: { method: apigwv2.HttpMethod.GET, path: '/v1/health' },
 } as const;
 
+/**
+ * The ingest Lambda's timeout unless set: its 4 SDK calls of 2 x (300 + 900) ms + 1 s backoff
+ * (13.6 s) leave more than 1 s for its own work, and with a cold start (10 s) it stays under API
+ * Gateway's 30 s.
+ */
+export const INGEST_TIMEOUT = Duration.seconds(15);
+
 /** The stage name of the API: its URL has no stage segment. */
 const DEFAULT_STAGE = '$default';
 
@@ -28,8 +36,9 @@ export interface WalIngestApiProps {
   readonly namespaces: NamespaceParameters;
   /**
    * Timeout of the ingest Lambda. It bounds how long a prepare can stay uncommitted, so the
-   * consumers' commit timeout is derived from it.
-   * @default Duration.seconds(10)
+   * consumers' commit timeout is derived from it. Its SDK budget is derived from it, and it must
+   * leave room for a cold start under API Gateway's 30 s (lib/timeout-budget.ts checks both).
+   * @default INGEST_TIMEOUT (15 s)
    */
   readonly timeout?: Duration;
   /**
@@ -90,12 +99,14 @@ export class WalIngestApi extends Construct {
     super(scope, id);
     const { storage, namespaces } = props;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const timeout = props.timeout ?? INGEST_TIMEOUT;
 
     this.ingest = new WalFunction(this, 'Ingest', {
       entry: LAMBDA_ENTRIES.ingest,
       serviceName: 'wal-ingest',
       description: 'serverless-wal: validates, prepares and commits mutations',
-      timeout: props.timeout ?? Duration.seconds(10),
+      timeout,
+      sdkBudget: ingestSdkBudget(timeout),
       memorySize: props.memorySize ?? 512,
       logLevel: props.logLevel,
       logRetention: props.logRetention,

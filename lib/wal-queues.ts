@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { ArnFormat, Aws, Duration, Fn, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -10,8 +10,16 @@ const RETENTION = Duration.days(14);
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
 /** SQS queue names: at most 80 characters of [A-Za-z0-9_-]. */
 const QUEUE_NAME_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
-/** The longest suffix {@link WalQueues} appends to the prefix. */
-const LONGEST_SUFFIX = '-stream-failures';
+/**
+ * The longest suffix {@link WalQueues} appends to the prefix: a role and the first group of the stack
+ * id's UUID (8 hex digits), e.g. `-stream-failures-1a2b3c4d`.
+ */
+const LONGEST_SUFFIX = '-stream-failures-12345678';
+/**
+ * SQS's largest message since 2025: 1 MiB (1,048,576 bytes). A queue left at its default takes only
+ * 256 KiB, so every WAL queue sets it explicitly (docs/aws-limits.md).
+ */
+export const QUEUE_MAX_MESSAGE_BYTES = 1_048_576;
 /** Receives before the delay, retry and stream-failure queues move a message to the DLQ, unless set. */
 export const DEFAULT_MAX_RECEIVE_COUNT = 5;
 /** The range SQS accepts for a redrive policy's `maxReceiveCount`. */
@@ -39,7 +47,9 @@ export interface WalQueuesProps {
   /**
    * Prefix of the names of the delay, retry and stream-failure queues. They are named because the
    * DLQ's redrive allow policy must list their ARNs, and a reference to their generated ARNs would
-   * be a circular dependency (each of them names the DLQ in its redrive policy).
+   * be a circular dependency (each of them names the DLQ in its redrive policy). Each name ends
+   * with a part of the stack id, which is new for every creation of the stack: a queue retained
+   * by a failed create or a destroy never blocks the next create.
    * @default - the stack name, which is unique per account and region
    */
   readonly queueNamePrefix?: string;
@@ -85,10 +95,13 @@ export class WalQueues extends Construct {
     validate(prefix, this.maxReceiveCount);
     this.visibilityTimeout = Duration.seconds(props.consumerTimeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR);
 
+    // A fixed name would collide with a retained queue of an earlier stack of the same name
+    // (CloudFormation: "already exists"); the stack id's UUID changes with every creation.
+    const instance = stackInstanceId();
     const names = {
-      retry: `${prefix}-retry`,
-      delay: `${prefix}-delay`,
-      streamFailure: `${prefix}${LONGEST_SUFFIX}`,
+      retry: `${prefix}-retry-${instance}`,
+      delay: `${prefix}-delay-${instance}`,
+      streamFailure: `${prefix}-stream-failures-${instance}`,
     };
     const sourceQueues = Object.entries(names).map(([key, name]) =>
       sqs.Queue.fromQueueArn(this, `${key}Source`, queueArn(this, name)),
@@ -98,6 +111,7 @@ export class WalQueues extends Construct {
       encryptionMasterKey: props.encryptionKey,
       enforceSSL: true,
       retentionPeriod: RETENTION,
+      maxMessageSizeBytes: QUEUE_MAX_MESSAGE_BYTES,
       removalPolicy,
     } satisfies sqs.QueueProps;
 
@@ -146,6 +160,15 @@ export class WalQueues extends Construct {
       .combine(this.delayQueue.grantSendMessages(grantee))
       .combine(this.streamFailureQueue.grantSendMessages(grantee));
   }
+}
+
+/**
+ * The first group of the UUID in `AWS::StackId` (`arn:...:stack/<name>/<uuid>`): 8 hex digits that
+ * are new each time a stack of this name is created. A pseudo parameter, so the DLQ's redrive allow
+ * policy can name the queues without referring to them.
+ */
+function stackInstanceId(): string {
+  return Fn.select(0, Fn.split('-', Fn.select(2, Fn.split('/', Aws.STACK_ID))));
 }
 
 function queueArn(scope: Construct, name: string): string {

@@ -1,14 +1,12 @@
-import { CfnOutput, Duration, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { NamespaceParameters } from './namespace-parameters';
 import { DEFAULT_CONFIG_DIR, loadStageConfig, type StageConfig, type StageSettings } from './stage-config';
+import { WalAlarms } from './wal-alarms';
 import { WalConsumers } from './wal-consumers';
-import { WalIngestApi } from './wal-ingest-api';
+import { INGEST_TIMEOUT, WalIngestApi } from './wal-ingest-api';
 import { WalQueues } from './wal-queues';
 import { WalStorage } from './wal-storage';
-
-/** The ingest Lambda answers within this; API Gateway's own limit is 30 s. */
-const INGEST_TIMEOUT = Duration.seconds(10);
 
 export interface WalStackProps extends StackProps {
   /** The stage; its namespaces are read from `<configDir>/<stage>/*.json`. */
@@ -34,6 +32,7 @@ export class WalStack extends Stack {
   readonly namespaces: NamespaceParameters;
   readonly ingestApi: WalIngestApi;
   readonly consumers: WalConsumers;
+  readonly alarms: WalAlarms;
 
   constructor(scope: Construct, id: string, props: WalStackProps) {
     const { stage, configDir, settings: overrides, ...stackProps } = props;
@@ -84,15 +83,34 @@ export class WalStack extends Stack {
       streamMaxRecordAge: settings.streamMaxRecordAge,
     });
 
+    this.alarms = new WalAlarms(this, 'Alarms', {
+      deadLetterQueue: this.queues.deadLetterQueue,
+      streamFailureQueue: this.queues.streamFailureQueue,
+      stream: this.storage.stream,
+      consumers: {
+        streamConsumer: this.consumers.streamConsumer.handler,
+        queueConsumer: this.consumers.queueConsumer.handler,
+      },
+      api: this.ingestApi.api,
+    });
+
     new CfnOutput(this, 'ApiUrl', { value: this.ingestApi.url, description: 'Base URL of the WAL API' });
     new CfnOutput(this, 'LedgerTableName', { value: this.storage.ledger.tableName });
     new CfnOutput(this, 'StreamName', { value: this.storage.stream.streamName });
     new CfnOutput(this, 'DelayQueueUrl', { value: this.queues.delayQueue.queueUrl });
     new CfnOutput(this, 'RetryQueueUrl', { value: this.queues.retryQueue.queueUrl });
+    new CfnOutput(this, 'RetryQueueArn', {
+      value: this.queues.retryQueue.queueArn,
+      description: 'The destination of a DLQ redrive ("Redrive to custom destination")',
+    });
     new CfnOutput(this, 'DeadLetterQueueUrl', {
       value: this.queues.deadLetterQueue.queueUrl,
       description: 'Redrive from here (console "Start DLQ redrive" or StartMessageMoveTask)',
     });
     new CfnOutput(this, 'StreamFailureQueueUrl', { value: this.queues.streamFailureQueue.queueUrl });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.alarms.topic.topicArn,
+      description: 'Every WAL alarm notifies this SNS topic: subscribe to it (docs/runbook.md, Alarms)',
+    });
   }
 }

@@ -5,6 +5,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { withFaults } from './faults';
+import { type SdkBudget, sdkBudgetFromEnvironment } from './sdk-budget';
 
 /**
  * AWS client factories. Endpoints come from the standard `AWS_ENDPOINT_URL_<SERVICE>` variables,
@@ -12,10 +13,24 @@ import { withFaults } from './faults';
  * module (per Lambda container) and pass it to the logic as a parameter.
  */
 
-const timeouts = { connectionTimeout: 2_000, requestTimeout: 5_000 };
+/**
+ * Attempts and timeouts of every client, from the budget the stack gives the function (see
+ * sdk-budget.ts): an SDK call then always ends before the function's timeout.
+ */
+function clientSettings(budget: SdkBudget = sdkBudgetFromEnvironment()) {
+  return {
+    maxAttempts: budget.maxAttempts,
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: budget.connectionTimeoutMs,
+      requestTimeout: budget.requestTimeoutMs,
+      // Without it, @smithy/node-http-handler 4.x only logs a warning when requestTimeout passes.
+      throwOnRequestTimeout: true,
+    }),
+  };
+}
 
 export function createDynamoDbClient(): DynamoDBClient {
-  return withFaults(new DynamoDBClient({ requestHandler: new NodeHttpHandler(timeouts) }), 'DynamoDB');
+  return withFaults(new DynamoDBClient(clientSettings()), 'DynamoDB');
 }
 
 export function createDocumentClient(
@@ -28,13 +43,13 @@ export function createDocumentClient(
 
 /** HTTP/1.1 on purpose: kinesalite rejects the HTTP/2 handler with "Protocol error". */
 export function createKinesisClient(): KinesisClient {
-  return withFaults(new KinesisClient({ requestHandler: new NodeHttpHandler(timeouts) }), 'Kinesis');
+  return withFaults(new KinesisClient(clientSettings()), 'Kinesis');
 }
 
 export function createSqsClient(): SQSClient {
-  return withFaults(new SQSClient({ requestHandler: new NodeHttpHandler(timeouts) }), 'SQS');
+  return withFaults(new SQSClient(clientSettings()), 'SQS');
 }
 
 export function createSsmClient(): SSMClient {
-  return withFaults(new SSMClient({ requestHandler: new NodeHttpHandler(timeouts) }), 'SSM');
+  return withFaults(new SSMClient(clientSettings()), 'SSM');
 }

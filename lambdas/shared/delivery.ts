@@ -6,6 +6,7 @@ import type { LoggedMutation } from './envelope';
 import { crashPoint } from './faults';
 import type { Ledger } from './ledger';
 import { errorMessage } from './logger';
+import { withBoundedErrorTexts } from './message-budget';
 import type { NamespaceConfig } from './namespace-config';
 import { type NamespaceConfigSource, UnknownNamespaceError } from './namespace-store';
 import type { PoisonMessage, QueueMessage, RetryMessage } from './queue-message';
@@ -183,7 +184,8 @@ export async function sendToQueue(
   await deps.sqs.send(
     new SendMessageCommand({
       QueueUrl: queueUrl,
-      MessageBody: JSON.stringify(message),
+      // Error texts are cut to their budget: the largest message then fits 1 MiB (message-budget.ts).
+      MessageBody: JSON.stringify(withBoundedErrorTexts(message)),
       DelaySeconds: delaySeconds,
     }),
   );

@@ -9,7 +9,11 @@ export const NAMESPACE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export const TARGET_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 /** Attribute names that the WAL writes into DynamoDB target items; payloads may not use them. */
 export const RESERVED_ATTRIBUTE_PREFIX = '_wal';
-/** The largest payload a namespace may allow: an envelope must still fit an SQS message (256 KiB). */
+/**
+ * The largest payload a namespace may allow: the ledger keeps the envelope in one DynamoDB item
+ * (400 KB), and every queue message carrying it, base64 poison included, must fit SQS's 1 MiB
+ * (message-budget.ts, test/cdk/message-size.test.ts).
+ */
 export const MAX_PAYLOAD_BYTES = 192 * 1024;
 /** The DLQ keeps messages 14 days; a ledger entry must outlive them (plus a day of slack). */
 export const LEDGER_MIN_RETENTION_DAYS = 15;

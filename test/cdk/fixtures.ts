@@ -53,8 +53,9 @@ export function arnOf(construct: IConstruct): { 'Fn::GetAtt': [string, string] }
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /**
- * Turns a template value into a string: `Fn::Join` is joined, `Ref` becomes `<Ref:id>` and
- * `Fn::GetAtt` becomes `<GetAtt:id.attr>`, so a test can compare ARNs and parse JSON values.
+ * Turns a template value into a string: `Fn::Join` is joined, `Ref` becomes `<Ref:id>`,
+ * `Fn::GetAtt` becomes `<GetAtt:id.attr>` and `Fn::Select` `<Fn::Select>`, so a test can compare ARNs
+ * and parse JSON values.
  */
 export function flatten(value: Json | undefined): string {
   if (typeof value === 'string') return value;
@@ -70,6 +71,8 @@ export function flatten(value: Json | undefined): string {
     if (typeof ref === 'string') return `<Ref:${ref}>`;
     const getAtt = value['Fn::GetAtt'];
     if (Array.isArray(getAtt)) return `<GetAtt:${getAtt.join('.')}>`;
+    // A part computed at deploy time (e.g. from AWS::StackId); stackInstanceIdOf() checks its shape.
+    if (value['Fn::Select'] !== undefined) return '<Fn::Select>';
   }
   throw new Error(`Cannot flatten ${JSON.stringify(value)}`);
 }

@@ -184,11 +184,11 @@ describe('SQS queues', () => {
   );
 
   test('the DLQ allows exactly the WAL queues as its sources (byQueue)', () => {
-    // GIVEN the names of the source queues
+    // GIVEN the names of the source queues: the stack name, the role and the stack instance id
     const names = (['delay', 'retry', 'streamFailure'] as const).map((name) => {
-      const queueName = propertiesOf(queues()[name]).QueueName;
-      expect(queueName).toEqual(expect.stringMatching(/^ServerlessWal-test-/));
-      return queueName as string;
+      const queueName = flatten(propertiesOf(queues()[name]).QueueName);
+      expect(queueName).toMatch(/^ServerlessWal-test-(delay|retry|stream-failures)-<Fn::Select>$/);
+      return queueName;
     });
     // THEN the redrive allow policy lists their ARNs (built from names: no circular reference)
     const properties = propertiesOf(stack.queues.deadLetterQueue);
@@ -218,7 +218,7 @@ describe('Lambda functions', () => {
   });
 
   test.each([
-    ['ingest', 10, 512],
+    ['ingest', 15, 512],
     ['streamConsumer', 60, 512],
     ['queueConsumer', 60, 512],
   ])('%s runs Node.js 22 on arm64 with timeout %i s and %i MB', (name, timeout, memory) => {
@@ -252,6 +252,9 @@ describe('Lambda functions', () => {
         [ENV.streamName]: { Ref: logicalIdOf(stack.storage.stream) },
         [ENV.namespaceParameterPrefix]: '/wal/test/namespaces/',
         [ENV.configMaxAgeSeconds]: '60',
+        WAL_SDK_MAX_ATTEMPTS: '2',
+        WAL_SDK_CONNECTION_TIMEOUT_MS: '300',
+        WAL_SDK_REQUEST_TIMEOUT_MS: '900',
       },
     });
   });
@@ -273,8 +276,11 @@ describe('Lambda functions', () => {
         [ENV.delayQueueUrl]: { Ref: logicalIdOf(stack.queues.delayQueue) },
         [ENV.retryQueueUrl]: { Ref: logicalIdOf(stack.queues.retryQueue) },
         [ENV.deadLetterQueueUrl]: { Ref: logicalIdOf(stack.queues.deadLetterQueue) },
-        [ENV.commitTimeoutSeconds]: '30',
+        [ENV.commitTimeoutSeconds]: '45',
         [ENV.configMaxAgeSeconds]: '60',
+        WAL_SDK_MAX_ATTEMPTS: '3',
+        WAL_SDK_CONNECTION_TIMEOUT_MS: '1000',
+        WAL_SDK_REQUEST_TIMEOUT_MS: '3000',
       },
     });
   });

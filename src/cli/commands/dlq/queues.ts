@@ -20,12 +20,12 @@ export interface DeadLetterQueues {
 
 /**
  * The local runtime's queue names for a stage (src/local/runtime/provision.ts): the DLQ has no fixed
- * name, so it is `<stack>-<logicalId>` and the logical id ends with a CDK hash; the retry queue is named
- * by the stack.
+ * name, so it is `<stack>-<logicalId>` and the logical id ends with a CDK hash; the retry queue is
+ * `<stack>-retry-<stack instance>` (lib/wal-queues.ts; the instance part is `local` locally).
  */
-export function localQueueNames(stage: string): { deadLetterPrefix: string; retry: string } {
+export function localQueueNames(stage: string): { deadLetterPrefix: string; retryPrefix: string } {
   const stackName = `ServerlessWal-${stage}`;
-  return { deadLetterPrefix: `${stackName}-QueuesDeadLetterQueue`, retry: `${stackName}-retry` };
+  return { deadLetterPrefix: `${stackName}-QueuesDeadLetterQueue`, retryPrefix: `${stackName}-retry-` };
 }
 
 /** Finds the stage's DLQ and retry queue on an SQS endpoint (the local runtime) by their names. */
@@ -43,8 +43,9 @@ export async function discoverLocalQueues(
   if (!deadLetterUrl) {
     throw new QueueNotFoundError('dead-letter', stage, `${names.deadLetterPrefix}*`, endpoint, found);
   }
-  const retryUrl = byName.get(names.retry);
-  if (!retryUrl) throw new QueueNotFoundError('retry', stage, names.retry, endpoint, found);
+  const retryName = found.find((name) => name.startsWith(names.retryPrefix));
+  const retryUrl = retryName === undefined ? undefined : byName.get(retryName);
+  if (!retryUrl) throw new QueueNotFoundError('retry', stage, `${names.retryPrefix}*`, endpoint, found);
   return { deadLetter: await queueRef(sqs, deadLetterUrl), retry: await queueRef(sqs, retryUrl) };
 }
 

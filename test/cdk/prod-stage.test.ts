@@ -1,0 +1,90 @@
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { REPO_ROOT } from '../../lib/wal-function';
+
+/**
+ * Runs the CDK app entry (bin/app.ts) the way `cdk synth -c stage=<stage>` does: the CLI hands the
+ * context and the output folder over in CDK_CONTEXT_JSON and CDK_OUTDIR. Bundling is skipped
+ * (bundling.test.ts covers it) and AWS credentials are removed: the synth must work offline.
+ */
+function synthesize(stage: string): {
+  template: { Resources: Record<string, { Type: string }>; Outputs: object };
+} {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), `wal-synth-${stage}-`));
+  try {
+    const { AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, ...env } = process.env;
+    execFileSync(
+      process.execPath,
+      [path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'bin/app.ts'],
+      {
+        cwd: REPO_ROOT,
+        env: {
+          ...env,
+          AWS_EC2_METADATA_DISABLED: 'true',
+          CDK_OUTDIR: outdir,
+          CDK_CONTEXT_JSON: JSON.stringify({ stage, 'aws:cdk:bundling-stacks': [] }),
+        },
+        stdio: 'pipe',
+      },
+    );
+    const file = path.join(outdir, `ServerlessWal-${stage}.template.json`);
+    return { template: JSON.parse(fs.readFileSync(file, 'utf8')) };
+  } finally {
+    fs.rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+describe('stage prod (config/prod)', () => {
+  let template: ReturnType<typeof synthesize>['template'];
+
+  beforeAll(() => {
+    // WHEN the app is synthesized for prod, offline
+    template = synthesize('prod').template;
+  }, 120_000);
+
+  test('has a namespace parameter for each config/prod/*.json', () => {
+    const names = fs
+      .readdirSync(path.join(REPO_ROOT, 'config', 'prod'))
+      .filter((file) => file.endsWith('.json'))
+      .map((file) => `/wal/prod/namespaces/${path.basename(file, '.json')}`);
+    expect(names.length).toBeGreaterThan(0);
+    const parameters = Object.values(template.Resources)
+      .filter((resource) => resource.Type === 'AWS::SSM::Parameter')
+      .map((resource) => (resource as unknown as { Properties: { Name: string } }).Properties.Name);
+    expect(parameters.sort()).toEqual(names.sort());
+  });
+
+  test('retains its data stores', () => {
+    const retained = Object.values(template.Resources)
+      .filter((resource) => (resource as { DeletionPolicy?: string }).DeletionPolicy === 'Retain')
+      .map((resource) => resource.Type);
+    expect(retained).toEqual(
+      expect.arrayContaining([
+        'AWS::KMS::Key',
+        'AWS::Kinesis::Stream',
+        'AWS::DynamoDB::Table',
+        'AWS::SQS::Queue',
+      ]),
+    );
+  });
+
+  test('outputs the API URL, the queues and the alarm topic', () => {
+    expect(Object.keys(template.Outputs)).toEqual(
+      expect.arrayContaining(['ApiUrl', 'DeadLetterQueueUrl', 'RetryQueueUrl', 'AlarmTopicArn']),
+    );
+  });
+});
+
+test('fails with one readable line for a stage without a config folder', () => {
+  let failure: unknown;
+  try {
+    synthesize('nosuchstage');
+  } catch (error) {
+    failure = error;
+  }
+  expect(String((failure as { stderr?: Buffer }).stderr)).toMatch(
+    /UnknownStageError: Unknown stage "nosuchstage"/,
+  );
+}, 120_000);

@@ -1,0 +1,63 @@
+import {
+  boundErrorText,
+  ERROR_TEXT_MAX_BYTES,
+  maxQueueMessageBytes,
+  withBoundedErrorTexts,
+} from '../../lambdas/shared/message-budget';
+
+const jsonBytes = (text: string): number => Buffer.byteLength(JSON.stringify(text), 'utf8');
+
+describe('boundErrorText', () => {
+  test('keeps a short text as it is', () => {
+    expect(boundErrorText('ResourceNotFoundException: Requested resource not found')).toBe(
+      'ResourceNotFoundException: Requested resource not found',
+    );
+  });
+
+  test.each([
+    ['ASCII', 'x'],
+    ['control characters (6 bytes each as JSON)', '\u0001'],
+    ['emoji (surrogate pairs)', '😀'],
+    ['3-byte characters', '€'],
+  ])('cuts a 1 MB text of %s to the budget, marked as cut', (_kind, unit) => {
+    // GIVEN an error text far over the budget
+    const text = unit.repeat(1_000_000);
+    // WHEN
+    const bounded = boundErrorText(text);
+    // THEN
+    expect(jsonBytes(bounded)).toBeLessThanOrEqual(ERROR_TEXT_MAX_BYTES);
+    expect(bounded.endsWith(' … (cut)')).toBe(true);
+    expect(text.startsWith(bounded.slice(0, -' … (cut)'.length))).toBe(true);
+    // No lone half of a surrogate pair at the cut.
+    expect(bounded).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+  });
+});
+
+describe('withBoundedErrorTexts', () => {
+  test('cuts lastError and reason and leaves every other field alone', () => {
+    // GIVEN a retry message whose error texts are huge
+    const message = {
+      kind: 'retry',
+      target: 'main',
+      attempt: 3,
+      lastError: 'e'.repeat(500_000),
+      reason: 'r'.repeat(500_000),
+    };
+    // WHEN
+    const bounded = withBoundedErrorTexts(message);
+    // THEN
+    expect(jsonBytes(bounded.lastError)).toBeLessThanOrEqual(ERROR_TEXT_MAX_BYTES);
+    expect(jsonBytes(bounded.reason)).toBeLessThanOrEqual(ERROR_TEXT_MAX_BYTES);
+    expect(bounded).toMatchObject({ kind: 'retry', target: 'main', attempt: 3 });
+    expect(message.lastError).toHaveLength(500_000);
+  });
+
+  test('returns a message without error texts unchanged', () => {
+    const message = { kind: 'deliver', target: 'main', notBefore: 1 };
+    expect(withBoundedErrorTexts(message)).toEqual(message);
+  });
+});
+
+test('the budget grows with maxBytes (a check that it can fail)', () => {
+  expect(maxQueueMessageBytes(2 * 196_608)).toBeGreaterThan(maxQueueMessageBytes(196_608));
+});

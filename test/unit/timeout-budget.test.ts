@@ -1,0 +1,99 @@
+import { Duration } from 'aws-cdk-lib';
+import {
+  DEFAULT_SDK_BUDGET,
+  InvalidSdkBudgetError,
+  SDK_BUDGET_ENV,
+  sdkBudgetEnvironment,
+  sdkBudgetFromEnvironment,
+  worstCaseBackoffMs,
+  worstCaseCallMs,
+} from '../../lambdas/shared/sdk-budget';
+import {
+  consumerSdkBudget,
+  deriveSdkBudget,
+  INGEST_WORST_PATH_CALLS,
+  ingestSdkBudget,
+  TimeoutsDoNotNestError,
+} from '../../lib/timeout-budget';
+import { INGEST_TIMEOUT } from '../../lib/wal-ingest-api';
+
+describe('worst case of one SDK call', () => {
+  test('is attempts x (connection + request) plus throttled backoff (1 s, 2 s, ... capped at 20 s)', () => {
+    expect(worstCaseBackoffMs(1)).toBe(0);
+    expect(worstCaseBackoffMs(3)).toBe(1_000 + 2_000);
+    expect(worstCaseBackoffMs(7)).toBe(1_000 + 2_000 + 4_000 + 8_000 + 16_000 + 20_000);
+    expect(worstCaseCallMs({ maxAttempts: 3, connectionTimeoutMs: 1_000, requestTimeoutMs: 3_000 })).toBe(
+      15_000,
+    );
+  });
+
+  test('the previous client settings (5 s x 3 attempts) did not fit the 10 s ingest timeout', () => {
+    expect(worstCaseCallMs(DEFAULT_SDK_BUDGET)).toBeGreaterThan(10_000);
+  });
+});
+
+describe('deriveSdkBudget', () => {
+  test('gives 3 attempts of 1 s + 3 s when 15 s are available', () => {
+    expect(deriveSdkBudget('x', Duration.seconds(15))).toEqual({
+      maxAttempts: 3,
+      connectionTimeoutMs: 1_000,
+      requestTimeoutMs: 3_000,
+    });
+  });
+
+  test('drops attempts before it drops below 500 ms per attempt', () => {
+    const budget = deriveSdkBudget('x', Duration.millis(3_500));
+    expect(budget.maxAttempts).toBe(2);
+    expect(worstCaseCallMs(budget)).toBeLessThanOrEqual(3_500);
+  });
+
+  test('fails if not even one attempt of 500 ms fits', () => {
+    expect(() => deriveSdkBudget('the thing', Duration.millis(499))).toThrow(TimeoutsDoNotNestError);
+    expect(() => deriveSdkBudget('the thing', Duration.millis(499))).toThrow(/the thing/);
+  });
+});
+
+describe('ingestSdkBudget', () => {
+  test('the default ingest timeout fits its 4 calls and a cold start under 30 s', () => {
+    const budget = ingestSdkBudget(INGEST_TIMEOUT);
+    expect(INGEST_WORST_PATH_CALLS * worstCaseCallMs(budget)).toBeLessThan(INGEST_TIMEOUT.toMilliseconds());
+    expect(INGEST_TIMEOUT.toSeconds() + 10).toBeLessThan(30);
+  });
+
+  test("fails if the ingest timeout plus a 10 s cold start reaches API Gateway's 30 s", () => {
+    expect(() => ingestSdkBudget(Duration.seconds(20))).toThrow(/API Gateway's 30000 ms integration timeout/);
+  });
+
+  test('fails if the ingest timeout is too short for its 4 calls', () => {
+    expect(() => ingestSdkBudget(Duration.seconds(2))).toThrow(TimeoutsDoNotNestError);
+  });
+});
+
+describe('consumerSdkBudget', () => {
+  test('one call takes at most a quarter of the timeout', () => {
+    for (const seconds of [3, 10, 60, 300, 900]) {
+      const budget = consumerSdkBudget(Duration.seconds(seconds));
+      expect(worstCaseCallMs(budget)).toBeLessThanOrEqual((seconds * 1000) / 4);
+    }
+  });
+});
+
+describe('sdkBudgetFromEnvironment', () => {
+  test('reads the variables the stack sets', () => {
+    const budget = { maxAttempts: 2, connectionTimeoutMs: 300, requestTimeoutMs: 900 };
+    expect(sdkBudgetFromEnvironment(sdkBudgetEnvironment(budget))).toEqual(budget);
+  });
+
+  test('falls back to the default when none is set', () => {
+    expect(sdkBudgetFromEnvironment({})).toEqual(DEFAULT_SDK_BUDGET);
+  });
+
+  test.each([
+    ['not a number', 'abc'],
+    ['zero', '0'],
+    ['missing while the others are set', undefined],
+  ])('fails if a variable is %s', (_case, value) => {
+    const environment = { ...sdkBudgetEnvironment(DEFAULT_SDK_BUDGET), [SDK_BUDGET_ENV.maxAttempts]: value };
+    expect(() => sdkBudgetFromEnvironment(environment)).toThrow(InvalidSdkBudgetError);
+  });
+});
