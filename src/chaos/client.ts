@@ -69,9 +69,10 @@ async function post(
     const json = (await response.json().catch(() => ({}))) as Omit<Answer, 'status'>;
     return { ...json, status: response.status };
   } catch (error) {
-    const name = error instanceof Error ? error.name : '';
+    // Duck-typed: fetch's DOMException is not an Error of this realm under jest.
+    const { name, message } = error as { name?: unknown; message?: unknown };
     return {
-      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      error: `${String(name)}: ${String(message)}`,
       timedOut: name === 'TimeoutError' || name === 'AbortError',
     };
   }
