@@ -42,8 +42,9 @@ export interface ChaosRun {
   readonly seconds: number;
 }
 
-// Functions start in a few seconds; outages are absolute times fixed before they start.
-const STARTUP_ALLOWANCE_MS = 8_000;
+// Outages are absolute times, fixed in the functions' environment before they start; the sending
+// waits for them (startup takes 5-25 s on a busy 2-core machine).
+const STARTUP_ALLOWANCE_MS = 30_000;
 
 /** Drives mutations through the local WAL under injected faults, outages and crashes, then reconciles. */
 export async function runChaos(options: ChaosOptions): Promise<ChaosRun> {
@@ -53,11 +54,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosRun> {
     configDir: CHAOS_CONFIG_DIR,
     settings: { consumerTimeout: Duration.seconds(3) },
   });
-  const outages = outageWindows(
-    template,
-    options.outages ?? [],
-    Date.now() + STARTUP_ALLOWANCE_MS + (options.outageDelayMs ?? 3_000),
-  );
+  const sendAt = Date.now() + STARTUP_ALLOWANCE_MS;
+  const outages = outageWindows(template, options.outages ?? [], sendAt + (options.outageDelayMs ?? 3_000));
   const faults = {
     rate: options.faultRate,
     kinds: ['error', 'throttle', 'timeout-after', 'duplicate', 'latency'],
@@ -76,6 +74,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosRun> {
     pollIntervalMs: 50,
   });
   try {
+    if (outages.length > 0) {
+      const wait = sendAt - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      else
+        options.onEvent?.(`startup took ${(-wait / 1000).toFixed(1)} s longer than allowed for the outages`);
+    }
     for (const outage of outages) {
       options.onEvent?.(
         `outage of ${outage.resource} from +${((outage.from - Date.now()) / 1000).toFixed(1)} s for ` +
