@@ -253,7 +253,10 @@ async function deadLetters(wal: LocalWal): Promise<Map<string, string>> {
       const mutation = body.mutation as { envelope?: { id?: unknown } } | undefined;
       const id = mutation?.envelope?.id ?? body.id;
       const reason = body.reason ?? body.lastError ?? body.kind ?? 'no reason given';
-      const attempts = typeof body.attempt === 'number' ? ` after ${body.attempt} attempt(s)` : '';
+      const attempts =
+        typeof body.attempt === 'number' && !String(reason).includes('attempt')
+          ? ` after ${body.attempt} attempt(s)`
+          : '';
       if (typeof id === 'string') found.set(id, `${String(reason)}${attempts}`);
     }
   }
