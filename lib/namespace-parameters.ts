@@ -10,6 +10,7 @@ import {
   namespaceParameterName,
   namespaceParameterPrefix,
 } from '../lambdas/shared/namespace-config';
+import { EXPIRES_AT_ATTRIBUTE } from '../lambdas/shared/targets/item-history';
 
 /** A standard-tier SSM parameter holds at most 4 KB. */
 const MAX_PARAMETER_LENGTH = 4096;
@@ -166,6 +167,8 @@ export class NamespaceParameters extends Construct {
       encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
       encryptionKey,
       deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
+      // The WAL's delete tombstones expire after the namespace's retention.
+      timeToLiveAttribute: EXPIRES_AT_ATTRIBUTE,
       removalPolicy,
     });
   }

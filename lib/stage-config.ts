@@ -4,6 +4,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
   InvalidNamespaceConfigError,
+  LEDGER_MIN_RETENTION_DAYS,
   type NamespaceConfig,
   parseNamespaceConfig,
 } from '../lambdas/shared/namespace-config';
@@ -275,7 +276,26 @@ export function loadStageConfig(
   if (files.length === 0) throw new EmptyStageError(stage, directory);
 
   const namespaces = files.map((file) => loadNamespaceFile(path.join(directory, file)));
-  return { stage, directory, namespaces, settings: stageSettings(stage, overrides) };
+  const settings = stageSettings(stage, overrides);
+  for (const namespace of namespaces) checkRetention(namespace, settings);
+  return { stage, directory, namespaces, settings };
+}
+
+/**
+ * A ledger entry must outlive every copy of its mutation that may still be routed: a record the stream
+ * keeps (and re-reads) for its whole retention, then the DLQ's 14 days, and the longest delay. Otherwise
+ * a missing entry would make a committed mutation look uncommitted.
+ */
+function checkRetention({ config, source }: LoadedNamespace, settings: StageSettings): void {
+  const streamDays = Math.ceil(settings.streamRetention.toHours() / 24);
+  const delayDays = Math.ceil(config.delay.maxDelaySeconds / 86_400);
+  const needed = LEDGER_MIN_RETENTION_DAYS + streamDays + delayDays;
+  if (config.retentionDays < needed) {
+    throw new InvalidNamespaceConfigError(source, [
+      `retentionDays: must be at least ${needed} in this stage (the stream's ${streamDays} days of retention, ` +
+        `the DLQ's 14 days plus a day, the longest delay's ${delayDays} days); it is ${config.retentionDays}`,
+    ]);
+  }
 }
 
 /** Reads one `<namespace>.json` file. */

@@ -2,12 +2,13 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { dynamoValueProblems } from '../shared/dynamo-values';
-import { ENVELOPE_VERSION, type Envelope } from '../shared/envelope';
+import { ENVELOPE_VERSION, type Envelope, effectiveTime } from '../shared/envelope';
 import { crashPoint } from '../shared/faults';
 import { badRequest, ProblemError } from '../shared/http/problem';
 import {
   commitLedgerEntry,
   expiresAt,
+  fenceEarlierAttempts,
   getLedgerEntry,
   type Ledger,
   type LedgerEntry,
@@ -31,6 +32,8 @@ export interface MutationAnswer {
   readonly namespace: string;
   readonly durable: Durability;
   readonly sequence?: string;
+  /** The mutation's effective time (its delivery time if delayed, else its log time): with `sequence`, its place in the WAL order. */
+  readonly effectiveAt?: string;
   readonly message?: string;
 }
 
@@ -47,6 +50,12 @@ export interface IngestDependencies {
   /** Region this stack runs in, recorded as the mutation's origin. */
   readonly region?: string;
 }
+
+/**
+ * A FAIL's fence covers attempts logged up to this long after it: the ingest Lambdas' clocks may differ
+ * by that much (Lambda hosts keep time with the Amazon Time Sync Service, far closer than this).
+ */
+export const FENCE_CLOCK_SKEW_MS = 1_000;
 
 // Kinesis partition keys are at most 256 characters; longer keys are hashed (same key, same hash).
 const MAX_PARTITION_KEY_LENGTH = 256;
@@ -76,6 +85,13 @@ export async function ingestMutation(
         'namespace-disabled',
         'Namespace disabled',
         `Namespace "${namespace}" is disabled and takes no mutations. Ask its owners to set "enabled": true.`,
+      );
+    }
+    if (config.requireIdempotencyKey && clientKey === undefined) {
+      throw badRequest(
+        'idempotency-key-required',
+        `Namespace "${namespace}" requires an idempotency key: send the header "Idempotency-Key" (or ` +
+          '"idempotencyKey" in the body), unique per mutation and the same on every retry of it.',
       );
     }
     targets = selectTargets(config, request, deps.targetClients);
@@ -121,10 +137,10 @@ export async function ingestMutation(
     sequence = await prepare(deps, envelope);
   } catch (error) {
     if (!(error instanceof PrepareFailedError)) throw error;
-    return answerFailedPrepare(deps, envelope, requestHash, error.cause);
+    return answerFailedPrepare(deps, envelope, requestHash, config.retentionDays, error.cause);
   }
   crashPoint('after-prepare');
-  const entry: LedgerEntry & { id: string } = {
+  const entry: LedgerEntry & { id: string; loggedAt: number } = {
     pk: ledgerKey(namespace, idempotencyKey),
     namespace,
     idempotencyKey,
@@ -135,6 +151,7 @@ export async function ingestMutation(
     envelope,
     updatedAt: now,
     expiresAt: expiresAt(now, config.retentionDays),
+    loggedAt: now,
   };
   return commit(deps, entry);
 }
@@ -313,20 +330,19 @@ async function prepare(deps: IngestDependencies, envelope: Envelope): Promise<st
 
 /**
  * This attempt logged nothing that can commit (a record that did reach the stream stays uncommitted
- * and is fenced). But an earlier attempt of the same key may have committed: its answer wins. FAIL
- * only when the ledger says no attempt of the key committed.
+ * and is fenced). But an earlier attempt of the same key may have committed: its answer wins. Or it
+ * may still be running (the client's timeout was shorter than the WAL's): FAIL only once a fence
+ * stops every attempt logged before now from committing; UNKNOWN when the ledger cannot say.
  */
 async function answerFailedPrepare(
   deps: IngestDependencies,
   envelope: Envelope,
   requestHash: string,
+  retentionDays: number,
   cause: unknown,
 ): Promise<MutationAnswer> {
-  let existing: LedgerEntry | undefined;
-  try {
-    existing = await getLedgerEntry(deps.ledger, envelope.namespace, envelope.idempotencyKey);
-  } catch (error) {
-    throw durabilityProblem(
+  const unknown = (error: unknown) =>
+    durabilityProblem(
       503,
       'prepare-failed',
       envelope,
@@ -334,17 +350,33 @@ async function answerFailedPrepare(
       'The mutation could not be logged now, and whether an earlier attempt with this key was cannot be read.',
       error,
     );
+  let fenced: boolean;
+  try {
+    const now = deps.now();
+    fenced = await fenceEarlierAttempts(deps.ledger, envelope, now + FENCE_CLOCK_SKEW_MS, now, retentionDays);
+  } catch (error) {
+    throw unknown(error);
+  }
+  if (fenced) {
+    throw durabilityProblem(
+      503,
+      'prepare-failed',
+      envelope,
+      'FAIL',
+      'The mutation was not logged and will not be applied, nor will any earlier attempt with this key.',
+      cause,
+    );
+  }
+  // The key is committed: by an earlier attempt of this request (its answer), or of another (422).
+  let existing: LedgerEntry | undefined;
+  try {
+    existing = await getLedgerEntry(deps.ledger, envelope.namespace, envelope.idempotencyKey);
+  } catch (error) {
+    throw unknown(error);
   }
   if (existing?.state === 'COMMITTED' && existing.id)
     return answerFromCommitted(existing, envelope.namespace, envelope.idempotencyKey, requestHash);
-  throw durabilityProblem(
-    503,
-    'prepare-failed',
-    envelope,
-    'FAIL',
-    'The mutation was not logged and will not be applied.',
-    cause,
-  );
+  throw unknown(cause);
 }
 
 /** A key already committed: the original answer for a retry, 422 for a different request. */
@@ -370,12 +402,13 @@ function answerFromCommitted(
     namespace,
     durable: 'SUCCESS',
     ...(existing.sequence ? { sequence: existing.sequence } : {}),
+    ...(existing.envelope ? { effectiveAt: isoTime(effectiveTime(existing.envelope)) } : {}),
   };
 }
 
 async function commit(
   deps: IngestDependencies,
-  entry: LedgerEntry & { id: string },
+  entry: LedgerEntry & { id: string; loggedAt: number },
 ): Promise<MutationAnswer> {
   const envelope = entry.envelope as Envelope;
   let result: Awaited<ReturnType<typeof commitLedgerEntry>>;
@@ -403,7 +436,13 @@ async function commit(
       sequence: entry.sequence,
     });
     crashPoint('after-commit');
-    return { id: entry.id, namespace: entry.namespace, durable: 'SUCCESS', sequence: entry.sequence };
+    return {
+      id: entry.id,
+      namespace: entry.namespace,
+      durable: 'SUCCESS',
+      sequence: entry.sequence,
+      effectiveAt: isoTime(effectiveTime(envelope)),
+    };
   }
   const existing = result.existing;
   if (existing?.state === 'COMMITTED' && existing.id) {
@@ -420,7 +459,8 @@ async function commit(
       'commit-fenced',
       envelope,
       'FAIL',
-      'The commit came too late: the WAL fenced this attempt and will never apply it.',
+      'The commit came too late: the WAL fenced this attempt (an earlier answer was FAIL, or it timed out) ' +
+        `and will never apply it. A new attempt may commit from ${FENCE_CLOCK_SKEW_MS / 1000} s after a FAIL.`,
     );
   }
   throw durabilityProblem(
@@ -454,4 +494,8 @@ function durabilityProblem(
     { id: envelope.id, namespace: envelope.namespace, durable, message: detail },
     { cause },
   );
+}
+
+function isoTime(epochMs: number): string {
+  return new Date(epochMs).toISOString();
 }

@@ -25,6 +25,9 @@ import {
 } from '../shared/queue-message';
 import { rereadFailedBatch, type StreamFailure, streamFailureSchema } from './reread-stream';
 
+const DAY_MS = 86_400_000;
+const LEDGER_EXPIRED = 'ledger-expired';
+
 /**
  * Consumes the delay and retry queues, the stream's on-failure queue, and messages an operator
  * redrove from the DLQ. Each message
@@ -136,7 +139,7 @@ async function recheck(deps: DeliveryDependencies, message: RecheckMessage): Pro
   const { envelope } = message.mutation;
   const context = { namespace: envelope.namespace, id: envelope.id };
   const entry = await getLedgerEntry(deps.ledger, envelope.namespace, envelope.idempotencyKey);
-  const state = commitStateOf(entry, envelope.id, message.mutation.sequence);
+  const state = commitStateOf(entry, envelope.id, message.mutation.sequence, envelope.loggedAt);
   if (state === 'committed') {
     deps.logger.info('Mutation routed after recheck', context);
     await routeCommitted(deps, message.mutation);
@@ -148,6 +151,21 @@ async function recheck(deps: DeliveryDependencies, message: RecheckMessage): Pro
   }
   if (deps.now() - envelope.loggedAt >= deps.commitTimeoutMs) {
     const retentionDays = await retentionDaysOf(deps.namespaces, envelope.namespace);
+    if (entry === undefined && deps.now() - envelope.loggedAt >= (retentionDays - 1) * DAY_MS) {
+      // Old enough that its ledger entry may have expired: a missing entry no longer proves it was never
+      // committed, and fencing it could drop an acknowledged mutation. An operator decides.
+      await deadLetter(deps, {
+        kind: 'poison',
+        reason:
+          `${LEDGER_EXPIRED}: the record is ${Math.floor((deps.now() - envelope.loggedAt) / DAY_MS)} days old and the ` +
+          `ledger (retention ${retentionDays} days) has no entry for its key, so whether it was committed is unknown`,
+        data: Buffer.from(JSON.stringify(message.mutation)).toString('base64'),
+        source: 'recheck',
+        namespace: envelope.namespace,
+        id: envelope.id,
+      });
+      return;
+    }
     if (await fenceLedgerEntry(deps.ledger, envelope, deps.now(), retentionDays)) {
       deps.logger.warn('Uncommitted prepare fenced', context);
       return;
@@ -162,6 +180,12 @@ async function recheck(deps: DeliveryDependencies, message: RecheckMessage): Pro
  * again, and goes back to the DLQ if the namespace is still gone; other bytes stay unroutable.
  */
 async function redrivePoison(deps: DeliveryDependencies, message: PoisonMessage): Promise<void> {
+  if (message.reason.startsWith(LEDGER_EXPIRED)) {
+    // Routing it could apply a mutation answered FAIL; only a person who knows it was acknowledged can
+    // send it again (runbook: re-POST it with its idempotency key).
+    await deadLetter(deps, { ...message, reason: `${message.reason} (redriven: still not routed)` });
+    return;
+  }
   const mutation = loggedMutationSchema.safeParse(
     parseJson(Buffer.from(message.data, 'base64').toString('utf8')),
   );

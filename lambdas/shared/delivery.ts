@@ -9,7 +9,8 @@ import { errorMessage } from './logger';
 import type { NamespaceConfig } from './namespace-config';
 import { type NamespaceConfigSource, UnknownNamespaceError } from './namespace-store';
 import type { PoisonMessage, QueueMessage, RetryMessage } from './queue-message';
-import { createTarget, type TargetClients } from './targets';
+import { type ApplyOutcome, createTarget, type TargetClients } from './targets';
+import { UnorderableMutationError } from './targets/item-history';
 
 /** SQS cannot delay a message longer than this; longer waits hop (re-enqueue until due). */
 export const MAX_SQS_DELAY_SECONDS = 900;
@@ -98,9 +99,12 @@ export async function deliverToTarget(
     return;
   }
   try {
-    const outcome = await createTarget(targetConfig, deps.targetClients).apply(mutation);
+    const outcome = await createTarget(targetConfig, deps.targetClients).apply(mutation, {
+      now: deps.now(),
+      retentionDays: config.retentionDays,
+    });
     crashPoint('after-target-write');
-    deps.logger.info(outcome === 'applied' ? 'Mutation applied' : 'Mutation superseded', context);
+    deps.logger.info(OUTCOME_LOG_MESSAGES[outcome], context);
   } catch (error) {
     const attempts = failedAttempts + 1;
     const failedAt = firstFailedAt ?? deps.now();
@@ -131,9 +135,21 @@ export async function deliverToTarget(
   }
 }
 
-/** Errors that say the request itself is wrong (not the target's health). */
+const OUTCOME_LOG_MESSAGES: Record<ApplyOutcome, string> = {
+  applied: 'Mutation applied',
+  duplicate: 'Mutation already applied',
+  superseded: 'Mutation superseded',
+};
+
+/**
+ * Errors that say the mutation itself cannot be applied (not the target's health): the target refuses
+ * it, or it can no longer be placed in its key's order.
+ */
 function isRejection(error: unknown): boolean {
-  return (error as { name?: string } | undefined)?.name === 'ValidationException';
+  return (
+    error instanceof UnorderableMutationError ||
+    (error as { name?: string } | undefined)?.name === 'ValidationException'
+  );
 }
 
 /** Puts a message on the DLQ with its reason. */

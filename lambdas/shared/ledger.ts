@@ -24,6 +24,11 @@ export interface LedgerEntry {
   readonly id?: string;
   /** ABORTED: the ids of the fenced attempts, none of which may ever commit. */
   readonly abortedIds?: Set<string>;
+  /**
+   * ABORTED by a FAIL answer (epoch ms): no attempt logged before this time may commit, so a FAIL stays
+   * true for attempts the client started earlier and that are still running (its timeout was shorter).
+   */
+  readonly fencedBefore?: number;
   readonly state: LedgerState;
   /** Stream sequence number of the committed prepare. */
   readonly sequence?: string;
@@ -141,25 +146,29 @@ export type CommitResult = { committed: true } | { committed: false; existing: L
 
 /**
  * The commit: succeeds if the key is free, or if its attempts so far were fenced ABORTED and this
- * attempt is not one of them (a fenced record can never be routed, so another may take the key).
+ * attempt is not one of them (a fenced record can never be routed, so another may take the key) and
+ * started after the last FAIL answer's fence.
  */
 export async function commitLedgerEntry(
   ledger: Ledger,
-  entry: LedgerEntry & { readonly id: string },
+  entry: LedgerEntry & { readonly id: string; readonly loggedAt: number },
 ): Promise<CommitResult> {
+  const { loggedAt: _condition, ...item } = entry;
   try {
     await ledger.documentClient.send(
       new PutCommand({
         TableName: ledger.tableName,
-        Item: entry,
+        Item: item,
         ConditionExpression:
-          'attribute_not_exists(#pk) OR (#state = :aborted AND NOT contains(#aborted, :id))',
+          'attribute_not_exists(#pk) OR (#state = :aborted AND NOT contains(#aborted, :id) ' +
+          'AND (attribute_not_exists(#fencedBefore) OR #fencedBefore < :loggedAt))',
         ExpressionAttributeNames: {
           '#pk': LEDGER_PARTITION_KEY,
           '#state': 'state',
           '#aborted': 'abortedIds',
+          '#fencedBefore': 'fencedBefore',
         },
-        ExpressionAttributeValues: { ':aborted': 'ABORTED', ':id': entry.id },
+        ExpressionAttributeValues: { ':aborted': 'ABORTED', ':id': entry.id, ':loggedAt': entry.loggedAt },
       }),
     );
     return { committed: true };
@@ -217,9 +226,59 @@ export async function fenceLedgerEntry(
   }
 }
 
+/**
+ * The fence of a FAIL answer: the key becomes ABORTED for this attempt and for every attempt logged
+ * before `fencedBefore`, however long they still run. Returns false if the key was committed meanwhile.
+ */
+export async function fenceEarlierAttempts(
+  ledger: Ledger,
+  envelope: Envelope,
+  fencedBefore: number,
+  now: number,
+  retentionDays: number,
+): Promise<boolean> {
+  try {
+    await ledger.documentClient.send(
+      new UpdateCommand({
+        TableName: ledger.tableName,
+        Key: { [LEDGER_PARTITION_KEY]: ledgerKey(envelope.namespace, envelope.idempotencyKey) },
+        UpdateExpression:
+          'SET #state = :aborted, #namespace = :namespace, #key = :key, #updatedAt = :now, ' +
+          '#expiresAt = :expiresAt, #fencedBefore = :fencedBefore ADD #aborted :ids',
+        ConditionExpression: 'attribute_not_exists(#pk) OR #state = :aborted',
+        ExpressionAttributeNames: {
+          '#pk': LEDGER_PARTITION_KEY,
+          '#state': 'state',
+          '#namespace': 'namespace',
+          '#key': 'idempotencyKey',
+          '#updatedAt': 'updatedAt',
+          '#expiresAt': LEDGER_TTL_ATTRIBUTE,
+          '#fencedBefore': 'fencedBefore',
+          '#aborted': 'abortedIds',
+        },
+        ExpressionAttributeValues: {
+          ':aborted': 'ABORTED',
+          ':namespace': envelope.namespace,
+          ':key': envelope.idempotencyKey,
+          ':now': now,
+          ':expiresAt': expiresAt(now, retentionDays),
+          ':fencedBefore': fencedBefore,
+          ':ids': new Set([envelope.id]),
+        },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
 /** Whether this attempt was fenced: its record must never be routed. */
-export function isFenced(entry: LedgerEntry | undefined, id: string): boolean {
-  return entry?.state === 'ABORTED' && (entry.abortedIds?.has(id) ?? false);
+export function isFenced(entry: LedgerEntry | undefined, id: string, loggedAt?: number): boolean {
+  if (entry?.state !== 'ABORTED') return false;
+  if (entry.abortedIds?.has(id)) return true;
+  return loggedAt !== undefined && entry.fencedBefore !== undefined && loggedAt < entry.fencedBefore;
 }
 
 export type CommitState = 'committed' | 'duplicate' | 'fenced' | 'uncommitted';
@@ -229,10 +288,15 @@ export type CommitState = 'committed' | 'duplicate' | 'fenced' | 'uncommitted';
  * the commit names is routed; another record of the same attempt (PutRecord retried by the SDK
  * after a lost answer puts the envelope on the stream twice) is a duplicate.
  */
-export function commitStateOf(entry: LedgerEntry | undefined, id: string, sequence: string): CommitState {
+export function commitStateOf(
+  entry: LedgerEntry | undefined,
+  id: string,
+  sequence: string,
+  loggedAt?: number,
+): CommitState {
   if (entry?.state === 'COMMITTED')
     return entry.id === id && entry.sequence === sequence ? 'committed' : 'duplicate';
-  if (isFenced(entry, id)) return 'fenced';
+  if (isFenced(entry, id, loggedAt)) return 'fenced';
   return 'uncommitted';
 }
 

@@ -71,6 +71,11 @@ export const namespaceConfigSchema = z
   .object({
     name: z.string().regex(NAMESPACE_NAME_PATTERN, 'namespace name must match [a-z0-9][a-z0-9_-]{0,62}'),
     enabled: z.boolean().default(true),
+    /**
+     * Refuse mutations without an idempotency key (400). Without a key a mutation is at least once: a
+     * client that lost the answer can only send it again as a new mutation.
+     */
+    requireIdempotencyKey: z.boolean().default(false),
     targets: z.array(targetSchema).min(1, 'a namespace needs at least one target'),
     retry: retrySchema.default({
       maxAttempts: 8,

@@ -103,6 +103,21 @@ describe('loadStageConfig', () => {
     });
   });
 
+  test('fails if the ledger retention is shorter than the stream retention, the DLQ and the longest delay', () => {
+    // GIVEN a 7-day stream (as prod keeps) and a namespace whose ledger keeps 20 days, with 1-day delays
+    const files = { 'orders.json': namespace('orders', { retentionDays: 20 }) };
+    withStage(files, (dir) => {
+      const sevenDays = { streamRetention: Duration.days(7) };
+      // WHEN / THEN 15 + 7 + 1 = 23 days are needed
+      expect(() => loadStageConfig('dev', dir, sevenDays)).toThrow(InvalidNamespaceConfigError);
+      expect(() => loadStageConfig('dev', dir, sevenDays)).toThrow(
+        /retentionDays: must be at least 23 in this stage/,
+      );
+      // AND a 24-hour stream needs 17 days
+      expect(loadStageConfig('dev', dir).namespaces[0]?.config.retentionDays).toBe(20);
+    });
+  });
+
   test('fails if the file name does not match the namespace name', () => {
     withStage({ 'orders.json': namespace('invoices') }, (dir) => {
       expect(() => loadStageConfig('dev', dir)).toThrow(NamespaceFileNameMismatchError);

@@ -430,6 +430,7 @@ describe('provisioned target table', () => {
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: keyArn() },
       DeletionProtectionEnabled: false,
+      TimeToLiveSpecification: { AttributeName: '_walExpiresAt', Enabled: true },
       Tags: expect.any(Array),
     });
     expect(resources[logicalIdOf(table)]).toMatchObject({ DeletionPolicy: 'Delete' });

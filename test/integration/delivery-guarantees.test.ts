@@ -115,6 +115,7 @@ describe('delivery guarantees (emulators)', () => {
       envelope,
       updatedAt: Date.now(),
       expiresAt: 0,
+      loggedAt: envelope.loggedAt,
     });
     expect(late).toMatchObject({ committed: false, existing: { state: 'ABORTED' } });
 

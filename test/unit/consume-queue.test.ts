@@ -1,5 +1,5 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { consumeQueueBatch } from '../../lambdas/queue-consumer/consume-queue';
@@ -90,5 +90,42 @@ describe('consumeQueueBatch', () => {
     await expect(consumeQueueBatch(dependencies(), event(retryMessage(NOW)))).rejects.toThrow(
       'All records failed processing',
     );
+  });
+
+  describe('recheck of an uncommitted record', () => {
+    const DAY = 86_400_000;
+    const recheck = (loggedAt: number) => ({ kind: 'recheck', mutation: loggedMutation({ loggedAt }) });
+
+    it('fences a record past the commit timeout whose key has no ledger entry', async () => {
+      documentMock.on(GetCommand).resolves({});
+      documentMock.on(UpdateCommand).resolves({});
+      await consumeQueueBatch(dependencies(), event(recheck(NOW - 60_000)));
+      expect(documentMock.commandCalls(UpdateCommand)).toHaveLength(1);
+      expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+    });
+
+    it('dead-letters instead of fencing a record old enough that its ledger entry may have expired', async () => {
+      // GIVEN a recheck that cycled through the DLQ: the record is older than the ledger's retention (30 days)
+      documentMock.on(GetCommand).resolves({});
+      // WHEN
+      await consumeQueueBatch(dependencies(), event(recheck(NOW - 29 * DAY)));
+      // THEN no fence (it might have been committed), but the DLQ with the reason and the whole mutation
+      expect(documentMock.commandCalls(UpdateCommand)).toHaveLength(0);
+      const sent = sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input;
+      expect(sent?.QueueUrl).toBe('dlq-url');
+      const body = JSON.parse(sent?.MessageBody ?? '{}');
+      expect(body).toMatchObject({ kind: 'poison', reason: expect.stringMatching(/^ledger-expired: /) });
+      expect(JSON.parse(Buffer.from(body.data, 'base64').toString('utf8'))).toEqual(
+        loggedMutation({ loggedAt: NOW - 29 * DAY }),
+      );
+
+      // AND a redrive of it does not route it (it may have been answered FAIL): it returns to the DLQ
+      sqsMock.resetHistory();
+      await consumeQueueBatch(dependencies(), event(body));
+      expect(documentMock.commandCalls(PutCommand)).toHaveLength(0);
+      const again = sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input;
+      expect(again?.QueueUrl).toBe('dlq-url');
+      expect(JSON.parse(again?.MessageBody ?? '{}').reason).toMatch(/redriven: still not routed/);
+    });
   });
 });

@@ -4,9 +4,14 @@ import {
   ProvisionedThroughputExceededException,
   PutRecordCommand,
 } from '@aws-sdk/client-kinesis';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { hashRequest, type IngestDependencies, ingestMutation } from '../../lambdas/ingest/ingest-mutation';
+import {
+  FENCE_CLOCK_SKEW_MS,
+  hashRequest,
+  type IngestDependencies,
+  ingestMutation,
+} from '../../lambdas/ingest/ingest-mutation';
 import { ProblemError } from '../../lambdas/shared/http/problem';
 import { mutationRequestSchema } from '../../lambdas/shared/mutation-request';
 import { UnknownNamespaceError } from '../../lambdas/shared/namespace-store';
@@ -29,6 +34,7 @@ function dependencies(): IngestDependencies {
     namespaces: staticNamespaces(
       namespaceConfig({ delay: { maxDelaySeconds: 3_600 }, payload: { maxBytes: 100 } }),
       namespaceConfig({ name: 'paused', enabled: false }),
+      namespaceConfig({ name: 'keyed', requireIdempotencyKey: true }),
     ),
     targetClients: { documentClient },
     logger: silentLogger,
@@ -56,11 +62,17 @@ beforeEach(() => {
 });
 
 describe('ingestMutation', () => {
-  it('prepares, then commits, and answers SUCCESS with the sequence', async () => {
+  it('prepares, then commits, and answers SUCCESS with the sequence and effective time', async () => {
     // WHEN
     const answer = await ingestMutation(dependencies(), 'orders', { payload: { id: 'a1' } }, 'k1');
     // THEN
-    expect(answer).toEqual({ id: '01JNEWID', namespace: 'orders', durable: 'SUCCESS', sequence: '4965' });
+    expect(answer).toEqual({
+      id: '01JNEWID',
+      namespace: 'orders',
+      durable: 'SUCCESS',
+      sequence: '4965',
+      effectiveAt: new Date(NOW).toISOString(),
+    });
     const record = kinesisMock.commandCalls(PutRecordCommand)[0]?.args[0].input;
     expect(record?.PartitionKey).toBe('orders#a1');
     const commit = documentMock.commandCalls(PutCommand)[0]?.args[0].input;
@@ -125,23 +137,35 @@ describe('ingestMutation', () => {
     expect(problem.extensions).toMatchObject({ durable: 'FAIL', id: '01JNEWID' });
   });
 
-  it('answers FAIL (503) and commits nothing when the prepare fails and no attempt committed', async () => {
+  it('answers FAIL (503) when the prepare fails, after fencing every earlier attempt of the key', async () => {
+    // GIVEN the prepare fails and the fence finds no commit of the key
     kinesisMock
       .on(PutRecordCommand)
       .rejects(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }));
-    documentMock.on(GetCommand).resolves({});
+    documentMock.on(UpdateCommand).resolves({});
+    // WHEN
     const problem = await problemOf(
       ingestMutation(dependencies(), 'orders', { payload: { id: 'a1' } }, 'k1'),
     );
+    // THEN FAIL, nothing committed, and attempts logged before now (plus the clock margin) can never commit
     expect(problem.status).toBe(503);
     expect(problem.extensions).toMatchObject({ durable: 'FAIL' });
     expect(documentMock.commandCalls(PutCommand)).toHaveLength(0);
+    const fence = documentMock.commandCalls(UpdateCommand)[0]?.args[0].input;
+    expect(fence?.ConditionExpression).toBe('attribute_not_exists(#pk) OR #state = :aborted');
+    expect(fence?.ExpressionAttributeValues).toMatchObject({
+      ':aborted': 'ABORTED',
+      ':fencedBefore': NOW + FENCE_CLOCK_SKEW_MS,
+    });
   });
 
   it('answers the original SUCCESS when the prepare fails but an earlier attempt committed', async () => {
     // GIVEN an earlier attempt of the key committed (its answer was lost), and this retry cannot prepare
     kinesisMock.on(PutRecordCommand).rejects(new Error('socket hang up'));
     const hash = hashRequest(mutationRequestSchema.parse({ payload: { id: 'a1' } }));
+    documentMock
+      .on(UpdateCommand)
+      .rejects(new ConditionalCheckFailedException({ message: 'committed', $metadata: {} }));
     documentMock
       .on(GetCommand)
       .resolves({ Item: { state: 'COMMITTED', id: '01JEARLIER', sequence: '7', requestHash: hash } });
@@ -156,7 +180,7 @@ describe('ingestMutation', () => {
 
   it('answers UNKNOWN when the prepare fails and the ledger cannot be read', async () => {
     kinesisMock.on(PutRecordCommand).rejects(new Error('socket hang up'));
-    documentMock.on(GetCommand).rejects(new Error('ledger down'));
+    documentMock.on(UpdateCommand).rejects(new Error('ledger down'));
     const problem = await problemOf(
       ingestMutation(dependencies(), 'orders', { payload: { id: 'a1' } }, 'k1'),
     );
@@ -171,6 +195,21 @@ describe('ingestMutation', () => {
     expect(problem.status).toBe(503);
     expect(problem.extensions).toMatchObject({ durable: 'UNKNOWN', id: '01JNEWID' });
     expect(problem.detail).toMatch(/Retry with the same idempotency key/);
+  });
+
+  it('fails if the namespace requires an idempotency key and none is sent (400), writing nothing', async () => {
+    const problem = await problemOf(
+      ingestMutation(dependencies(), 'keyed', { payload: { id: 'a1' } }, undefined),
+    );
+    expect(problem).toMatchObject({ status: 400, slug: 'idempotency-key-required' });
+    expect(problem.detail).toMatch(/Namespace "keyed" requires an idempotency key/);
+    expect(kinesisMock.calls()).toHaveLength(0);
+    expect(documentMock.calls()).toHaveLength(0);
+  });
+
+  it('takes a keyed mutation in a namespace that requires keys', async () => {
+    const answer = await ingestMutation(dependencies(), 'keyed', { payload: { id: 'a1' } }, 'k-1');
+    expect(answer.durable).toBe('SUCCESS');
   });
 
   describe('bad input', () => {

@@ -1,17 +1,25 @@
+import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  type PutCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import { type LoggedMutation, type MutationOp, walOrder } from '../envelope';
 import { type DynamoDbTargetConfig, RESERVED_ATTRIBUTE_PREFIX } from '../namespace-config';
-import type { ApplyOutcome, Target, UpdateSpec } from './target';
+import {
+  applyToHistory,
+  compactOrder,
+  type HistoryContext,
+  type Item,
+  ORDER_ATTRIBUTE,
+  type OrderedMutation,
+  REVISION_ATTRIBUTE,
+} from './item-history';
+import type { ApplyContext, ApplyOutcome, Target, UpdateSpec } from './target';
 
-/** Attributes the WAL adds to every item it writes: its order, and the id of the mutation. */
-export const ORDER_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}Order`;
-export const MUTATION_ID_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}Id`;
-
-// Written only if the item holds no mutation at all or an older one: redeliveries and stale retries are no-ops.
-const NEWER_THAN_STORED = 'attribute_not_exists(#order) OR #order < :order';
-
-type Item = Record<string, unknown>;
+export { MUTATION_ID_ATTRIBUTE, ORDER_ATTRIBUTE } from './item-history';
 
 function isItem(value: unknown): value is Item {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -108,40 +116,97 @@ export class DynamoDbTarget implements Target {
     return values.map(String).join('#');
   }
 
-  async apply(mutation: LoggedMutation): Promise<ApplyOutcome> {
+  async apply(mutation: LoggedMutation, context: ApplyContext): Promise<ApplyOutcome> {
     const { envelope } = mutation;
     if (!isItem(envelope.payload)) {
       throw new Error(`mutation ${envelope.id}: payload is not an object`);
     }
-    const condition = {
-      TableName: this.tableName(),
-      ConditionExpression: NEWER_THAN_STORED,
-      ExpressionAttributeNames: { '#order': ORDER_ATTRIBUTE },
-      ExpressionAttributeValues: { ':order': walOrder(mutation) } as Record<string, unknown>,
+    const padded = walOrder(mutation);
+    const ordered: OrderedMutation = {
+      id: envelope.id,
+      op: envelope.op,
+      order: compactOrder(padded),
+      paddedOrder: padded,
+      payload: envelope.payload,
+      set: envelope.update?.set,
+      add: envelope.update?.add,
     };
+    const history = {
+      keyAttributes: this.keyAttributes,
+      tombstoneExpiresAt: Math.floor(context.now / 1000) + context.retentionDays * 86_400,
+    };
+    // Fast path: a put or delete newer than everything the item holds replaces it in one conditional write.
+    if (envelope.op !== 'update' && (await this.replaceIfNewest(ordered, history))) return 'applied';
+    for (let round = 0; round < MAX_WRITE_ROUNDS; round++) {
+      const stored = await this.read(envelope.payload);
+      const result = applyToHistory(stored, ordered, { ...history, revision: newRevision(envelope.id) });
+      if (result.outcome !== 'applied') return result.outcome;
+      if (await this.writeIfUnchanged(result.item, stored)) return 'applied';
+    }
+    throw new ConcurrentItemWriteError(this.name, envelope.id, MAX_WRITE_ROUNDS);
+  }
+
+  /** Writes the put or tombstone if the item holds no later mutation; false when it does. */
+  private async replaceIfNewest(
+    mutation: OrderedMutation,
+    history: Omit<HistoryContext, 'revision'>,
+  ): Promise<boolean> {
+    const result = applyToHistory(undefined, mutation, { ...history, revision: newRevision(mutation.id) });
+    if (result.outcome !== 'applied') return false;
     try {
-      if (envelope.op === 'delete') {
-        await this.documentClient.send(
-          new DeleteCommand({ ...condition, Key: this.keyOf(envelope.payload) }),
-        );
-      } else if (envelope.op === 'update') {
-        await this.documentClient.send(
-          new UpdateCommand({
-            ...updateExpression(envelope.update ?? {}, envelope.id, condition),
-            Key: this.keyOf(envelope.payload),
-          }),
-        );
-      } else {
-        const item = {
-          ...envelope.payload,
-          [ORDER_ATTRIBUTE]: walOrder(mutation),
-          [MUTATION_ID_ATTRIBUTE]: envelope.id,
-        };
-        await this.documentClient.send(new PutCommand({ ...condition, Item: item }));
-      }
-      return 'applied';
+      await this.documentClient.send(
+        new PutCommand({
+          TableName: this.tableName(),
+          Item: result.item,
+          ConditionExpression: 'attribute_not_exists(#order) OR #order < :order',
+          ExpressionAttributeNames: { '#order': ORDER_ATTRIBUTE },
+          ExpressionAttributeValues: { ':order': mutation.paddedOrder },
+        }),
+      );
+      return true;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return 'superseded';
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  private async read(payload: Item): Promise<Item | undefined> {
+    const answer = await this.documentClient.send(
+      new GetCommand({ TableName: this.tableName(), Key: this.keyOf(payload), ConsistentRead: true }),
+    );
+    return answer.Item;
+  }
+
+  /** Optimistic write: only if the item is still as read (its revision, or its absence). */
+  private async writeIfUnchanged(item: Item, stored: Item | undefined): Promise<boolean> {
+    const revision = stored?.[REVISION_ATTRIBUTE];
+    const partitionKey = this.config.key.partitionKey;
+    const condition: Pick<
+      PutCommandInput,
+      'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
+    > =
+      stored === undefined
+        ? {
+            ConditionExpression: 'attribute_not_exists(#key)',
+            ExpressionAttributeNames: { '#key': partitionKey },
+          }
+        : revision === undefined
+          ? {
+              ConditionExpression: 'attribute_exists(#key) AND attribute_not_exists(#rev)',
+              ExpressionAttributeNames: { '#key': partitionKey, '#rev': REVISION_ATTRIBUTE },
+            }
+          : {
+              ConditionExpression: '#rev = :rev',
+              ExpressionAttributeNames: { '#rev': REVISION_ATTRIBUTE },
+              ExpressionAttributeValues: { ':rev': revision },
+            };
+    try {
+      await this.documentClient.send(
+        new PutCommand({ TableName: this.tableName(), Item: item, ...condition }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
   }
@@ -158,36 +223,19 @@ export class DynamoDbTarget implements Target {
   }
 }
 
-interface ConditionalWrite {
-  readonly TableName: string;
-  readonly ConditionExpression: string;
-  readonly ExpressionAttributeNames: Record<string, string>;
-  readonly ExpressionAttributeValues: Record<string, unknown>;
+// Concurrent writers of one item retry their read-modify-write; past this, the delivery is retried.
+const MAX_WRITE_ROUNDS = 5;
+
+function newRevision(mutationId: string): string {
+  return `${mutationId}.${randomUUID()}`;
 }
 
-/** SET the `set` attributes and the WAL's order and id, ADD the `add` numbers; guarded by the order. */
-function updateExpression(update: UpdateSpec, mutationId: string, condition: ConditionalWrite) {
-  const names: Record<string, string> = {
-    ...condition.ExpressionAttributeNames,
-    '#walId': MUTATION_ID_ATTRIBUTE,
-  };
-  const values: Record<string, unknown> = { ...condition.ExpressionAttributeValues, ':id': mutationId };
-  const sets = ['#order = :order', '#walId = :id'];
-  const adds: string[] = [];
-  for (const [index, [attribute, value]] of Object.entries(update.set ?? {}).entries()) {
-    names[`#s${index}`] = attribute;
-    values[`:s${index}`] = value;
-    sets.push(`#s${index} = :s${index}`);
+/** Other writers kept changing the item between this delivery's read and write. */
+export class ConcurrentItemWriteError extends Error {
+  constructor(target: string, mutationId: string, rounds: number) {
+    super(
+      `target "${target}": the item changed under mutation ${mutationId} ${rounds} times in a row; retrying later`,
+    );
+    this.name = 'ConcurrentItemWriteError';
   }
-  for (const [index, [attribute, value]] of Object.entries(update.add ?? {}).entries()) {
-    names[`#a${index}`] = attribute;
-    values[`:a${index}`] = value;
-    adds.push(`#a${index} :a${index}`);
-  }
-  return {
-    ...condition,
-    UpdateExpression: `SET ${sets.join(', ')}${adds.length > 0 ? ` ADD ${adds.join(', ')}` : ''}`,
-    ExpressionAttributeNames: names,
-    ExpressionAttributeValues: values,
-  };
 }

@@ -7,10 +7,19 @@ export interface UpdateSpec {
 }
 
 /**
- * What applying a mutation did: `applied`, or `superseded` when the target already holds this
- * mutation or a later one in the WAL's order (a redelivery or an out-of-order retry).
+ * What applying a mutation did: `applied` (in its place in the key's WAL order), `duplicate` when the
+ * target already holds it (a redelivery), `superseded` when later writes in the WAL's order replaced
+ * every effect it has (a put or update older than a later put or delete).
  */
-export type ApplyOutcome = 'applied' | 'superseded';
+export type ApplyOutcome = 'applied' | 'superseded' | 'duplicate';
+
+/** What a target needs to know besides the mutation. */
+export interface ApplyContext {
+  /** Epoch milliseconds. */
+  readonly now: number;
+  /** The namespace's retention: how long a delete's tombstone must outlive it. */
+  readonly retentionDays: number;
+}
 
 /** The one interface every target type implements (dynamodb now; queues, streams, http... later). */
 export interface Target {
@@ -24,5 +33,5 @@ export interface Target {
   /** The key that orders mutations of the same item, used when the client gives no partition key. */
   partitionKeyOf(payload: unknown): string | undefined;
   /** Applies the mutation at least once, with effect once. Throws when the target fails. */
-  apply(mutation: LoggedMutation): Promise<ApplyOutcome>;
+  apply(mutation: LoggedMutation, context: ApplyContext): Promise<ApplyOutcome>;
 }

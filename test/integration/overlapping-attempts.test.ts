@@ -1,0 +1,117 @@
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { monotonicFactory } from 'ulid';
+import {
+  type IngestDependencies,
+  ingestMutation,
+  type MutationAnswer,
+} from '../../lambdas/ingest/ingest-mutation';
+import { createDocumentClient } from '../../lambdas/shared/clients';
+import { ProblemError } from '../../lambdas/shared/http/problem';
+import { SsmNamespaceConfigStore } from '../../lambdas/shared/namespace-store';
+import type { LocalWal } from '../../src/local/runtime/local-wal';
+import { silentLogger } from '../support/fixtures';
+import {
+  drain,
+  ledgerTableName,
+  scanTable,
+  startTestWal,
+  targetTableName,
+} from '../support/local-wal-harness';
+
+/**
+ * A client whose timeout is shorter than the WAL's retries while its first attempt still runs: the
+ * second attempt's FAIL must stay true when the first attempt's commit lands afterwards.
+ * The ingest logic runs against the emulators with the real SDK clients; only the timing of calls is
+ * steered (a commit held back, a prepare that fails).
+ */
+describe('overlapping attempts of one key (emulators)', () => {
+  let wal: LocalWal;
+  let table: string;
+
+  beforeAll(async () => {
+    wal = await startTestWal('it');
+    table = await targetTableName(wal, 'it', 'orders', 'main');
+  });
+
+  afterAll(async () => {
+    await wal?.stop();
+  });
+
+  function dependencies(overrides: Partial<IngestDependencies> = {}): IngestDependencies {
+    const documentClient = createDocumentClient(wal.clients.dynamodb);
+    return {
+      kinesis: wal.clients.kinesis,
+      streamName: wal.provisioned.streams[0] ?? '',
+      ledger: { documentClient, tableName: ledgerTableName(wal) },
+      namespaces: new SsmNamespaceConfigStore(wal.clients.ssm, '/wal/it/namespaces/', 0, silentLogger),
+      targetClients: { documentClient },
+      logger: silentLogger,
+      now: Date.now,
+      newId: monotonicFactory(),
+      random: Math.random,
+      ...overrides,
+    };
+  }
+
+  async function outcome(attempt: Promise<MutationAnswer>): Promise<string> {
+    try {
+      return (await attempt).durable;
+    } catch (error) {
+      if (error instanceof ProblemError) return `${error.status} ${String(error.extensions.durable ?? '')}`;
+      throw error;
+    }
+  }
+
+  it('never applies an earlier attempt once a later one answered FAIL', async () => {
+    // GIVEN attempt A, whose ledger commit is held back until we release it
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const real = createDocumentClient(wal.clients.dynamodb);
+    const slowLedger = {
+      send: async (command: unknown) => {
+        if (command instanceof PutCommand) await held;
+        return real.send(command as PutCommand);
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const body = { payload: { id: 'overlap-1', from: 'A or B' } };
+    const attemptA = outcome(
+      ingestMutation(
+        dependencies({ ledger: { documentClient: slowLedger, tableName: ledgerTableName(wal) } }),
+        'orders',
+        body,
+        'overlap-key',
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    // WHEN the client, timed out, retries as B, whose prepare fails
+    const failingStream = {
+      send: async () => {
+        throw Object.assign(new Error('stream unavailable'), { name: 'ServiceUnavailable' });
+      },
+    } as unknown as KinesisClient;
+    const attemptB = await outcome(
+      ingestMutation(dependencies({ kinesis: failingStream }), 'orders', body, 'overlap-key'),
+    );
+    // AND A's commit lands afterwards
+    release();
+
+    // THEN B said FAIL, A cannot commit any more, and nothing is applied
+    expect(attemptB).toBe('503 FAIL');
+    expect(await attemptA).toBe('409 FAIL');
+    await drain(wal);
+    expect((await scanTable(wal, table)).find((item) => item.id === 'overlap-1')).toBeUndefined();
+
+    // AND a new attempt after the fence's clock margin commits and is applied once
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const attemptC = await ingestMutation(dependencies(), 'orders', body, 'overlap-key');
+    expect(attemptC.durable).toBe('SUCCESS');
+    await drain(wal);
+    expect((await scanTable(wal, table)).find((item) => item.id === 'overlap-1')).toMatchObject({
+      _walId: attemptC.id,
+    });
+  });
+});

@@ -1,0 +1,213 @@
+import {
+  applyToHistory,
+  compareOrders,
+  type Item,
+  MAX_ADDS_KEPT,
+  type OrderedMutation,
+  UnorderableMutationError,
+} from '../../lambdas/shared/targets/item-history';
+
+const CONTEXT = { keyAttributes: ['id'], tombstoneExpiresAt: 1_900_000_000, revision: 'r' };
+
+function mutation(
+  time: number,
+  sequence: number,
+  op: OrderedMutation['op'],
+  fields: Partial<Pick<OrderedMutation, 'payload' | 'set' | 'add'>> = {},
+): OrderedMutation {
+  return {
+    id: `m${time}-${sequence}`,
+    op,
+    order: `${time}#${sequence}`,
+    paddedOrder: `${String(time).padStart(15, '0')}#${String(sequence).padStart(128, '0')}`,
+    payload: fields.payload ?? { id: 'k' },
+    set: fields.set,
+    add: fields.add,
+  };
+}
+
+/** Applies deliveries one after the other, as the target would, and returns what a reader sees. */
+function deliver(deliveries: OrderedMutation[]): Item | undefined {
+  let stored: Item | undefined;
+  for (const delivery of deliveries) {
+    const result = applyToHistory(stored, delivery, CONTEXT);
+    if (result.outcome === 'applied') stored = result.item;
+  }
+  return visible(stored);
+}
+
+function visible(item: Item | undefined): Item | undefined {
+  if (!item || item._walDeleted === true) return undefined;
+  return Object.fromEntries(Object.entries(item).filter(([name]) => !name.startsWith('_wal')));
+}
+
+/**
+ * The contract, computed without the implementation: fold the mutations in WAL order (effective
+ * time, then sequence). A put replaces, an update sets and adds (creating the item), a delete removes.
+ */
+function expected(mutations: OrderedMutation[]): Item | undefined {
+  let item: Item | undefined;
+  const sorted = [...mutations].sort((a, b) => compareOrders(a.order, b.order));
+  for (const m of sorted) {
+    if (m.op === 'put') item = { ...m.payload };
+    else if (m.op === 'delete') item = undefined;
+    else {
+      item = item ?? { id: m.payload.id };
+      Object.assign(item, m.set ?? {});
+      for (const [name, amount] of Object.entries(m.add ?? {})) {
+        item[name] = ((item[name] as number | undefined) ?? 0) + amount;
+      }
+    }
+  }
+  return item;
+}
+
+describe('applyToHistory', () => {
+  it('lands a retried add under a later add: both count (defect: the first was dropped)', () => {
+    // GIVEN two adds on one key; the first fails and is retried after the second was applied
+    const first = mutation(100, 1, 'update', { add: { count: 1 } });
+    const second = mutation(200, 2, 'update', { add: { count: 1 } });
+    // WHEN
+    const item = deliver([second, first]);
+    // THEN
+    expect(item).toEqual({ id: 'k', count: 2 });
+  });
+
+  it("keeps a put's fields when it is retried after a later update", () => {
+    // GIVEN a put, then an update of one attribute, applied in the wrong order
+    const put = mutation(100, 1, 'put', { payload: { id: 'k', name: 'Ada', status: 'new' } });
+    const update = mutation(200, 2, 'update', { set: { status: 'paid' } });
+    // WHEN
+    const item = deliver([update, put]);
+    // THEN the put's fields are there, under the later update
+    expect(item).toEqual({ id: 'k', name: 'Ada', status: 'paid' });
+  });
+
+  it('keeps a delete deleted when an older put is retried after it', () => {
+    // GIVEN a put and a later delete, the put retried last
+    const put = mutation(100, 1, 'put', { payload: { id: 'k', v: 1 } });
+    const del = mutation(200, 2, 'delete');
+    // WHEN
+    const stored = [del, put].reduce<Item | undefined>((item, m) => {
+      const result = applyToHistory(item, m, CONTEXT);
+      return result.outcome === 'applied' ? result.item : item;
+    }, undefined);
+    // THEN a tombstone stays, with its expiry
+    expect(visible(stored)).toBeUndefined();
+    expect(stored).toMatchObject({ id: 'k', _walDeleted: true, _walExpiresAt: 1_900_000_000 });
+  });
+
+  it('puts adds that came later back on top of a late put', () => {
+    // GIVEN put count=10 at t100, then add 1 at t200 applied first
+    const put = mutation(100, 1, 'put', { payload: { id: 'k', count: 10 } });
+    const add = mutation(200, 2, 'update', { add: { count: 1 } });
+    // WHEN
+    const item = deliver([add, put]);
+    // THEN
+    expect(item).toEqual({ id: 'k', count: 11 });
+  });
+
+  it('recognises a redelivered add and put as duplicates', () => {
+    // GIVEN
+    const put = mutation(100, 1, 'put', { payload: { id: 'k', count: 10 } });
+    const add = mutation(200, 2, 'update', { add: { count: 1 } });
+    const first = applyToHistory(undefined, put, CONTEXT) as { item: Item };
+    const after = applyToHistory(first.item, add, CONTEXT);
+    const stored = (after as { item: Item }).item;
+    // WHEN / THEN
+    expect(applyToHistory(stored, add, CONTEXT).outcome).toBe('duplicate');
+    expect(applyToHistory(stored, put, CONTEXT).outcome).toBe('duplicate');
+  });
+
+  it('reports an update older than a later put as superseded', () => {
+    const update = mutation(100, 1, 'update', { set: { a: 1 } });
+    const put = mutation(200, 2, 'put', { payload: { id: 'k', a: 2 } });
+    const stored = (applyToHistory(undefined, put, CONTEXT) as { item: Item }).item;
+    expect(applyToHistory(stored, update, CONTEXT).outcome).toBe('superseded');
+  });
+
+  it('never lowers the watermark when a late mutation lands', () => {
+    const later = mutation(200, 2, 'update', { set: { a: 1 } });
+    const earlier = mutation(100, 1, 'update', { set: { b: 1 } });
+    const stored = (applyToHistory(undefined, later, CONTEXT) as { item: Item }).item;
+    const result = applyToHistory(stored, earlier, CONTEXT);
+    expect(result).toMatchObject({ outcome: 'applied', item: { _walOrder: later.paddedOrder, a: 1, b: 1 } });
+  });
+
+  it(`fails if an add is older than the ${MAX_ADDS_KEPT} adds kept for its counter`, () => {
+    // GIVEN more adds than are kept, applied in order
+    let stored: Item | undefined;
+    for (let index = 1; index <= MAX_ADDS_KEPT + 1; index++) {
+      const result = applyToHistory(
+        stored,
+        mutation(100 + index, index, 'update', { add: { n: 1 } }),
+        CONTEXT,
+      );
+      stored = (result as { item: Item }).item;
+    }
+    // WHEN the oldest arrives again (a redelivery or a late first delivery: which is unknown)
+    const late = () => applyToHistory(stored, mutation(101, 1, 'update', { add: { n: 1 } }), CONTEXT);
+    // THEN it cannot be placed, and says so
+    expect(late).toThrow(UnorderableMutationError);
+    expect(late).toThrow(/folded/);
+  });
+
+  it('fails if a counter would add to a string', () => {
+    const put = mutation(100, 1, 'put', { payload: { id: 'k', n: 'text' } });
+    const add = mutation(200, 2, 'update', { add: { n: 1 } });
+    const stored = (applyToHistory(undefined, add, CONTEXT) as { item: Item }).item;
+    expect(() => applyToHistory(stored, put, CONTEXT)).toThrow(UnorderableMutationError);
+  });
+
+  it('matches the in-order fold for any arrival order with redeliveries (seeded random histories)', () => {
+    const random = seededRandom(7);
+    const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)] as T;
+    for (let scenario = 0; scenario < 3000; scenario++) {
+      // GIVEN a history of puts, updates and deletes on one key, some with equal times
+      const history: OrderedMutation[] = [];
+      const count = 2 + Math.floor(random() * 7);
+      for (let index = 0; index < count; index++) {
+        const time = 100 + Math.floor(random() * 5);
+        const op = pick(['put', 'put', 'update', 'update', 'update', 'delete'] as const);
+        const payload: Item = { id: 'k' };
+        if (op === 'put') {
+          if (random() < 0.7) payload.a = `a${index}`;
+          if (random() < 0.5) payload.n = index;
+        }
+        const set: Record<string, unknown> = {};
+        const add: Record<string, number> = {};
+        if (op === 'update') {
+          if (random() < 0.5) set.a = `s${index}`;
+          if (random() < 0.3) set.n = index * 10;
+          if (random() < 0.6 && set.n === undefined) add.n = 1 + index;
+          if (random() < 0.4) add.m = 1;
+          if (Object.keys(set).length + Object.keys(add).length === 0) add.m = 1;
+        }
+        history.push(mutation(time, index + 1, op, { payload, set, add }));
+      }
+      // WHEN it arrives shuffled, some mutations twice
+      const deliveries = shuffle([...history, ...history.filter(() => random() < 0.3)], random);
+      // THEN the item is what the ordered fold says
+      expect({ scenario, item: deliver(deliveries) }).toEqual({ scenario, item: expected(history) });
+    }
+  });
+});
+
+function shuffle<T>(values: T[], random: () => number): T[] {
+  for (let index = values.length - 1; index > 0; index--) {
+    const other = Math.floor(random() * (index + 1));
+    [values[index], values[other]] = [values[other] as T, values[index] as T];
+  }
+  return values;
+}
+
+/** mulberry32: a small seeded PRNG, so a failure reproduces. */
+function seededRandom(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
