@@ -23,7 +23,7 @@ export type CrashPoint = (typeof CRASH_POINTS)[number];
 export const FAULT_KINDS = ['error', 'throttle', 'timeout-after', 'duplicate', 'latency'] as const;
 
 /**
- * An outage: every call whose resource (TableName, QueueUrl, StreamName/StreamARN, the tables of a
+ * An outage: every call whose resource (TableName, QueueUrl, StreamName/StreamARN, an SSM Name, the tables of a
  * batch or transaction) contains `resource` fails from `from` to `to` (epoch ms), as when one
  * dependency is down for a while. Absolute times, so every function sees the same window.
  */

@@ -56,7 +56,10 @@ export function parseEffectiveAt(value: unknown): number {
 
 /**
  * The WAL's order: effective time in ms, then the stream sequence compared as a number (BigInt:
- * Kinesis sequence numbers exceed 2^53, and as strings "9" would sort after "10").
+ * Kinesis sequence numbers are decimal strings of up to 129 digits, far beyond 2^53, and as strings
+ * "9" would sort after "10"). Records of one partition key go to one shard, where sequence numbers are
+ * unique and "generally increase over time" (Kinesis API reference, PutRecord:
+ * https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecord.html).
  */
 export function compareWalOrder(a: AckedMutation, b: AckedMutation): number {
   if (a.effectiveAt !== b.effectiveAt) return a.effectiveAt < b.effectiveAt ? -1 : 1;
