@@ -22,6 +22,22 @@ export type CrashPoint = (typeof CRASH_POINTS)[number];
  */
 export const FAULT_KINDS = ['error', 'throttle', 'timeout-after', 'duplicate', 'latency'] as const;
 
+/**
+ * An outage: every call whose resource (TableName, QueueUrl, StreamName/StreamARN, an SSM Name, the tables of a
+ * batch or transaction) contains `resource` fails from `from` to `to` (epoch ms), as when one
+ * dependency is down for a while. Absolute times, so every function sees the same window.
+ */
+const outageSchema = z
+  .object({
+    resource: z.string().min(1),
+    from: z.number().int(),
+    to: z.number().int(),
+  })
+  .strict()
+  .refine((outage) => outage.to >= outage.from, { message: '"to" must not be before "from"' });
+
+export type Outage = z.infer<typeof outageSchema>;
+
 const faultConfigSchema = z
   .object({
     /** Share of matching SDK calls that get a fault. */
@@ -38,6 +54,7 @@ const faultConfigSchema = z
     crashPoints: z.array(z.enum(CRASH_POINTS)).default([...CRASH_POINTS]),
     /** Only functions whose name contains one of these (AWS_LAMBDA_FUNCTION_NAME); all when absent. */
     functions: z.array(z.string()).optional(),
+    outages: z.array(outageSchema).default([]),
   })
   .strict();
 
@@ -100,12 +117,55 @@ const THROTTLE_NAMES: Record<string, string> = {
   DynamoDB: 'ProvisionedThroughputExceededException',
 };
 
+/** The resource names a command's input addresses: tables (also inside batches and transactions), queues, streams. */
+export function resourcesOf(input: unknown): string[] {
+  if (typeof input !== 'object' || input === null) return [];
+  const fields = input as Record<string, unknown>;
+  const names: string[] = [];
+  for (const field of ['TableName', 'QueueUrl', 'StreamName', 'StreamARN', 'Name']) {
+    const value = fields[field];
+    if (typeof value === 'string') names.push(value);
+  }
+  // BatchGetItem / BatchWriteItem: tables are the keys of RequestItems.
+  if (typeof fields.RequestItems === 'object' && fields.RequestItems !== null) {
+    names.push(...Object.keys(fields.RequestItems));
+  }
+  // TransactWriteItems / TransactGetItems: one table per item, under Put/Update/Delete/ConditionCheck/Get.
+  if (Array.isArray(fields.TransactItems)) {
+    for (const item of fields.TransactItems) {
+      if (typeof item !== 'object' || item === null) continue;
+      for (const action of Object.values(item as Record<string, unknown>)) names.push(...resourcesOf(action));
+    }
+  }
+  return names;
+}
+
+/** The outage that covers this call now, if any. */
+export function activeOutage(
+  outages: readonly Outage[],
+  input: unknown,
+  now = Date.now(),
+): Outage | undefined {
+  if (outages.length === 0) return undefined;
+  const resources = resourcesOf(input);
+  return outages.find(
+    (outage) =>
+      now >= outage.from &&
+      now < outage.to &&
+      resources.some((resource) => resource.includes(outage.resource)),
+  );
+}
+
 /** Adds the fault middleware to a client when WAL_FAULTS is set; returns the client. */
 export function withFaults<Client>(client: Client, service: string, config = activeConfig): Client {
-  if (!config || config.rate === 0) return client;
+  if (!config || (config.rate === 0 && config.outages.length === 0)) return client;
   (client as unknown as MiddlewareClient).middlewareStack.add(
     (next, context) => async (args) => {
       const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
+      // An outage fails every call to its resource before it is sent, whatever the rate.
+      if (activeOutage(config.outages, (args as { input?: unknown }).input)) {
+        throw new InjectedFaultError('ServiceUnavailable', operation);
+      }
       if ((config.operations && !config.operations.includes(operation)) || Math.random() >= config.rate) {
         return next(args);
       }

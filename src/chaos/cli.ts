@@ -1,8 +1,10 @@
 // npm run chaos -- --mutations 5000 --fault-rate 0.15 [--crash-rate 0.01] [--concurrency 16]
+//   [--outage target:30] [--outage ledger:N] [--outage queue:N] [--no-config-change]
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 import { parseArgs } from 'node:util';
-import { formatReport, isClean } from './reconcile';
+import { parseOutage } from './outages';
+import { formatReport, formatSent, isClean } from './reconcile';
 import { runChaos } from './run-chaos';
 
 function number(
@@ -27,23 +29,34 @@ async function main(): Promise<number> {
       'crash-rate': { type: 'string' },
       concurrency: { type: 'string' },
       'settle-timeout': { type: 'string' },
+      outage: { type: 'string', multiple: true },
+      'outage-delay': { type: 'string' },
+      'no-config-change': { type: 'boolean' },
     },
   });
+  const outages = (values.outage ?? []).map(parseOutage);
+  const outageSeconds = outages.reduce((sum, outage) => sum + outage.seconds, 0);
   const mutations = number(values.mutations, 500, '--mutations');
   const options = {
     mutations,
     faultRate: number(values['fault-rate'], 0.15, '--fault-rate', 1),
     crashRate: number(values['crash-rate'], 0.01, '--crash-rate', 1),
     concurrency: number(values.concurrency, 16, '--concurrency'),
-    settleTimeoutMs: number(values['settle-timeout'], 120 + mutations / 20, '--settle-timeout') * 1000,
+    settleTimeoutMs:
+      number(values['settle-timeout'], 120 + mutations / 20 + outageSeconds, '--settle-timeout') * 1000,
+    outages,
+    outageDelayMs: number(values['outage-delay'], 3, '--outage-delay') * 1000,
+    configChange: values['no-config-change'] !== true,
   };
   console.log(
     `chaos: ${options.mutations} mutations, fault rate ${options.faultRate}, crash rate ${options.crashRate}, ` +
-      `concurrency ${options.concurrency}`,
+      `concurrency ${options.concurrency}` +
+      (outages.length > 0 ? `, outages ${outages.map((o) => `${o.resource}:${o.seconds}s`).join(' ')}` : ''),
   );
   let lastLine = '';
   const run = await runChaos({
     ...options,
+    onEvent: (message) => console.log(message),
     onProgress: ({ phase, done, total }) => {
       const line = `${phase} ${done}/${total}`;
       const step = Math.max(1, Math.floor(total / 20));
@@ -56,8 +69,14 @@ async function main(): Promise<number> {
   });
   if (process.stdout.isTTY) process.stdout.write('\n');
   console.log(formatReport(run.report));
+  console.log(formatSent(run.report));
   console.log(`took ${run.seconds.toFixed(1)} s`);
   for (const problem of run.report.problems) console.log(`  problem: ${problem}`);
+  for (const letter of run.report.deadLetters) {
+    console.log(
+      `  dlq: ${letter.id} ${letter.mutation ?? '(not a mutation the clients were answered)'}: ${letter.reason}`,
+    );
+  }
   return isClean(run.report) ? 0 : 1;
 }
 

@@ -1,15 +1,20 @@
-import { walOrder } from '../../lambdas/shared/envelope';
-import type { LedgerEntry } from '../../lambdas/shared/ledger';
-import type { MutationResult } from './workload';
+import type { MutationResult } from './client';
+import { type AckedMutation, expectedItems, type Item, sameValue, visibleItem } from './oracle';
+import { isShared, KEY_ATTRIBUTES, markerOf, type PlannedMutation } from './workload';
 
 /** What the WAL holds once the run has settled. */
 export interface SettledState {
-  /** Target items by key. */
-  readonly items: ReadonlyMap<string, Record<string, unknown>>;
-  /** COMMITTED ledger entries by idempotency key. */
-  readonly committed: ReadonlyMap<string, LedgerEntry>;
-  /** Mutation ids found in DLQ messages. */
-  readonly deadLettered: ReadonlySet<string>;
+  /** Target items by key, as stored (WAL attributes and tombstones included). */
+  readonly items: ReadonlyMap<string, Item>;
+  /** Mutation ids found in DLQ messages, with the reason the message gives. */
+  readonly deadLettered: ReadonlyMap<string, string>;
+}
+
+export interface DeadLetter {
+  readonly id: string;
+  /** The workload's mutation, when the id is one the clients were answered. */
+  readonly mutation?: string;
+  readonly reason: string;
 }
 
 export interface ChaosReport {
@@ -20,98 +25,167 @@ export interface ChaosReport {
   readonly unresolved: number;
   readonly rejected: number;
   readonly applied: number;
+  /** Acked mutations whose effect is missing where the oracle expects it (a counter short, a marker gone). */
   readonly lost: number;
   readonly doubleApplied: number;
   readonly failedButApplied: number;
+  /** Acked mutations on the DLQ (not applied, waiting for a redrive). */
   readonly dlq: number;
-  /** Shared keys whose final state is not the last committed mutation in the WAL's order. */
+  /** Shared keys whose final item is not the oracle's. */
   readonly orderViolations: number;
+  /** Keyless counters applied more than once: allowed (at-least-once), counted to show it happens. */
+  readonly keylessDuplicates: number;
+  /** How many of each op (and of each client kind) the workload sent. */
+  readonly sent: Readonly<Record<string, number>>;
+  readonly deadLetters: readonly DeadLetter[];
   /** Examples of each problem, for the one who has to debug it. */
   readonly problems: string[];
 }
 
-const ORDER = '_walOrder';
-const ID = '_walId';
+const MAX_PROBLEMS = 20;
 
-function orderOf(entry: LedgerEntry): string | undefined {
-  return entry.envelope && entry.sequence
-    ? walOrder({ envelope: entry.envelope, sequence: entry.sequence })
-    : undefined;
+function describe(mutation: PlannedMutation): string {
+  return `#${mutation.index} ${mutation.op} ${mutation.key} (${mutation.client})`;
 }
 
-/** Reconciles every answer the clients got against the targets, the ledger and the DLQ. */
-export function reconcile(results: readonly MutationResult[], state: SettledState): ChaosReport {
+/** The history entry the oracle folds, or undefined if the answer lacked what the order needs. */
+function toAcked(result: MutationResult): AckedMutation | undefined {
+  const { mutation } = result;
+  if (!result.id || !result.sequence || result.effectiveAt === undefined) return undefined;
+  return {
+    id: result.id,
+    key: mutation.key,
+    op: mutation.body.op,
+    payload: mutation.body.payload,
+    ...(mutation.body.set ? { set: mutation.body.set } : {}),
+    ...(mutation.body.add ? { add: mutation.body.add } : {}),
+    effectiveAt: result.effectiveAt,
+    sequence: result.sequence,
+  };
+}
+
+/** Whether the item shows the mutation's own marker (its tag, or its own counter). */
+function showsMarker(mutation: PlannedMutation, item: Item | undefined): boolean {
+  const marker = markerOf(mutation);
+  if (!marker || !item) return false;
+  return marker.value === undefined
+    ? item[marker.attribute] !== undefined
+    : item[marker.attribute] === marker.value;
+}
+
+function short(item: Item | undefined): string {
+  const text = item === undefined ? 'absent' : JSON.stringify(item);
+  return text.length > 160 ? `${text.slice(0, 157)}...` : text;
+}
+
+/** Reconciles every answer the clients got against the target table and the DLQ, with the oracle for shared keys. */
+export function reconcile(
+  results: readonly MutationResult[],
+  state: SettledState,
+  sent: Readonly<Record<string, number>> = {},
+): ChaosReport {
   const problems: string[] = [];
   const note = (problem: string) => {
-    if (problems.length < 20) problems.push(problem);
+    if (problems.length < MAX_PROBLEMS) problems.push(problem);
   };
-  let applied = 0;
-  let lost = 0;
-  let doubleApplied = 0;
-  let failedButApplied = 0;
-  let dlq = 0;
+  const tally = {
+    applied: 0,
+    lost: 0,
+    doubleApplied: 0,
+    failedButApplied: 0,
+    dlq: 0,
+    orderViolations: 0,
+    keylessDuplicates: 0,
+  };
+  const isDeadLettered = (result: MutationResult) =>
+    result.id !== undefined && state.deadLettered.has(result.id);
 
+  // Counters on keys of their own: exactly 1 if acked (keyless: 1 up to the sends), 0 if FAILed.
   for (const result of results) {
     const { mutation } = result;
-    const entry = state.committed.get(mutation.idempotencyKey);
-    const item = state.items.get(mutation.key);
+    if (isShared(mutation.op)) continue;
+    const count = Number(visibleItem(state.items.get(mutation.key))?.count ?? 0);
+    // A keyless client's unanswered sends may each have been applied; a FAILed send never.
+    const failed = result.outcome === 'failed' ? 1 : 0;
+    const mayApply = (mutation.client === 'keyless' ? result.keylessSends : 1) - failed;
     if (result.outcome === 'failed') {
-      const present = mutation.kind === 'counter' ? item !== undefined : entry !== undefined;
-      if (present || entry) {
-        failedButApplied++;
-        note(`FAIL answered but committed/applied: ${mutation.idempotencyKey} (${result.id})`);
+      if (count > mayApply) {
+        tally.failedButApplied++;
+        note(`FAIL answered but applied: ${describe(mutation)} count=${count} (${result.id})`);
       }
       continue;
+    }
+    if (count > mayApply) {
+      tally.doubleApplied++;
+      note(`${describe(mutation)} count=${count} after ${mayApply} send(s) that could apply (${result.id})`);
+    } else if (mutation.client === 'keyless' && count > 1) {
+      tally.keylessDuplicates++;
     }
     if (result.outcome !== 'acked') continue;
-    if (!entry || entry.id !== result.id) {
-      lost++;
-      note(
-        `acked ${result.id} but the ledger holds ${entry?.id ?? 'nothing'} for ${mutation.idempotencyKey}`,
-      );
-      continue;
-    }
-    let isApplied: boolean;
-    if (mutation.kind === 'counter') {
-      const count = Number(item?.count ?? 0);
-      isApplied = count >= 1;
-      if (count > 1) {
-        doubleApplied++;
-        note(`counter ${mutation.key} is ${count} after one mutation (${result.id})`);
-      }
-    } else {
-      const order = orderOf(entry);
-      isApplied = item !== undefined && order !== undefined && String(item[ORDER]) >= order;
-    }
-    if (isApplied) applied++;
-    else if (result.id && state.deadLettered.has(result.id)) dlq++;
+    if (count >= 1) tally.applied++;
+    else if (isDeadLettered(result)) tally.dlq++;
     else {
-      lost++;
-      note(`acked ${result.id} (${mutation.kind} ${mutation.key}) is neither applied nor in the DLQ`);
+      tally.lost++;
+      note(`acked ${result.id} (${describe(mutation)}) is neither applied nor on the DLQ`);
     }
   }
 
-  // Per shared key, the item must hold the committed put that is last in the WAL's order.
-  let orderViolations = 0;
-  const lastByKey = new Map<string, { id: string; order: string }>();
+  // Shared keys: the final item must be the oracle's fold of the acked history in WAL order.
+  const byKey = new Map<string, MutationResult[]>();
   for (const result of results) {
-    if (result.mutation.kind !== 'put') continue;
-    const entry = state.committed.get(result.mutation.idempotencyKey);
-    const order = entry ? orderOf(entry) : undefined;
-    if (!entry?.id || !order) continue;
-    const current = lastByKey.get(result.mutation.key);
-    if (!current || order > current.order) lastByKey.set(result.mutation.key, { id: entry.id, order });
+    if (!isShared(result.mutation.op)) continue;
+    byKey.set(result.mutation.key, [...(byKey.get(result.mutation.key) ?? []), result]);
   }
-  for (const [key, last] of lastByKey) {
-    // If the last one is on the DLQ, an earlier state is right until it is redriven.
-    if (state.deadLettered.has(last.id)) continue;
-    const holds = state.items.get(key)?.[ID];
-    if (holds !== last.id) {
-      orderViolations++;
-      note(`key ${key} holds ${String(holds)} but the last committed mutation is ${last.id}`);
+  for (const [key, keyResults] of byKey) {
+    const acked = keyResults.filter((result) => result.outcome === 'acked');
+    const history: AckedMutation[] = [];
+    for (const result of acked) {
+      const entry = toAcked(result);
+      if (entry) history.push(entry);
+      else note(`acked ${describe(result.mutation)} without id, sequence or effectiveAt: cannot be ordered`);
+    }
+    const actual = visibleItem(state.items.get(key));
+    let expected = expectedItems(history, KEY_ATTRIBUTES).get(key);
+    const parked = acked.filter(isDeadLettered);
+    if (parked.length > 0 && !sameValue(actual, expected)) {
+      // Until they are redriven, dead-lettered mutations are not applied: the rest must be, in order.
+      const rest = history.filter((entry) => !state.deadLettered.has(entry.id));
+      const withoutParked = expectedItems(rest, KEY_ATTRIBUTES).get(key);
+      if (sameValue(actual, withoutParked)) expected = withoutParked;
+    }
+    tally.dlq += parked.length;
+    for (const result of acked) {
+      if (isDeadLettered(result)) continue;
+      const { mutation } = result;
+      if (showsMarker(mutation, expected) && !showsMarker(mutation, actual)) {
+        tally.lost++;
+        note(`acked ${result.id} (${describe(mutation)}): the oracle expects its effect, the item lacks it`);
+      } else tally.applied++;
+      const marker = markerOf(mutation);
+      if (marker?.value === undefined && marker && Number(actual?.[marker.attribute] ?? 0) > 1) {
+        tally.doubleApplied++;
+        note(
+          `${describe(mutation)}: its own counter ${marker.attribute} is ${String(actual?.[marker.attribute])}`,
+        );
+      }
+    }
+    for (const result of keyResults) {
+      if (result.outcome === 'failed' && showsMarker(result.mutation, actual)) {
+        tally.failedButApplied++;
+        note(`FAIL answered but applied: ${describe(result.mutation)} (${result.id})`);
+      }
+    }
+    if (!sameValue(actual, expected)) {
+      tally.orderViolations++;
+      note(`key ${key}: expected ${short(expected)}, holds ${short(actual)}`);
     }
   }
 
+  const mutationOf = new Map(results.filter((r) => r.id).map((r) => [r.id as string, r.mutation]));
+  const deadLetters = [...state.deadLettered].map(([id, reason]): DeadLetter => {
+    const mutation = mutationOf.get(id);
+    return { id, reason, ...(mutation ? { mutation: describe(mutation) } : {}) };
+  });
   const count = (outcome: MutationResult['outcome']) =>
     results.filter((result) => result.outcome === outcome).length;
   return {
@@ -120,12 +194,9 @@ export function reconcile(results: readonly MutationResult[], state: SettledStat
     unknown: results.filter((result) => result.unknownAnswers > 0).length,
     unresolved: count('unresolved'),
     rejected: count('rejected'),
-    applied,
-    lost,
-    doubleApplied,
-    failedButApplied,
-    dlq,
-    orderViolations,
+    ...tally,
+    sent,
+    deadLetters,
     problems,
   };
 }
@@ -145,6 +216,12 @@ export function formatReport(report: ChaosReport): string {
     `rejected=${report.rejected}`,
     `order-violations=${report.orderViolations}`,
   ].join(' ');
+}
+
+/** What was sent, per op and client kind, and how often keyless clients' at-least-once showed. */
+export function formatSent(report: ChaosReport): string {
+  const parts = Object.entries(report.sent).map(([op, n]) => `${op}=${n}`);
+  return `sent: ${parts.join(' ')} keyless-duplicates=${report.keylessDuplicates}`;
 }
 
 /** Whether the run kept every guarantee. */

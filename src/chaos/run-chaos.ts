@@ -3,12 +3,15 @@ import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/clien
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { Duration } from 'aws-cdk-lib';
 import { FAULTS_ENV } from '../../lambdas/shared/faults';
-import type { LedgerEntry } from '../../lambdas/shared/ledger';
-import { queueMessageSchema } from '../../lambdas/shared/queue-message';
+import type { CfnTemplate } from '../local/runtime/cfn-template';
 import { type LocalWal, startLocalWal } from '../local/runtime/local-wal';
 import { synthesizeStack } from '../local/runtime/synthesize';
+import { fillEffectiveTimes, type MutationResult, sendWorkload } from './client';
+import { configChange } from './config-change';
+import type { Item } from './oracle';
+import { type OutageSpec, type OutageWindow, outageWindows } from './outages';
 import { type ChaosReport, reconcile, type SettledState } from './reconcile';
-import { type MutationResult, planWorkload, sendWorkload } from './workload';
+import { countSent, planWorkload } from './workload';
 
 const REPO_ROOT = join(__dirname, '..', '..');
 const CHAOS_CONFIG_DIR = join(__dirname, 'config');
@@ -23,16 +26,27 @@ export interface ChaosOptions {
   readonly concurrency: number;
   /** How long to wait for the WAL to settle after the last answer. */
   readonly settleTimeoutMs: number;
+  /** Dependencies that fail every call for a while, starting `outageDelayMs` after the sending starts. */
+  readonly outages?: readonly OutageSpec[];
+  readonly outageDelayMs?: number;
+  /** Rewrite the namespace's retry settings a third into the sending, and back at two thirds. @default true */
+  readonly configChange?: boolean;
   readonly onProgress?: (event: { phase: string; done: number; total: number }) => void;
+  readonly onEvent?: (message: string) => void;
 }
 
 export interface ChaosRun {
   readonly report: ChaosReport;
   readonly results: MutationResult[];
+  readonly outages: readonly OutageWindow[];
   readonly seconds: number;
 }
 
-/** Drives mutations through the local WAL under injected faults and crashes, then reconciles. */
+// Outages are absolute times, fixed in the functions' environment before they start; the sending
+// waits for them (startup takes 5-25 s on a busy 2-core machine).
+const STARTUP_ALLOWANCE_MS = 30_000;
+
+/** Drives mutations through the local WAL under injected faults, outages and crashes, then reconciles. */
 export async function runChaos(options: ChaosOptions): Promise<ChaosRun> {
   const started = Date.now();
   // Consumers with a short timeout: a failed queue message comes back in 6 x 3 s, not 6 minutes.
@@ -40,11 +54,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosRun> {
     configDir: CHAOS_CONFIG_DIR,
     settings: { consumerTimeout: Duration.seconds(3) },
   });
+  const sendAt = Date.now() + STARTUP_ALLOWANCE_MS;
+  const outages = outageWindows(template, options.outages ?? [], sendAt + (options.outageDelayMs ?? 3_000));
   const faults = {
     rate: options.faultRate,
     kinds: ['error', 'throttle', 'timeout-after', 'duplicate', 'latency'],
     latencyMs: 100,
     crashRate: options.crashRate,
+    outages,
   };
   const wal = await startLocalWal({
     stackName,
@@ -57,40 +74,121 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosRun> {
     pollIntervalMs: 50,
   });
   try {
+    if (outages.length > 0) {
+      const wait = sendAt - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      else
+        options.onEvent?.(`startup took ${(-wait / 1000).toFixed(1)} s longer than allowed for the outages`);
+    }
+    for (const outage of outages) {
+      options.onEvent?.(
+        `outage of ${outage.resource} from +${((outage.from - Date.now()) / 1000).toFixed(1)} s for ` +
+          `${(outage.to - outage.from) / 1000} s`,
+      );
+    }
     const runId = `r${started.toString(36)}`;
     const plan = planWorkload({ mutations: options.mutations, runId });
+    const change = configChange(wal.clients.ssm, parameterName(template));
+    const changes = options.configChange === false ? [] : configChangeSteps(plan.length, change, options);
     let answered = 0;
-    const results = await sendWorkload(plan, {
+    const sent = await sendWorkload(plan, {
       apiUrl: wal.apiUrl,
       namespace: NAMESPACE,
       concurrency: options.concurrency,
-      onResult: () => options.onProgress?.({ phase: 'send', done: ++answered, total: plan.length }),
+      onResult: () => {
+        answered++;
+        for (const step of changes) if (step.at === answered) void step.run();
+        options.onProgress?.({ phase: 'send', done: answered, total: plan.length });
+      },
     });
+    await Promise.all(changes.map((step) => step.done));
+    const since = (from: number) => `${((Date.now() - from) / 1000).toFixed(1)} s`;
+    options.onEvent?.(`sent in ${since(started)}`);
+    const filling = Date.now();
+    const results = await fillEffectiveTimes(sent, { apiUrl: wal.apiUrl, namespace: NAMESPACE });
+    const settling = Date.now();
     const state = await settle(wal, results, options);
-    return { report: reconcile(results, state), results, seconds: (Date.now() - started) / 1000 };
+    options.onEvent?.(
+      `effective times looked up in ${((settling - filling) / 1000).toFixed(1)} s, settled in ${since(settling)}`,
+    );
+    return {
+      report: reconcile(results, state, countSent(plan, results)),
+      results,
+      outages,
+      seconds: (Date.now() - started) / 1000,
+    };
   } finally {
     await wal.stop();
   }
 }
 
-/** Waits until every acked mutation is applied or dead-lettered (or the timeout), then reads the state. */
+function parameterName(template: CfnTemplate): string {
+  const parameter = Object.values(template.Resources).find(
+    (resource) =>
+      resource.Type === 'AWS::SSM::Parameter' &&
+      String(resource.Properties?.Name ?? '').endsWith(`/namespaces/${NAMESPACE}`),
+  );
+  const name = parameter?.Properties?.Name;
+  return typeof name === 'string' ? name : `/wal/chaos/namespaces/${NAMESPACE}`;
+}
+
+interface Step {
+  readonly at: number;
+  run(): Promise<void>;
+  readonly done: Promise<void>;
+}
+
+/** The config change at a third of the answers and its undo at two thirds; a failure shows as an event. */
+function configChangeSteps(
+  total: number,
+  change: ReturnType<typeof configChange>,
+  options: ChaosOptions,
+): Step[] {
+  const step = (at: number, label: string, action: () => Promise<void>): Step => {
+    let finish: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    return {
+      at,
+      done,
+      run: async () => {
+        await action().then(
+          () => options.onEvent?.(`${label} after ${at} answers`),
+          (error: unknown) => options.onEvent?.(`${label} failed: ${String(error)}`),
+        );
+        finish();
+      },
+    };
+  };
+  const first = Math.max(1, Math.floor(total / 3));
+  const second = Math.max(first + 1, Math.floor((2 * total) / 3));
+  if (second > total) return [];
+  return [
+    step(first, 'namespace retry settings changed', () => change.apply()),
+    step(second, 'namespace retry settings restored', () => change.restore()),
+  ];
+}
+
+/** Waits until the WAL is quiet and every acked mutation is applied or dead-lettered (or the timeout). */
 async function settle(
   wal: LocalWal,
   results: MutationResult[],
   options: ChaosOptions,
 ): Promise<SettledState> {
   const deadline = Date.now() + options.settleTimeoutMs;
-  const deadLettered = new Set<string>();
+  const deadLettered = new Map<string, string>();
   const acked = results.filter((result) => result.outcome === 'acked').length;
-  let stableRounds = 0;
+  let quietRounds = 0;
   for (;;) {
     const state = await readState(wal, deadLettered);
     const report = reconcile(results, state);
     options.onProgress?.({ phase: 'settle', done: report.applied + report.dlq, total: acked });
-    const quiet = report.lost === 0 && !(await queuesBusy(wal));
-    stableRounds = quiet ? stableRounds + 1 : 0;
-    // Two quiet rounds in a row: late redeliveries (which would show as double applications) had their chance.
-    if (stableRounds >= 2 || Date.now() >= deadline) return state;
+    quietRounds = (await queuesBusy(wal)) ? 0 : quietRounds + 1;
+    // Two quiet rounds: late redeliveries (which would show as double applications) had their chance.
+    // A run that is not clean yet gets a few more before its findings are final.
+    const settled = report.lost === 0 && report.orderViolations === 0 ? quietRounds >= 2 : quietRounds >= 6;
+    if (settled || Date.now() >= deadline) return state;
     await new Promise((resolve) => setTimeout(resolve, 1_000));
   }
 }
@@ -118,37 +216,32 @@ async function queuesBusy(wal: LocalWal): Promise<boolean> {
   return wal.kinesisSources.some((source) => source.hasPendingRecords());
 }
 
-async function readState(wal: LocalWal, deadLettered: Set<string>): Promise<SettledState> {
+async function readState(wal: LocalWal, deadLettered: Map<string, string>): Promise<SettledState> {
   const documents = DynamoDBDocumentClient.from(wal.clients.dynamodb);
-  const scan = async (tableName: string) => {
-    const items: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await documents.send(
-        new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: start }),
-      );
-      items.push(...(page.Items ?? []));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return items;
-  };
-  const ledgerTable = wal.provisioned.tables.find((table) => table.includes('Ledger')) as string;
-  const targetTable = wal.provisioned.tables.find((table) => !table.includes('Ledger')) as string;
-  const items = new Map((await scan(targetTable)).map((item) => [String(item.id), item]));
-  const committed = new Map<string, LedgerEntry>();
-  for (const entry of (await scan(ledgerTable)) as unknown as LedgerEntry[]) {
-    if (entry.state === 'COMMITTED') committed.set(entry.idempotencyKey, entry);
-  }
+  const targetTable = wal.provisioned.tables.find((table) => /Namespaces.*Target/.test(table)) as string;
+  const items = new Map<string, Item>();
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await documents.send(
+      new ScanCommand({ TableName: targetTable, ConsistentRead: true, ExclusiveStartKey: start }),
+    );
+    for (const item of page.Items ?? []) items.set(String(item.id), item);
+    start = page.LastEvaluatedKey;
+  } while (start);
   // Reading the DLQ hides its messages for a moment: ids seen once are remembered.
-  for (const id of await deadLetteredIds(wal)) deadLettered.add(id);
-  return { items, committed, deadLettered };
+  for (const [id, reason] of await deadLetters(wal)) deadLettered.set(id, reason);
+  return { items, deadLettered };
 }
 
-/** Mutation ids on the DLQ; the messages become visible again right away for the next look. */
-async function deadLetteredIds(wal: LocalWal): Promise<Set<string>> {
+/**
+ * Mutation ids on the DLQ with their reasons; the messages become visible again soon for the next
+ * look. Read loosely (not with the implementation's schema): a message names its mutation as
+ * `mutation.envelope.id` or `id`, and says why in `reason` or `lastError`.
+ */
+async function deadLetters(wal: LocalWal): Promise<Map<string, string>> {
   const dlq = [...wal.provisioned.queues].find(([logicalId]) => logicalId.includes('DeadLetter'))?.[1];
-  const ids = new Set<string>();
-  if (!dlq) return ids;
+  const found = new Map<string, string>();
+  if (!dlq) return found;
   for (let round = 0; round < 100; round++) {
     const answer = await wal.clients.sqs.send(
       new ReceiveMessageCommand({ QueueUrl: dlq.url, MaxNumberOfMessages: 10, VisibilityTimeout: 2 }),
@@ -156,17 +249,31 @@ async function deadLetteredIds(wal: LocalWal): Promise<Set<string>> {
     const messages = answer.Messages ?? [];
     if (messages.length === 0) break;
     for (const message of messages) {
-      const parsed = queueMessageSchema.safeParse(JSON.parse(message.Body ?? '{}'));
-      if (!parsed.success) continue;
-      const letter = parsed.data;
-      const id =
-        letter.kind === 'poison'
-          ? letter.id
-          : letter.kind === 'stream-record'
-            ? undefined
-            : letter.mutation.envelope.id;
-      if (id) ids.add(id);
+      const body = parseJson(message.Body);
+      const mutation = body.mutation as { envelope?: { id?: unknown } } | undefined;
+      const id = mutation?.envelope?.id ?? body.id ?? streamRecordId(body);
+      const reason = body.reason ?? body.lastError ?? body.kind ?? 'no reason given';
+      const attempts =
+        typeof body.attempt === 'number' && !String(reason).includes('attempt')
+          ? ` after ${body.attempt} attempt(s)`
+          : '';
+      if (typeof id === 'string') found.set(id, `${String(reason)}${attempts}`);
     }
   }
-  return ids;
+  return found;
+}
+
+function parseJson(text: string | undefined): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text ?? '{}');
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The mutation id inside a `stream-record` DLQ message (a whole stream record, base64). */
+function streamRecordId(body: Record<string, unknown>): unknown {
+  if (body.kind !== 'stream-record' || typeof body.data !== 'string') return undefined;
+  return parseJson(Buffer.from(body.data, 'base64').toString('utf8')).id;
 }

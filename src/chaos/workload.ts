@@ -1,126 +1,165 @@
 /**
- * The chaos client: sends mutations the way a careful service would — each with its own
- * idempotency key, retried with the same key while the answer is UNKNOWN (or a 5xx / a dropped
- * connection says nothing), never after FAIL — and records every final answer.
+ * The chaos workload: what to send. Shared keys get puts, updates (`set` and `add`) and deletes,
+ * many per key, some delayed, so that per-key order matters; counters on keys of their own show a
+ * double application as 2. Every mutation leaves a marker of its own (`tag`, `x<index>`) so that a
+ * FAILed one that was applied anyway shows. Clients: careful, impatient (shorter timeout than the
+ * WAL's, retrying while an attempt may still run) and keyless (at-least-once, own counters).
  */
-export type MutationKind = 'counter' | 'put';
+import type { Item } from './oracle';
+
+/** How the mutation's client behaves; see client.ts. */
+export type ClientKind = 'careful' | 'impatient' | 'keyless';
+
+/** What the mutation does: ops on shared keys, or a counter on a key of its own. */
+export type WorkloadOp = 'put' | 'update-set' | 'update-add' | 'delete' | 'counter' | 'keyless-counter';
 
 export interface PlannedMutation {
   readonly index: number;
-  readonly kind: MutationKind;
-  /** The target item's key. Counters have one key each; puts share a few keys. */
+  readonly op: WorkloadOp;
+  readonly client: ClientKind;
+  /** The target item's key (attribute `id`). */
   readonly key: string;
-  readonly idempotencyKey: string;
-  readonly body: Record<string, unknown>;
+  /** Absent for keyless clients: the first answer's `id` becomes the key for retries. */
+  readonly idempotencyKey?: string;
+  /** The request body, as sent. */
+  readonly body: MutationBody;
+  readonly delayed: boolean;
 }
 
-export type Outcome = 'acked' | 'failed' | 'unresolved' | 'rejected';
-
-export interface MutationResult {
-  readonly mutation: PlannedMutation;
-  readonly outcome: Outcome;
-  readonly id?: string;
-  /** Attempts whose answer did not settle the outcome (UNKNOWN, 5xx without durable, network error). */
-  readonly unknownAnswers: number;
-  readonly lastAnswer?: string;
+export interface MutationBody {
+  readonly op: 'put' | 'update' | 'delete';
+  readonly payload: Item;
+  readonly set?: Item;
+  readonly add?: Record<string, number>;
+  readonly lifecycle?: { readonly delaySeconds: number };
 }
+
+/** The target table's key attribute. */
+export const KEY_ATTRIBUTES = ['id'] as const;
 
 export interface WorkloadOptions {
   readonly mutations: number;
   readonly runId: string;
-  /** Keys shared by the put mutations (per-key order is checked on them). */
-  readonly sharedKeys?: number;
-  readonly putShare?: number;
+  /** Share of mutations on shared keys (the rest are counters). */
+  readonly sharedShare?: number;
+  /** Share of counters sent by keyless clients. */
+  readonly keylessShare?: number;
+  /** Share of careful-keyed mutations sent by impatient clients instead. */
+  readonly impatientShare?: number;
+  /** Share of mutations delayed by 1-3 s. */
   readonly delayedShare?: number;
+  /** Mutations per shared key, on average. */
+  readonly mutationsPerKey?: number;
   readonly random?: () => number;
 }
 
+/** The marker a mutation leaves on its item, if it leaves one: put/set write `tag`, add writes `x<index>`. */
+export function markerOf(mutation: PlannedMutation): { attribute: string; value?: unknown } | undefined {
+  switch (mutation.op) {
+    case 'put':
+      return { attribute: 'tag', value: `p${mutation.index}` };
+    case 'update-set':
+      return { attribute: 'tag', value: `s${mutation.index}` };
+    case 'update-add':
+      return { attribute: `x${mutation.index}` };
+    default:
+      return undefined;
+  }
+}
+
+export function isShared(op: WorkloadOp): boolean {
+  return op !== 'counter' && op !== 'keyless-counter';
+}
+
+function sharedBody(op: WorkloadOp, key: string, index: number): MutationBody {
+  switch (op) {
+    case 'put':
+      return { op: 'put', payload: { id: key, tag: `p${index}`, v: index } };
+    case 'update-set':
+      return { op: 'update', payload: { id: key }, set: { tag: `s${index}`, s: index } };
+    case 'update-add':
+      // `n` sums every add of the key; `x<index>` is this mutation's own counter (2 = applied twice).
+      return { op: 'update', payload: { id: key }, add: { n: 1 + (index % 3), [`x${index}`]: 1 } };
+    default:
+      return { op: 'delete', payload: { id: key } };
+  }
+}
+
+function pick<T>(random: () => number, choices: readonly (readonly [T, number])[]): T {
+  let roll = random() * choices.reduce((sum, [, weight]) => sum + weight, 0);
+  for (const [choice, weight] of choices) {
+    roll -= weight;
+    if (roll < 0) return choice;
+  }
+  return (choices[choices.length - 1] as readonly [T, number])[0];
+}
+
+const SHARED_OPS = [
+  ['put', 0.3],
+  ['update-set', 0.2],
+  ['update-add', 0.35],
+  ['delete', 0.15],
+] as const;
+
 export function planWorkload(options: WorkloadOptions): PlannedMutation[] {
   const random = options.random ?? Math.random;
-  const sharedKeys = options.sharedKeys ?? 20;
+  const sharedShare = options.sharedShare ?? 0.45;
+  // A few keys with many mutations each: concurrent, retried and delayed mutations of one key meet.
+  const sharedKeys = Math.min(
+    10,
+    Math.max(2, Math.round((options.mutations * sharedShare) / (options.mutationsPerKey ?? 25))),
+  );
   const plan: PlannedMutation[] = [];
   for (let index = 0; index < options.mutations; index++) {
-    const idempotencyKey = `${options.runId}-m${index}`;
-    if (random() < (options.putShare ?? 0.3)) {
+    const delaySeconds = random() < (options.delayedShare ?? 0.15) ? 1 + Math.floor(random() * 3) : 0;
+    const lifecycle = delaySeconds > 0 ? { lifecycle: { delaySeconds } } : {};
+    const impatient = random() < (options.impatientShare ?? 0.35);
+    const keyed = {
+      client: impatient ? ('impatient' as const) : ('careful' as const),
+      idempotencyKey: `${options.runId}-m${index}`,
+    };
+    if (random() < sharedShare) {
+      const op = pick(random, SHARED_OPS);
       const key = `${options.runId}-k${index % sharedKeys}`;
-      const delayed = random() < (options.delayedShare ?? 0.1);
-      plan.push({
-        index,
-        kind: 'put',
-        key,
-        idempotencyKey,
-        body: {
-          payload: { id: key, v: index },
-          ...(delayed ? { lifecycle: { delaySeconds: 1 + Math.floor(random() * 3) } } : {}),
-        },
-      });
+      const body = { ...sharedBody(op, key, index), ...lifecycle };
+      plan.push({ index, op, key, body, delayed: delaySeconds > 0, ...keyed });
+    } else if (random() < (options.keylessShare ?? 0.25)) {
+      const key = `${options.runId}-n${index}`;
+      const body: MutationBody = { op: 'update', payload: { id: key }, add: { count: 1 }, ...lifecycle };
+      plan.push({ index, op: 'keyless-counter', client: 'keyless', key, body, delayed: delaySeconds > 0 });
     } else {
-      // A counter: applied twice in effect, it shows 2.
       const key = `${options.runId}-c${index}`;
-      plan.push({
-        index,
-        kind: 'counter',
-        key,
-        idempotencyKey,
-        body: { op: 'update', payload: { id: key }, add: { count: 1 }, set: { index } },
-      });
+      const body: MutationBody = { op: 'update', payload: { id: key }, add: { count: 1 }, ...lifecycle };
+      plan.push({ index, op: 'counter', key, body, delayed: delaySeconds > 0, ...keyed });
     }
   }
   return plan;
 }
 
-export interface SendOptions {
-  readonly apiUrl: string;
-  readonly namespace: string;
-  readonly concurrency: number;
-  /** Attempts per mutation before it counts as unresolved. */
-  readonly maxAttempts?: number;
-  readonly onResult?: (result: MutationResult) => void;
-}
-
-export async function sendWorkload(plan: PlannedMutation[], options: SendOptions): Promise<MutationResult[]> {
-  const results: MutationResult[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < plan.length) {
-      const mutation = plan[next++] as PlannedMutation;
-      const result = await sendOne(mutation, options);
-      results.push(result);
-      options.onResult?.(result);
-    }
+/**
+ * How many of each op, and of each client, the plan holds: the report's "sent" line; with the
+ * results, also the keyless clients' sends and the attempts impatient clients abandoned.
+ */
+export function countSent(
+  plan: readonly PlannedMutation[],
+  results: readonly { readonly keylessSends: number; readonly abandoned: number }[] = [],
+): Record<string, number> {
+  const sent: Record<string, number> = {
+    put: 0,
+    'update-set': 0,
+    'update-add': 0,
+    delete: 0,
+    counter: 0,
+    'keyless-counter': 0,
+    delayed: 0,
+    impatient: 0,
   };
-  await Promise.all(Array.from({ length: options.concurrency }, worker));
-  return results.sort((a, b) => a.mutation.index - b.mutation.index);
-}
-
-async function sendOne(mutation: PlannedMutation, options: SendOptions): Promise<MutationResult> {
-  const url = `${options.apiUrl}/v1/namespaces/${options.namespace}/mutations`;
-  let unknownAnswers = 0;
-  let lastAnswer = '';
-  for (let attempt = 0; attempt < (options.maxAttempts ?? 20); attempt++) {
-    let status = 0;
-    let body: { id?: string; durable?: string } = {};
-    try {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': mutation.idempotencyKey },
-        body: JSON.stringify(mutation.body),
-      });
-      status = response.status;
-      body = (await response.json().catch(() => ({}))) as typeof body;
-    } catch (error) {
-      lastAnswer = `network: ${(error as Error).message}`;
-    }
-    if (status !== 0) lastAnswer = `${status} ${body.durable ?? ''}`.trim();
-    if (status === 200 && body.durable === 'SUCCESS') {
-      return { mutation, outcome: 'acked', ...(body.id ? { id: body.id } : {}), unknownAnswers, lastAnswer };
-    }
-    if (body.durable === 'FAIL') {
-      return { mutation, outcome: 'failed', ...(body.id ? { id: body.id } : {}), unknownAnswers, lastAnswer };
-    }
-    if (status >= 400 && status < 500) return { mutation, outcome: 'rejected', unknownAnswers, lastAnswer };
-    unknownAnswers++;
-    await new Promise((resolve) => setTimeout(resolve, 50 + 50 * attempt));
+  for (const mutation of plan) {
+    sent[mutation.op] = (sent[mutation.op] ?? 0) + 1;
+    if (mutation.delayed) sent.delayed = (sent.delayed ?? 0) + 1;
+    if (mutation.client === 'impatient') sent.impatient = (sent.impatient ?? 0) + 1;
   }
-  return { mutation, outcome: 'unresolved', unknownAnswers, lastAnswer };
+  sent['keyless-sends'] = results.reduce((sum, result) => sum + result.keylessSends, 0);
+  sent['abandoned-attempts'] = results.reduce((sum, result) => sum + result.abandoned, 0);
+  return sent;
 }

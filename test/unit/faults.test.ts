@@ -2,8 +2,10 @@ import { Readable } from 'node:stream';
 import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import {
   activeFaultConfig,
+  activeOutage,
   InvalidFaultConfigError,
   parseFaultConfig,
+  resourcesOf,
   withFaults,
 } from '../../lambdas/shared/faults';
 
@@ -65,5 +67,70 @@ describe('fault injector', () => {
     withFaults(client, 'Kinesis', parseFaultConfig('{"rate":1,"operations":["GetRecords"]}'));
     await expect(client.send(put)).resolves.toMatchObject({ SequenceNumber: '1' });
     expect(reached).toHaveLength(1);
+  });
+
+  describe('outages', () => {
+    const outage = { resource: 'Ledger', from: 1_000, to: 31_000 };
+
+    it('fails every call to the resource during the window, and none before or after', () => {
+      // GIVEN a ledger outage from 1 s to 31 s
+      const ledgerPut = { TableName: 'stack-StorageLedger5E7CB2E3', Item: {} };
+      // THEN it covers [from, to) and nothing else
+      expect(activeOutage([outage], ledgerPut, 999)).toBeUndefined();
+      expect(activeOutage([outage], ledgerPut, 1_000)).toBe(outage);
+      expect(activeOutage([outage], ledgerPut, 30_999)).toBe(outage);
+      expect(activeOutage([outage], ledgerPut, 31_000)).toBeUndefined();
+    });
+
+    it('leaves other resources alone during the window', () => {
+      expect(activeOutage([outage], { TableName: 'stack-TargetTable' }, 5_000)).toBeUndefined();
+      expect(activeOutage([outage], { QueueUrl: 'http://q/000/stack-retry' }, 5_000)).toBeUndefined();
+    });
+
+    it('finds the tables of batches and transactions, queues and streams', () => {
+      // GIVEN inputs of each shape the WAL sends
+      const batchGet = { RequestItems: { 'stack-StorageLedger': { Keys: [] } } };
+      const transaction = {
+        TransactItems: [{ Put: { TableName: 'a', Item: {} } }, { ConditionCheck: { TableName: 'b' } }],
+      };
+      // THEN each resource is named
+      expect(resourcesOf(batchGet)).toEqual(['stack-StorageLedger']);
+      expect(resourcesOf(transaction)).toEqual(['a', 'b']);
+      expect(resourcesOf({ QueueUrl: 'http://q/retry' })).toEqual(['http://q/retry']);
+      expect(resourcesOf({ StreamARN: 'arn:stream/s' })).toEqual(['arn:stream/s']);
+      expect(resourcesOf(undefined)).toEqual([]);
+      expect(activeOutage([outage], batchGet, 5_000)).toBe(outage);
+    });
+
+    it('fails if an outage ends before it starts', () => {
+      expect(() => parseFaultConfig('{"outages":[{"resource":"x","from":2,"to":1}]}')).toThrow(
+        InvalidFaultConfigError,
+      );
+    });
+
+    it('makes SDK calls to the resource fail during the outage, even at rate 0, before they reach the service', async () => {
+      // GIVEN an outage of stream "s" that is on now, and no random faults
+      const { client, reached } = fakeKinesis();
+      const now = Date.now();
+      const config = parseFaultConfig(
+        JSON.stringify({ rate: 0, outages: [{ resource: 's', from: now - 1_000, to: now + 60_000 }] }),
+      );
+      withFaults(client, 'Kinesis', config);
+      // WHEN a PutRecord to it is sent
+      // THEN it fails as an unavailable service would, and nothing reached the stream
+      await expect(client.send(put)).rejects.toMatchObject({ name: 'ServiceUnavailable', $fault: 'server' });
+      expect(reached).toHaveLength(0);
+    });
+
+    it('lets calls through after the outage', async () => {
+      const { client, reached } = fakeKinesis();
+      const now = Date.now();
+      const config = parseFaultConfig(
+        JSON.stringify({ outages: [{ resource: 's', from: now - 60_000, to: now - 1_000 }] }),
+      );
+      withFaults(client, 'Kinesis', config);
+      await expect(client.send(put)).resolves.toMatchObject({ SequenceNumber: '1' });
+      expect(reached).toHaveLength(1);
+    });
   });
 });

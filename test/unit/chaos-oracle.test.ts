@@ -1,0 +1,106 @@
+import {
+  type AckedMutation,
+  AddToNonNumberError,
+  compareWalOrder,
+  expectedItems,
+  InvalidEffectiveTimeError,
+  parseEffectiveAt,
+  visibleItem,
+} from '../../src/chaos/oracle';
+
+const KEY = ['id'];
+
+/** A hand-made acknowledged mutation of item "k". */
+function acked(
+  id: string,
+  op: AckedMutation['op'],
+  effectiveAt: number,
+  sequence: string,
+  rest: Partial<AckedMutation> = {},
+): AckedMutation {
+  return { id, key: 'k', op, payload: { id: 'k' }, effectiveAt, sequence, ...rest };
+}
+
+describe('chaos oracle', () => {
+  it('folds mutations in WAL order, not in the order they arrived', () => {
+    // GIVEN a put, an update set and an update add, listed in the reverse of the WAL order;
+    // the add has the lowest sequence but the latest effective time, so it is last
+    const put = acked('m1', 'put', 1_000, '5', { payload: { id: 'k', a: 1 } });
+    const set = acked('m2', 'update', 1_000, '7', { set: { b: 2 } });
+    const add = acked('m3', 'update', 1_500, '3', { add: { n: 1 } });
+    // WHEN the oracle folds them
+    const expected = expectedItems([add, set, put], KEY);
+    // THEN each lands on top of the earlier ones
+    expect(expected.get('k')).toEqual({ id: 'k', a: 1, b: 2, n: 1 });
+  });
+
+  it('lets a later put replace everything before it, updates included', () => {
+    const set = acked('m1', 'update', 1_000, '1', { set: { b: 2 } });
+    const put = acked('m2', 'put', 2_000, '2', { payload: { id: 'k', a: 1 } });
+    expect(expectedItems([put, set], KEY).get('k')).toEqual({ id: 'k', a: 1 });
+  });
+
+  it('compares sequences as numbers: "10" is after "9", also beyond 2^53', () => {
+    const nine = acked('m1', 'put', 1_000, '9', { payload: { id: 'k', v: 9 } });
+    const ten = acked('m2', 'put', 1_000, '10', { payload: { id: 'k', v: 10 } });
+    expect(compareWalOrder(nine, ten)).toBeLessThan(0);
+    expect(expectedItems([ten, nine], KEY).get('k')).toEqual({ id: 'k', v: 10 });
+    // Kinesis sequence numbers are 56 digits: as doubles these two would be equal.
+    const low = acked('m3', 'put', 1_000, '49590338271490256608559692538361571095921575989136588898');
+    const high = acked('m4', 'put', 1_000, '49590338271490256608559692538361571095921575989136588899');
+    expect(compareWalOrder(high, low)).toBeGreaterThan(0);
+  });
+
+  it('creates an item from an update after a delete: key attributes plus the set and add attributes', () => {
+    const put = acked('m1', 'put', 1_000, '1', { payload: { id: 'k', a: 1, n: 5 } });
+    const remove = acked('m2', 'delete', 2_000, '2');
+    const update = acked('m3', 'update', 3_000, '3', {
+      payload: { id: 'k', ignored: true },
+      set: { s: 'x' },
+      add: { n: 2 },
+    });
+    expect(expectedItems([update, remove, put], KEY).get('k')).toEqual({ id: 'k', s: 'x', n: 2 });
+  });
+
+  it('keeps a delete deleted when an older put arrives late', () => {
+    // GIVEN a delete, and a put earlier in the WAL order that is acknowledged (and delivered) after it
+    const remove = acked('m2', 'delete', 2_000, '9');
+    const latePut = acked('m1', 'put', 1_000, '12', { payload: { id: 'k', a: 1 } });
+    // THEN the item is absent
+    const expected = expectedItems([remove, latePut], KEY);
+    expect(expected.has('k')).toBe(true);
+    expect(expected.get('k')).toBeUndefined();
+  });
+
+  it('lets a delayed put whose delivery time is after the delete bring the item back', () => {
+    const remove = acked('m1', 'delete', 2_000, '9');
+    const delayedPut = acked('m2', 'put', 3_000, '5', { payload: { id: 'k', a: 1 } });
+    expect(expectedItems([delayedPut, remove], KEY).get('k')).toEqual({ id: 'k', a: 1 });
+  });
+
+  it('counts a mutation acknowledged to several attempts once (same id)', () => {
+    const add = acked('m1', 'update', 1_000, '1', { add: { n: 1 } });
+    expect(expectedItems([add, add, { ...add }], KEY).get('k')).toEqual({ id: 'k', n: 1 });
+  });
+
+  it('fails if an add targets an attribute that is not a number', () => {
+    const put = acked('m1', 'put', 1_000, '1', { payload: { id: 'k', n: 'text' } });
+    const add = acked('m2', 'update', 2_000, '2', { add: { n: 1 } });
+    expect(() => expectedItems([put, add], KEY)).toThrow(AddToNonNumberError);
+  });
+
+  it('reads an item without the WAL attributes, and a tombstone as absent', () => {
+    expect(visibleItem({ id: 'k', a: 1, _walOrder: 'x', _walId: 'y' })).toEqual({ id: 'k', a: 1 });
+    expect(visibleItem({ id: 'k', _walDeleted: true, _walOrder: 'x' })).toBeUndefined();
+    expect(visibleItem(undefined)).toBeUndefined();
+  });
+
+  it('parses effectiveAt with milliseconds', () => {
+    expect(parseEffectiveAt('2026-11-26T15:45:01.234Z')).toBe(Date.UTC(2026, 10, 26, 15, 45, 1, 234));
+  });
+
+  it('fails if effectiveAt is not an ISO-8601 time', () => {
+    expect(() => parseEffectiveAt('yesterday')).toThrow(InvalidEffectiveTimeError);
+    expect(() => parseEffectiveAt(1_000)).toThrow(InvalidEffectiveTimeError);
+  });
+});

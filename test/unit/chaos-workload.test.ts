@@ -1,0 +1,101 @@
+import {
+  InvalidOutageError,
+  OutageResourceNotFoundError,
+  outageResourceName,
+  outageWindows,
+  parseOutage,
+} from '../../src/chaos/outages';
+import { countSent, isShared, markerOf, planWorkload } from '../../src/chaos/workload';
+import type { CfnTemplate } from '../../src/local/runtime/cfn-template';
+
+/** A deterministic random source. */
+function seeded(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+    return state / 2 ** 31;
+  };
+}
+
+describe('chaos workload', () => {
+  const plan = planWorkload({ mutations: 400, runId: 'r', random: seeded(7) });
+
+  it('sends every op on a few shared keys, many mutations each', () => {
+    const sent = countSent(plan);
+    for (const op of ['put', 'update-set', 'update-add', 'delete', 'counter', 'keyless-counter']) {
+      expect(sent[op]).toBeGreaterThan(0);
+    }
+    const sharedKeys = new Set(plan.filter((m) => isShared(m.op)).map((m) => m.key));
+    expect(sharedKeys.size).toBeGreaterThanOrEqual(2);
+    expect(sharedKeys.size).toBeLessThanOrEqual(10);
+    expect(plan.filter((m) => isShared(m.op)).length / sharedKeys.size).toBeGreaterThan(10);
+    expect(sent.delayed).toBeGreaterThan(0);
+    expect(sent.impatient).toBeGreaterThan(0);
+  });
+
+  it('gives counters keys of their own, and keyless ones no idempotency key', () => {
+    const counters = plan.filter((m) => !isShared(m.op));
+    expect(new Set(counters.map((m) => m.key)).size).toBe(counters.length);
+    for (const mutation of counters.filter((m) => m.op === 'keyless-counter')) {
+      expect(mutation.client).toBe('keyless');
+      expect(mutation.idempotencyKey).toBeUndefined();
+    }
+    for (const mutation of plan.filter((m) => m.client !== 'keyless')) {
+      expect(mutation.idempotencyKey).toMatch(/^r-m\d+$/);
+    }
+  });
+
+  it('gives every put, set and add a marker of its own that its body writes', () => {
+    for (const mutation of plan.filter((m) => ['put', 'update-set', 'update-add'].includes(m.op))) {
+      const marker = markerOf(mutation);
+      const written = { ...mutation.body.payload, ...mutation.body.set, ...mutation.body.add };
+      expect(marker).toBeDefined();
+      expect(written[marker?.attribute ?? '']).toEqual(marker?.value ?? 1);
+    }
+  });
+
+  it('counts keyless sends and abandoned attempts from the results', () => {
+    const sent = countSent(plan.slice(0, 2), [
+      { keylessSends: 2, abandoned: 0 },
+      { keylessSends: 0, abandoned: 3 },
+    ]);
+    expect(sent).toMatchObject({ 'keyless-sends': 2, 'abandoned-attempts': 3 });
+  });
+});
+
+describe('chaos outages', () => {
+  const template: CfnTemplate = {
+    Resources: {
+      StorageLedger5E7CB2E3: { Type: 'AWS::DynamoDB::Table' },
+      NamespacescountersTargetmainD3C9104B: { Type: 'AWS::DynamoDB::Table' },
+      QueuesRetryQueue7832649F: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'stack-retry' } },
+    },
+  };
+
+  it('reads <resource>:<seconds>', () => {
+    expect(parseOutage('target:30')).toEqual({ resource: 'target', seconds: 30 });
+    expect(parseOutage('ledger:5')).toEqual({ resource: 'ledger', seconds: 5 });
+  });
+
+  it('fails if the resource or the seconds are not valid', () => {
+    for (const spec of ['target', 'disk:30', 'target:0', 'target:-1', 'target:1.5', 'target:601']) {
+      expect(() => parseOutage(spec)).toThrow(InvalidOutageError);
+    }
+  });
+
+  it('names the resource as the fault injector matches it: explicit name, else the logical id', () => {
+    expect(outageResourceName(template, 'target')).toBe('NamespacescountersTargetmainD3C9104B');
+    expect(outageResourceName(template, 'ledger')).toBe('StorageLedger5E7CB2E3');
+    expect(outageResourceName(template, 'queue')).toBe('stack-retry');
+  });
+
+  it('fails if the stack has no such resource', () => {
+    expect(() => outageResourceName(template, 'delay')).toThrow(OutageResourceNotFoundError);
+  });
+
+  it('starts each outage at the given time for its seconds', () => {
+    expect(outageWindows(template, [{ resource: 'target', seconds: 30 }], 5_000)).toEqual([
+      { resource: 'NamespacescountersTargetmainD3C9104B', from: 5_000, to: 35_000 },
+    ]);
+  });
+});
