@@ -185,58 +185,37 @@ export async function commitLedgerEntry(
  * The fence: marks an attempt whose prepare never committed as ABORTED, so a late commit of it
  * fails. Returns false if the key was committed in the meantime.
  */
-export async function fenceLedgerEntry(
+export function fenceLedgerEntry(
   ledger: Ledger,
   envelope: Envelope,
   now: number,
   retentionDays: number,
 ): Promise<boolean> {
-  try {
-    await ledger.documentClient.send(
-      new UpdateCommand({
-        TableName: ledger.tableName,
-        Key: { [LEDGER_PARTITION_KEY]: ledgerKey(envelope.namespace, envelope.idempotencyKey) },
-        UpdateExpression:
-          'SET #state = :aborted, #namespace = :namespace, #key = :key, #updatedAt = :now, #expiresAt = :expiresAt ' +
-          'ADD #aborted :ids',
-        ConditionExpression: 'attribute_not_exists(#pk) OR #state = :aborted',
-        ExpressionAttributeNames: {
-          '#pk': LEDGER_PARTITION_KEY,
-          '#state': 'state',
-          '#namespace': 'namespace',
-          '#key': 'idempotencyKey',
-          '#updatedAt': 'updatedAt',
-          '#expiresAt': LEDGER_TTL_ATTRIBUTE,
-          '#aborted': 'abortedIds',
-        },
-        ExpressionAttributeValues: {
-          ':aborted': 'ABORTED',
-          ':namespace': envelope.namespace,
-          ':key': envelope.idempotencyKey,
-          ':now': now,
-          ':expiresAt': expiresAt(now, retentionDays),
-          ':ids': new Set([envelope.id]),
-        },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
+  return writeFence(ledger, envelope, now, retentionDays, undefined);
 }
 
 /**
  * The fence of a FAIL answer: the key becomes ABORTED for this attempt and for every attempt logged
  * before `fencedBefore`, however long they still run. Returns false if the key was committed meanwhile.
  */
-export async function fenceEarlierAttempts(
+export function fenceEarlierAttempts(
   ledger: Ledger,
   envelope: Envelope,
   fencedBefore: number,
   now: number,
   retentionDays: number,
 ): Promise<boolean> {
+  return writeFence(ledger, envelope, now, retentionDays, fencedBefore);
+}
+
+async function writeFence(
+  ledger: Ledger,
+  envelope: Envelope,
+  now: number,
+  retentionDays: number,
+  fencedBefore: number | undefined,
+): Promise<boolean> {
+  const fenceEarlier = fencedBefore === undefined ? '' : ', #fencedBefore = :fencedBefore';
   try {
     await ledger.documentClient.send(
       new UpdateCommand({
@@ -244,7 +223,7 @@ export async function fenceEarlierAttempts(
         Key: { [LEDGER_PARTITION_KEY]: ledgerKey(envelope.namespace, envelope.idempotencyKey) },
         UpdateExpression:
           'SET #state = :aborted, #namespace = :namespace, #key = :key, #updatedAt = :now, ' +
-          '#expiresAt = :expiresAt, #fencedBefore = :fencedBefore ADD #aborted :ids',
+          `#expiresAt = :expiresAt${fenceEarlier} ADD #aborted :ids`,
         ConditionExpression: 'attribute_not_exists(#pk) OR #state = :aborted',
         ExpressionAttributeNames: {
           '#pk': LEDGER_PARTITION_KEY,
@@ -253,8 +232,8 @@ export async function fenceEarlierAttempts(
           '#key': 'idempotencyKey',
           '#updatedAt': 'updatedAt',
           '#expiresAt': LEDGER_TTL_ATTRIBUTE,
-          '#fencedBefore': 'fencedBefore',
           '#aborted': 'abortedIds',
+          ...(fencedBefore === undefined ? {} : { '#fencedBefore': 'fencedBefore' }),
         },
         ExpressionAttributeValues: {
           ':aborted': 'ABORTED',
@@ -262,8 +241,8 @@ export async function fenceEarlierAttempts(
           ':key': envelope.idempotencyKey,
           ':now': now,
           ':expiresAt': expiresAt(now, retentionDays),
-          ':fencedBefore': fencedBefore,
           ':ids': new Set([envelope.id]),
+          ...(fencedBefore === undefined ? {} : { ':fencedBefore': fencedBefore }),
         },
       }),
     );

@@ -1,18 +1,15 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { monotonicFactory } from 'ulid';
 import {
   type IngestDependencies,
   ingestMutation,
   type MutationAnswer,
 } from '../../lambdas/ingest/ingest-mutation';
-import { createDocumentClient } from '../../lambdas/shared/clients';
 import { ProblemError } from '../../lambdas/shared/http/problem';
-import { SsmNamespaceConfigStore } from '../../lambdas/shared/namespace-store';
 import type { LocalWal } from '../../src/local/runtime/local-wal';
-import { silentLogger } from '../support/fixtures';
 import {
   drain,
+  ingestDependenciesOf,
   ledgerTableName,
   scanTable,
   startTestWal,
@@ -39,19 +36,7 @@ describe('overlapping attempts of one key (emulators)', () => {
   });
 
   function dependencies(overrides: Partial<IngestDependencies> = {}): IngestDependencies {
-    const documentClient = createDocumentClient(wal.clients.dynamodb);
-    return {
-      kinesis: wal.clients.kinesis,
-      streamName: wal.provisioned.streams[0] ?? '',
-      ledger: { documentClient, tableName: ledgerTableName(wal) },
-      namespaces: new SsmNamespaceConfigStore(wal.clients.ssm, '/wal/it/namespaces/', 0, silentLogger),
-      targetClients: { documentClient },
-      logger: silentLogger,
-      now: Date.now,
-      newId: monotonicFactory(),
-      random: Math.random,
-      ...overrides,
-    };
+    return { ...ingestDependenciesOf(wal), ...overrides };
   }
 
   async function outcome(attempt: Promise<MutationAnswer>): Promise<string> {
@@ -69,7 +54,7 @@ describe('overlapping attempts of one key (emulators)', () => {
     const held = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const real = createDocumentClient(wal.clients.dynamodb);
+    const real = ingestDependenciesOf(wal).ledger.documentClient;
     const slowLedger = {
       send: async (command: unknown) => {
         if (command instanceof PutCommand) await held;

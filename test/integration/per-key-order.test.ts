@@ -1,13 +1,11 @@
 import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { LocalWal } from '../../src/local/runtime/local-wal';
 import {
   drain,
-  driveUntil,
+  driveUntilQueueEmpty,
   type HttpAnswer,
   postMutation,
-  queueUrl,
   scanTable,
   startTestWal,
   targetTableName,
@@ -51,21 +49,7 @@ describe('per-key order through retries (emulators)', () => {
     for (const item of items) await documents.send(new PutCommand({ TableName: table, Item: item }));
     const secondAnswer = await postMutation(wal, 'ordered', second);
     await drain(wal);
-    const retryQueue = queueUrl(wal, 'RetryQueue');
-    await driveUntil(
-      wal,
-      async () => {
-        const attributes = await wal.clients.sqs.send(
-          new GetQueueAttributesCommand({ QueueUrl: retryQueue, AttributeNames: ['All'] }),
-        );
-        const left =
-          Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0) +
-          Number(attributes.Attributes?.ApproximateNumberOfMessagesDelayed ?? 0) +
-          Number(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
-        return left === 0 ? true : undefined;
-      },
-      20_000,
-    );
+    await driveUntilQueueEmpty(wal, 'RetryQueue', 20_000);
     expect([firstAnswer.body.durable, secondAnswer.body.durable]).toEqual(['SUCCESS', 'SUCCESS']);
     return [firstAnswer, secondAnswer];
   }

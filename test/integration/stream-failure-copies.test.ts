@@ -1,14 +1,10 @@
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { handleStreamRecordCopy } from '../../lambdas/queue-consumer/reread-stream';
-import { createDocumentClient } from '../../lambdas/shared/clients';
-import type { DeliveryDependencies } from '../../lambdas/shared/delivery';
-import { SsmNamespaceConfigStore } from '../../lambdas/shared/namespace-store';
 import { type StreamRecordMessage, streamRecordMessageSchema } from '../../lambdas/shared/queue-message';
 import type { LocalWal } from '../../src/local/runtime/local-wal';
-import { silentLogger } from '../support/fixtures';
 import {
+  deliveryDependenciesOf,
   driveUntil,
-  ledgerTableName,
   postMutation,
   queueUrl,
   scanTable,
@@ -68,31 +64,11 @@ describe('stream records that fail every retry (emulators, injected faults)', ()
       payload: { id: 'copied-1', n: 1 },
     });
     // AND once the ledger is readable, handling the copy applies the mutation
-    await handleStreamRecordCopy(healthyDependencies(), copy as StreamRecordMessage);
+    await handleStreamRecordCopy(deliveryDependenciesOf(wal), copy as StreamRecordMessage);
     const table = await targetTableName(wal, 'it', 'orders', 'main');
     expect((await scanTable(wal, table)).find((item) => item.id === 'copied-1')).toMatchObject({
       n: 1,
       _walId: answer.body.id,
     });
   });
-
-  function healthyDependencies(): DeliveryDependencies {
-    const documentClient = createDocumentClient(wal.clients.dynamodb);
-    return {
-      sqs: wal.clients.sqs,
-      kinesis: wal.clients.kinesis,
-      queues: {
-        delay: queueUrl(wal, 'DelayQueue'),
-        retry: queueUrl(wal, 'RetryQueue'),
-        deadLetter: queueUrl(wal, 'DeadLetterQueue'),
-      },
-      ledger: { documentClient, tableName: ledgerTableName(wal) },
-      namespaces: new SsmNamespaceConfigStore(wal.clients.ssm, '/wal/it/namespaces/', 0, silentLogger),
-      targetClients: { documentClient },
-      logger: silentLogger,
-      now: Date.now,
-      random: Math.random,
-      commitTimeoutMs: 30_000,
-    };
-  }
 });

@@ -1,10 +1,17 @@
 import { join } from 'node:path';
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { parseNamespaceConfig } from '../../lambdas/shared/namespace-config';
+import { monotonicFactory } from 'ulid';
+import type { IngestDependencies } from '../../lambdas/ingest/ingest-mutation';
+import { createDocumentClient } from '../../lambdas/shared/clients';
+import type { DeliveryDependencies } from '../../lambdas/shared/delivery';
+import { namespaceParameterPrefix, parseNamespaceConfig } from '../../lambdas/shared/namespace-config';
+import { SsmNamespaceConfigStore } from '../../lambdas/shared/namespace-store';
 import { type LocalWal, startLocalWal } from '../../src/local/runtime/local-wal';
 import { synthesizeStack } from '../../src/local/runtime/synthesize';
+import { silentLogger } from './fixtures';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
 export const FIXTURE_CONFIG_DIR = join(REPO_ROOT, 'test', 'fixtures', 'config');
@@ -129,4 +136,75 @@ export function queueUrl(wal: LocalWal, logicalIdPart: string): string {
   const queue = [...wal.provisioned.queues].find(([logicalId]) => logicalId.includes(logicalIdPart))?.[1];
   if (!queue) throw new Error(`no queue ${logicalIdPart} in the template`);
   return queue.url;
+}
+
+/** Drives the event sources until a queue holds nothing (visible, delayed or in flight). */
+export async function driveUntilQueueEmpty(
+  wal: LocalWal,
+  logicalIdPart: string,
+  timeoutMs: number,
+): Promise<void> {
+  const url = queueUrl(wal, logicalIdPart);
+  await driveUntil(
+    wal,
+    async () => {
+      const answer = await wal.clients.sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }),
+      );
+      const attributes = answer.Attributes ?? {};
+      const left =
+        Number(attributes.ApproximateNumberOfMessages ?? 0) +
+        Number(attributes.ApproximateNumberOfMessagesDelayed ?? 0) +
+        Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
+      return left === 0 ? true : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** The consumers' dependencies on this WAL's emulators, for tests that call delivery logic directly. */
+export function deliveryDependenciesOf(wal: LocalWal, stage = 'it'): DeliveryDependencies {
+  const documentClient = createDocumentClient(wal.clients.dynamodb);
+  return {
+    sqs: wal.clients.sqs,
+    kinesis: wal.clients.kinesis,
+    queues: {
+      delay: queueUrl(wal, 'DelayQueue'),
+      retry: queueUrl(wal, 'RetryQueue'),
+      deadLetter: queueUrl(wal, 'DeadLetterQueue'),
+    },
+    ledger: { documentClient, tableName: ledgerTableName(wal) },
+    namespaces: new SsmNamespaceConfigStore(
+      wal.clients.ssm,
+      namespaceParameterPrefix(stage),
+      0,
+      silentLogger,
+    ),
+    targetClients: { documentClient },
+    logger: silentLogger,
+    now: Date.now,
+    random: Math.random,
+    commitTimeoutMs: 30_000,
+  };
+}
+
+/** The ingest logic's dependencies on this WAL's emulators, for tests that steer its calls. */
+export function ingestDependenciesOf(wal: LocalWal, stage = 'it'): IngestDependencies {
+  const documentClient = createDocumentClient(wal.clients.dynamodb);
+  return {
+    kinesis: wal.clients.kinesis,
+    streamName: wal.provisioned.streams[0] ?? '',
+    ledger: { documentClient, tableName: ledgerTableName(wal) },
+    namespaces: new SsmNamespaceConfigStore(
+      wal.clients.ssm,
+      namespaceParameterPrefix(stage),
+      0,
+      silentLogger,
+    ),
+    targetClients: { documentClient },
+    logger: silentLogger,
+    now: Date.now,
+    newId: monotonicFactory(),
+    random: Math.random,
+  };
 }

@@ -126,6 +126,17 @@ describe('applyToHistory', () => {
     expect(applyToHistory(stored, update, CONTEXT).outcome).toBe('superseded');
   });
 
+  it('treats an item written before items kept their history as a put at its order', () => {
+    // GIVEN an item as the earlier target wrote it: its order and id, no history
+    const legacy = { id: 'k', v: 2, _walOrder: mutation(200, 2, 'put').paddedOrder, _walId: 'old' };
+    // WHEN an older update arrives late / a newer one arrives
+    const late = applyToHistory(legacy, mutation(100, 1, 'update', { set: { v: 1 } }), CONTEXT);
+    const newer = applyToHistory(legacy, mutation(300, 3, 'update', { set: { w: 1 } }), CONTEXT);
+    // THEN the older one stays under it, the newer one lands on top
+    expect(late.outcome).toBe('superseded');
+    expect(newer).toMatchObject({ outcome: 'applied', item: { id: 'k', v: 2, w: 1 } });
+  });
+
   it('never lowers the watermark when a late mutation lands', () => {
     const later = mutation(200, 2, 'update', { set: { a: 1 } });
     const earlier = mutation(100, 1, 'update', { set: { b: 1 } });

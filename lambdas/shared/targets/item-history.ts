@@ -105,8 +105,12 @@ function readState(stored: Item | undefined): ItemState {
   }
   const adds = new Map<string, Map<string, number>>();
   for (const [name, log] of mapOf<unknown>(stored?.[ADDS_ATTRIBUTE])) adds.set(name, mapOf<number>(log));
-  const base = stored?.[BASE_ATTRIBUTE];
   const watermark = stored?.[ORDER_ATTRIBUTE];
+  let base = stored?.[BASE_ATTRIBUTE];
+  if (stored?.[REVISION_ATTRIBUTE] === undefined && typeof watermark === 'string') {
+    // Written before items kept their history: all that is known is its order, so it counts as a put.
+    base = compactOrder(watermark);
+  }
   return {
     watermark: typeof watermark === 'string' ? watermark : undefined,
     attributes,
