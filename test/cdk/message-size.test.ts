@@ -8,6 +8,7 @@ import {
   SEQUENCE_MAX_DIGITS,
 } from '../../lambdas/shared/message-budget';
 import { MAX_PAYLOAD_BYTES } from '../../lambdas/shared/namespace-config';
+import type { StreamRecordMessage } from '../../lambdas/shared/queue-message';
 import { poisonMessageSchema, retryMessageSchema } from '../../lambdas/shared/queue-message';
 import { QUEUE_MAX_MESSAGE_BYTES } from '../../lib/wal-queues';
 import type { WalStack } from '../../lib/wal-stack';
@@ -157,20 +158,23 @@ describe('the largest messages the WAL sends fit their queue', () => {
     expect(bytes(poison)).toBeLessThanOrEqual(maximumMessageSizeOf(stack.queues.deadLetterQueue));
   });
 
-  test('a stream-record DLQ message (one record base64 and ~500 bytes of metadata) fits the DLQ', () => {
+  test('a stream-record message (one whole stream record, base64) fits the retry queue and the DLQ', () => {
     // GIVEN the largest record on the stream: the largest envelope
     const record = JSON.stringify(largestEnvelope(MAX_PAYLOAD_BYTES));
-    // WHEN it is dead-lettered whole
-    const message = {
+    // WHEN it is copied off the stream whole (to the retry queue; moved as it is to the DLQ)
+    const message: StreamRecordMessage = {
       kind: 'stream-record',
-      reason: 'x'.repeat(200),
-      data: Buffer.from(record).toString('base64'),
-      shardId: `shardId-${'0'.repeat(12)}`,
-      sequence: '9'.repeat(SEQUENCE_MAX_DIGITS),
       streamArn: `arn:aws:kinesis:ap-southeast-5:123456789012:stream/${'s'.repeat(128)}`,
+      shardId: `shardId-${'0'.repeat(12)}`,
+      sequenceNumber: '9'.repeat(SEQUENCE_MAX_DIGITS),
+      partitionKey: 'p'.repeat(256),
+      data: Buffer.from(record).toString('base64'),
+      approximateArrivalTimestamp: 1_800_000_000.123,
+      reason: `the record failed every retry of the stream mapping and then its re-read: ${'x'.repeat(8192)}`,
     };
     // THEN
     expect(bytes(message)).toBeLessThanOrEqual(maxQueueMessageBytes(MAX_PAYLOAD_BYTES));
+    expect(bytes(message)).toBeLessThanOrEqual(maximumMessageSizeOf(stack.queues.retryQueue));
     expect(bytes(message)).toBeLessThanOrEqual(maximumMessageSizeOf(stack.queues.deadLetterQueue));
   });
 });
