@@ -139,14 +139,14 @@ export function withExactMarshalling(
   options: { marshall: marshallOptions; unmarshall: unmarshallOptions },
 ): DynamoDBDocumentClient {
   const documentSend = documentClient.send.bind(documentClient) as Send;
-  const lowLevelSend = client.send.bind(client) as Send;
   const send: Send = async (command, sendOptions) => {
     if (!isDocumentCommand(command)) return documentSend(command, sendOptions);
     const LowLevelCommand = command.clientCommand.constructor as LowLevelCommandClass;
     const input = transform(command.input, command.inputKeyNodes, (value) =>
       toAttributeValue(value, options.marshall),
     );
-    const output = await lowLevelSend(new LowLevelCommand(input), sendOptions);
+    // Looked up per call, so a test's mock of `client.send` is used.
+    const output = await (client.send as Send).call(client, new LowLevelCommand(input), sendOptions);
     return transform(output, command.outputKeyNodes, (value) =>
       fromAttributeValue(value as AttributeValue, options.unmarshall),
     );

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { mutationOpSchema } from './envelope';
-import { isPlainObject, type JsonValue, storableJsonProblems } from './storable-json';
+import { hasLoneSurrogate, isPlainObject, type JsonValue, storableJsonProblems } from './storable-json';
 
 /** Idempotency keys: printable ASCII, so they are safe in headers, logs and DynamoDB keys. */
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -47,7 +47,13 @@ export const mutationRequestSchema = z
     set: storableObjectSchema.optional(),
     /** With op `update`: numbers to add to the item's attributes (counters). */
     add: storableNumbersSchema.optional(),
-    partitionKey: z.string().min(1).max(512).optional(),
+    // Kinesis partition keys and the ledger are Unicode: a lone surrogate would be altered or refused.
+    partitionKey: z
+      .string()
+      .min(1)
+      .max(512)
+      .refine((key) => !hasLoneSurrogate(key), 'is not valid Unicode (it has a lone surrogate)')
+      .optional(),
     idempotencyKey: z
       .string()
       .regex(IDEMPOTENCY_KEY_PATTERN, 'must be 1 to 255 printable ASCII characters without spaces')

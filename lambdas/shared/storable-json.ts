@@ -26,6 +26,10 @@ const MAX_PROBLEMS = 5;
 // With the `u` flag a surrogate pair is one code point, so only a lone surrogate matches.
 const LONE_SURROGATE = /\p{Surrogate}/u;
 
+export function hasLoneSurrogate(text: string): boolean {
+  return LONE_SURROGATE.test(text);
+}
+
 export function storableJsonProblems(value: unknown): StorableJsonProblem[] {
   const problems: StorableJsonProblem[] = [];
   visit(value, [], problems);
