@@ -134,10 +134,43 @@ const deepTree: fc.Arbitrary<JsonTree> = fc
     return value;
   });
 
-const fieldsArb = fc.array(
+/** Names a client would use, and values DynamoDB stores as they are: the valid background of a case. */
+const plainName = fc.stringMatching(/^[a-zA-Z][a-zA-Z0-9_]{0,10}$/);
+const { plainTree } = fc.letrec<{ plainTree: JsonTree }>((tie) => ({
+  plainTree: fc.oneof(
+    { depthSize: 'small' },
+    fc.oneof(fc.integer(), fc.stringMatching(/^[ -~]{0,12}$/), fc.boolean(), fc.constant(null)).map(scalar),
+    fc.array(tie('plainTree'), { maxLength: 3 }).map((items): JsonTree => ({ kind: 'array', items })),
+    fc.array(fc.tuple(plainName, tie('plainTree')), { maxLength: 3 }).map(object),
+  ),
+}));
+
+/** A valid set of fields with one JavaScript-special name at some depth: what defect 9 was about. */
+const JS_SPECIAL_NAMES = [
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+] as const;
+const oneSpecialField = fc
+  .tuple(
+    fc.array(fc.tuple(plainName, plainTree), { maxLength: 3 }),
+    fc.constantFrom(...JS_SPECIAL_NAMES),
+    plainTree,
+    fc.boolean(),
+  )
+  .map(([fields, name, value, nested]) =>
+    nested ? [...fields, ['inner', object([[name, value]])] as const] : [...fields, [name, value] as const],
+  );
+
+const anyFields = fc.array(
   fc.tuple(fieldName, fc.oneof({ weight: 12, arbitrary: tree }, { weight: 1, arbitrary: deepTree })),
   { maxLength: 4 },
 );
+
+const fieldsArb = fc.oneof({ weight: 3, arbitrary: anyFields }, { weight: 1, arbitrary: oneSpecialField });
 
 /** How the item key (`id`) is given: the runner's unique key, or something else. */
 export type KeyShape = 'unique' | 'unique-with-suffix' | 'missing' | 'number' | 'empty';
@@ -244,3 +277,20 @@ export const fuzzCaseArbitrary: fc.Arbitrary<FuzzCase> = fc.record({
   ),
   rawBody: fc.oneof({ weight: 14, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: rawBodies }),
 });
+
+/** Valid puts and updates whose payload or `set` has one JavaScript-special field name (defect 9). */
+export const specialNameCaseArbitrary: fc.Arbitrary<FuzzCase> = fc
+  .tuple(fc.constantFrom<FuzzCase['op']>('absent', 'put', 'update'), oneSpecialField, oneSpecialField)
+  .map(([op, payloadFields, set]) => ({
+    namespace: 'fuzz',
+    keyShape: 'unique',
+    keySuffix: '',
+    payloadFields,
+    op,
+    set: op === 'update' ? set : undefined,
+    add: undefined,
+    extra: [],
+    idempotency: 'none',
+    rawBody: undefined,
+    shape: 'consistent',
+  }));

@@ -39,8 +39,9 @@ export interface CaseResult {
   readonly status: number;
   /** Why a 5xx or crash happened, with the request. */
   readonly problem?: string;
-  /** The problem type of a 4xx (its last path segment). */
+  /** The problem type of a 4xx (its last path segment), and its detail. */
   readonly rejection?: string;
+  readonly detail?: string;
   readonly expectation?: Expectation;
   /** A 2xx whose effect the oracle cannot predict (it should not happen). */
   readonly unchecked?: boolean;
@@ -139,6 +140,7 @@ export async function sendCase(
           verdict: '4xx',
           status,
           rejection: String(problem.type).split('/').pop(),
+          detail: String(problem.detail),
           problem: describe(String(problem.detail)),
         }
       : {

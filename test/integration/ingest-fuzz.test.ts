@@ -1,6 +1,12 @@
 import fc from 'fast-check';
-import { fuzzCaseArbitrary } from '../../src/fuzz/arbitraries';
-import { checkApplied, FUZZ_NAMESPACE, type FuzzWal, sendCase } from '../../src/fuzz/ingest-fuzz';
+import { type FuzzCase, fuzzCaseArbitrary, specialNameCaseArbitrary } from '../../src/fuzz/arbitraries';
+import {
+  type CaseResult,
+  checkApplied,
+  FUZZ_NAMESPACE,
+  type FuzzWal,
+  sendCase,
+} from '../../src/fuzz/ingest-fuzz';
 import type { LocalWal } from '../../src/local/runtime/local-wal';
 import { startTestWal, targetTableName } from '../support/local-wal-harness';
 
@@ -27,27 +33,49 @@ describe('ingest API fuzz property (emulators)', () => {
     await wal?.stop();
   });
 
-  it('answers 2xx or 4xx problem+json, and applies every 2xx as sent', async () => {
-    let counter = 0;
-    const verdicts = new Map<string, number>();
-    await fc.assert(
-      fc.asyncProperty(fuzzCaseArbitrary, async (fuzzCase) => {
-        // Prepare: a key no other run uses, so the item's expected state depends on this run alone
-        const key = `it-${process.pid}-${counter++}`;
-        // Act
-        const result = await sendCase(fuzzWal, fuzzCase.namespace, fuzzCase, key);
-        verdicts.set(result.verdict, (verdicts.get(result.verdict) ?? 0) + 1);
-        // Assess
-        expect(result).toMatchObject({ verdict: expect.stringMatching(/^(2xx|4xx)$/) });
-        expect(result.unchecked).toBeUndefined();
-        if (result.expectation) {
-          expect(await checkApplied(fuzzWal, FUZZ_NAMESPACE, [result.expectation], 5_000)).toEqual([]);
-        }
-      }),
-      { numRuns: Number(process.env.WAL_FUZZ_RUNS ?? 40), endOnFailure: true },
-    );
+  let counter = 0;
+  const verdicts = new Map<string, number>();
+  let lastResult: CaseResult | undefined;
+
+  /** The property for one case: a 2xx or a 4xx problem+json, and a 2xx applied as sent. */
+  async function answersAndAppliesAsSent(fuzzCase: FuzzCase): Promise<void> {
+    // Prepare: a key no other run uses, so the item's expected state depends on this run alone
+    const key = `it-${process.pid}-${counter++}`;
+    // Act
+    const result = await sendCase(fuzzWal, fuzzCase.namespace, fuzzCase, key);
+    verdicts.set(result.verdict, (verdicts.get(result.verdict) ?? 0) + 1);
+    lastResult = result;
+    // Assess
+    expect(result).toMatchObject({ verdict: expect.stringMatching(/^(2xx|4xx)$/) });
+    expect(result.unchecked).toBeUndefined();
+    if (result.expectation) {
+      expect(await checkApplied(fuzzWal, FUZZ_NAMESPACE, [result.expectation], 5_000)).toEqual([]);
+    }
+  }
+
+  it('answers 2xx or 4xx problem+json to random requests, and applies every 2xx as sent', async () => {
+    verdicts.clear();
+    await fc.assert(fc.asyncProperty(fuzzCaseArbitrary, answersAndAppliesAsSent), {
+      numRuns: Number(process.env.WAL_FUZZ_RUNS ?? 40),
+      endOnFailure: true,
+    });
     // Both kinds of answer were exercised, or the property proved little.
     expect(verdicts.get('2xx')).toBeGreaterThan(0);
     expect(verdicts.get('4xx')).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('stores or rejects (naming the field) payloads with one JavaScript-special field name', async () => {
+    const property = async (fuzzCase: FuzzCase) => {
+      await answersAndAppliesAsSent(fuzzCase);
+      // Only "__proto__" is refused, and the answer names its field by JSON pointer
+      const names = JSON.stringify([fuzzCase.payloadFields, fuzzCase.set]);
+      if (!names.includes('"__proto__"')) expect(lastResult?.verdict).toBe('2xx');
+      else
+        expect(lastResult).toMatchObject({ verdict: '4xx', detail: expect.stringMatching(/\/__proto__: /) });
+    };
+    await fc.assert(fc.asyncProperty(specialNameCaseArbitrary, property), {
+      numRuns: 30,
+      endOnFailure: true,
+    });
   }, 120_000);
 });
