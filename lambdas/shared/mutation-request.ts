@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { numberProblem } from './dynamo-values';
 import { mutationOpSchema } from './envelope';
 import { hasLoneSurrogate, isPlainObject, type JsonValue, storableJsonProblems } from './storable-json';
 
@@ -28,13 +29,10 @@ const storableNumbersSchema = z
     if (!isPlainObject(value)) return;
     storable(value, ctx);
     for (const [name, field] of Object.entries(value)) {
-      if (typeof field !== 'number') {
-        ctx.addIssue({
-          code: 'custom',
-          path: [name],
-          message: `expected a number, received ${typeof field}`,
-        });
-      }
+      // Checked here, not only in the payload checks: an `add` DynamoDB refuses would fail the commit (503).
+      const problem =
+        typeof field === 'number' ? numberProblem(field) : `expected a number, received ${typeof field}`;
+      if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
     }
   });
 

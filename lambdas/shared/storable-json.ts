@@ -23,7 +23,9 @@ export const UNSTORABLE_FIELD_NAMES: ReadonlySet<string> = new Set(['__proto__']
 const MAX_DEPTH = 64;
 const MAX_PROBLEMS = 5;
 
-// With the `u` flag a surrogate pair is one code point, so only a lone surrogate matches.
+// "All names must be encoded using UTF-8" (DynamoDB developer guide, naming rules), and strings are UTF-8
+// too: a lone surrogate has no UTF-8 form. With the `u` flag a surrogate pair is one code point, so only
+// a lone surrogate matches.
 const LONE_SURROGATE = /\p{Surrogate}/u;
 
 export function hasLoneSurrogate(text: string): boolean {

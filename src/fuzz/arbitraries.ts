@@ -225,9 +225,13 @@ const extraField = fc.oneof(
   fc.tuple(fieldName, tree),
 );
 
+// dynalite (local only) fails an ADD that creates an attribute named like an Object.prototype member
+// ("incorrect data type": it finds the inherited function); real DynamoDB does not. See docs/decisions.md.
+const addName = fieldName.filter((name) => !(name in Object.prototype));
+
 const numbersFields = fc.array(
   fc.tuple(
-    fieldName,
+    addName,
     fc.oneof({ weight: 5, arbitrary: numberValue.map(scalar) }, { weight: 1, arbitrary: tree }),
   ),
   { minLength: 1, maxLength: 3 },

@@ -109,14 +109,24 @@ async function main(): Promise<number> {
       );
       for (const result of results) tally.add(result);
       const expectations = results.flatMap((result) => (result.expectation ? [result.expectation] : []));
-      tally.addMismatches(await checkApplied(fuzzWal, FUZZ_NAMESPACE, expectations));
+      const mismatches = await checkApplied(fuzzWal, FUZZ_NAMESPACE, expectations);
+      tally.addMismatches(mismatches);
+      // Failures as they happen, so a long run shows them before it ends.
+      for (const result of results) {
+        if (result.verdict === '5xx' || result.verdict === 'crash')
+          console.log(`  ${result.verdict}: ${result.problem?.slice(0, 1_500)}`);
+      }
+      for (const { expectation, found } of mismatches) {
+        console.log(
+          `  mismatch: expected ${expectation.item?.slice(0, 500) ?? '(no item)'}, found ${found.slice(0, 500)}; request: ${expectation.request.slice(0, 1_000)}`,
+        );
+      }
       const seconds = (Date.now() - started) / 1000;
       console.log(`${tally.summary()} (${seconds.toFixed(0)} s, batch seed ${seed + done})`);
     }
   } finally {
     await wal.stop();
   }
-  for (const problem of tally.problems) console.log(`  ${problem}`);
   console.log(`4xx by type: ${tally.rejectionSummary()}`);
   if (values.verbose) for (const sample of tally.rejectionSamples) console.log(`  ${sample.slice(0, 600)}`);
   console.log(tally.summary());

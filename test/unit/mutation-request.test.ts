@@ -72,6 +72,18 @@ describe('mutationRequestSchema: client data stored as sent', () => {
       /expected a number/,
     ],
     [
+      'an "add" number DynamoDB cannot hold',
+      '{"op":"update","payload":{"id":"a"},"add":{"n":1.5e200}}',
+      '/add/n',
+      /outside DynamoDB's number range/,
+    ],
+    [
+      'an "add" integer beyond 2^53',
+      '{"op":"update","payload":{"id":"a"},"add":{"n":1e21}}',
+      '/add/n',
+      /beyond/,
+    ],
+    [
       'a "set" that is not an object',
       '{"op":"update","payload":{"id":"a"},"set":[1]}',
       '/set',
