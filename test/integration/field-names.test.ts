@@ -1,11 +1,15 @@
+import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../lambdas/shared/clients';
 import { canonicalJson, withoutWalAttributes } from '../../src/fuzz/canonical-json';
 import type { LocalWal } from '../../src/local/runtime/local-wal';
 import {
   drain,
+  driveUntil,
   ledgerTableName,
   postMutation,
+  queueUrl,
   scanTable,
   startTestWal,
   streamRecords,
@@ -169,5 +173,55 @@ describe('field names and strings stored as sent (emulators)', () => {
     await drain(wal);
     expect(answer.status).toBe(200);
     expect(await storedAsJson(payload.id)).toBe(canonicalJson(payload));
+  });
+  describe('keeps names as sent through the SQS queues (JSON round trips)', () => {
+    const payload = { id: 'queued-ctor', constructor: { name: 'Set' }, toString: ['x'], a: { valueOf: 1 } };
+
+    it('delivers a delayed put through the delay queue as sent', async () => {
+      // WHEN
+      const answer = await postMutation(wal, 'fuzz', { payload, lifecycle: { delaySeconds: 1 } });
+      // THEN
+      expect(answer.status).toBe(200);
+      const stored = await driveUntil(
+        wal,
+        async () => ((await targetItem(payload.id)) ? storedAsJson(payload.id) : undefined),
+        10_000,
+      );
+      expect(stored).toBe(canonicalJson(payload));
+    });
+
+    it('applies a put retried through the retry queue as sent', async () => {
+      // GIVEN the target table is down when the mutation is routed
+      const described = await wal.clients.dynamodb.send(new DescribeTableCommand({ TableName: table }));
+      const { KeySchema, AttributeDefinitions } = described.Table ?? {};
+      await wal.clients.dynamodb.send(new DeleteTableCommand({ TableName: table }));
+      const retried = { ...payload, id: 'retried-ctor' };
+      const answer = await postMutation(wal, 'fuzz', { payload: retried });
+      await drain(wal);
+      const waiting = await wal.clients.sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: queueUrl(wal, 'RetryQueue'),
+          AttributeNames: ['ApproximateNumberOfMessagesDelayed'],
+        }),
+      );
+      expect(waiting.Attributes?.ApproximateNumberOfMessagesDelayed).toBe('1');
+      // WHEN the table is back and the retry runs
+      await wal.clients.dynamodb.send(
+        new CreateTableCommand({
+          TableName: table,
+          KeySchema,
+          AttributeDefinitions,
+          BillingMode: 'PAY_PER_REQUEST',
+        }),
+      );
+      const stored = await driveUntil(
+        wal,
+        async () => ((await targetItem(retried.id)) ? storedAsJson(retried.id) : undefined),
+        15_000,
+      );
+      // THEN
+      expect(answer.status).toBe(200);
+      expect(stored).toBe(canonicalJson(retried));
+    });
   });
 });
