@@ -17,13 +17,6 @@ import { isPlainObject } from './storable-json';
  * Object.fromEntries (define, not assign); scalars, sets and binaries still go through util-dynamodb.
  */
 
-export class UnmarshallableValueError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'UnmarshallableValueError';
-  }
-}
-
 export function toAttributeValue(value: unknown, options: marshallOptions = {}): AttributeValue {
   if (Array.isArray(value)) {
     return { L: value.filter((item) => keep(item, options)).map((item) => toAttributeValue(item, options)) };
