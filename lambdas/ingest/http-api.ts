@@ -55,7 +55,7 @@ function parseJsonBody(event: APIGatewayProxyEventV2): unknown {
       'The request has no body: send the mutation as JSON.',
     );
   }
-  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  const text = event.isBase64Encoded ? decodeUtf8(event.body) : event.body;
   try {
     return JSON.parse(text);
   } catch (error) {
@@ -68,6 +68,29 @@ function parseJsonBody(event: APIGatewayProxyEventV2): unknown {
       {
         cause: error,
       },
+    );
+  }
+}
+
+// Fatal: Buffer#toString would replace invalid bytes with U+FFFD, a silent change of what was sent.
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * API Gateway passes a body it does not treat as text base64-encoded (payload format 2.0,
+ * `isBase64Encoded`); a JSON body must be UTF-8 ("A text payload is a UTF-8-encoded JSON string",
+ * API Gateway developer guide, binary media types).
+ */
+function decodeUtf8(base64: string): string {
+  try {
+    return UTF8.decode(Buffer.from(base64, 'base64'));
+  } catch (error) {
+    throw new ProblemError(
+      400,
+      'invalid-utf8',
+      'Bad request',
+      'The body is not valid UTF-8: send the mutation as UTF-8 JSON.',
+      {},
+      { cause: error },
     );
   }
 }

@@ -4,6 +4,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { withExactMarshalling } from './dynamo-marshalling';
 import { withFaults } from './faults';
 import { type SdkBudget, sdkBudgetFromEnvironment } from './sdk-budget';
 
@@ -33,11 +34,21 @@ export function createDynamoDbClient(): DynamoDBClient {
   return withFaults(new DynamoDBClient(clientSettings()), 'DynamoDB');
 }
 
+// Class instances other than sets and binaries are a bug in the WAL's own code: fail, do not guess a map.
+const marshallOptions = { removeUndefinedValues: true, convertClassInstanceToMap: false };
+const unmarshallOptions = {};
+
+/**
+ * The document client every function uses, with marshalling that keeps any field name as sent
+ * (`constructor` included): lambdas/shared/dynamo-marshalling.ts says why the SDK's does not.
+ */
 export function createDocumentClient(
   client: DynamoDBClient = createDynamoDbClient(),
 ): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(client, {
-    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+  const documentClient = DynamoDBDocumentClient.from(client, { marshallOptions, unmarshallOptions });
+  return withExactMarshalling(documentClient, client, {
+    marshall: marshallOptions,
+    unmarshall: unmarshallOptions,
   });
 }
 

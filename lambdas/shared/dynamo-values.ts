@@ -13,6 +13,17 @@ export function dynamoValueProblems(value: unknown, path: string): string[] {
   return problems;
 }
 
+/** Why DynamoDB (as the SDK marshals it) cannot hold this number exactly, or undefined when it can. */
+export function numberProblem(value: number): string | undefined {
+  if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+    return `${value} is an integer beyond ±(2^53 - 1) and would lose digits; send it as a string`;
+  }
+  if (value !== 0 && (Math.abs(value) < 1e-130 || Math.abs(value) >= 1e126)) {
+    return `${value} is outside DynamoDB's number range (1e-130 to 1e126)`;
+  }
+  return undefined;
+}
+
 function visit(value: unknown, path: string, depth: number, problems: string[]): void {
   if (problems.length >= MAX_PROBLEMS) return;
   if (depth > MAX_NESTING) {
@@ -20,13 +31,8 @@ function visit(value: unknown, path: string, depth: number, problems: string[]):
     return;
   }
   if (typeof value === 'number') {
-    if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
-      problems.push(
-        `${path}: ${value} is an integer beyond ±(2^53 - 1) and would lose digits; send it as a string`,
-      );
-    } else if (value !== 0 && (Math.abs(value) < 1e-130 || Math.abs(value) >= 1e126)) {
-      problems.push(`${path}: ${value} is outside DynamoDB's number range (1e-130 to 1e126)`);
-    }
+    const problem = numberProblem(value);
+    if (problem) problems.push(`${path}: ${problem}`);
     return;
   }
   if (Array.isArray(value)) {

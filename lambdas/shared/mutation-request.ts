@@ -1,19 +1,57 @@
 import { z } from 'zod';
+import { numberProblem } from './dynamo-values';
 import { mutationOpSchema } from './envelope';
+import { hasLoneSurrogate, isPlainObject, type JsonValue, storableJsonProblems } from './storable-json';
 
 /** Idempotency keys: printable ASCII, so they are safe in headers, logs and DynamoDB keys. */
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
+/**
+ * Client data (payload, set, add) is checked on the value JSON.parse made and passed on as that very
+ * value: zod's z.json() and z.record() rebuild objects with `result[key] = ...`, which drops a field
+ * named `__proto__` without an issue. Every name that is not storable becomes an issue with its path.
+ */
+function storable(value: unknown, ctx: z.RefinementCtx): void {
+  for (const problem of storableJsonProblems(value)) {
+    ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+  }
+}
+
+const storableJsonSchema = z.custom<JsonValue>(() => true).superRefine(storable);
+
+const storableObjectSchema = z
+  .custom<Record<string, JsonValue>>(isPlainObject, 'expected a JSON object')
+  .superRefine(storable);
+
+const storableNumbersSchema = z
+  .custom<Record<string, number>>(isPlainObject, 'expected a JSON object')
+  .superRefine((value, ctx) => {
+    if (!isPlainObject(value)) return;
+    storable(value, ctx);
+    for (const [name, field] of Object.entries(value)) {
+      // Checked here, not only in the payload checks: an `add` DynamoDB refuses would fail the commit (503).
+      const problem =
+        typeof field === 'number' ? numberProblem(field) : `expected a number, received ${typeof field}`;
+      if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
+    }
+  });
+
 /** The body of `POST /v1/namespaces/{ns}/mutations`. */
 export const mutationRequestSchema = z
   .object({
-    payload: z.json().optional(),
+    payload: storableJsonSchema.optional(),
     op: mutationOpSchema.default('put'),
     /** With op `update`: attributes to set on the item that `payload`'s key attributes name. */
-    set: z.record(z.string(), z.json()).optional(),
+    set: storableObjectSchema.optional(),
     /** With op `update`: numbers to add to the item's attributes (counters). */
-    add: z.record(z.string(), z.number().finite()).optional(),
-    partitionKey: z.string().min(1).max(512).optional(),
+    add: storableNumbersSchema.optional(),
+    // Kinesis partition keys and the ledger are Unicode: a lone surrogate would be altered or refused.
+    partitionKey: z
+      .string()
+      .min(1)
+      .max(512)
+      .refine((key) => !hasLoneSurrogate(key), 'is not valid Unicode (it has a lone surrogate)')
+      .optional(),
     idempotencyKey: z
       .string()
       .regex(IDEMPOTENCY_KEY_PATTERN, 'must be 1 to 255 printable ASCII characters without spaces')

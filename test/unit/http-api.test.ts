@@ -4,7 +4,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { handleHttpRequest, ROUTES } from '../../lambdas/ingest/http-api';
 import type { IngestDependencies } from '../../lambdas/ingest/ingest-mutation';
-import { NamespaceConfigUnavailableError } from '../../lambdas/shared/namespace-store';
+import { NamespaceConfigUnavailableError, UnknownNamespaceError } from '../../lambdas/shared/namespace-store';
 import { silentLogger } from '../support/fixtures';
 
 function dependencies(namespaces: IngestDependencies['namespaces']): IngestDependencies {
@@ -55,5 +55,38 @@ describe('handleHttpRequest', () => {
     expect(JSON.parse(String(response.body))).toMatchObject({
       type: expect.stringContaining('invalid-json'),
     });
+  });
+
+  it('fails if a base64-encoded body is not valid UTF-8, instead of replacing the bytes', async () => {
+    // GIVEN "é" in Latin-1: a byte that is not UTF-8
+    const body = Buffer.concat([
+      Buffer.from('{"payload":{"id":"caf'),
+      Buffer.from([0xe9]),
+      Buffer.from('"}}'),
+    ]);
+    const namespaces = { get: async () => Promise.reject(new Error('not reached')) };
+    // WHEN
+    const response = await handleHttpRequest(dependencies(namespaces), {
+      ...post(body.toString('base64')),
+      isBase64Encoded: true,
+    });
+    // THEN
+    expect(response.statusCode).toBe(400);
+    expect(JSON.parse(String(response.body))).toMatchObject({
+      type: expect.stringContaining('invalid-utf8'),
+    });
+  });
+
+  it('decodes a base64-encoded UTF-8 body', async () => {
+    // GIVEN a valid body; the namespace lookup that follows the parse answers 404
+    const body = Buffer.from('{"payload":{"id":"caf\u00e9 \u{1F600}"}}', 'utf8');
+    const namespaces = { get: async () => Promise.reject(new UnknownNamespaceError('orders')) };
+    // WHEN
+    const response = await handleHttpRequest(dependencies(namespaces), {
+      ...post(body.toString('base64')),
+      isBase64Encoded: true,
+    });
+    // THEN the body got past decoding and parsing
+    expect(response.statusCode).toBe(404);
   });
 });

@@ -1,0 +1,96 @@
+/**
+ * Checks that a value the client sent can be stored and delivered exactly as sent, on every path that
+ * carries it (stream, ledger, queues, targets, GET). What cannot is named by its path, so the API
+ * answers 400 with the field's JSON pointer instead of acknowledging data it would change.
+ */
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [name: string]: JsonValue };
+
+export interface StorableJsonProblem {
+  /** From the checked value down to the field, as zod paths go (keys and array indexes). */
+  readonly path: (string | number)[];
+  readonly message: string;
+}
+
+/**
+ * `__proto__` is dropped by assignments such as `object[name] = value`: the AWS SDK's DynamoDB
+ * deserializer and lib-dynamodb's marshalling build maps that way, and so does the dynalite emulator,
+ * so the field would vanish after the WAL acknowledged it (docs/decisions.md, "Field names").
+ */
+export const UNSTORABLE_FIELD_NAMES: ReadonlySet<string> = new Set(['__proto__']);
+
+// Deeper than DynamoDB's 32 levels is refined later; this bound only keeps the walk's stack small.
+const MAX_DEPTH = 64;
+const MAX_PROBLEMS = 5;
+
+// "All names must be encoded using UTF-8" (DynamoDB developer guide, naming rules), and strings are UTF-8
+// too: a lone surrogate has no UTF-8 form. With the `u` flag a surrogate pair is one code point, so only
+// a lone surrogate matches.
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+export function hasLoneSurrogate(text: string): boolean {
+  return LONE_SURROGATE.test(text);
+}
+
+export function storableJsonProblems(value: unknown): StorableJsonProblem[] {
+  const problems: StorableJsonProblem[] = [];
+  visit(value, [], problems);
+  return problems;
+}
+
+/** A JSON object as JSON.parse makes it: no prototype other than Object's (or none). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+export function fieldNameProblem(name: string): string | undefined {
+  if (UNSTORABLE_FIELD_NAMES.has(name)) {
+    return `the field name "${name}" cannot be stored as sent (JavaScript readers of DynamoDB, including the AWS SDK, drop it); rename the field`;
+  }
+  if (LONE_SURROGATE.test(name)) {
+    return 'the field name is not valid Unicode (it has a lone surrogate), which DynamoDB cannot store; send valid UTF-8';
+  }
+  return undefined;
+}
+
+function visit(value: unknown, path: (string | number)[], problems: StorableJsonProblem[]): void {
+  if (problems.length >= MAX_PROBLEMS) return;
+  if (path.length > MAX_DEPTH) {
+    problems.push({ path, message: `nested deeper than ${MAX_DEPTH} levels` });
+    return;
+  }
+  if (value === null || typeof value === 'boolean') return;
+  if (typeof value === 'string') {
+    if (LONE_SURROGATE.test(value)) {
+      problems.push({
+        path,
+        message:
+          'the string is not valid Unicode (it has a lone surrogate), which DynamoDB cannot store; send valid UTF-8',
+      });
+    }
+    return;
+  }
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) problems.push({ path, message: `${value} is not a JSON number` });
+    return;
+  }
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) visit(item, [...path, index], problems);
+    return;
+  }
+  if (isPlainObject(value)) {
+    for (const name of Object.keys(value)) {
+      const problem = fieldNameProblem(name);
+      if (problem) {
+        problems.push({ path: [...path, name], message: problem });
+        if (problems.length >= MAX_PROBLEMS) return;
+        continue;
+      }
+      visit(value[name], [...path, name], problems);
+    }
+    return;
+  }
+  problems.push({ path, message: `expected a JSON value, received ${typeof value}` });
+}

@@ -1,0 +1,107 @@
+import { mutationRequestSchema } from '../../lambdas/shared/mutation-request';
+
+function issues(body: string): { pointer: string; message: string }[] {
+  const result = mutationRequestSchema.safeParse(JSON.parse(body));
+  if (result.success) return [];
+  return result.error.issues.map((issue) => ({
+    pointer: `/${issue.path.join('/')}`,
+    message: issue.message,
+  }));
+}
+
+describe('mutationRequestSchema: client data stored as sent', () => {
+  it('passes the payload on as the very value JSON.parse made, with "constructor" and Object.prototype names', () => {
+    // GIVEN
+    const body = JSON.parse(
+      '{"payload":{"id":"a","constructor":{"name":"String"},"toString":1,"valueOf":[]}}',
+    );
+    // WHEN
+    const result = mutationRequestSchema.safeParse(body);
+    // THEN
+    expect(result.success).toBe(true);
+    expect(result.data?.payload).toBe(body.payload);
+  });
+
+  it('passes "set" and "add" on unchanged', () => {
+    const body = JSON.parse(
+      '{"op":"update","payload":{"id":"a"},"set":{"constructor":"x"},"add":{"valueOf":2}}',
+    );
+    const result = mutationRequestSchema.safeParse(body);
+    expect(result.data).toMatchObject({ set: { constructor: 'x' }, add: { valueOf: 2 } });
+    expect(result.data?.set).toBe(body.set);
+  });
+
+  it.each([
+    ['"__proto__" in the payload', '{"payload":{"id":"a","__proto__":1}}', '/payload/__proto__', /__proto__/],
+    [
+      'a nested "__proto__"',
+      '{"payload":{"id":"a","l":[{"__proto__":{}}]}}',
+      '/payload/l/0/__proto__',
+      /__proto__/,
+    ],
+    [
+      '"__proto__" in "set"',
+      '{"op":"update","payload":{"id":"a"},"set":{"__proto__":1}}',
+      '/set/__proto__',
+      /__proto__/,
+    ],
+    [
+      '"__proto__" in "add"',
+      '{"op":"update","payload":{"id":"a"},"add":{"__proto__":1}}',
+      '/add/__proto__',
+      /__proto__/,
+    ],
+    ['a lone surrogate in a value', '{"payload":{"id":"a","s":"\\ud800"}}', '/payload/s', /lone surrogate/],
+    ['a lone surrogate in a name', '{"payload":{"id":"a","\\udc00":1}}', '/payload/\udc00', /lone surrogate/],
+    [
+      'a lone surrogate in the partition key',
+      '{"payload":{"id":"a"},"partitionKey":"\\ud83d"}',
+      '/partitionKey',
+      /lone surrogate/,
+    ],
+    [
+      'a number JSON.parse made Infinity',
+      '{"payload":{"id":"a","n":1e400}}',
+      '/payload/n',
+      /not a JSON number/,
+    ],
+    [
+      'an "add" that is not a number',
+      '{"op":"update","payload":{"id":"a"},"add":{"n":"1"}}',
+      '/add/n',
+      /expected a number/,
+    ],
+    [
+      'an "add" number DynamoDB cannot hold',
+      '{"op":"update","payload":{"id":"a"},"add":{"n":-1e-200}}',
+      '/add/n',
+      /outside DynamoDB's number range/,
+    ],
+    [
+      'an "add" integer beyond 2^53',
+      '{"op":"update","payload":{"id":"a"},"add":{"n":1e21}}',
+      '/add/n',
+      /beyond/,
+    ],
+    [
+      'a "set" that is not an object',
+      '{"op":"update","payload":{"id":"a"},"set":[1]}',
+      '/set',
+      /expected a JSON object/,
+    ],
+  ])('fails if the request has %s, naming its pointer', (_case, body, pointer, message) => {
+    expect(issues(body)).toContainEqual({ pointer, message: expect.stringMatching(message) });
+  });
+
+  it('accepts a valid surrogate pair in names and values', () => {
+    expect(issues('{"payload":{"id":"\\ud83d\\ude00","\\ud83d\\ude80":"caf\\u00e9"}}')).toEqual([]);
+  });
+
+  it('fails if a payload is nested deeper than the walk goes, without overflowing the stack', () => {
+    const body = `{"payload":${'['.repeat(5_000)}${']'.repeat(5_000)}}`;
+    expect(issues(body)).toContainEqual({
+      pointer: expect.stringMatching(/^\/payload(\/0)+$/),
+      message: expect.stringMatching(/nested deeper/),
+    });
+  });
+});
