@@ -160,7 +160,7 @@ function parseRequest(body: unknown): MutationRequest {
   const result = mutationRequestSchema.safeParse(body);
   if (!result.success) {
     const errors = result.error.issues.map((issue) => ({
-      pointer: `/${issue.path.join('/')}`,
+      pointer: jsonPointer(issue.path),
       detail: issue.message,
     }));
     throw badRequest(
@@ -498,4 +498,9 @@ function durabilityProblem(
 
 function isoTime(epochMs: number): string {
   return new Date(epochMs).toISOString();
+}
+
+/** RFC 6901: `~` and `/` inside a segment are escaped, so a field named `a/b` is told from a nested `b`. */
+function jsonPointer(path: readonly PropertyKey[]): string {
+  return path.map((segment) => `/${String(segment).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
 }

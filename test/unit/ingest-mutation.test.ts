@@ -212,6 +212,15 @@ describe('ingestMutation', () => {
     expect(answer.durable).toBe('SUCCESS');
   });
 
+  it('names a bad field by its JSON pointer, escaping "/" and "~" in names (RFC 6901)', async () => {
+    const body = JSON.parse('{"payload": {"a/b": {"c~d": {"__proto__": 1}}}}');
+    const problem = await problemOf(ingestMutation(dependencies(), 'orders', body, 'k1'));
+    expect(problem.status).toBe(400);
+    expect(problem.extensions.errors).toContainEqual(
+      expect.objectContaining({ pointer: '/payload/a~1b/c~0d/__proto__' }),
+    );
+  });
+
   describe('bad input', () => {
     it.each([
       ['the payload is missing', { op: 'put' }, undefined, 400, 'missing-payload'],
