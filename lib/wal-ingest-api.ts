@@ -10,7 +10,7 @@ import { ENV } from '../lambdas/shared/environment';
 import { NAMESPACE_NAME_PATTERN } from '../lambdas/shared/namespace-config';
 import type { NamespaceParameters } from './namespace-parameters';
 import type { LogLevel } from './stage-config';
-import { ingestSdkBudget } from './timeout-budget';
+import { API_GATEWAY_INTEGRATION_TIMEOUT, ingestSdkBudget } from './timeout-budget';
 import { LAMBDA_ENTRIES, WalFunction } from './wal-function';
 import type { WalStorage } from './wal-storage';
 
@@ -117,6 +117,7 @@ export class WalIngestApi extends Construct {
         [ENV.streamName]: storage.stream.streamName,
         [ENV.namespaceParameterPrefix]: namespaces.parameterPrefix,
         [ENV.configMaxAgeSeconds]: String((props.configMaxAge ?? Duration.seconds(60)).toSeconds()),
+        [ENV.failFenceSeconds]: String(failFenceSeconds(timeout)),
       },
     });
     storage.grantAppend(this.ingest);
@@ -210,4 +211,13 @@ export class WalIngestApi extends Construct {
       resourceArns: [this.api.arnForExecuteApi(route.method, path, DEFAULT_STAGE)],
     });
   }
+}
+
+/**
+ * How long a FAIL answer keeps its key from committing: any attempt API Gateway took before the FAIL has
+ * ended by then (its handler starts within the 30 s integration timeout and runs at most `timeout`), plus
+ * a second for the clocks of different hosts.
+ */
+export function failFenceSeconds(ingestTimeout: Duration): number {
+  return API_GATEWAY_INTEGRATION_TIMEOUT.toSeconds() + ingestTimeout.toSeconds() + 1;
 }

@@ -3,13 +3,13 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { monotonicFactory } from 'ulid';
 import { createDocumentClient, createKinesisClient, createSsmClient } from '../shared/clients';
-import { readEnvironment } from '../shared/environment';
+import { positiveSeconds, readEnvironment } from '../shared/environment';
 import { logger } from '../shared/logger';
 import { namespaceStoreFromEnvironment } from '../shared/namespace-store';
 import { handleHttpRequest } from './http-api';
 import type { IngestDependencies } from './ingest-mutation';
 
-const env = readEnvironment(['ledgerTableName', 'streamName']);
+const env = readEnvironment(['ledgerTableName', 'streamName', 'failFenceSeconds']);
 const documentClient = createDocumentClient();
 
 const dependencies: IngestDependencies = {
@@ -23,6 +23,7 @@ const dependencies: IngestDependencies = {
   newId: monotonicFactory(),
   random: Math.random,
   region: process.env.AWS_REGION,
+  failFenceMs: positiveSeconds.parse(env.failFenceSeconds) * 1000,
 };
 
 export const handler = middy((event: APIGatewayProxyEventV2) => handleHttpRequest(dependencies, event)).use(

@@ -49,13 +49,12 @@ export interface IngestDependencies {
   readonly random: () => number;
   /** Region this stack runs in, recorded as the mutation's origin. */
   readonly region?: string;
+  /**
+   * How long a FAIL answer keeps its key from committing: longer than any attempt already under way
+   * can still run (API Gateway's 30 s + the ingest timeout + clock margin; FAIL_FENCE_SECONDS).
+   */
+  readonly failFenceMs: number;
 }
-
-/**
- * A FAIL's fence covers attempts logged up to this long after it: the ingest Lambdas' clocks may differ
- * by that much (Lambda hosts keep time with the Amazon Time Sync Service, far closer than this).
- */
-export const FENCE_CLOCK_SKEW_MS = 1_000;
 
 // Kinesis partition keys are at most 256 characters; longer keys are hashed (same key, same hash).
 const MAX_PARTITION_KEY_LENGTH = 256;
@@ -140,7 +139,7 @@ export async function ingestMutation(
     return answerFailedPrepare(deps, envelope, requestHash, config.retentionDays, error.cause);
   }
   crashPoint('after-prepare');
-  const entry: LedgerEntry & { id: string; loggedAt: number } = {
+  const entry: LedgerEntry & { id: string } = {
     pk: ledgerKey(namespace, idempotencyKey),
     namespace,
     idempotencyKey,
@@ -151,7 +150,6 @@ export async function ingestMutation(
     envelope,
     updatedAt: now,
     expiresAt: expiresAt(now, config.retentionDays),
-    loggedAt: now,
   };
   return commit(deps, entry);
 }
@@ -331,8 +329,9 @@ async function prepare(deps: IngestDependencies, envelope: Envelope): Promise<st
 /**
  * This attempt logged nothing that can commit (a record that did reach the stream stays uncommitted
  * and is fenced). But an earlier attempt of the same key may have committed: its answer wins. Or it
- * may still be running (the client's timeout was shorter than the WAL's): FAIL only once a fence
- * stops every attempt logged before now from committing; UNKNOWN when the ledger cannot say.
+ * may still be running (the client's timeout was shorter than the WAL's, or its Lambda started late):
+ * FAIL only once a fence keeps the key from committing until every such attempt has ended; UNKNOWN
+ * when the ledger cannot say.
  */
 async function answerFailedPrepare(
   deps: IngestDependencies,
@@ -350,32 +349,30 @@ async function answerFailedPrepare(
       'The mutation could not be logged now, and whether an earlier attempt with this key was cannot be read.',
       error,
     );
-  let fenced: boolean;
-  try {
-    const now = deps.now();
-    fenced = await fenceEarlierAttempts(deps.ledger, envelope, now + FENCE_CLOCK_SKEW_MS, now, retentionDays);
-  } catch (error) {
-    throw unknown(error);
-  }
-  if (fenced) {
-    throw durabilityProblem(
+  const failed = () =>
+    durabilityProblem(
       503,
       'prepare-failed',
       envelope,
       'FAIL',
-      'The mutation was not logged and will not be applied, nor will any earlier attempt with this key.',
+      'The mutation was not logged and will not be applied, nor will any earlier attempt with this key. ' +
+        `The key can be committed again from ${Math.ceil(deps.failFenceMs / 1000)} s after this answer.`,
       cause,
     );
-  }
-  // The key is committed: by an earlier attempt of this request (its answer), or of another (422).
+  const now = deps.now();
+  const fencedUntil = now + deps.failFenceMs;
   let existing: LedgerEntry | undefined;
   try {
+    if (await fenceEarlierAttempts(deps.ledger, envelope, fencedUntil, now, retentionDays)) throw failed();
     existing = await getLedgerEntry(deps.ledger, envelope.namespace, envelope.idempotencyKey);
   } catch (error) {
-    throw unknown(error);
+    throw error instanceof ProblemError ? error : unknown(error);
   }
+  // The key is committed: by an earlier attempt of this request (its answer), or of another (422).
   if (existing?.state === 'COMMITTED' && existing.id)
     return answerFromCommitted(existing, envelope.namespace, envelope.idempotencyKey, requestHash);
+  // A longer fence is already there: it covers every attempt this one would.
+  if (existing?.state === 'ABORTED' && (existing.fencedUntil ?? 0) >= fencedUntil) throw failed();
   throw unknown(cause);
 }
 
@@ -408,12 +405,12 @@ function answerFromCommitted(
 
 async function commit(
   deps: IngestDependencies,
-  entry: LedgerEntry & { id: string; loggedAt: number },
+  entry: LedgerEntry & { id: string },
 ): Promise<MutationAnswer> {
   const envelope = entry.envelope as Envelope;
   let result: Awaited<ReturnType<typeof commitLedgerEntry>>;
   try {
-    result = await commitLedgerEntry(deps.ledger, entry);
+    result = await commitLedgerEntry(deps.ledger, entry, deps.now());
   } catch (error) {
     deps.logger.warn('Commit outcome unknown', {
       namespace: entry.namespace,
@@ -459,8 +456,9 @@ async function commit(
       'commit-fenced',
       envelope,
       'FAIL',
-      'The commit came too late: the WAL fenced this attempt (an earlier answer was FAIL, or it timed out) ' +
-        `and will never apply it. A new attempt may commit from ${FENCE_CLOCK_SKEW_MS / 1000} s after a FAIL.`,
+      'The commit came too late: the WAL fenced this attempt (an answer to this key was FAIL, or the attempt ' +
+        'timed out) and will never apply it. A new attempt may commit once the fence runs out ' +
+        `(${Math.ceil(deps.failFenceMs / 1000)} s after a FAIL).`,
     );
   }
   throw durabilityProblem(

@@ -146,7 +146,7 @@ async function recheck(deps: DeliveryDependencies, message: RecheckMessage): Pro
   const { envelope } = message.mutation;
   const context = { namespace: envelope.namespace, id: envelope.id };
   const entry = await getLedgerEntry(deps.ledger, envelope.namespace, envelope.idempotencyKey);
-  const state = commitStateOf(entry, envelope.id, message.mutation.sequence, envelope.loggedAt);
+  const state = commitStateOf(entry, envelope.id, message.mutation.sequence);
   if (state === 'committed') {
     deps.logger.info('Mutation routed after recheck', context);
     await routeCommitted(deps, message.mutation);

@@ -25,10 +25,10 @@ export interface LedgerEntry {
   /** ABORTED: the ids of the fenced attempts, none of which may ever commit. */
   readonly abortedIds?: Set<string>;
   /**
-   * ABORTED by a FAIL answer (epoch ms): no attempt logged before this time may commit, so a FAIL stays
-   * true for attempts the client started earlier and that are still running (its timeout was shorter).
+   * ABORTED by a FAIL answer (epoch ms): no attempt may commit before this time, by when every attempt
+   * the client started before the FAIL has ended — so a FAIL stays true for attempts still running.
    */
-  readonly fencedBefore?: number;
+  readonly fencedUntil?: number;
   readonly state: LedgerState;
   /** Stream sequence number of the committed prepare. */
   readonly sequence?: string;
@@ -146,29 +146,29 @@ export type CommitResult = { committed: true } | { committed: false; existing: L
 
 /**
  * The commit: succeeds if the key is free, or if its attempts so far were fenced ABORTED and this
- * attempt is not one of them (a fenced record can never be routed, so another may take the key) and
- * started after the last FAIL answer's fence.
+ * attempt is not one of them (a fenced record can never be routed, so another may take the key), once
+ * the last FAIL answer's fence has run out.
  */
 export async function commitLedgerEntry(
   ledger: Ledger,
-  entry: LedgerEntry & { readonly id: string; readonly loggedAt: number },
+  entry: LedgerEntry & { readonly id: string },
+  now: number,
 ): Promise<CommitResult> {
-  const { loggedAt: _condition, ...item } = entry;
   try {
     await ledger.documentClient.send(
       new PutCommand({
         TableName: ledger.tableName,
-        Item: item,
+        Item: entry,
         ConditionExpression:
           'attribute_not_exists(#pk) OR (#state = :aborted AND NOT contains(#aborted, :id) ' +
-          'AND (attribute_not_exists(#fencedBefore) OR #fencedBefore < :loggedAt))',
+          'AND (attribute_not_exists(#fencedUntil) OR #fencedUntil < :now))',
         ExpressionAttributeNames: {
           '#pk': LEDGER_PARTITION_KEY,
           '#state': 'state',
           '#aborted': 'abortedIds',
-          '#fencedBefore': 'fencedBefore',
+          '#fencedUntil': 'fencedUntil',
         },
-        ExpressionAttributeValues: { ':aborted': 'ABORTED', ':id': entry.id, ':loggedAt': entry.loggedAt },
+        ExpressionAttributeValues: { ':aborted': 'ABORTED', ':id': entry.id, ':now': now },
       }),
     );
     return { committed: true };
@@ -195,17 +195,18 @@ export function fenceLedgerEntry(
 }
 
 /**
- * The fence of a FAIL answer: the key becomes ABORTED for this attempt and for every attempt logged
- * before `fencedBefore`, however long they still run. Returns false if the key was committed meanwhile.
+ * The fence of a FAIL answer: the key becomes ABORTED, and no attempt may commit it before
+ * `fencedUntil`, however long the attempts already under way still run. Returns false if the key was
+ * committed meanwhile, or holds a fence that lasts longer (which covers this one).
  */
 export function fenceEarlierAttempts(
   ledger: Ledger,
   envelope: Envelope,
-  fencedBefore: number,
+  fencedUntil: number,
   now: number,
   retentionDays: number,
 ): Promise<boolean> {
-  return writeFence(ledger, envelope, now, retentionDays, fencedBefore);
+  return writeFence(ledger, envelope, now, retentionDays, fencedUntil);
 }
 
 async function writeFence(
@@ -213,9 +214,14 @@ async function writeFence(
   envelope: Envelope,
   now: number,
   retentionDays: number,
-  fencedBefore: number | undefined,
+  fencedUntil: number | undefined,
 ): Promise<boolean> {
-  const fenceEarlier = fencedBefore === undefined ? '' : ', #fencedBefore = :fencedBefore';
+  const fenceEarlier = fencedUntil === undefined ? '' : ', #fencedUntil = :fencedUntil';
+  // A fence never gets shorter: a later FAIL from a host whose clock is behind must not lift an earlier one.
+  const longer =
+    fencedUntil === undefined
+      ? ''
+      : ' AND (attribute_not_exists(#fencedUntil) OR #fencedUntil < :fencedUntil)';
   try {
     await ledger.documentClient.send(
       new UpdateCommand({
@@ -224,7 +230,7 @@ async function writeFence(
         UpdateExpression:
           'SET #state = :aborted, #namespace = :namespace, #key = :key, #updatedAt = :now, ' +
           `#expiresAt = :expiresAt${fenceEarlier} ADD #aborted :ids`,
-        ConditionExpression: 'attribute_not_exists(#pk) OR #state = :aborted',
+        ConditionExpression: `attribute_not_exists(#pk) OR (#state = :aborted${longer})`,
         ExpressionAttributeNames: {
           '#pk': LEDGER_PARTITION_KEY,
           '#state': 'state',
@@ -233,7 +239,7 @@ async function writeFence(
           '#updatedAt': 'updatedAt',
           '#expiresAt': LEDGER_TTL_ATTRIBUTE,
           '#aborted': 'abortedIds',
-          ...(fencedBefore === undefined ? {} : { '#fencedBefore': 'fencedBefore' }),
+          ...(fencedUntil === undefined ? {} : { '#fencedUntil': 'fencedUntil' }),
         },
         ExpressionAttributeValues: {
           ':aborted': 'ABORTED',
@@ -242,7 +248,7 @@ async function writeFence(
           ':now': now,
           ':expiresAt': expiresAt(now, retentionDays),
           ':ids': new Set([envelope.id]),
-          ...(fencedBefore === undefined ? {} : { ':fencedBefore': fencedBefore }),
+          ...(fencedUntil === undefined ? {} : { ':fencedUntil': fencedUntil }),
         },
       }),
     );
@@ -254,10 +260,8 @@ async function writeFence(
 }
 
 /** Whether this attempt was fenced: its record must never be routed. */
-export function isFenced(entry: LedgerEntry | undefined, id: string, loggedAt?: number): boolean {
-  if (entry?.state !== 'ABORTED') return false;
-  if (entry.abortedIds?.has(id)) return true;
-  return loggedAt !== undefined && entry.fencedBefore !== undefined && loggedAt < entry.fencedBefore;
+export function isFenced(entry: LedgerEntry | undefined, id: string): boolean {
+  return entry?.state === 'ABORTED' && (entry.abortedIds?.has(id) ?? false);
 }
 
 export type CommitState = 'committed' | 'duplicate' | 'fenced' | 'uncommitted';
@@ -267,15 +271,10 @@ export type CommitState = 'committed' | 'duplicate' | 'fenced' | 'uncommitted';
  * the commit names is routed; another record of the same attempt (PutRecord retried by the SDK
  * after a lost answer puts the envelope on the stream twice) is a duplicate.
  */
-export function commitStateOf(
-  entry: LedgerEntry | undefined,
-  id: string,
-  sequence: string,
-  loggedAt?: number,
-): CommitState {
+export function commitStateOf(entry: LedgerEntry | undefined, id: string, sequence: string): CommitState {
   if (entry?.state === 'COMMITTED')
     return entry.id === id && entry.sequence === sequence ? 'committed' : 'duplicate';
-  if (isFenced(entry, id, loggedAt)) return 'fenced';
+  if (isFenced(entry, id)) return 'fenced';
   return 'uncommitted';
 }
 

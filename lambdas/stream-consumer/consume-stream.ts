@@ -71,7 +71,7 @@ async function handleRecord(
   const mutation: LoggedMutation = { envelope: decoded, sequence };
   const entry = ledger.get(ledgerKey(decoded.namespace, decoded.idempotencyKey));
   const context = { namespace: decoded.namespace, id: decoded.id, sequence };
-  switch (commitStateOf(entry, decoded.id, sequence, decoded.loggedAt)) {
+  switch (commitStateOf(entry, decoded.id, sequence)) {
     case 'committed':
       deps.logger.info('Mutation routed', context);
       await routeCommitted(deps, mutation);

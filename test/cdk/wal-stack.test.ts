@@ -241,7 +241,7 @@ describe('Lambda functions', () => {
     },
   );
 
-  test('ingest gets the stage, ledger, stream, parameter prefix and config max age', () => {
+  test('ingest gets the stage, ledger, stream, parameter prefix, config max age and FAIL fence', () => {
     expect(propertiesOf(stack.ingestApi.ingest.handler).Environment).toEqual({
       Variables: {
         NODE_OPTIONS: '--enable-source-maps',
@@ -252,6 +252,8 @@ describe('Lambda functions', () => {
         [ENV.streamName]: { Ref: logicalIdOf(stack.storage.stream) },
         [ENV.namespaceParameterPrefix]: '/wal/test/namespaces/',
         [ENV.configMaxAgeSeconds]: '60',
+        // A FAIL fences its key for API Gateway's 30 s + the 15 s ingest timeout + 1 s of clock margin.
+        [ENV.failFenceSeconds]: '46',
         WAL_SDK_MAX_ATTEMPTS: '2',
         WAL_SDK_CONNECTION_TIMEOUT_MS: '300',
         WAL_SDK_REQUEST_TIMEOUT_MS: '900',

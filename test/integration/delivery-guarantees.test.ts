@@ -105,18 +105,21 @@ describe('delivery guarantees (emulators)', () => {
 
     // THEN the key is fenced for that attempt, and its late commit fails
     expect([...(fence.abortedIds ?? [])]).toEqual([envelope.id]);
-    const late = await commitLedgerEntry(ledger, {
-      pk: ledgerKey('orders', 'fence-key'),
-      namespace: 'orders',
-      idempotencyKey: 'fence-key',
-      id: envelope.id,
-      state: 'COMMITTED',
-      sequence: prepared.SequenceNumber as string,
-      envelope,
-      updatedAt: Date.now(),
-      expiresAt: 0,
-      loggedAt: envelope.loggedAt,
-    });
+    const late = await commitLedgerEntry(
+      ledger,
+      {
+        pk: ledgerKey('orders', 'fence-key'),
+        namespace: 'orders',
+        idempotencyKey: 'fence-key',
+        id: envelope.id,
+        state: 'COMMITTED',
+        sequence: prepared.SequenceNumber as string,
+        envelope,
+        updatedAt: Date.now(),
+        expiresAt: 0,
+      },
+      Date.now(),
+    );
     expect(late).toMatchObject({ committed: false, existing: { state: 'ABORTED' } });
 
     // AND a new attempt with the same key commits and is applied; the fenced one never is

@@ -90,13 +90,34 @@ describe('overlapping attempts of one key (emulators)', () => {
     await drain(wal);
     expect((await scanTable(wal, table)).find((item) => item.id === 'overlap-1')).toBeUndefined();
 
-    // AND a new attempt after the fence's clock margin commits and is applied once
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    // AND a new attempt once the fence has run out (2 s here; 46 s deployed) commits and is applied once
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
     const attemptC = await ingestMutation(dependencies(), 'orders', body, 'overlap-key');
     expect(attemptC.durable).toBe('SUCCESS');
     await drain(wal);
     expect((await scanTable(wal, table)).find((item) => item.id === 'overlap-1')).toMatchObject({
       _walId: attemptC.id,
     });
+  });
+
+  it('never applies an earlier attempt whose handler starts only after the FAIL (a cold start)', async () => {
+    // GIVEN the client sent A, then timed out and sent B, whose prepare fails: FAIL
+    const failingStream = {
+      send: async () => {
+        throw Object.assign(new Error('stream unavailable'), { name: 'ServiceUnavailable' });
+      },
+    } as unknown as KinesisClient;
+    const body = { payload: { id: 'overlap-2', from: 'A' } };
+    const attemptB = await outcome(
+      ingestMutation(dependencies({ kinesis: failingStream }), 'orders', body, 'late-start-key'),
+    );
+    expect(attemptB).toBe('503 FAIL');
+    // WHEN A's handler only starts now, a second later (it waited for a cold start), and runs to its commit
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    const attemptA = await outcome(ingestMutation(dependencies(), 'orders', body, 'late-start-key'));
+    // THEN A is refused, and nothing is applied
+    expect(attemptA).toBe('409 FAIL');
+    await drain(wal);
+    expect((await scanTable(wal, table)).find((item) => item.id === 'overlap-2')).toBeUndefined();
   });
 });

@@ -206,5 +206,7 @@ export function ingestDependenciesOf(wal: LocalWal, stage = 'it'): IngestDepende
     now: Date.now,
     newId: monotonicFactory(),
     random: Math.random,
+    // Short, so a test can see a FAIL's fence run out.
+    failFenceMs: 2_000,
   };
 }

@@ -6,12 +6,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import {
-  FENCE_CLOCK_SKEW_MS,
-  hashRequest,
-  type IngestDependencies,
-  ingestMutation,
-} from '../../lambdas/ingest/ingest-mutation';
+import { hashRequest, type IngestDependencies, ingestMutation } from '../../lambdas/ingest/ingest-mutation';
 import { ProblemError } from '../../lambdas/shared/http/problem';
 import { mutationRequestSchema } from '../../lambdas/shared/mutation-request';
 import { UnknownNamespaceError } from '../../lambdas/shared/namespace-store';
@@ -41,6 +36,7 @@ function dependencies(): IngestDependencies {
     now: () => NOW,
     newId: () => '01JNEWID',
     random: () => 0.5,
+    failFenceMs: 46_000,
   };
 }
 
@@ -147,15 +143,17 @@ describe('ingestMutation', () => {
     const problem = await problemOf(
       ingestMutation(dependencies(), 'orders', { payload: { id: 'a1' } }, 'k1'),
     );
-    // THEN FAIL, nothing committed, and attempts logged before now (plus the clock margin) can never commit
+    // THEN FAIL, nothing committed, and no attempt can commit the key before every earlier one has ended
     expect(problem.status).toBe(503);
     expect(problem.extensions).toMatchObject({ durable: 'FAIL' });
     expect(documentMock.commandCalls(PutCommand)).toHaveLength(0);
     const fence = documentMock.commandCalls(UpdateCommand)[0]?.args[0].input;
-    expect(fence?.ConditionExpression).toBe('attribute_not_exists(#pk) OR #state = :aborted');
+    expect(fence?.ConditionExpression).toBe(
+      'attribute_not_exists(#pk) OR (#state = :aborted AND (attribute_not_exists(#fencedUntil) OR #fencedUntil < :fencedUntil))',
+    );
     expect(fence?.ExpressionAttributeValues).toMatchObject({
       ':aborted': 'ABORTED',
-      ':fencedBefore': NOW + FENCE_CLOCK_SKEW_MS,
+      ':fencedUntil': NOW + 46_000,
     });
   });
 
