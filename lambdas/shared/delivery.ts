@@ -118,6 +118,11 @@ export async function deliverToTarget(
       firstFailedAt: failedAt,
       notBefore: deps.now(),
     };
+    if (error instanceof UnorderableMutationError) {
+      // Its place in the key's order can no longer be found: guessing could undo or double a write.
+      await deadLetter(deps, { ...message, reason: error.message });
+      return;
+    }
     if (isRejection(error)) {
       // The target refuses this mutation as such: retrying cannot help.
       await deadLetter(deps, { ...message, reason: `rejected by the target: ${message.lastError}` });
@@ -142,15 +147,9 @@ const OUTCOME_LOG_MESSAGES: Record<ApplyOutcome, string> = {
   superseded: 'Mutation superseded',
 };
 
-/**
- * Errors that say the mutation itself cannot be applied (not the target's health): the target refuses
- * it, or it can no longer be placed in its key's order.
- */
+/** Errors that say the target refuses the mutation itself (not the target's health). */
 function isRejection(error: unknown): boolean {
-  return (
-    error instanceof UnorderableMutationError ||
-    (error as { name?: string } | undefined)?.name === 'ValidationException'
-  );
+  return (error as { name?: string } | undefined)?.name === 'ValidationException';
 }
 
 /** Puts a message on the DLQ with its reason. */

@@ -30,8 +30,14 @@ const storableNumbersSchema = z
     storable(value, ctx);
     for (const [name, field] of Object.entries(value)) {
       // Checked here, not only in the payload checks: an `add` DynamoDB refuses would fail the commit (503).
+      // Integers only: the target sums adds that arrive out of order, and only integer sums are exact
+      // whatever the order (0.1 + 0.2 + 0.3 is not 0.3 + 0.2 + 0.1 in binary floating point).
       const problem =
-        typeof field === 'number' ? numberProblem(field) : `expected a number, received ${typeof field}`;
+        typeof field !== 'number'
+          ? `expected a number, received ${typeof field}`
+          : Number.isSafeInteger(field)
+            ? numberProblem(field)
+            : 'add amounts must be integers between -(2^53-1) and 2^53-1 (counters are summed exactly)';
       if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
     }
   });
@@ -77,8 +83,14 @@ export const mutationRequestSchema = z
   .strict()
   .superRefine((request, ctx) => {
     const hasUpdate = request.set !== undefined || request.add !== undefined;
-    if (request.op === 'update' && !hasUpdate) {
-      ctx.addIssue({ code: 'custom', path: ['op'], message: 'op "update" needs "set" or "add"' });
+    const changes = Object.keys(request.set ?? {}).length + Object.keys(request.add ?? {}).length;
+    if (request.op === 'update' && changes === 0) {
+      // An update that changes nothing would be acknowledged and then have no effect at all.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['op'],
+        message: 'op "update" needs at least one attribute in "set" or "add"',
+      });
     }
     if (request.op !== 'update' && hasUpdate) {
       ctx.addIssue({ code: 'custom', path: ['op'], message: '"set" and "add" need op "update"' });

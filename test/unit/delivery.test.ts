@@ -1,5 +1,5 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { deliverToTarget, routeCommitted } from '../../lambdas/shared/delivery';
 import type { QueueMessage } from '../../lambdas/shared/queue-message';
@@ -111,6 +111,45 @@ describe('deliverToTarget', () => {
         message: expect.objectContaining({
           attempt: 1,
           reason: expect.stringContaining('rejected by the target'),
+        }),
+      },
+    ]);
+  });
+
+  it('dead-letters at once a mutation older than the namespace retention: its key may have lost its history', async () => {
+    // GIVEN a put that took effect 40 days ago (a redrive cycle), with the default 30 days of retention
+    const old = loggedMutation({ loggedAt: NOW - 40 * 86_400_000 });
+    // WHEN
+    await deliverToTarget(dependencies(), config, old, 'main', 0, undefined);
+    // THEN no write (it could undo a delete whose tombstone expired), the DLQ says why
+    expect(documentMock.calls()).toHaveLength(0);
+    expect(sent()).toEqual([
+      {
+        queue: 'dlq-url',
+        delay: 0,
+        message: expect.objectContaining({
+          reason: expect.stringMatching(/^cannot be ordered: it took effect 40 days ago/),
+        }),
+      },
+    ]);
+  });
+
+  it('retries an add to an attribute that is not a number yet (an earlier set may still arrive)', async () => {
+    // GIVEN the item holds n as a string
+    documentMock
+      .on(GetCommand)
+      .resolves({ Item: { id: 'a1', n: 'text', _walOrder: '0', _walRev: 'r', _walBase: '1#1' } });
+    const add = loggedMutation({ op: 'update', payload: { id: 'a1' }, update: { add: { n: 1 } } });
+    // WHEN
+    await deliverToTarget(dependencies(), config, add, 'main', 0, undefined);
+    // THEN it goes to the retry queue, not the DLQ
+    expect(sent()).toEqual([
+      {
+        queue: 'retry-url',
+        delay: expect.any(Number),
+        message: expect.objectContaining({
+          attempt: 1,
+          lastError: expect.stringContaining('is not a number'),
         }),
       },
     ]);

@@ -1,8 +1,9 @@
 import {
+  ADD_HISTORY_BUDGET_BYTES,
   applyToHistory,
+  CounterNotANumberError,
   compareOrders,
   type Item,
-  MAX_ADDS_KEPT,
   type OrderedMutation,
   UnorderableMutationError,
 } from '../../lambdas/shared/targets/item-history';
@@ -145,29 +146,46 @@ describe('applyToHistory', () => {
     expect(result).toMatchObject({ outcome: 'applied', item: { _walOrder: later.paddedOrder, a: 1, b: 1 } });
   });
 
-  it(`fails if an add is older than the ${MAX_ADDS_KEPT} adds kept for its counter`, () => {
-    // GIVEN more adds than are kept, applied in order
+  it('fails if an add is older than the add history the item keeps (folded past its byte budget)', () => {
+    // GIVEN more adds than the budget keeps, applied in order
     let stored: Item | undefined;
-    for (let index = 1; index <= MAX_ADDS_KEPT + 1; index++) {
+    let count = 0;
+    while (stored?._walFolded === undefined) {
+      count++;
       const result = applyToHistory(
         stored,
-        mutation(100 + index, index, 'update', { add: { n: 1 } }),
+        mutation(100 + count, count, 'update', { add: { n: 1 } }),
         CONTEXT,
       );
       stored = (result as { item: Item }).item;
     }
+    expect(count * 60).toBeGreaterThan(ADD_HISTORY_BUDGET_BYTES);
+    expect(JSON.stringify(stored._walAdds).length).toBeLessThanOrEqual(ADD_HISTORY_BUDGET_BYTES);
+    expect(stored.n).toBe(count);
     // WHEN the oldest arrives again (a redelivery or a late first delivery: which is unknown)
     const late = () => applyToHistory(stored, mutation(101, 1, 'update', { add: { n: 1 } }), CONTEXT);
     // THEN it cannot be placed, and says so
     expect(late).toThrow(UnorderableMutationError);
     expect(late).toThrow(/folded/);
+    // AND a newer add still counts
+    const newer = applyToHistory(
+      stored,
+      mutation(100 + count + 1, count + 1, 'update', { add: { n: 1 } }),
+      CONTEXT,
+    );
+    expect(newer).toMatchObject({ outcome: 'applied', item: { n: count + 1 } });
   });
 
-  it('fails if a counter would add to a string', () => {
+  it('fails, for a retry, if a counter would add to a string an earlier set may still replace', () => {
+    // GIVEN put n="text" at t100; set n=5 at t200 not here yet; add 1 at t300 arrives
     const put = mutation(100, 1, 'put', { payload: { id: 'k', n: 'text' } });
-    const add = mutation(200, 2, 'update', { add: { n: 1 } });
-    const stored = (applyToHistory(undefined, add, CONTEXT) as { item: Item }).item;
-    expect(() => applyToHistory(stored, put, CONTEXT)).toThrow(UnorderableMutationError);
+    const set = mutation(200, 2, 'update', { set: { n: 5 } });
+    const add = mutation(300, 3, 'update', { add: { n: 1 } });
+    const stored = (applyToHistory(undefined, put, CONTEXT) as { item: Item }).item;
+    // WHEN / THEN the add fails with a retryable error, not a verdict
+    expect(() => applyToHistory(stored, add, CONTEXT)).toThrow(CounterNotANumberError);
+    // AND once the set has landed, the retried add counts
+    expect(deliver([put, set, add])).toEqual({ id: 'k', n: 6 });
   });
 
   it('matches the in-order fold for any arrival order with redeliveries (seeded random histories)', () => {

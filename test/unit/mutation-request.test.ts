@@ -75,13 +75,25 @@ describe('mutationRequestSchema: client data stored as sent', () => {
       'an "add" number DynamoDB cannot hold',
       '{"op":"update","payload":{"id":"a"},"add":{"n":-1e-200}}',
       '/add/n',
-      /outside DynamoDB's number range/,
+      /add amounts must be integers/,
+    ],
+    [
+      'an "add" amount that is not an integer (sums of fractions depend on their order)',
+      '{"op":"update","payload":{"id":"a"},"add":{"n":0.1}}',
+      '/add/n',
+      /add amounts must be integers/,
+    ],
+    [
+      'an update that changes nothing',
+      '{"op":"update","payload":{"id":"a"},"set":{}}',
+      '/op',
+      /needs at least one attribute in "set" or "add"/,
     ],
     [
       'an "add" integer beyond 2^53',
       '{"op":"update","payload":{"id":"a"},"add":{"n":1e21}}',
       '/add/n',
-      /beyond/,
+      /add amounts must be integers/,
     ],
     [
       'a "set" that is not an object',

@@ -6,7 +6,7 @@ import {
   PutCommand,
   type PutCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { type LoggedMutation, type MutationOp, walOrder } from '../envelope';
+import { effectiveTime, type LoggedMutation, type MutationOp, walOrder } from '../envelope';
 import { type DynamoDbTargetConfig, RESERVED_ATTRIBUTE_PREFIX } from '../namespace-config';
 import {
   applyToHistory,
@@ -16,6 +16,7 @@ import {
   ORDER_ATTRIBUTE,
   type OrderedMutation,
   REVISION_ATTRIBUTE,
+  UnorderableMutationError,
 } from './item-history';
 import type { ApplyContext, ApplyOutcome, Target, UpdateSpec } from './target';
 
@@ -121,6 +122,15 @@ export class DynamoDbTarget implements Target {
     if (!isItem(envelope.payload)) {
       throw new Error(`mutation ${envelope.id}: payload is not an object`);
     }
+    // A key keeps its history (a delete's tombstone included) for the namespace's retention: a mutation
+    // older than that could land on a key whose history is gone, and undo a delete.
+    const ageMs = context.now - effectiveTime(envelope);
+    if (ageMs > (context.retentionDays - 1) * DAY_MS) {
+      throw new UnorderableMutationError(
+        `it took effect ${Math.floor(ageMs / DAY_MS)} days ago, and keys keep their history (tombstones included) ` +
+          `for ${context.retentionDays} days (retentionDays)`,
+      );
+    }
     const padded = walOrder(mutation);
     const ordered: OrderedMutation = {
       id: envelope.id,
@@ -222,6 +232,8 @@ export class DynamoDbTarget implements Target {
     return this.config.tableName;
   }
 }
+
+const DAY_MS = 86_400_000;
 
 // Concurrent writers of one item retry their read-modify-write; past this, the delivery is retried.
 const MAX_WRITE_ROUNDS = 5;

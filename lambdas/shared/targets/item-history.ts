@@ -10,7 +10,7 @@ import { RESERVED_ATTRIBUTE_PREFIX } from '../namespace-config';
  *  - `_walStamps`: per attribute set by an update after the base, the order of that set;
  *  - `_walAdds`: per counter attribute, the adds applied after its last set (order -> amount), so that a
  *    late set or put can put them back on top, and a repeated add is recognised;
- *  - `_walFolded`: per counter attribute, the newest add folded away when its log grew past the cap —
+ *  - `_walFolded`: per counter attribute, the newest add folded away when the logs outgrew their budget —
  *    a mutation older than that cannot be placed any more and goes to the DLQ with the reason;
  *  - `_walDeleted` and `_walExpiresAt` on a tombstone: a delete stays deleted for the retention period.
  * Orders in maps are compact (`time#sequence`); {@link compareOrders} compares them numerically.
@@ -27,8 +27,12 @@ export const EXPIRES_AT_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}ExpiresAt`;
 /** Changes with every write: the optimistic lock of read-modify-write. */
 export const REVISION_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}Rev`;
 
-/** Adds kept per counter attribute (~80 bytes each); older ones are folded into the value. */
-export const MAX_ADDS_KEPT = 200;
+/**
+ * Bytes of add history an item keeps, all counters together (~80 bytes an add: about 800 adds): the oldest
+ * adds are folded into their values beyond it, so an item stays far below DynamoDB's 400 KB with the
+ * largest payload (192 KiB).
+ */
+export const ADD_HISTORY_BUDGET_BYTES = 64 * 1024;
 
 export type Item = Record<string, unknown>;
 
@@ -56,6 +60,19 @@ export interface HistoryContext {
 export type HistoryOutcome =
   | { readonly outcome: 'applied'; readonly item: Item }
   | { readonly outcome: 'superseded' | 'duplicate'; readonly reason: string };
+
+/**
+ * A counter add meets a value that is not a number. Not final: a set or put of that attribute that comes
+ * earlier in the order may still arrive, so the delivery is retried (and dead-lettered after its attempts).
+ */
+export class CounterNotANumberError extends Error {
+  constructor(readonly attribute: string) {
+    super(
+      `"${attribute}" is not a number, so adds cannot count on it (yet: an earlier set may still arrive)`,
+    );
+    this.name = 'CounterNotANumberError';
+  }
+}
 
 /** A mutation that cannot be placed in its key's order any more: it goes to the DLQ with the reason. */
 export class UnorderableMutationError extends Error {
@@ -232,14 +249,15 @@ function update(state: ItemState, mutation: OrderedMutation, context: HistoryCon
     const folded = next.folded.get(name);
     if (folded !== undefined && compareOrders(order, folded) <= 0) {
       throw new UnorderableMutationError(
-        `the adds to "${name}" up to ${folded} were folded (more than ${MAX_ADDS_KEPT} kept); whether this one was applied is unknown`,
+        `the adds to "${name}" up to ${folded} were folded (the item keeps ${ADD_HISTORY_BUDGET_BYTES} bytes of add history); whether this one was applied is unknown`,
       );
     }
     attributes.set(name, sumOnto(attributes.get(name), new Map([[order, amount]]), name));
     log.set(order, amount);
-    next.adds.set(name, foldOldest(log, next.folded, name));
+    next.adds.set(name, log);
     changed = true;
   }
+  foldToBudget(next);
   if (!changed) {
     return repeated
       ? { outcome: 'duplicate', reason: 'the item already holds this update' }
@@ -271,33 +289,39 @@ function addsAfter(state: ItemState, name: string, order: string, what: string):
   const folded = state.folded.get(name);
   if (folded !== undefined && compareOrders(folded, order) > 0) {
     throw new UnorderableMutationError(
-      `${what} is older than adds to "${name}" that were folded (more than ${MAX_ADDS_KEPT} kept)`,
+      `${what} is older than adds to "${name}" that were folded (the item keeps ${ADD_HISTORY_BUDGET_BYTES} bytes of add history)`,
     );
   }
   return new Map([...(state.adds.get(name) ?? [])].filter(([added]) => compareOrders(added, order) > 0));
 }
 
 function sumOnto(value: unknown, adds: Map<string, number>, name: string): number {
-  if (value !== undefined && typeof value !== 'number') {
-    throw new UnorderableMutationError(`"${name}" is not a number, so adds cannot count on it`);
-  }
+  if (value !== undefined && typeof value !== 'number') throw new CounterNotANumberError(name);
   let sum = value ?? 0;
   for (const amount of adds.values()) sum += amount;
   return sum;
 }
 
-/** Keeps the newest MAX_ADDS_KEPT adds; the rest only raise the folded mark. */
-function foldOldest(
-  log: Map<string, number>,
-  folded: Map<string, string>,
-  name: string,
-): Map<string, number> {
-  if (log.size <= MAX_ADDS_KEPT) return log;
-  const sorted = [...log].sort(([a], [b]) => compareOrders(a, b));
-  const dropped = sorted.slice(0, sorted.length - MAX_ADDS_KEPT);
-  const newestDropped = dropped[dropped.length - 1]?.[0];
-  if (newestDropped !== undefined) folded.set(name, newestDropped);
-  return new Map(sorted.slice(sorted.length - MAX_ADDS_KEPT));
+/** Folds the oldest adds (of any counter) until the logs fit their budget; folding only raises marks. */
+function foldToBudget(history: MutableHistory): void {
+  const entries = [...history.adds].flatMap(([name, log]) =>
+    [...log.keys()].map((order) => ({ name, order })),
+  );
+  let bytes = entries.reduce((sum, entry) => sum + entryBytes(entry.name, entry.order), 0);
+  if (bytes <= ADD_HISTORY_BUDGET_BYTES) return;
+  entries.sort((a, b) => compareOrders(a.order, b.order));
+  for (const { name, order } of entries) {
+    if (bytes <= ADD_HISTORY_BUDGET_BYTES) return;
+    history.adds.get(name)?.delete(order);
+    const folded = history.folded.get(name);
+    if (folded === undefined || compareOrders(order, folded) > 0) history.folded.set(name, order);
+    bytes -= entryBytes(name, order);
+  }
+}
+
+/** About what one add costs in the stored map: its order, its amount, and its share of the name. */
+function entryBytes(name: string, order: string): number {
+  return Buffer.byteLength(order, 'utf8') + Math.ceil(Buffer.byteLength(name, 'utf8') / 4) + 12;
 }
 
 function writeState(
