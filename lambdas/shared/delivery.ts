@@ -145,6 +145,7 @@ const OUTCOME_LOG_MESSAGES: Record<ApplyOutcome, string> = {
   applied: 'Mutation applied',
   duplicate: 'Mutation already applied',
   superseded: 'Mutation superseded',
+  replaced: 'Mutation replaced by later writes',
 };
 
 /** Errors that say the target refuses the mutation itself (not the target's health). */

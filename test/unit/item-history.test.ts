@@ -120,11 +120,11 @@ describe('applyToHistory', () => {
     expect(applyToHistory(stored, put, CONTEXT).outcome).toBe('duplicate');
   });
 
-  it('reports an update older than a later put as superseded', () => {
+  it('reports an update older than a later put as replaced (its effects are gone in the final state)', () => {
     const update = mutation(100, 1, 'update', { set: { a: 1 } });
     const put = mutation(200, 2, 'put', { payload: { id: 'k', a: 2 } });
     const stored = (applyToHistory(undefined, put, CONTEXT) as { item: Item }).item;
-    expect(applyToHistory(stored, update, CONTEXT).outcome).toBe('superseded');
+    expect(applyToHistory(stored, update, CONTEXT).outcome).toBe('replaced');
   });
 
   it('treats an item written before items kept their history as a put at its order', () => {
@@ -134,7 +134,7 @@ describe('applyToHistory', () => {
     const late = applyToHistory(legacy, mutation(100, 1, 'update', { set: { v: 1 } }), CONTEXT);
     const newer = applyToHistory(legacy, mutation(300, 3, 'update', { set: { w: 1 } }), CONTEXT);
     // THEN the older one stays under it, the newer one lands on top
-    expect(late.outcome).toBe('superseded');
+    expect(late.outcome).toBe('replaced');
     expect(newer).toMatchObject({ outcome: 'applied', item: { id: 'k', v: 2, w: 1 } });
   });
 

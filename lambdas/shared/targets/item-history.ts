@@ -59,7 +59,7 @@ export interface HistoryContext {
 
 export type HistoryOutcome =
   | { readonly outcome: 'applied'; readonly item: Item }
-  | { readonly outcome: 'superseded' | 'duplicate'; readonly reason: string };
+  | { readonly outcome: 'superseded' | 'replaced' | 'duplicate'; readonly reason: string };
 
 /**
  * A counter add meets a value that is not a number. Not final: a set or put of that attribute that comes
@@ -163,7 +163,9 @@ export function applyToHistory(
   if (!isAfter(mutation.order, state.base)) {
     return mutation.order === state.base
       ? { outcome: 'duplicate', reason: 'the item already holds this put or delete' }
-      : { outcome: 'superseded', reason: 'a later put or delete replaced the item' };
+      : mutation.op === 'put'
+        ? { outcome: 'superseded', reason: 'a later put or delete replaced the item' }
+        : { outcome: 'replaced', reason: 'a later put or delete replaced every effect it has' };
   }
   switch (mutation.op) {
     case 'put':
@@ -261,7 +263,7 @@ function update(state: ItemState, mutation: OrderedMutation, context: HistoryCon
   if (!changed) {
     return repeated
       ? { outcome: 'duplicate', reason: 'the item already holds this update' }
-      : { outcome: 'superseded', reason: 'later writes replaced every attribute it changes' };
+      : { outcome: 'replaced', reason: 'later sets or puts replaced every attribute it changes' };
   }
   return { outcome: 'applied', item: writeState(attributes, next, state.watermark, mutation, context, true) };
 }

@@ -8,10 +8,11 @@ export interface UpdateSpec {
 
 /**
  * What applying a mutation did: `applied` (in its place in the key's WAL order), `duplicate` when the
- * target already holds it (a redelivery), `superseded` when later writes in the WAL's order replaced
- * every effect it has (a put or update older than a later put or delete).
+ * target already holds it (a redelivery), `superseded` for a put that a later put or delete fully replaces,
+ * `replaced` for an update or delete whose every effect later writes in the order replaced (in the final
+ * state it has none, which is its place in the order).
  */
-export type ApplyOutcome = 'applied' | 'superseded' | 'duplicate';
+export type ApplyOutcome = 'applied' | 'superseded' | 'replaced' | 'duplicate';
 
 /** What a target needs to know besides the mutation. */
 export interface ApplyContext {
