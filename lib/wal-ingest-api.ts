@@ -214,10 +214,11 @@ export class WalIngestApi extends Construct {
 }
 
 /**
- * How long a FAIL answer keeps its key from committing: any attempt API Gateway took before the FAIL has
- * ended by then (its handler starts within the 30 s integration timeout and runs at most `timeout`), plus
- * a second for the clocks of different hosts.
+ * How long a FAIL answer keeps its key from committing, counted from when its handler writes the fence:
+ * the FAIL reaches the client at most one ingest `timeout` later, and any attempt sent before that has
+ * ended by then + API Gateway's 30 s (its handler starts within them) + `timeout`; plus a second for the
+ * clocks of different hosts.
  */
 export function failFenceSeconds(ingestTimeout: Duration): number {
-  return API_GATEWAY_INTEGRATION_TIMEOUT.toSeconds() + ingestTimeout.toSeconds() + 1;
+  return API_GATEWAY_INTEGRATION_TIMEOUT.toSeconds() + 2 * ingestTimeout.toSeconds() + 1;
 }

@@ -151,7 +151,7 @@ export async function ingestMutation(
     updatedAt: now,
     expiresAt: expiresAt(now, config.retentionDays),
   };
-  return commit(deps, entry);
+  return commit(deps, entry, config.retentionDays);
 }
 
 function parseRequest(body: unknown): MutationRequest {
@@ -328,22 +328,47 @@ async function prepare(deps: IngestDependencies, envelope: Envelope): Promise<st
 
 /**
  * This attempt logged nothing that can commit (a record that did reach the stream stays uncommitted
- * and is fenced). But an earlier attempt of the same key may have committed: its answer wins. Or it
- * may still be running (the client's timeout was shorter than the WAL's, or its Lambda started late):
- * FAIL only once a fence keeps the key from committing until every such attempt has ended; UNKNOWN
- * when the ledger cannot say.
+ * and is fenced). But an earlier attempt of the same key may have committed: its answer wins.
  */
-async function answerFailedPrepare(
+function answerFailedPrepare(
   deps: IngestDependencies,
   envelope: Envelope,
   requestHash: string,
   retentionDays: number,
   cause: unknown,
 ): Promise<MutationAnswer> {
+  return answerFailAfterFencing(deps, envelope, requestHash, retentionDays, {
+    status: 503,
+    slug: 'prepare-failed',
+    what: 'The mutation was not logged and will not be applied, nor will any earlier attempt with this key.',
+    cause,
+  });
+}
+
+interface FailAnswer {
+  readonly status: number;
+  readonly slug: string;
+  readonly what: string;
+  readonly cause?: unknown;
+}
+
+/**
+ * Every FAIL answer first fences its key: other attempts of it may still be running (the client's timeout
+ * was shorter than the WAL's, or a handler started late), and none may commit after the client heard FAIL.
+ * The fence keeps the key from committing until every attempt sent so far has ended. If the key turns out
+ * to be committed, that answer wins (SUCCESS, or 422 for another request); if the ledger cannot say: UNKNOWN.
+ */
+async function answerFailAfterFencing(
+  deps: IngestDependencies,
+  envelope: Envelope,
+  requestHash: string,
+  retentionDays: number,
+  fail: FailAnswer,
+): Promise<MutationAnswer> {
   const unknown = (error: unknown) =>
     durabilityProblem(
       503,
-      'prepare-failed',
+      fail.slug,
       envelope,
       'UNKNOWN',
       'The mutation could not be logged now, and whether an earlier attempt with this key was cannot be read.',
@@ -351,13 +376,12 @@ async function answerFailedPrepare(
     );
   const failed = () =>
     durabilityProblem(
-      503,
-      'prepare-failed',
+      fail.status,
+      fail.slug,
       envelope,
       'FAIL',
-      'The mutation was not logged and will not be applied, nor will any earlier attempt with this key. ' +
-        `The key can be committed again from ${Math.ceil(deps.failFenceMs / 1000)} s after this answer.`,
-      cause,
+      `${fail.what} The key can be committed again from ${Math.ceil(deps.failFenceMs / 1000)} s after this answer.`,
+      fail.cause,
     );
   const now = deps.now();
   const fencedUntil = now + deps.failFenceMs;
@@ -368,12 +392,11 @@ async function answerFailedPrepare(
   } catch (error) {
     throw error instanceof ProblemError ? error : unknown(error);
   }
-  // The key is committed: by an earlier attempt of this request (its answer), or of another (422).
   if (existing?.state === 'COMMITTED' && existing.id)
     return answerFromCommitted(existing, envelope.namespace, envelope.idempotencyKey, requestHash);
   // A longer fence is already there: it covers every attempt this one would.
   if (existing?.state === 'ABORTED' && (existing.fencedUntil ?? 0) >= fencedUntil) throw failed();
-  throw unknown(cause);
+  throw unknown(fail.cause);
 }
 
 /** A key already committed: the original answer for a retry, 422 for a different request. */
@@ -406,6 +429,7 @@ function answerFromCommitted(
 async function commit(
   deps: IngestDependencies,
   entry: LedgerEntry & { id: string },
+  retentionDays: number,
 ): Promise<MutationAnswer> {
   const envelope = entry.envelope as Envelope;
   let result: Awaited<ReturnType<typeof commitLedgerEntry>>;
@@ -451,15 +475,14 @@ async function commit(
     );
   }
   if (existing?.state === 'ABORTED') {
-    throw durabilityProblem(
-      409,
-      'commit-fenced',
-      envelope,
-      'FAIL',
-      'The commit came too late: the WAL fenced this attempt (an answer to this key was FAIL, or the attempt ' +
-        'timed out) and will never apply it. A new attempt may commit once the fence runs out ' +
-        `(${Math.ceil(deps.failFenceMs / 1000)} s after a FAIL).`,
-    );
+    // This FAIL must hold for the client's other attempts too: it extends the fence like any FAIL.
+    return answerFailAfterFencing(deps, envelope, entry.requestHash ?? '', retentionDays, {
+      status: 409,
+      slug: 'commit-fenced',
+      what:
+        'The commit came too late: the WAL fenced this key (an answer to it was FAIL, or this attempt timed ' +
+        'out) and will never apply this attempt, nor any earlier one.',
+    });
   }
   throw durabilityProblem(
     503,

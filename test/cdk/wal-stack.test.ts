@@ -252,8 +252,8 @@ describe('Lambda functions', () => {
         [ENV.streamName]: { Ref: logicalIdOf(stack.storage.stream) },
         [ENV.namespaceParameterPrefix]: '/wal/test/namespaces/',
         [ENV.configMaxAgeSeconds]: '60',
-        // A FAIL fences its key for API Gateway's 30 s + the 15 s ingest timeout + 1 s of clock margin.
-        [ENV.failFenceSeconds]: '46',
+        // A FAIL fences its key for API Gateway's 30 s + 2 x the 15 s ingest timeout + 1 s of clock margin.
+        [ENV.failFenceSeconds]: '61',
         WAL_SDK_MAX_ATTEMPTS: '2',
         WAL_SDK_CONNECTION_TIMEOUT_MS: '300',
         WAL_SDK_REQUEST_TIMEOUT_MS: '900',

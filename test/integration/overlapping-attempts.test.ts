@@ -1,4 +1,4 @@
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import {
   type IngestDependencies,
@@ -119,5 +119,46 @@ describe('overlapping attempts of one key (emulators)', () => {
     expect(attemptA).toBe('409 FAIL');
     await drain(wal);
     expect((await scanTable(wal, table)).find((item) => item.id === 'overlap-2')).toBeUndefined();
+  });
+
+  it('never applies an attempt that commits after a 409 FAIL, even once the first fence ran out', async () => {
+    // GIVEN B's prepare failed: FAIL, the key fenced for 4 s
+    const fence = { failFenceMs: 4_000 };
+    const failingStream = {
+      send: async () => {
+        throw Object.assign(new Error('stream unavailable'), { name: 'ServiceUnavailable' });
+      },
+    } as unknown as KinesisClient;
+    const body = { payload: { id: 'overlap-3', from: 'C or D' } };
+    const start = Date.now();
+    const sleepUntil = (ms: number) => new Promise((resolve) => setTimeout(resolve, start + ms - Date.now()));
+    expect(
+      await outcome(ingestMutation(dependencies({ kinesis: failingStream, ...fence }), 'orders', body, 'k3')),
+    ).toBe('503 FAIL');
+    // AND the client, still retrying, sent C (its prepare is slow) and then D
+    await sleepUntil(2_000);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slowStream = {
+      send: async (command: PutRecordCommand) => {
+        await held;
+        return wal.clients.kinesis.send(command);
+      },
+    } as unknown as KinesisClient;
+    const attemptC = outcome(
+      ingestMutation(dependencies({ kinesis: slowStream, ...fence }), 'orders', body, 'k3'),
+    );
+    await sleepUntil(2_500);
+    // WHEN D meets the fence: 409 FAIL, and the client stops
+    expect(await outcome(ingestMutation(dependencies(fence), 'orders', body, 'k3'))).toBe('409 FAIL');
+    // AND C's prepare returns, and it commits, after B's fence ran out
+    await sleepUntil(4_500);
+    release();
+    // THEN C cannot commit either (D's FAIL extended the fence), and nothing is applied
+    expect(await attemptC).toBe('409 FAIL');
+    await drain(wal);
+    expect((await scanTable(wal, table)).find((item) => item.id === 'overlap-3')).toBeUndefined();
   });
 });

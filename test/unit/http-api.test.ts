@@ -19,7 +19,7 @@ function dependencies(namespaces: IngestDependencies['namespaces']): IngestDepen
     now: Date.now,
     newId: () => '01JNEWID',
     random: Math.random,
-    failFenceMs: 46_000,
+    failFenceMs: 61_000,
   };
 }
 

@@ -36,7 +36,7 @@ function dependencies(): IngestDependencies {
     now: () => NOW,
     newId: () => '01JNEWID',
     random: () => 0.5,
-    failFenceMs: 46_000,
+    failFenceMs: 61_000,
   };
 }
 
@@ -153,7 +153,7 @@ describe('ingestMutation', () => {
     );
     expect(fence?.ExpressionAttributeValues).toMatchObject({
       ':aborted': 'ABORTED',
-      ':fencedUntil': NOW + 46_000,
+      ':fencedUntil': NOW + 61_000,
     });
   });
 
