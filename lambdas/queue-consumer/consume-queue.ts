@@ -158,14 +158,16 @@ async function recheck(deps: DeliveryDependencies, message: RecheckMessage): Pro
   }
   if (deps.now() - envelope.loggedAt >= deps.commitTimeoutMs) {
     const retentionDays = await retentionDaysOf(deps.namespaces, envelope.namespace);
-    if (entry === undefined && deps.now() - envelope.loggedAt >= (retentionDays - 1) * DAY_MS) {
+    // The shortest retention any entry can have been written with (retentionDays may have been raised since).
+    if (entry === undefined && deps.now() - envelope.loggedAt >= (LEDGER_MIN_RETENTION_DAYS - 1) * DAY_MS) {
       // Old enough that its ledger entry may have expired: a missing entry no longer proves it was never
       // committed, and fencing it could drop an acknowledged mutation. An operator decides.
       await deadLetter(deps, {
         kind: 'poison',
         reason:
           `${LEDGER_EXPIRED}: the record is ${Math.floor((deps.now() - envelope.loggedAt) / DAY_MS)} days old and the ` +
-          `ledger (retention ${retentionDays} days) has no entry for its key, so whether it was committed is unknown`,
+          `ledger (entries live at least ${LEDGER_MIN_RETENTION_DAYS} days) has no entry for its key, so whether it ` +
+          'was committed is unknown',
         data: Buffer.from(JSON.stringify(message.mutation)).toString('base64'),
         source: 'recheck',
         namespace: envelope.namespace,

@@ -116,22 +116,42 @@ describe('deliverToTarget', () => {
     ]);
   });
 
-  it('dead-letters at once a mutation older than the namespace retention: its key may have lost its history', async () => {
-    // GIVEN a put that took effect 40 days ago (a redrive cycle), with the default 30 days of retention
+  it("dead-letters at once an old put for a key that holds nothing: a newer delete's tombstone may have expired", async () => {
+    // GIVEN a put that took effect 40 days ago (a redrive cycle); the key holds nothing now
+    documentMock.on(GetCommand).resolves({});
     const old = loggedMutation({ loggedAt: NOW - 40 * 86_400_000 });
     // WHEN
     await deliverToTarget(dependencies(), config, old, 'main', 0, undefined);
-    // THEN no write (it could undo a delete whose tombstone expired), the DLQ says why
-    expect(documentMock.calls()).toHaveLength(0);
+    // THEN no write (it could undo that delete), the DLQ says why
+    expect(documentMock.commandCalls(PutCommand)).toHaveLength(0);
     expect(sent()).toEqual([
       {
         queue: 'dlq-url',
         delay: 0,
         message: expect.objectContaining({
-          reason: expect.stringMatching(/^cannot be ordered: it took effect 40 days ago/),
+          reason: expect.stringMatching(
+            /^cannot be ordered: it took effect 40 days ago and its key holds nothing/,
+          ),
         }),
       },
     ]);
+  });
+
+  it('applies an old put to a key that still holds its history', async () => {
+    // GIVEN the same old put, and the key holds an item with an older base
+    documentMock
+      .on(GetCommand)
+      .resolves({ Item: { id: 'a1', n: 0, _walOrder: '0', _walRev: 'r', _walBase: '1#1' } });
+    documentMock.on(PutCommand).resolves({});
+    const old = loggedMutation({ loggedAt: NOW - 40 * 86_400_000 });
+    // WHEN
+    await deliverToTarget(dependencies(), config, old, 'main', 0, undefined);
+    // THEN it lands (conditional on the revision it read)
+    expect(sent()).toEqual([]);
+    expect(documentMock.commandCalls(PutCommand)[0]?.args[0].input).toMatchObject({
+      Item: { id: 'a1', n: 1 },
+      ConditionExpression: '#rev = :rev',
+    });
   });
 
   it('retries an add to an attribute that is not a number yet (an earlier set may still arrive)', async () => {

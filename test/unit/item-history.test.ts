@@ -176,6 +176,31 @@ describe('applyToHistory', () => {
     expect(newer).toMatchObject({ outcome: 'applied', item: { n: count + 1 } });
   });
 
+  it('recognises a redelivered update whose counters were folded apart (one kept its mark, one did not)', () => {
+    // GIVEN the item after an update that added to n and m at 100#1, where the fold took m's mark, not n's
+    const stored: Item = {
+      id: 'k',
+      n: 1,
+      m: 500,
+      _walOrder: mutation(600, 600, 'put').paddedOrder,
+      _walRev: 'r',
+      _walAdds: { n: { '100#1': 1 } },
+      _walFolded: { m: '100#1' },
+    };
+    // WHEN that update arrives again
+    const again = applyToHistory(stored, mutation(100, 1, 'update', { add: { n: 1, m: 1 } }), CONTEXT);
+    // THEN n's mark proves it was applied: a duplicate, not a DLQ case
+    expect(again.outcome).toBe('duplicate');
+  });
+
+  it('fails if a counter would pass 2^53-1', () => {
+    const big = mutation(100, 1, 'put', { payload: { id: 'k', n: Number.MAX_SAFE_INTEGER } });
+    const stored = (applyToHistory(undefined, big, CONTEXT) as { item: Item }).item;
+    expect(() => applyToHistory(stored, mutation(200, 2, 'update', { add: { n: 1 } }), CONTEXT)).toThrow(
+      UnorderableMutationError,
+    );
+  });
+
   it('fails, for a retry, if a counter would add to a string an earlier set may still replace', () => {
     // GIVEN put n="text" at t100; set n=5 at t200 not here yet; add 1 at t300 arrives
     const put = mutation(100, 1, 'put', { payload: { id: 'k', n: 'text' } });

@@ -7,7 +7,11 @@ import {
   type PutCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { effectiveTime, type LoggedMutation, type MutationOp, walOrder } from '../envelope';
-import { type DynamoDbTargetConfig, RESERVED_ATTRIBUTE_PREFIX } from '../namespace-config';
+import {
+  type DynamoDbTargetConfig,
+  LEDGER_MIN_RETENTION_DAYS,
+  RESERVED_ATTRIBUTE_PREFIX,
+} from '../namespace-config';
 import {
   applyToHistory,
   compactOrder,
@@ -122,15 +126,6 @@ export class DynamoDbTarget implements Target {
     if (!isItem(envelope.payload)) {
       throw new Error(`mutation ${envelope.id}: payload is not an object`);
     }
-    // A key keeps its history (a delete's tombstone included) for the namespace's retention: a mutation
-    // older than that could land on a key whose history is gone, and undo a delete.
-    const ageMs = context.now - effectiveTime(envelope);
-    if (ageMs > (context.retentionDays - 1) * DAY_MS) {
-      throw new UnorderableMutationError(
-        `it took effect ${Math.floor(ageMs / DAY_MS)} days ago, and keys keep their history (tombstones included) ` +
-          `for ${context.retentionDays} days (retentionDays)`,
-      );
-    }
     const padded = walOrder(mutation);
     const ordered: OrderedMutation = {
       id: envelope.id,
@@ -145,10 +140,22 @@ export class DynamoDbTarget implements Target {
       keyAttributes: this.keyAttributes,
       tombstoneExpiresAt: Math.floor(context.now / 1000) + context.retentionDays * 86_400,
     };
+    // A put or update of a key that holds nothing might meet a key whose delete's tombstone has expired,
+    // if it is older than the shortest life a tombstone can have: it would undo that delete.
+    const ageMs = context.now - effectiveTime(envelope);
+    const mayOutliveTombstones = ageMs > TOMBSTONE_MIN_LIFE_MS;
     // Fast path: a put or delete newer than everything the item holds replaces it in one conditional write.
-    if (envelope.op !== 'update' && (await this.replaceIfNewest(ordered, history))) return 'applied';
+    const fastPath = envelope.op === 'delete' || (envelope.op === 'put' && !mayOutliveTombstones);
+    if (fastPath && (await this.replaceIfNewest(ordered, history))) return 'applied';
     for (let round = 0; round < MAX_WRITE_ROUNDS; round++) {
       const stored = await this.read(envelope.payload);
+      if (stored === undefined && envelope.op !== 'delete' && mayOutliveTombstones) {
+        throw new UnorderableMutationError(
+          `it took effect ${Math.floor(ageMs / DAY_MS)} days ago and its key holds nothing: a newer delete of ` +
+            `the key whose tombstone has expired (tombstones live at least ${LEDGER_MIN_RETENTION_DAYS} days) ` +
+            'may exist, and applying it could undo that delete',
+        );
+      }
       const result = applyToHistory(stored, ordered, { ...history, revision: newRevision(envelope.id) });
       if (result.outcome !== 'applied') return result.outcome;
       if (await this.writeIfUnchanged(result.item, stored)) return 'applied';
@@ -234,6 +241,11 @@ export class DynamoDbTarget implements Target {
 }
 
 const DAY_MS = 86_400_000;
+/**
+ * The shortest life of a tombstone: the smallest `retentionDays` a namespace can have, less a day. The
+ * namespace's current value is not used: it may have been raised since an older tombstone was written.
+ */
+const TOMBSTONE_MIN_LIFE_MS = (LEDGER_MIN_RETENTION_DAYS - 1) * DAY_MS;
 
 // Concurrent writers of one item retry their read-modify-write; past this, the delivery is retried.
 const MAX_WRITE_ROUNDS = 5;

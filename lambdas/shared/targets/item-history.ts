@@ -216,6 +216,12 @@ function replaceBase(
 
 function update(state: ItemState, mutation: OrderedMutation, context: HistoryContext): HistoryOutcome {
   const order = mutation.order;
+  // An update is applied whole: one of its marks on the item proves all of it was (a fold may have taken
+  // the marks of some of its counters and not of others).
+  const seen =
+    Object.keys(mutation.add ?? {}).some((name) => state.adds.get(name)?.has(order)) ||
+    Object.keys(mutation.set ?? {}).some((name) => state.stamps.get(name) === order);
+  if (seen) return { outcome: 'duplicate', reason: 'the item already holds this update' };
   const next = newHistory(state.base);
   for (const [name, stamp] of state.stamps) next.stamps.set(name, stamp);
   for (const name of state.adds.keys()) copyCounter(state, next, name);
@@ -301,6 +307,9 @@ function sumOnto(value: unknown, adds: Map<string, number>, name: string): numbe
   if (value !== undefined && typeof value !== 'number') throw new CounterNotANumberError(name);
   let sum = value ?? 0;
   for (const amount of adds.values()) sum += amount;
+  if (Math.abs(sum) > Number.MAX_SAFE_INTEGER) {
+    throw new UnorderableMutationError(`the counter "${name}" would pass 2^53-1, beyond exact integers`);
+  }
   return sum;
 }
 
