@@ -7,6 +7,7 @@ import { createApiServer } from '../../src/local/runtime/api-server';
 import {
   FunctionHost,
   FunctionInvocationError,
+  FunctionStartDeadlineError,
   FunctionTimeoutError,
 } from '../../src/local/runtime/function-host';
 import type { FunctionWiring } from '../../src/local/runtime/wiring';
@@ -147,5 +148,24 @@ describe('local functions and their timeout', () => {
     await expect(outcome).rejects.not.toThrow(FunctionTimeoutError);
     const next = await host.invoke<SlowResult>({ workMs: 0 });
     expect(next.invocations).toBeGreaterThan(1);
+  });
+
+  it("never starts an invocation that waited past its caller's start deadline (API Gateway gave up)", async () => {
+    // GIVEN a function with one execution environment, busy for 600 ms
+    const single = await FunctionHost.start(wiring, process.env, {}, { maxEnvironments: 1 });
+    try {
+      const busy = single.invoke({ workMs: 600 });
+      await sleep(50);
+      const marker = join(dir, 'late-start');
+      // WHEN another invocation must start within 100 ms
+      const late = single.invoke({ workMs: 0, marker }, { startBy: Date.now() + 100 });
+      // THEN it is refused without running, and the busy one ends normally
+      await expect(late).rejects.toBeInstanceOf(FunctionStartDeadlineError);
+      await busy;
+      await sleep(100);
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      await single.stop();
+    }
   });
 });

@@ -39,6 +39,21 @@ export class FunctionTimeoutError extends FunctionInvocationError {
   }
 }
 
+/**
+ * The invocation could not start before its caller's deadline (API Gateway gives a Lambda integration
+ * 30 s from the request's arrival): it never runs, as an attempt API Gateway gave up on never starts late.
+ */
+export class FunctionStartDeadlineError extends FunctionInvocationError {
+  constructor(functionName: string) {
+    super(
+      functionName,
+      'Local.StartDeadlineExceeded',
+      'no execution environment was free before the caller gave up',
+    );
+    this.name = 'FunctionStartDeadlineError';
+  }
+}
+
 export class FunctionInitError extends Error {
   constructor(
     functionName: string,
@@ -115,11 +130,17 @@ export class FunctionHost {
 
   /**
    * Invokes the handler with an event. Rejects with FunctionInvocationError when it throws or its
-   * runtime exits, and with FunctionTimeoutError (after stopping it) when it overruns its timeout.
+   * runtime exits, with FunctionTimeoutError (after stopping it) when it overruns its timeout, and with
+   * FunctionStartDeadlineError, without running it, when it could not start by `startBy` (epoch ms).
    */
-  async invoke<Result>(event: unknown): Promise<Result> {
+  async invoke<Result>(event: unknown, options: { readonly startBy?: number } = {}): Promise<Result> {
     const worker = await this.acquire();
     const { name, timeoutSeconds } = this.wiring;
+    if (options.startBy !== undefined && Date.now() > options.startBy) {
+      this.park(worker);
+      this.wakeOne();
+      throw new FunctionStartDeadlineError(name);
+    }
     const id = this.nextId++;
     return new Promise<Result>((resolve, reject) => {
       const done = (reuse: boolean) => {

@@ -21,6 +21,9 @@ import { FunctionHost } from './function-host';
 import { type Provisioned, provisionTemplate } from './provision';
 import { readWiring, type Wiring } from './wiring';
 
+/** API Gateway HTTP APIs give a Lambda integration at most 30 s (lib/timeout-budget.ts cites the quota). */
+const API_GATEWAY_INTEGRATION_TIMEOUT_MS = 30_000;
+
 export interface LocalWalOptions extends EmulatorsOptions {
   readonly stackName: string;
   readonly template: CfnTemplate;
@@ -148,8 +151,12 @@ export async function startLocalWal(options: LocalWalOptions): Promise<LocalWal>
         ),
     );
 
+    // API Gateway gives its Lambda integration 30 s from the request's arrival: an attempt that could not
+    // start by then never does (the FAIL fence's arithmetic counts on that).
     api.serve(wiring.routes, (route, event) =>
-      hostOf(route.functionLogicalId).invoke<APIGatewayProxyStructuredResultV2>(event),
+      hostOf(route.functionLogicalId).invoke<APIGatewayProxyStructuredResultV2>(event, {
+        startBy: event.requestContext.timeEpoch + API_GATEWAY_INTEGRATION_TIMEOUT_MS,
+      }),
     );
 
     const pollOnce = async () => {
