@@ -231,7 +231,9 @@ async function observed(
   const answer = await documents.send(
     new GetCommand({ TableName: wal.tableName, Key: { id: expectation.key }, ConsistentRead: true }),
   );
-  const item = answer.Item ? canonicalJson(withoutWalAttributes(answer.Item)) : undefined;
+  // A delete leaves a tombstone (`_walDeleted`): to a reader, no item.
+  const visible = answer.Item && answer.Item._walDeleted !== true ? answer.Item : undefined;
+  const item = visible ? canonicalJson(withoutWalAttributes(visible)) : undefined;
   if (item !== expectation.item) return `target item ${item ?? '(none)'}`;
   const view = await fetch(`${wal.apiUrl}/v1/namespaces/${namespace}/mutations/${expectation.mutationId}`);
   const text = await view.text();
