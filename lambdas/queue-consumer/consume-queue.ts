@@ -12,7 +12,7 @@ import {
 import { crashPoint } from '../shared/faults';
 import { commitStateOf, fenceLedgerEntry, getLedgerEntry } from '../shared/ledger';
 import { errorMessage } from '../shared/logger';
-import { LEDGER_MIN_RETENTION_DAYS } from '../shared/namespace-config';
+import { DAY_MS, LEDGER_MIN_RETENTION_DAYS, SHORTEST_HISTORY_MS } from '../shared/namespace-config';
 import { type NamespaceConfigSource, UnknownNamespaceError } from '../shared/namespace-store';
 import {
   type DeliverMessage,
@@ -30,7 +30,6 @@ import {
   streamFailureSchema,
 } from './reread-stream';
 
-const DAY_MS = 86_400_000;
 const LEDGER_EXPIRED = 'ledger-expired';
 
 /**
@@ -158,8 +157,7 @@ async function recheck(deps: DeliveryDependencies, message: RecheckMessage): Pro
   }
   if (deps.now() - envelope.loggedAt >= deps.commitTimeoutMs) {
     const retentionDays = await retentionDaysOf(deps.namespaces, envelope.namespace);
-    // The shortest retention any entry can have been written with (retentionDays may have been raised since).
-    if (entry === undefined && deps.now() - envelope.loggedAt >= (LEDGER_MIN_RETENTION_DAYS - 1) * DAY_MS) {
+    if (entry === undefined && deps.now() - envelope.loggedAt >= SHORTEST_HISTORY_MS) {
       // Old enough that its ledger entry may have expired: a missing entry no longer proves it was never
       // committed, and fencing it could drop an acknowledged mutation. An operator decides.
       await deadLetter(deps, {

@@ -17,6 +17,12 @@ export const RESERVED_ATTRIBUTE_PREFIX = '_wal';
 export const MAX_PAYLOAD_BYTES = 192 * 1024;
 /** The DLQ keeps messages 14 days; a ledger entry must outlive them (plus a day of slack). */
 export const LEDGER_MIN_RETENTION_DAYS = 15;
+export const DAY_MS = 86_400_000;
+/**
+ * The shortest time any ledger entry or tombstone lives, whatever a namespace's `retentionDays` is now (it
+ * may have been raised since an older entry was written): the schema's minimum, less a day of slack.
+ */
+export const SHORTEST_HISTORY_MS = (LEDGER_MIN_RETENTION_DAYS - 1) * DAY_MS;
 /**
  * The longest delay a namespace may allow (30 days). Delays beyond SQS's 900 s hop through the delay
  * queue, one send and one invocation per 15 minutes: 30 days is about 2,900 hops per mutation and target.

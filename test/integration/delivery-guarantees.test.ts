@@ -1,18 +1,20 @@
-import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
-import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ENVELOPE_VERSION, type Envelope } from '../../lambdas/shared/envelope';
 import { commitLedgerEntry, getLedgerEntry, ledgerKey } from '../../lambdas/shared/ledger';
 import type { LocalWal } from '../../src/local/runtime/local-wal';
 import {
+  delayedMessages,
   drain,
   driveUntil,
+  driveUntilQueueEmpty,
   ledgerTableName,
   postMutation,
   queueUrl,
   scanTable,
   startTestWal,
+  takeTableDown,
   targetTableName,
 } from '../support/local-wal-harness';
 
@@ -141,45 +143,17 @@ describe('delivery guarantees (emulators)', () => {
   it('ends in the last committed mutation of a key when an earlier one was retried', async () => {
     // GIVEN namespace "ordered" (retry after 3 s, no jitter) whose table is down when the first mutation comes
     const orderedTable = await targetTableName(wal, 'it', 'ordered', 'main');
-    const described = await wal.clients.dynamodb.send(new DescribeTableCommand({ TableName: orderedTable }));
-    const { KeySchema, AttributeDefinitions } = described.Table ?? {};
-    await wal.clients.dynamodb.send(new DeleteTableCommand({ TableName: orderedTable }));
+    const bringBack = await takeTableDown(wal, orderedTable);
     const first = await postMutation(wal, 'ordered', { payload: { id: 'order-9', version: 1 } });
     await drain(wal);
-    const retryQueue = queueUrl(wal, 'RetryQueue');
-    const waiting = await wal.clients.sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: retryQueue,
-        AttributeNames: ['ApproximateNumberOfMessagesDelayed'],
-      }),
-    );
-    expect(waiting.Attributes?.ApproximateNumberOfMessagesDelayed).toBe('1');
+    expect(await delayedMessages(wal, 'RetryQueue')).toBe(1);
 
     // WHEN the table is back and a later mutation of the key is applied before that retry runs
-    await wal.clients.dynamodb.send(
-      new CreateTableCommand({
-        TableName: orderedTable,
-        KeySchema,
-        AttributeDefinitions,
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
+    await bringBack();
     const second = await postMutation(wal, 'ordered', { payload: { id: 'order-9', version: 2 } });
     await drain(wal);
     expect((await scanTable(wal, orderedTable))[0]).toMatchObject({ version: 2 });
-    await driveUntil(
-      wal,
-      async () => {
-        const attributes = await wal.clients.sqs.send(
-          new GetQueueAttributesCommand({ QueueUrl: retryQueue, AttributeNames: ['All'] }),
-        );
-        const left =
-          Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0) +
-          Number(attributes.Attributes?.ApproximateNumberOfMessagesDelayed ?? 0);
-        return left === 0 ? true : undefined;
-      },
-      15_000,
-    );
+    await driveUntilQueueEmpty(wal, 'RetryQueue', 15_000);
 
     // THEN the retried first mutation was superseded: the key holds the second
     expect(first.body.id).not.toBe(second.body.id);

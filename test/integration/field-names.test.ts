@@ -1,18 +1,17 @@
-import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../lambdas/shared/clients';
 import { canonicalJson, withoutWalAttributes } from '../../src/fuzz/canonical-json';
 import type { LocalWal } from '../../src/local/runtime/local-wal';
 import {
+  delayedMessages,
   drain,
   driveUntil,
   ledgerTableName,
   postMutation,
-  queueUrl,
   scanTable,
   startTestWal,
   streamRecords,
+  takeTableDown,
   targetTableName,
 } from '../support/local-wal-harness';
 
@@ -192,28 +191,13 @@ describe('field names and strings stored as sent (emulators)', () => {
 
     it('applies a put retried through the retry queue as sent', async () => {
       // GIVEN the target table is down when the mutation is routed
-      const described = await wal.clients.dynamodb.send(new DescribeTableCommand({ TableName: table }));
-      const { KeySchema, AttributeDefinitions } = described.Table ?? {};
-      await wal.clients.dynamodb.send(new DeleteTableCommand({ TableName: table }));
+      const bringBack = await takeTableDown(wal, table);
       const retried = { ...payload, id: 'retried-ctor' };
       const answer = await postMutation(wal, 'fuzz', { payload: retried });
       await drain(wal);
-      const waiting = await wal.clients.sqs.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: queueUrl(wal, 'RetryQueue'),
-          AttributeNames: ['ApproximateNumberOfMessagesDelayed'],
-        }),
-      );
-      expect(waiting.Attributes?.ApproximateNumberOfMessagesDelayed).toBe('1');
+      expect(await delayedMessages(wal, 'RetryQueue')).toBe(1);
       // WHEN the table is back and the retry runs
-      await wal.clients.dynamodb.send(
-        new CreateTableCommand({
-          TableName: table,
-          KeySchema,
-          AttributeDefinitions,
-          BillingMode: 'PAY_PER_REQUEST',
-        }),
-      );
+      await bringBack();
       const stored = await driveUntil(
         wal,
         async () => ((await targetItem(retried.id)) ? storedAsJson(retried.id) : undefined),

@@ -1,5 +1,3 @@
-import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { LocalWal } from '../../src/local/runtime/local-wal';
 import {
   drain,
@@ -8,6 +6,7 @@ import {
   postMutation,
   scanTable,
   startTestWal,
+  takeTableDown,
   targetTableName,
 } from '../support/local-wal-harness';
 
@@ -30,23 +29,10 @@ describe('per-key order through retries (emulators)', () => {
 
   /** Sends `first` while the target table is down (it goes to the retry queue), then `second` once it is back. */
   async function firstRetriedAfterSecond(first: unknown, second: unknown): Promise<HttpAnswer[]> {
-    const described = await wal.clients.dynamodb.send(new DescribeTableCommand({ TableName: table }));
-    const { KeySchema, AttributeDefinitions } = described.Table ?? {};
-    const items = await scanTable(wal, table);
-    await wal.clients.dynamodb.send(new DeleteTableCommand({ TableName: table }));
+    const bringBack = await takeTableDown(wal, table);
     const firstAnswer = await postMutation(wal, 'ordered', first);
     await drain(wal);
-    await wal.clients.dynamodb.send(
-      new CreateTableCommand({
-        TableName: table,
-        KeySchema,
-        AttributeDefinitions,
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
-    // The table comes back with what it held.
-    const documents = DynamoDBDocumentClient.from(wal.clients.dynamodb);
-    for (const item of items) await documents.send(new PutCommand({ TableName: table, Item: item }));
+    await bringBack();
     const secondAnswer = await postMutation(wal, 'ordered', second);
     await drain(wal);
     await driveUntilQueueEmpty(wal, 'RetryQueue', 20_000);

@@ -1,8 +1,9 @@
 import { join } from 'node:path';
+import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { monotonicFactory } from 'ulid';
 import type { IngestDependencies } from '../../lambdas/ingest/ingest-mutation';
 import { createDocumentClient } from '../../lambdas/shared/clients';
@@ -209,4 +210,39 @@ export function ingestDependenciesOf(wal: LocalWal, stage = 'it'): IngestDepende
     // Short, so a test can see a FAIL's fence run out.
     failFenceMs: 2_000,
   };
+}
+
+/**
+ * Deletes a table, so its target fails until it is back; returns what brings it back (same key schema,
+ * with the items it held).
+ */
+export async function takeTableDown(wal: LocalWal, tableName: string): Promise<() => Promise<void>> {
+  const described = await wal.clients.dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
+  const { KeySchema, AttributeDefinitions } = described.Table ?? {};
+  const items = await scanTable(wal, tableName);
+  await wal.clients.dynamodb.send(new DeleteTableCommand({ TableName: tableName }));
+  return async () => {
+    await wal.clients.dynamodb.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        KeySchema,
+        AttributeDefinitions,
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    // The WAL's own marshalling: items may hold names the SDK's default one cannot write (`constructor`).
+    const documents = createDocumentClient(wal.clients.dynamodb);
+    for (const item of items) await documents.send(new PutCommand({ TableName: tableName, Item: item }));
+  };
+}
+
+/** How many messages a queue holds delayed (not yet visible). */
+export async function delayedMessages(wal: LocalWal, logicalIdPart: string): Promise<number> {
+  const answer = await wal.clients.sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl(wal, logicalIdPart),
+      AttributeNames: ['ApproximateNumberOfMessagesDelayed'],
+    }),
+  );
+  return Number(answer.Attributes?.ApproximateNumberOfMessagesDelayed ?? 0);
 }

@@ -157,6 +157,54 @@ describe('ingestMutation', () => {
     });
   });
 
+  it('answers FAIL when the prepare fails and a longer fence already covers the key', async () => {
+    // GIVEN the fence write is refused because another FAIL fenced the key for longer
+    kinesisMock.on(PutRecordCommand).rejects(new Error('socket hang up'));
+    documentMock
+      .on(UpdateCommand)
+      .rejects(new ConditionalCheckFailedException({ message: 'fenced', $metadata: {} }));
+    documentMock.on(GetCommand).resolves({ Item: { state: 'ABORTED', fencedUntil: NOW + 120_000 } });
+    // WHEN / THEN that fence covers every attempt this one would: FAIL stays true
+    const problem = await problemOf(
+      ingestMutation(dependencies(), 'orders', { payload: { id: 'a1' } }, 'k1'),
+    );
+    expect(problem.extensions).toMatchObject({ durable: 'FAIL' });
+  });
+
+  it('answers UNKNOWN when the fence is refused and the ledger shows a shorter fence', async () => {
+    // GIVEN the condition failed, yet what the ledger holds neither commits nor covers this attempt's fence
+    kinesisMock.on(PutRecordCommand).rejects(new Error('socket hang up'));
+    documentMock
+      .on(UpdateCommand)
+      .rejects(new ConditionalCheckFailedException({ message: 'raced', $metadata: {} }));
+    documentMock.on(GetCommand).resolves({ Item: { state: 'ABORTED', fencedUntil: NOW + 1_000 } });
+    // WHEN / THEN no FAIL that the WAL cannot stand behind
+    const problem = await problemOf(
+      ingestMutation(dependencies(), 'orders', { payload: { id: 'a1' } }, 'k1'),
+    );
+    expect(problem.extensions).toMatchObject({ durable: 'UNKNOWN' });
+  });
+
+  it('extends the fence before answering 409 FAIL to a commit that met one', async () => {
+    // GIVEN the key is fenced by an earlier FAIL; this attempt's commit is refused
+    documentMock
+      .on(PutCommand)
+      .rejects(new ConditionalCheckFailedException({ message: 'fenced', $metadata: {} }));
+    documentMock.on(GetCommand).resolves({ Item: { state: 'ABORTED', fencedUntil: NOW + 10_000 } });
+    documentMock.on(UpdateCommand).resolves({});
+    // WHEN
+    const problem = await problemOf(
+      ingestMutation(dependencies(), 'orders', { payload: { id: 'a1' } }, 'k1'),
+    );
+    // THEN 409 FAIL, after a fence from now: attempts still under way cannot commit after this answer either
+    expect(problem).toMatchObject({ status: 409, slug: 'commit-fenced', extensions: { durable: 'FAIL' } });
+    expect(
+      documentMock.commandCalls(UpdateCommand)[0]?.args[0].input.ExpressionAttributeValues,
+    ).toMatchObject({
+      ':fencedUntil': NOW + 61_000,
+    });
+  });
+
   it('answers the original SUCCESS when the prepare fails but an earlier attempt committed', async () => {
     // GIVEN an earlier attempt of the key committed (its answer was lost), and this retry cannot prepare
     kinesisMock.on(PutRecordCommand).rejects(new Error('socket hang up'));

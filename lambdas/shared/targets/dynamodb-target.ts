@@ -7,10 +7,13 @@ import {
   type PutCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { effectiveTime, type LoggedMutation, type MutationOp, walOrder } from '../envelope';
+import { expiresAt } from '../ledger';
 import {
+  DAY_MS,
   type DynamoDbTargetConfig,
   LEDGER_MIN_RETENTION_DAYS,
   RESERVED_ATTRIBUTE_PREFIX,
+  SHORTEST_HISTORY_MS,
 } from '../namespace-config';
 import {
   applyToHistory,
@@ -23,8 +26,6 @@ import {
   UnorderableMutationError,
 } from './item-history';
 import type { ApplyContext, ApplyOutcome, Target, UpdateSpec } from './target';
-
-export { MUTATION_ID_ATTRIBUTE, ORDER_ATTRIBUTE } from './item-history';
 
 function isItem(value: unknown): value is Item {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -138,12 +139,12 @@ export class DynamoDbTarget implements Target {
     };
     const history = {
       keyAttributes: this.keyAttributes,
-      tombstoneExpiresAt: Math.floor(context.now / 1000) + context.retentionDays * 86_400,
+      tombstoneExpiresAt: expiresAt(context.now, context.retentionDays),
     };
     // A put or update of a key that holds nothing might meet a key whose delete's tombstone has expired,
     // if it is older than the shortest life a tombstone can have: it would undo that delete.
     const ageMs = context.now - effectiveTime(envelope);
-    const mayOutliveTombstones = ageMs > TOMBSTONE_MIN_LIFE_MS;
+    const mayOutliveTombstones = ageMs > SHORTEST_HISTORY_MS;
     // Fast path: a put or delete newer than everything the item holds replaces it in one conditional write.
     const fastPath = envelope.op === 'delete' || (envelope.op === 'put' && !mayOutliveTombstones);
     if (fastPath && (await this.replaceIfNewest(ordered, history))) return 'applied';
@@ -239,13 +240,6 @@ export class DynamoDbTarget implements Target {
     return this.config.tableName;
   }
 }
-
-const DAY_MS = 86_400_000;
-/**
- * The shortest life of a tombstone: the smallest `retentionDays` a namespace can have, less a day. The
- * namespace's current value is not used: it may have been raised since an older tombstone was written.
- */
-const TOMBSTONE_MIN_LIFE_MS = (LEDGER_MIN_RETENTION_DAYS - 1) * DAY_MS;
 
 // Concurrent writers of one item retry their read-modify-write; past this, the delivery is retried.
 const MAX_WRITE_ROUNDS = 5;

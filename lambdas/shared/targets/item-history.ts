@@ -59,7 +59,7 @@ export interface HistoryContext {
 
 export type HistoryOutcome =
   | { readonly outcome: 'applied'; readonly item: Item }
-  | { readonly outcome: 'superseded' | 'replaced' | 'duplicate'; readonly reason: string };
+  | { readonly outcome: 'superseded' | 'replaced' | 'duplicate' };
 
 /**
  * A counter add meets a value that is not a number. Not final: a set or put of that attribute that comes
@@ -162,10 +162,10 @@ export function applyToHistory(
   const state = readState(stored);
   if (!isAfter(mutation.order, state.base)) {
     return mutation.order === state.base
-      ? { outcome: 'duplicate', reason: 'the item already holds this put or delete' }
+      ? { outcome: 'duplicate' }
       : mutation.op === 'put'
-        ? { outcome: 'superseded', reason: 'a later put or delete replaced the item' }
-        : { outcome: 'replaced', reason: 'a later put or delete replaced every effect it has' };
+        ? { outcome: 'superseded' }
+        : { outcome: 'replaced' };
   }
   switch (mutation.op) {
     case 'put':
@@ -221,7 +221,7 @@ function update(state: ItemState, mutation: OrderedMutation, context: HistoryCon
   const seen =
     Object.keys(mutation.add ?? {}).some((name) => state.adds.get(name)?.has(order)) ||
     Object.keys(mutation.set ?? {}).some((name) => state.stamps.get(name) === order);
-  if (seen) return { outcome: 'duplicate', reason: 'the item already holds this update' };
+  if (seen) return { outcome: 'duplicate' };
   const next = newHistory(state.base);
   for (const [name, stamp] of state.stamps) next.stamps.set(name, stamp);
   for (const name of state.adds.keys()) copyCounter(state, next, name);
@@ -267,9 +267,7 @@ function update(state: ItemState, mutation: OrderedMutation, context: HistoryCon
   }
   foldToBudget(next);
   if (!changed) {
-    return repeated
-      ? { outcome: 'duplicate', reason: 'the item already holds this update' }
-      : { outcome: 'replaced', reason: 'later sets or puts replaced every attribute it changes' };
+    return repeated ? { outcome: 'duplicate' } : { outcome: 'replaced' };
   }
   return { outcome: 'applied', item: writeState(attributes, next, state.watermark, mutation, context, true) };
 }
