@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { App } from 'aws-cdk-lib';
-import { InvalidNamespaceConfigError } from '../lambdas/shared/namespace-config';
+import { InvalidNamespaceConfigError } from '#lambdas/shared/namespace-config';
 import {
   EmptyStageError,
   InvalidStageNameError,
@@ -9,9 +9,9 @@ import {
   NamespaceFileNameMismatchError,
   resolveStage,
   UnknownStageError,
-} from '../lib/stage-config';
-import { TimeoutsDoNotNestError } from '../lib/timeout-budget';
-import { WalStack } from '../lib/wal-stack';
+} from '#lib/stage-config';
+import { TimeoutsDoNotNestError } from '#lib/timeout-budget';
+import { WalStack } from '#lib/wal-stack';
 
 /** Configuration mistakes: reported as one readable line, not a stack trace. */
 const CONFIG_ERRORS = [

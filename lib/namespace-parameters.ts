@@ -9,8 +9,8 @@ import {
   type NamespaceConfig,
   namespaceParameterName,
   namespaceParameterPrefix,
-} from '../lambdas/shared/namespace-config';
-import { EXPIRES_AT_ATTRIBUTE } from '../lambdas/shared/targets/item-history';
+} from '#lambdas/shared/namespace-config';
+import { EXPIRES_AT_ATTRIBUTE } from '#lambdas/shared/targets/item-history';
 
 /** A standard-tier SSM parameter holds at most 4 KB. */
 const MAX_PARAMETER_LENGTH = 4096;

@@ -7,7 +7,7 @@ import {
   LEDGER_MIN_RETENTION_DAYS,
   type NamespaceConfig,
   parseNamespaceConfig,
-} from '../lambdas/shared/namespace-config';
+} from '#lambdas/shared/namespace-config';
 import {
   DEFAULT_STREAM_BATCH_SIZE,
   DEFAULT_STREAM_MAX_RECORD_AGE,

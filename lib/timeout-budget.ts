@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { type SdkBudget, worstCaseBackoffMs, worstCaseCallMs } from '../lambdas/shared/sdk-budget';
+import { type SdkBudget, worstCaseBackoffMs, worstCaseCallMs } from '#lambdas/shared/sdk-budget';
 
 /**
  * Timeouts nest: one SDK call (attempts x timeouts + backoff) < the function's timeout < the queue's

@@ -3,7 +3,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ENV } from '../lambdas/shared/environment';
+import { ENV } from '#lambdas/shared/environment';
 import type { NamespaceParameters } from './namespace-parameters';
 import type { LogLevel } from './stage-config';
 import { consumerSdkBudget } from './timeout-budget';

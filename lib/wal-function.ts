@@ -5,7 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { type SdkBudget, sdkBudgetEnvironment } from '../lambdas/shared/sdk-budget';
+import { type SdkBudget, sdkBudgetEnvironment } from '#lambdas/shared/sdk-budget';
 import type { LogLevel } from './stage-config';
 
 /** The repository root: NodejsFunction bundles from here with the root package-lock.json. */

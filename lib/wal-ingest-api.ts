@@ -6,8 +6,8 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ENV } from '../lambdas/shared/environment';
-import { NAMESPACE_NAME_PATTERN } from '../lambdas/shared/namespace-config';
+import { ENV } from '#lambdas/shared/environment';
+import { NAMESPACE_NAME_PATTERN } from '#lambdas/shared/namespace-config';
 import type { NamespaceParameters } from './namespace-parameters';
 import type { LogLevel } from './stage-config';
 import { API_GATEWAY_INTEGRATION_TIMEOUT, ingestSdkBudget } from './timeout-budget';

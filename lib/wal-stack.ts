@@ -5,6 +5,7 @@ import { DEFAULT_CONFIG_DIR, loadStageConfig, type StageConfig, type StageSettin
 import { WalAlarms } from './wal-alarms';
 import { WalConsumers } from './wal-consumers';
 import { INGEST_TIMEOUT, WalIngestApi } from './wal-ingest-api';
+import { WAL_OUTPUTS } from './wal-outputs';
 import { WalQueues } from './wal-queues';
 import { WalStorage } from './wal-storage';
 
@@ -94,21 +95,26 @@ export class WalStack extends Stack {
       api: this.ingestApi.api,
     });
 
-    new CfnOutput(this, 'ApiUrl', { value: this.ingestApi.url, description: 'Base URL of the WAL API' });
-    new CfnOutput(this, 'LedgerTableName', { value: this.storage.ledger.tableName });
-    new CfnOutput(this, 'StreamName', { value: this.storage.stream.streamName });
-    new CfnOutput(this, 'DelayQueueUrl', { value: this.queues.delayQueue.queueUrl });
-    new CfnOutput(this, 'RetryQueueUrl', { value: this.queues.retryQueue.queueUrl });
-    new CfnOutput(this, 'RetryQueueArn', {
+    new CfnOutput(this, WAL_OUTPUTS.apiUrl, {
+      value: this.ingestApi.url,
+      description: 'Base URL of the WAL API',
+    });
+    new CfnOutput(this, WAL_OUTPUTS.ledgerTableName, { value: this.storage.ledger.tableName });
+    new CfnOutput(this, WAL_OUTPUTS.streamName, { value: this.storage.stream.streamName });
+    new CfnOutput(this, WAL_OUTPUTS.delayQueueUrl, { value: this.queues.delayQueue.queueUrl });
+    new CfnOutput(this, WAL_OUTPUTS.retryQueueUrl, { value: this.queues.retryQueue.queueUrl });
+    new CfnOutput(this, WAL_OUTPUTS.retryQueueArn, {
       value: this.queues.retryQueue.queueArn,
       description: 'The destination of a DLQ redrive ("Redrive to custom destination")',
     });
-    new CfnOutput(this, 'DeadLetterQueueUrl', {
+    new CfnOutput(this, WAL_OUTPUTS.deadLetterQueueUrl, {
       value: this.queues.deadLetterQueue.queueUrl,
       description: 'Redrive from here (console "Start DLQ redrive" or StartMessageMoveTask)',
     });
-    new CfnOutput(this, 'StreamFailureQueueUrl', { value: this.queues.streamFailureQueue.queueUrl });
-    new CfnOutput(this, 'AlarmTopicArn', {
+    new CfnOutput(this, WAL_OUTPUTS.streamFailureQueueUrl, {
+      value: this.queues.streamFailureQueue.queueUrl,
+    });
+    new CfnOutput(this, WAL_OUTPUTS.alarmTopicArn, {
       value: this.alarms.topic.topicArn,
       description: 'Every WAL alarm notifies this SNS topic: subscribe to it (docs/runbook.md, Alarms)',
     });

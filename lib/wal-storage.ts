@@ -9,7 +9,7 @@ import {
   LEDGER_ID_INDEX_PARTITION_KEY,
   LEDGER_PARTITION_KEY,
   LEDGER_TTL_ATTRIBUTE,
-} from '../lambdas/shared/ledger-schema';
+} from '#lambdas/shared/ledger-schema';
 
 export interface WalStorageProps {
   /**

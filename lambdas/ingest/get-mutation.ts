@@ -1,5 +1,5 @@
-import { ProblemError } from '../shared/http/problem';
-import { findLedgerEntryById } from '../shared/ledger';
+import { ProblemError } from '#lambdas/shared/http/problem';
+import { findLedgerEntryById } from '#lambdas/shared/ledger';
 import type { IngestDependencies } from './ingest-mutation';
 
 /** What `GET /v1/namespaces/{ns}/mutations/{id}` answers: the mutation as the ledger holds it. */

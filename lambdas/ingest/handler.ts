@@ -2,10 +2,10 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { monotonicFactory } from 'ulid';
-import { createDocumentClient, createKinesisClient, createSsmClient } from '../shared/clients';
-import { positiveSeconds, readEnvironment } from '../shared/environment';
-import { logger } from '../shared/logger';
-import { namespaceStoreFromEnvironment } from '../shared/namespace-store';
+import { createDocumentClient, createKinesisClient, createSsmClient } from '#lambdas/shared/clients';
+import { positiveSeconds, readEnvironment } from '#lambdas/shared/environment';
+import { logger } from '#lambdas/shared/logger';
+import { namespaceStoreFromEnvironment } from '#lambdas/shared/namespace-store';
 import { handleHttpRequest } from './http-api';
 import type { IngestDependencies } from './ingest-mutation';
 

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { jsonResponse, ProblemError } from '../shared/http/problem';
-import { errorMessage } from '../shared/logger';
-import { NamespaceConfigUnavailableError, UnknownNamespaceError } from '../shared/namespace-store';
+import { jsonResponse, ProblemError } from '#lambdas/shared/http/problem';
+import { errorMessage } from '#lambdas/shared/logger';
+import { NamespaceConfigUnavailableError, UnknownNamespaceError } from '#lambdas/shared/namespace-store';
 import { getMutation } from './get-mutation';
 import { type IngestDependencies, ingestMutation } from './ingest-mutation';
 

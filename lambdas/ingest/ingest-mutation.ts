@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
-import { dynamoValueProblems } from '../shared/dynamo-values';
-import { ENVELOPE_VERSION, type Envelope, effectiveTime } from '../shared/envelope';
-import { crashPoint } from '../shared/faults';
-import { badRequest, ProblemError } from '../shared/http/problem';
+import { dynamoValueProblems } from '#lambdas/shared/dynamo-values';
+import { ENVELOPE_VERSION, type Envelope, effectiveTime } from '#lambdas/shared/envelope';
+import { crashPoint } from '#lambdas/shared/faults';
+import { badRequest, ProblemError } from '#lambdas/shared/http/problem';
 import {
   commitLedgerEntry,
   expiresAt,
@@ -13,16 +13,16 @@ import {
   type Ledger,
   type LedgerEntry,
   ledgerKey,
-} from '../shared/ledger';
-import { errorMessage } from '../shared/logger';
+} from '#lambdas/shared/ledger';
+import { errorMessage } from '#lambdas/shared/logger';
 import {
   IDEMPOTENCY_KEY_PATTERN,
   type MutationRequest,
   mutationRequestSchema,
-} from '../shared/mutation-request';
-import type { NamespaceConfig } from '../shared/namespace-config';
-import type { NamespaceConfigSource } from '../shared/namespace-store';
-import { createTarget, type Target, type TargetClients } from '../shared/targets';
+} from '#lambdas/shared/mutation-request';
+import type { NamespaceConfig } from '#lambdas/shared/namespace-config';
+import type { NamespaceConfigSource } from '#lambdas/shared/namespace-store';
+import { createTarget, type Target, type TargetClients } from '#lambdas/shared/targets/index';
 
 export type Durability = 'SUCCESS' | 'FAIL' | 'UNKNOWN';
 

@@ -8,12 +8,12 @@ import {
   RECHECK_DELAY_MS,
   routeCommitted,
   sendToQueue,
-} from '../shared/delivery';
-import { crashPoint } from '../shared/faults';
-import { commitStateOf, fenceLedgerEntry, getLedgerEntry } from '../shared/ledger';
-import { errorMessage } from '../shared/logger';
-import { DAY_MS, LEDGER_MIN_RETENTION_DAYS, SHORTEST_HISTORY_MS } from '../shared/namespace-config';
-import { type NamespaceConfigSource, UnknownNamespaceError } from '../shared/namespace-store';
+} from '#lambdas/shared/delivery';
+import { crashPoint } from '#lambdas/shared/faults';
+import { commitStateOf, fenceLedgerEntry, getLedgerEntry } from '#lambdas/shared/ledger';
+import { errorMessage } from '#lambdas/shared/logger';
+import { DAY_MS, LEDGER_MIN_RETENTION_DAYS, SHORTEST_HISTORY_MS } from '#lambdas/shared/namespace-config';
+import { type NamespaceConfigSource, UnknownNamespaceError } from '#lambdas/shared/namespace-store';
 import {
   type DeliverMessage,
   loggedMutationSchema,
@@ -22,7 +22,7 @@ import {
   queueMessageSchema,
   type RecheckMessage,
   type RetryMessage,
-} from '../shared/queue-message';
+} from '#lambdas/shared/queue-message';
 import {
   handleStreamRecordCopy,
   rereadFailedBatch,

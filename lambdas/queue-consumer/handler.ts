@@ -1,8 +1,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { SQSEvent } from 'aws-lambda';
-import { createDeliveryDependencies } from '../shared/delivery-dependencies';
-import { logger } from '../shared/logger';
+import { createDeliveryDependencies } from '#lambdas/shared/delivery-dependencies';
+import { logger } from '#lambdas/shared/logger';
 import { consumeQueueBatch } from './consume-queue';
 
 const dependencies = createDeliveryDependencies(logger);

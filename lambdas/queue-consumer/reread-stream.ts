@@ -4,11 +4,11 @@ import {
   type _Record as KinesisRecord,
 } from '@aws-sdk/client-kinesis';
 import { z } from 'zod';
-import { type DeliveryDependencies, deadLetter, sendToQueue } from '../shared/delivery';
-import { parseStreamArn, toKinesisStreamRecord } from '../shared/kinesis-records';
-import { errorMessage } from '../shared/logger';
-import type { StreamRecordMessage } from '../shared/queue-message';
-import { consumeStreamBatch } from '../stream-consumer/consume-stream';
+import { type DeliveryDependencies, deadLetter, sendToQueue } from '#lambdas/shared/delivery';
+import { parseStreamArn, toKinesisStreamRecord } from '#lambdas/shared/kinesis-records';
+import { errorMessage } from '#lambdas/shared/logger';
+import type { StreamRecordMessage } from '#lambdas/shared/queue-message';
+import { consumeStreamBatch } from '#lambdas/stream-consumer/consume-stream';
 
 /** What the Kinesis mapping sends to its on-failure destination: where the batch was, not its records. */
 export const streamFailureSchema = z.object({

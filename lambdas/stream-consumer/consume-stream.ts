@@ -6,10 +6,15 @@ import {
   RECHECK_DELAY_MS,
   routeCommitted,
   sendToQueue,
-} from '../shared/delivery';
-import { type Envelope, InvalidEnvelopeError, type LoggedMutation, parseEnvelope } from '../shared/envelope';
-import { crashPoint } from '../shared/faults';
-import { commitStateOf, getLedgerEntries, type LedgerEntry, ledgerKey } from '../shared/ledger';
+} from '#lambdas/shared/delivery';
+import {
+  type Envelope,
+  InvalidEnvelopeError,
+  type LoggedMutation,
+  parseEnvelope,
+} from '#lambdas/shared/envelope';
+import { crashPoint } from '#lambdas/shared/faults';
+import { commitStateOf, getLedgerEntries, type LedgerEntry, ledgerKey } from '#lambdas/shared/ledger';
 
 /**
  * Consumes one batch of the WAL stream. The ledger is read once for the whole batch (strongly

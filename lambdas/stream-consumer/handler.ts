@@ -1,8 +1,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { createDeliveryDependencies } from '../shared/delivery-dependencies';
-import { logger } from '../shared/logger';
+import { createDeliveryDependencies } from '#lambdas/shared/delivery-dependencies';
+import { logger } from '#lambdas/shared/logger';
 import { consumeStreamBatch } from './consume-stream';
 
 const dependencies = createDeliveryDependencies(logger);

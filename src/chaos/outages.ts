@@ -1,4 +1,4 @@
-import type { CfnTemplate } from '../local/runtime/cfn-template';
+import type { CfnTemplate } from '#src/local/runtime/cfn-template';
 
 /**
  * Outages for a chaos run: `--outage target:30` makes the namespace's target table fail every call

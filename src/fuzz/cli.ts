@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import fc from 'fast-check';
-import { parseNamespaceConfig } from '../../lambdas/shared/namespace-config';
-import { startLocalWal } from '../local/runtime/local-wal';
-import { synthesizeStack } from '../local/runtime/synthesize';
+import { parseNamespaceConfig } from '#lambdas/shared/namespace-config';
+import { startLocalWal } from '#src/local/runtime/local-wal';
+import { synthesizeStack } from '#src/local/runtime/synthesize';
 import { fuzzCaseArbitrary } from './arbitraries';
 import {
   type CaseResult,

@@ -1,16 +1,16 @@
 import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { SDK_BUDGET_ENV, type SdkBudget, worstCaseCallMs } from '../../lambdas/shared/sdk-budget';
-import { stageSettings } from '../../lib/stage-config';
+import { SDK_BUDGET_ENV, type SdkBudget, worstCaseCallMs } from '#lambdas/shared/sdk-budget';
+import { stageSettings } from '#lib/stage-config';
 import {
   API_GATEWAY_INTEGRATION_TIMEOUT,
   INGEST_WORST_PATH_CALLS,
   LAMBDA_INIT_TIMEOUT,
   TimeoutsDoNotNestError,
-} from '../../lib/timeout-budget';
-import type { WalFunction } from '../../lib/wal-function';
-import { VISIBILITY_TIMEOUT_FACTOR } from '../../lib/wal-queues';
-import type { WalStack } from '../../lib/wal-stack';
+} from '#lib/timeout-budget';
+import type { WalFunction } from '#lib/wal-function';
+import { VISIBILITY_TIMEOUT_FACTOR } from '#lib/wal-queues';
+import type { WalStack } from '#lib/wal-stack';
 import { type Json, logicalIdOf, newTestStack, removeDir, writeConfigDir } from './fixtures';
 
 // GIVEN a stage with one namespace, synthesized as dev (DESTROY) and as prod (RETAIN) settings.

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { WalStack } from '../../lib/wal-stack';
+import { WalStack } from '#lib/wal-stack';
 import { TEST_ENV } from './fixtures';
 
 // The one test that bundles for real: the other CDK tests skip bundling to stay fast.

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
-import { WalStack, type WalStackProps } from '../../lib/wal-stack';
+import { WalStack, type WalStackProps } from '#lib/wal-stack';
 
 /** A file's content: an object is written as JSON, a string as is (to write broken JSON). */
 export type ConfigFile = Record<string, unknown> | string;

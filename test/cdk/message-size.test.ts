@@ -1,17 +1,17 @@
 import { Template } from 'aws-cdk-lib/assertions';
-import { envelopeSchema } from '../../lambdas/shared/envelope';
+import { envelopeSchema } from '#lambdas/shared/envelope';
 import {
   ERROR_TEXT_MAX_BYTES,
   maxEnvelopeBytes,
   maxQueueMessageBytes,
   maxRetryMessageBytes,
   SEQUENCE_MAX_DIGITS,
-} from '../../lambdas/shared/message-budget';
-import { MAX_PAYLOAD_BYTES } from '../../lambdas/shared/namespace-config';
-import type { StreamRecordMessage } from '../../lambdas/shared/queue-message';
-import { poisonMessageSchema, retryMessageSchema } from '../../lambdas/shared/queue-message';
-import { QUEUE_MAX_MESSAGE_BYTES } from '../../lib/wal-queues';
-import type { WalStack } from '../../lib/wal-stack';
+} from '#lambdas/shared/message-budget';
+import { MAX_PAYLOAD_BYTES } from '#lambdas/shared/namespace-config';
+import type { StreamRecordMessage } from '#lambdas/shared/queue-message';
+import { poisonMessageSchema, retryMessageSchema } from '#lambdas/shared/queue-message';
+import { QUEUE_MAX_MESSAGE_BYTES } from '#lib/wal-queues';
+import type { WalStack } from '#lib/wal-stack';
 import { logicalIdOf, newTestStack, removeDir, writeConfigDir } from './fixtures';
 
 /** SQS's default MaximumMessageSize: what a queue takes when the stack does not set it. */

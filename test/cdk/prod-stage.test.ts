@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { REPO_ROOT } from '../../lib/wal-function';
+import { REPO_ROOT } from '#lib/wal-function';
 
 /**
  * Runs the CDK app entry (bin/app.ts) the way `cdk synth -c stage=<stage>` does: the CLI hands the

@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import { type CfnElement, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { InvalidNamespaceConfigError } from '../../lambdas/shared/namespace-config';
-import { NamespaceParameters } from '../../lib/namespace-parameters';
+import { InvalidNamespaceConfigError } from '#lambdas/shared/namespace-config';
+import { NamespaceParameters } from '#lib/namespace-parameters';
 import {
   DEFAULT_CONFIG_DIR,
   EmptyStageError,
@@ -17,15 +17,11 @@ import {
   resolveStage,
   stageSettings,
   UnknownStageError,
-} from '../../lib/stage-config';
-import {
-  CommitTimeoutTooShortError,
-  VisibilityTimeoutTooShortError,
-  WalConsumers,
-} from '../../lib/wal-consumers';
-import { InvalidNamespaceNameError, WalIngestApi } from '../../lib/wal-ingest-api';
-import { InvalidQueueSettingError, WalQueues } from '../../lib/wal-queues';
-import { WalStorage } from '../../lib/wal-storage';
+} from '#lib/stage-config';
+import { CommitTimeoutTooShortError, VisibilityTimeoutTooShortError, WalConsumers } from '#lib/wal-consumers';
+import { InvalidNamespaceNameError, WalIngestApi } from '#lib/wal-ingest-api';
+import { InvalidQueueSettingError, WalQueues } from '#lib/wal-queues';
+import { WalStorage } from '#lib/wal-storage';
 import {
   appWithoutBundling,
   type ConfigFile,

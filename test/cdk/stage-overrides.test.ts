@@ -1,9 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { stageSettings } from '../../lib/stage-config';
-import { InvalidStreamSettingError } from '../../lib/wal-consumers';
-import { InvalidQueueSettingError } from '../../lib/wal-queues';
-import type { WalStack, WalStackProps } from '../../lib/wal-stack';
+import { stageSettings } from '#lib/stage-config';
+import { InvalidStreamSettingError } from '#lib/wal-consumers';
+import { InvalidQueueSettingError } from '#lib/wal-queues';
+import type { WalStack, WalStackProps } from '#lib/wal-stack';
 import { arnOf, logicalIdOf, newTestStack, removeDir, writeConfigDir } from './fixtures';
 
 // GIVEN the same namespace in a dev, a local and a prod stage.

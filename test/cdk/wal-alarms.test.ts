@@ -1,5 +1,5 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import type { WalStack } from '../../lib/wal-stack';
+import type { WalStack } from '#lib/wal-stack';
 import { type Json, logicalIdOf, newTestStack, removeDir, writeConfigDir } from './fixtures';
 
 // GIVEN a stage with one namespace (synthesized once for the file).

@@ -1,16 +1,12 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import { ROUTES } from '../../lambdas/ingest/http-api';
-import { ENV } from '../../lambdas/shared/environment';
-import {
-  LEDGER_ID_INDEX,
-  LEDGER_PARTITION_KEY,
-  LEDGER_TTL_ATTRIBUTE,
-} from '../../lambdas/shared/ledger-schema';
-import { parseNamespaceConfig } from '../../lambdas/shared/namespace-config';
-import type { WalFunction } from '../../lib/wal-function';
-import { WAL_ROUTES } from '../../lib/wal-ingest-api';
-import type { WalStack } from '../../lib/wal-stack';
+import { ROUTES } from '#lambdas/ingest/http-api';
+import { ENV } from '#lambdas/shared/environment';
+import { LEDGER_ID_INDEX, LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE } from '#lambdas/shared/ledger-schema';
+import { parseNamespaceConfig } from '#lambdas/shared/namespace-config';
+import type { WalFunction } from '#lib/wal-function';
+import { WAL_ROUTES } from '#lib/wal-ingest-api';
+import type { WalStack } from '#lib/wal-stack';
 import {
   arnOf,
   asList,

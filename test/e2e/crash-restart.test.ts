@@ -16,7 +16,7 @@ import {
   spawnWalLocal,
   waitFor,
   waitForLine,
-} from '../support/local-process';
+} from '#test/support/local-process';
 
 // Stage "crash" (test/fixtures/config/crash): "later" for a delayed mutation, "flaky" whose table
 // the test deletes (so its mutation waits on the retry queue until a restart provisions the table

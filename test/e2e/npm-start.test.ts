@@ -6,7 +6,7 @@ import {
   spawnNpmStart,
   waitFor,
   waitForLine,
-} from '../support/local-process';
+} from '#test/support/local-process';
 
 describe('npm start (the README quick start)', () => {
   let local: LocalProcess | undefined;

@@ -1,5 +1,5 @@
-import { formatReport, formatSent, isClean } from '../../src/chaos/reconcile';
-import { runChaos } from '../../src/chaos/run-chaos';
+import { formatReport, formatSent, isClean } from '#src/chaos/reconcile';
+import { runChaos } from '#src/chaos/run-chaos';
 
 const MUTATIONS = 120;
 

@@ -1,9 +1,9 @@
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ENVELOPE_VERSION, type Envelope } from '../../lambdas/shared/envelope';
-import { commitLedgerEntry, getLedgerEntry, ledgerKey } from '../../lambdas/shared/ledger';
-import type { LocalWal } from '../../src/local/runtime/local-wal';
+import { ENVELOPE_VERSION, type Envelope } from '#lambdas/shared/envelope';
+import { commitLedgerEntry, getLedgerEntry, ledgerKey } from '#lambdas/shared/ledger';
+import type { LocalWal } from '#src/local/runtime/local-wal';
 import {
   delayedMessages,
   drain,
@@ -16,7 +16,7 @@ import {
   startTestWal,
   takeTableDown,
   targetTableName,
-} from '../support/local-wal-harness';
+} from '#test/support/local-wal-harness';
 
 /** Reads the DLQ's messages (they become visible again a moment later). */
 async function deadLetters(wal: LocalWal): Promise<Record<string, unknown>[]> {

@@ -24,9 +24,15 @@ import {
   redriveDeadLetters,
   runDlqCommand,
   UNRECOGNIZED_REASON,
-} from '../../src/cli/commands/dlq';
-import type { LocalWal } from '../../src/local/runtime/local-wal';
-import { drain, postMutation, scanTable, startTestWal, targetTableName } from '../support/local-wal-harness';
+} from '#src/cli/commands/dlq';
+import type { LocalWal } from '#src/local/runtime/local-wal';
+import {
+  drain,
+  postMutation,
+  scanTable,
+  startTestWal,
+  targetTableName,
+} from '#test/support/local-wal-harness';
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 

@@ -38,12 +38,7 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import {
-  DataDirInUseError,
-  EmulatorStartError,
-  type Emulators,
-  startEmulators,
-} from '../../src/local/emulators';
+import { DataDirInUseError, EmulatorStartError, type Emulators, startEmulators } from '#src/local/emulators';
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 

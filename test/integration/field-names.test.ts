@@ -1,7 +1,7 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { createDocumentClient } from '../../lambdas/shared/clients';
-import { canonicalJson, withoutWalAttributes } from '../../src/fuzz/canonical-json';
-import type { LocalWal } from '../../src/local/runtime/local-wal';
+import { createDocumentClient } from '#lambdas/shared/clients';
+import { canonicalJson, withoutWalAttributes } from '#src/fuzz/canonical-json';
+import type { LocalWal } from '#src/local/runtime/local-wal';
 import {
   delayedMessages,
   drain,
@@ -13,7 +13,7 @@ import {
   streamRecords,
   takeTableDown,
   targetTableName,
-} from '../support/local-wal-harness';
+} from '#test/support/local-wal-harness';
 
 /**
  * Issue 7, defect 9: what is acknowledged is what is applied. Field names JavaScript treats specially and

@@ -2,15 +2,15 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { close, listen } from '../../src/local/http-server';
-import { createApiServer } from '../../src/local/runtime/api-server';
+import { close, listen } from '#src/local/http-server';
+import { createApiServer } from '#src/local/runtime/api-server';
 import {
   FunctionHost,
   FunctionInvocationError,
   FunctionStartDeadlineError,
   FunctionTimeoutError,
-} from '../../src/local/runtime/function-host';
-import type { FunctionWiring } from '../../src/local/runtime/wiring';
+} from '#src/local/runtime/function-host';
+import type { FunctionWiring } from '#src/local/runtime/wiring';
 
 // Lambda stops a function at its timeout; the local runtime must too, or timeout races never show.
 

@@ -1,14 +1,8 @@
 import fc from 'fast-check';
-import { type FuzzCase, fuzzCaseArbitrary, specialNameCaseArbitrary } from '../../src/fuzz/arbitraries';
-import {
-  type CaseResult,
-  checkApplied,
-  FUZZ_NAMESPACE,
-  type FuzzWal,
-  sendCase,
-} from '../../src/fuzz/ingest-fuzz';
-import type { LocalWal } from '../../src/local/runtime/local-wal';
-import { startTestWal, targetTableName } from '../support/local-wal-harness';
+import { type FuzzCase, fuzzCaseArbitrary, specialNameCaseArbitrary } from '#src/fuzz/arbitraries';
+import { type CaseResult, checkApplied, FUZZ_NAMESPACE, type FuzzWal, sendCase } from '#src/fuzz/ingest-fuzz';
+import type { LocalWal } from '#src/local/runtime/local-wal';
+import { startTestWal, targetTableName } from '#test/support/local-wal-harness';
 
 /**
  * The ingest API's fuzz property, small enough for `npm test` (`npm run fuzz` runs it at scale):

@@ -1,5 +1,5 @@
 import type { KinesisStreamEvent } from 'aws-lambda';
-import type { LocalWal } from '../../src/local/runtime/local-wal';
+import type { LocalWal } from '#src/local/runtime/local-wal';
 import {
   drain,
   ledgerTableName,
@@ -8,7 +8,7 @@ import {
   startTestWal,
   streamRecords,
   targetTableName,
-} from '../support/local-wal-harness';
+} from '#test/support/local-wal-harness';
 
 /**
  * The foundation slice against the emulators, through the local runtime: the template's API route,

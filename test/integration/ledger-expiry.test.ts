@@ -1,8 +1,8 @@
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { createDocumentClient } from '../../lambdas/shared/clients';
-import { ENVELOPE_VERSION, type Envelope } from '../../lambdas/shared/envelope';
-import { getLedgerEntry } from '../../lambdas/shared/ledger';
-import type { LocalWal } from '../../src/local/runtime/local-wal';
+import { createDocumentClient } from '#lambdas/shared/clients';
+import { ENVELOPE_VERSION, type Envelope } from '#lambdas/shared/envelope';
+import { getLedgerEntry } from '#lambdas/shared/ledger';
+import type { LocalWal } from '#src/local/runtime/local-wal';
 import {
   drain,
   ledgerTableName,
@@ -10,7 +10,7 @@ import {
   scanTable,
   startTestWal,
   targetTableName,
-} from '../support/local-wal-harness';
+} from '#test/support/local-wal-harness';
 
 /**
  * A recheck message can outlive the ledger entry it checks (it cycled through the DLQ and back). A missing

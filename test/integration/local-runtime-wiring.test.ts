@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import type { LocalWal } from '../../src/local/runtime/local-wal';
-import { startLocalWal } from '../../src/local/runtime/local-wal';
-import { synthesizeStack } from '../../src/local/runtime/synthesize';
+import type { LocalWal } from '#src/local/runtime/local-wal';
+import { startLocalWal } from '#src/local/runtime/local-wal';
+import { synthesizeStack } from '#src/local/runtime/synthesize';
 import {
   drain,
   FIXTURE_CONFIG_DIR,
@@ -14,7 +14,7 @@ import {
   scanTable,
   streamRecords,
   targetTableName,
-} from '../support/local-wal-harness';
+} from '#test/support/local-wal-harness';
 
 /** The local runtime follows the stack: change a setting there, and local mode behaves accordingly. */
 describe('local runtime wiring follows the stack', () => {

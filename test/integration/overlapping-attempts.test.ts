@@ -4,9 +4,9 @@ import {
   type IngestDependencies,
   ingestMutation,
   type MutationAnswer,
-} from '../../lambdas/ingest/ingest-mutation';
-import { ProblemError } from '../../lambdas/shared/http/problem';
-import type { LocalWal } from '../../src/local/runtime/local-wal';
+} from '#lambdas/ingest/ingest-mutation';
+import { ProblemError } from '#lambdas/shared/http/problem';
+import type { LocalWal } from '#src/local/runtime/local-wal';
 import {
   drain,
   ingestDependenciesOf,
@@ -14,7 +14,7 @@ import {
   scanTable,
   startTestWal,
   targetTableName,
-} from '../support/local-wal-harness';
+} from '#test/support/local-wal-harness';
 
 /**
  * A client whose timeout is shorter than the WAL's retries while its first attempt still runs: the

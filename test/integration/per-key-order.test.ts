@@ -1,4 +1,4 @@
-import type { LocalWal } from '../../src/local/runtime/local-wal';
+import type { LocalWal } from '#src/local/runtime/local-wal';
 import {
   drain,
   driveUntilQueueEmpty,
@@ -8,7 +8,7 @@ import {
   startTestWal,
   takeTableDown,
   targetTableName,
-} from '../support/local-wal-harness';
+} from '#test/support/local-wal-harness';
 
 /**
  * Per key, every acknowledged mutation takes effect in the WAL's order, whatever its op — also when an

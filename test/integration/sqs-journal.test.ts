@@ -12,7 +12,7 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { type Emulators, SQS_JOURNAL_FILE, startEmulators } from '../../src/local/emulators';
+import { type Emulators, SQS_JOURNAL_FILE, startEmulators } from '#src/local/emulators';
 
 // The SQS part of local mode's crash safety, in-process: the journal as a crash leaves it on disk
 // (a copy taken while the first emulator still runs) must bring every kept message back.

@@ -1,7 +1,7 @@
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { handleStreamRecordCopy } from '../../lambdas/queue-consumer/reread-stream';
-import { type StreamRecordMessage, streamRecordMessageSchema } from '../../lambdas/shared/queue-message';
-import type { LocalWal } from '../../src/local/runtime/local-wal';
+import { handleStreamRecordCopy } from '#lambdas/queue-consumer/reread-stream';
+import { type StreamRecordMessage, streamRecordMessageSchema } from '#lambdas/shared/queue-message';
+import type { LocalWal } from '#src/local/runtime/local-wal';
 import {
   deliveryDependenciesOf,
   driveUntil,
@@ -10,7 +10,7 @@ import {
   scanTable,
   startTestWal,
   targetTableName,
-} from '../support/local-wal-harness';
+} from '#test/support/local-wal-harness';
 
 /**
  * A stream range that fails every retry of the mapping and of its re-read must not end as shard and

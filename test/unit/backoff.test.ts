@@ -1,5 +1,5 @@
-import { backoffMs } from '../../lambdas/shared/backoff';
-import { namespaceConfig } from '../support/fixtures';
+import { backoffMs } from '#lambdas/shared/backoff';
+import { namespaceConfig } from '#test/support/fixtures';
 
 describe('backoffMs', () => {
   const retry = namespaceConfig({

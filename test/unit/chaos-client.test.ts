@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fillEffectiveTimes, type MutationResult, sendOne } from '../../src/chaos/client';
-import type { PlannedMutation } from '../../src/chaos/workload';
+import { fillEffectiveTimes, type MutationResult, sendOne } from '#src/chaos/client';
+import type { PlannedMutation } from '#src/chaos/workload';
 
 interface Seen {
   readonly idempotencyKey?: string;

@@ -6,7 +6,7 @@ import {
   InvalidEffectiveTimeError,
   parseEffectiveAt,
   visibleItem,
-} from '../../src/chaos/oracle';
+} from '#src/chaos/oracle';
 
 const KEY = ['id'];
 

@@ -1,7 +1,7 @@
-import type { MutationResult } from '../../src/chaos/client';
-import type { Item } from '../../src/chaos/oracle';
-import { isClean, reconcile, type SettledState } from '../../src/chaos/reconcile';
-import type { MutationBody, PlannedMutation, WorkloadOp } from '../../src/chaos/workload';
+import type { MutationResult } from '#src/chaos/client';
+import type { Item } from '#src/chaos/oracle';
+import { isClean, reconcile, type SettledState } from '#src/chaos/reconcile';
+import type { MutationBody, PlannedMutation, WorkloadOp } from '#src/chaos/workload';
 
 function planned(index: number, op: WorkloadOp, key: string, body: MutationBody): PlannedMutation {
   const client = op === 'keyless-counter' ? 'keyless' : 'careful';

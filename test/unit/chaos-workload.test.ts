@@ -4,9 +4,9 @@ import {
   outageResourceName,
   outageWindows,
   parseOutage,
-} from '../../src/chaos/outages';
-import { countSent, isShared, markerOf, planWorkload } from '../../src/chaos/workload';
-import type { CfnTemplate } from '../../src/local/runtime/cfn-template';
+} from '#src/chaos/outages';
+import { countSent, isShared, markerOf, planWorkload } from '#src/chaos/workload';
+import type { CfnTemplate } from '#src/local/runtime/cfn-template';
 
 /** A deterministic random source. */
 function seeded(seed: number): () => number {

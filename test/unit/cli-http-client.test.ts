@@ -1,4 +1,4 @@
-import { callWal } from '../../src/cli/http-client';
+import { callWal } from '#src/cli/http-client';
 
 describe('callWal', () => {
   const fetchSpy = jest.spyOn(globalThis, 'fetch');

@@ -4,8 +4,8 @@ import {
   createKinesisClient,
   createSqsClient,
   createSsmClient,
-} from '../../lambdas/shared/clients';
-import { DEFAULT_SDK_BUDGET, SDK_BUDGET_ENV, sdkBudgetEnvironment } from '../../lambdas/shared/sdk-budget';
+} from '#lambdas/shared/clients';
+import { DEFAULT_SDK_BUDGET, SDK_BUDGET_ENV, sdkBudgetEnvironment } from '#lambdas/shared/sdk-budget';
 
 const FACTORIES = {
   DynamoDB: createDynamoDbClient,

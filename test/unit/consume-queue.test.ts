@@ -2,9 +2,9 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { consumeQueueBatch } from '../../lambdas/queue-consumer/consume-queue';
-import type { RetryMessage } from '../../lambdas/shared/queue-message';
-import { deliveryDependencies, loggedMutation, namespaceConfig } from '../support/fixtures';
+import { consumeQueueBatch } from '#lambdas/queue-consumer/consume-queue';
+import type { RetryMessage } from '#lambdas/shared/queue-message';
+import { deliveryDependencies, loggedMutation, namespaceConfig } from '#test/support/fixtures';
 
 const sqsMock = mockClient(SQSClient);
 const documentMock = mockClient(DynamoDBDocumentClient);

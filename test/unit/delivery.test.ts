@@ -1,9 +1,9 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { deliverToTarget, routeCommitted } from '../../lambdas/shared/delivery';
-import type { QueueMessage } from '../../lambdas/shared/queue-message';
-import { deliveryDependencies, loggedMutation, namespaceConfig } from '../support/fixtures';
+import { deliverToTarget, routeCommitted } from '#lambdas/shared/delivery';
+import type { QueueMessage } from '#lambdas/shared/queue-message';
+import { deliveryDependencies, loggedMutation, namespaceConfig } from '#test/support/fixtures';
 
 const sqsMock = mockClient(SQSClient);
 const documentMock = mockClient(DynamoDBDocumentClient);

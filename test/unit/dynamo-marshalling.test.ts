@@ -1,8 +1,8 @@
 import { DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { createDocumentClient } from '../../lambdas/shared/clients';
-import { fromAttributeValue, toAttributeValue } from '../../lambdas/shared/dynamo-marshalling';
+import { createDocumentClient } from '#lambdas/shared/clients';
+import { fromAttributeValue, toAttributeValue } from '#lambdas/shared/dynamo-marshalling';
 
 describe('toAttributeValue / fromAttributeValue', () => {
   it.each([

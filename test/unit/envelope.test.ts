@@ -1,5 +1,5 @@
-import { effectiveTime, InvalidEnvelopeError, parseEnvelope, walOrder } from '../../lambdas/shared/envelope';
-import { envelope, loggedMutation } from '../support/fixtures';
+import { effectiveTime, InvalidEnvelopeError, parseEnvelope, walOrder } from '#lambdas/shared/envelope';
+import { envelope, loggedMutation } from '#test/support/fixtures';
 
 describe('walOrder', () => {
   it('orders by effective time before sequence', () => {

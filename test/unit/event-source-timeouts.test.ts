@@ -6,12 +6,9 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import {
-  KinesisEventSource,
-  type KinesisFailureRecord,
-} from '../../src/local/event-sources/kinesis-event-source';
-import { SqsEventSource } from '../../src/local/event-sources/sqs-event-source';
-import { FunctionTimeoutError } from '../../src/local/runtime/function-host';
+import { KinesisEventSource, type KinesisFailureRecord } from '#src/local/event-sources/kinesis-event-source';
+import { SqsEventSource } from '#src/local/event-sources/sqs-event-source';
+import { FunctionTimeoutError } from '#src/local/runtime/function-host';
 
 // A timed-out invocation is a failed invocation for the event source mappings, as on Lambda.
 

@@ -7,7 +7,7 @@ import {
   parseFaultConfig,
   resourcesOf,
   withFaults,
-} from '../../lambdas/shared/faults';
+} from '#lambdas/shared/faults';
 
 const put = new PutRecordCommand({ StreamName: 's', PartitionKey: 'k', Data: Buffer.from('x') });
 

@@ -2,10 +2,10 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { handleHttpRequest, ROUTES } from '../../lambdas/ingest/http-api';
-import type { IngestDependencies } from '../../lambdas/ingest/ingest-mutation';
-import { NamespaceConfigUnavailableError, UnknownNamespaceError } from '../../lambdas/shared/namespace-store';
-import { silentLogger } from '../support/fixtures';
+import { handleHttpRequest, ROUTES } from '#lambdas/ingest/http-api';
+import type { IngestDependencies } from '#lambdas/ingest/ingest-mutation';
+import { NamespaceConfigUnavailableError, UnknownNamespaceError } from '#lambdas/shared/namespace-store';
+import { silentLogger } from '#test/support/fixtures';
 
 function dependencies(namespaces: IngestDependencies['namespaces']): IngestDependencies {
   const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));

@@ -6,11 +6,11 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { hashRequest, type IngestDependencies, ingestMutation } from '../../lambdas/ingest/ingest-mutation';
-import { ProblemError } from '../../lambdas/shared/http/problem';
-import { mutationRequestSchema } from '../../lambdas/shared/mutation-request';
-import { UnknownNamespaceError } from '../../lambdas/shared/namespace-store';
-import { namespaceConfig, silentLogger, staticNamespaces } from '../support/fixtures';
+import { hashRequest, type IngestDependencies, ingestMutation } from '#lambdas/ingest/ingest-mutation';
+import { ProblemError } from '#lambdas/shared/http/problem';
+import { mutationRequestSchema } from '#lambdas/shared/mutation-request';
+import { UnknownNamespaceError } from '#lambdas/shared/namespace-store';
+import { namespaceConfig, silentLogger, staticNamespaces } from '#test/support/fixtures';
 
 const kinesisMock = mockClient(KinesisClient);
 const documentMock = mockClient(DynamoDBDocumentClient);

@@ -6,7 +6,7 @@ import {
   type Item,
   type OrderedMutation,
   UnorderableMutationError,
-} from '../../lambdas/shared/targets/item-history';
+} from '#lambdas/shared/targets/item-history';
 
 const CONTEXT = { keyAttributes: ['id'], tombstoneExpiresAt: 1_900_000_000, revision: 'r' };
 

@@ -1,4 +1,4 @@
-import { commitStateOf, type LedgerEntry } from '../../lambdas/shared/ledger';
+import { commitStateOf, type LedgerEntry } from '#lambdas/shared/ledger';
 
 const committed: LedgerEntry = {
   pk: 'orders#k',

@@ -3,7 +3,7 @@ import {
   ERROR_TEXT_MAX_BYTES,
   maxQueueMessageBytes,
   withBoundedErrorTexts,
-} from '../../lambdas/shared/message-budget';
+} from '#lambdas/shared/message-budget';
 
 const jsonBytes = (text: string): number => Buffer.byteLength(JSON.stringify(text), 'utf8');
 

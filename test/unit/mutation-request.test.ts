@@ -1,4 +1,4 @@
-import { mutationRequestSchema } from '../../lambdas/shared/mutation-request';
+import { mutationRequestSchema } from '#lambdas/shared/mutation-request';
 
 function issues(body: string): { pointer: string; message: string }[] {
   const result = mutationRequestSchema.safeParse(JSON.parse(body));

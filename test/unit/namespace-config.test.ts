@@ -2,7 +2,7 @@ import {
   InvalidNamespaceConfigError,
   MAX_PAYLOAD_BYTES,
   parseNamespaceConfig,
-} from '../../lambdas/shared/namespace-config';
+} from '#lambdas/shared/namespace-config';
 
 const target = { name: 'main', type: 'dynamodb', tableName: 'orders-table', key: { partitionKey: 'id' } };
 

@@ -4,8 +4,8 @@ import {
   NamespaceConfigUnavailableError,
   SsmNamespaceConfigStore,
   UnknownNamespaceError,
-} from '../../lambdas/shared/namespace-store';
-import { silentLogger } from '../support/fixtures';
+} from '#lambdas/shared/namespace-store';
+import { silentLogger } from '#test/support/fixtures';
 
 const ssmMock = mockClient(SSMClient);
 const target = { name: 'main', type: 'dynamodb', tableName: 'orders-table', key: { partitionKey: 'id' } };

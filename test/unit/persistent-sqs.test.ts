@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequestHandler } from 'local-aws-sqs';
-import { persistSqs, type SqsPersistence } from '../../src/local/sqs-journal/persistent-sqs';
+import { persistSqs, type SqsPersistence } from '#src/local/sqs-journal/persistent-sqs';
 
 // persistSqs on local-aws-sqs's service object, without HTTP: the emulator's own queue methods.
 

@@ -2,9 +2,9 @@ import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient } from '@aws-
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { BatchGetCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { rereadFailedBatch, StreamRereadError } from '../../lambdas/queue-consumer/reread-stream';
-import { NamespaceConfigUnavailableError } from '../../lambdas/shared/namespace-store';
-import { deliveryDependencies, envelope, namespaceConfig } from '../support/fixtures';
+import { rereadFailedBatch, StreamRereadError } from '#lambdas/queue-consumer/reread-stream';
+import { NamespaceConfigUnavailableError } from '#lambdas/shared/namespace-store';
+import { deliveryDependencies, envelope, namespaceConfig } from '#test/support/fixtures';
 
 const kinesisMock = mockClient(KinesisClient);
 const documentMock = mockClient(DynamoDBDocumentClient);

@@ -5,8 +5,8 @@ import {
   JournalFile,
   SqsJournalCorruptError,
   SqsJournalWriteError,
-} from '../../src/local/sqs-journal/journal-file';
-import { type JournalEntry, SqsModel, type StoredMessage } from '../../src/local/sqs-journal/sqs-model';
+} from '#src/local/sqs-journal/journal-file';
+import { type JournalEntry, SqsModel, type StoredMessage } from '#src/local/sqs-journal/sqs-model';
 
 function message(id: string, body = `body of ${id}`): StoredMessage {
   return {

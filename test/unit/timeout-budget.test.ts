@@ -7,15 +7,15 @@ import {
   sdkBudgetFromEnvironment,
   worstCaseBackoffMs,
   worstCaseCallMs,
-} from '../../lambdas/shared/sdk-budget';
+} from '#lambdas/shared/sdk-budget';
 import {
   consumerSdkBudget,
   deriveSdkBudget,
   INGEST_WORST_PATH_CALLS,
   ingestSdkBudget,
   TimeoutsDoNotNestError,
-} from '../../lib/timeout-budget';
-import { INGEST_TIMEOUT } from '../../lib/wal-ingest-api';
+} from '#lib/timeout-budget';
+import { INGEST_TIMEOUT } from '#lib/wal-ingest-api';
 
 describe('worst case of one SDK call', () => {
   test('is attempts x (connection + request) plus throttled backoff (1 s, 2 s, ... capped at 20 s)', () => {

@@ -6,15 +6,15 @@ import {
   PutCommand,
   type PutCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { effectiveTime, type LoggedMutation, type MutationOp, walOrder } from '../envelope';
-import { expiresAt } from '../ledger';
+import { effectiveTime, type LoggedMutation, type MutationOp, walOrder } from '#lambdas/shared/envelope';
+import { expiresAt } from '#lambdas/shared/ledger';
 import {
   DAY_MS,
   type DynamoDbTargetConfig,
   LEDGER_MIN_RETENTION_DAYS,
   RESERVED_ATTRIBUTE_PREFIX,
   SHORTEST_HISTORY_MS,
-} from '../namespace-config';
+} from '#lambdas/shared/namespace-config';
 import {
   applyToHistory,
   compactOrder,

@@ -1,5 +1,5 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { TargetConfig } from '../namespace-config';
+import type { TargetConfig } from '#lambdas/shared/namespace-config';
 import { DynamoDbTarget } from './dynamodb-target';
 import type { Target } from './target';
 

@@ -1,4 +1,4 @@
-import { RESERVED_ATTRIBUTE_PREFIX } from '../namespace-config';
+import { RESERVED_ATTRIBUTE_PREFIX } from '#lambdas/shared/namespace-config';
 
 /**
  * Per-key semantics of a DynamoDB target, as a pure function: an item keeps just enough of its history

@@ -1,4 +1,4 @@
-import type { LoggedMutation, MutationOp } from '../envelope';
+import type { LoggedMutation, MutationOp } from '#lambdas/shared/envelope';
 
 /** What an `update` mutation changes: attributes to set, numbers to add. */
 export interface UpdateSpec {

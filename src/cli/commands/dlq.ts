@@ -1,5 +1,5 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { UsageError } from '../usage-error';
+import { UsageError } from '#src/cli/usage-error';
 import { cancelCommand } from './dlq/errors';
 import { formatPeek, formatSummary } from './dlq/format';
 import { listDeadLetters, peekDeadLetters } from './dlq/inspect';

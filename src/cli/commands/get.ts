@@ -1,4 +1,4 @@
-import { callWal, type WalHttpAnswer } from '../http-client';
+import { callWal, type WalHttpAnswer } from '#src/cli/http-client';
 
 /** `wal get <namespace> <id>`: the mutation as the ledger holds it. */
 export function getMutation(endpoint: string, namespace: string, id: string): Promise<WalHttpAnswer> {

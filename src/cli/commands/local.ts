@@ -1,8 +1,8 @@
 import { join, resolve } from 'node:path';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
-import { parseNamespaceConfig } from '../../../lambdas/shared/namespace-config';
-import { type LocalWal, startLocalWal } from '../../local/runtime/local-wal';
-import { synthesizeStack } from '../../local/runtime/synthesize';
+import { parseNamespaceConfig } from '#lambdas/shared/namespace-config';
+import { type LocalWal, startLocalWal } from '#src/local/runtime/local-wal';
+import { synthesizeStack } from '#src/local/runtime/synthesize';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 

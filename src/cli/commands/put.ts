@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { callWal, type WalHttpAnswer } from '../http-client';
-import { UsageError } from '../usage-error';
+import { callWal, type WalHttpAnswer } from '#src/cli/http-client';
+import { UsageError } from '#src/cli/usage-error';
 
 export interface PutOptions {
   readonly endpoint: string;

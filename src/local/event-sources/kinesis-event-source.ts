@@ -6,7 +6,7 @@ import {
   ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
-import { toKinesisStreamRecord } from '../../../lambdas/shared/kinesis-records';
+import { toKinesisStreamRecord } from '#lambdas/shared/kinesis-records';
 
 /** The settings of a Kinesis event source mapping, as the template states them. */
 export interface KinesisEventSourceSettings {

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import type { CheckpointStore } from '../event-sources/kinesis-event-source';
+import type { CheckpointStore } from '#src/local/event-sources/kinesis-event-source';
 
 /**
  * Kinesis event source checkpoints in a JSON file of the data dir, so a restart resumes where the

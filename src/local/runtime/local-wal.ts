@@ -9,11 +9,11 @@ import type {
   KinesisStreamBatchResponse,
   SQSBatchResponse,
 } from 'aws-lambda';
-import { LOCAL_ACCOUNT_ID } from '../constants';
-import { type Emulators, type EmulatorsOptions, startEmulators } from '../emulators';
-import { KinesisEventSource } from '../event-sources/kinesis-event-source';
-import { SqsEventSource } from '../event-sources/sqs-event-source';
-import { close, listen } from '../http-server';
+import { LOCAL_ACCOUNT_ID } from '#src/local/constants';
+import { type Emulators, type EmulatorsOptions, startEmulators } from '#src/local/emulators';
+import { KinesisEventSource } from '#src/local/event-sources/kinesis-event-source';
+import { SqsEventSource } from '#src/local/event-sources/sqs-event-source';
+import { close, listen } from '#src/local/http-server';
 import { createApiServer } from './api-server';
 import type { CfnTemplate } from './cfn-template';
 import { CheckpointFile } from './checkpoint-file';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
-import { WalStack, type WalStackProps } from '../../../lib/wal-stack';
+import { WalStack, type WalStackProps } from '#lib/wal-stack';
 import type { CfnTemplate } from './cfn-template';
 
 export interface SynthesizedStack {

@@ -1,7 +1,7 @@
 import { isAbsolute, join } from 'node:path';
-import { ENTRY_METADATA_KEY } from '../../../lib/wal-function';
-import type { KinesisEventSourceSettings } from '../event-sources/kinesis-event-source';
-import type { SqsEventSourceSettings } from '../event-sources/sqs-event-source';
+import { ENTRY_METADATA_KEY } from '#lib/wal-function';
+import type { KinesisEventSourceSettings } from '#src/local/event-sources/kinesis-event-source';
+import type { SqsEventSourceSettings } from '#src/local/event-sources/sqs-event-source';
 import {
   type CfnTemplate,
   referencedLogicalId,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { queueMessageSchema } from '../../../../lambdas/shared/queue-message';
+import { queueMessageSchema } from '#lambdas/shared/queue-message';
 import type { SampledMessage } from './sample';
 
 /** What a DLQ message is: a WAL queue message kind, or a body the WAL did not write. */

@@ -1,6 +1,6 @@
 import { GetQueueAttributesCommand, ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DEFAULT_LOCAL_REGION } from '../../../local/constants';
-import { UsageError } from '../../usage-error';
+import { UsageError } from '#src/cli/usage-error';
+import { DEFAULT_LOCAL_REGION } from '#src/local/constants';
 import { QueueNotFoundError, SqsCallError } from './errors';
 
 /** Where `wal local` serves SQS unless --sqs-port says otherwise. */
