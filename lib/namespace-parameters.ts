@@ -11,6 +11,7 @@ import {
   namespaceParameterPrefix,
 } from '#lambdas/shared/namespace-config';
 import { EXPIRES_AT_ATTRIBUTE } from '#lambdas/shared/targets/item-history';
+import { DEFAULT_REMOVAL_POLICY } from './wal-defaults';
 
 /** A standard-tier SSM parameter holds at most 4 KB. */
 const MAX_PARAMETER_LENGTH = 4096;
@@ -26,13 +27,13 @@ export interface NamespaceParametersProps {
   readonly encryptionKey: kms.IKey;
   /**
    * What happens to provisioned target tables when they leave the stack.
-   * @default RemovalPolicy.RETAIN
+   * @default DEFAULT_REMOVAL_POLICY (RemovalPolicy.RETAIN)
    */
   readonly removalPolicy?: RemovalPolicy;
 }
 
 /** A namespace's config parameter would not fit a standard-tier SSM parameter. */
-export class NamespaceParameterTooLargeError extends Error {
+class NamespaceParameterTooLargeError extends Error {
   constructor(
     readonly namespace: string,
     readonly length: number,
@@ -72,7 +73,7 @@ export class NamespaceParameters extends Construct {
     super(scope, id);
     this.stage = props.stage;
     this.parameterPrefix = namespaceParameterPrefix(props.stage);
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const removalPolicy = props.removalPolicy ?? DEFAULT_REMOVAL_POLICY;
     const parameters = new Map<string, ssm.StringParameter>();
     const provisionedTables = new Map<string, dynamodb.Table>();
     const targetTables = new Map<string, dynamodb.ITable>();

@@ -9,11 +9,17 @@ import {
   parseNamespaceConfig,
 } from '#lambdas/shared/namespace-config';
 import {
+  DEFAULT_API_THROTTLE,
+  DEFAULT_CONFIG_MAX_AGE,
+  DEFAULT_CONSUMER_TIMEOUT,
+  DEFAULT_LOG_LEVEL,
+  DEFAULT_MAX_RECEIVE_COUNT,
   DEFAULT_STREAM_BATCH_SIZE,
   DEFAULT_STREAM_MAX_RECORD_AGE,
+  DEFAULT_STREAM_RETENTION,
   DEFAULT_STREAM_RETRY_ATTEMPTS,
-} from './wal-consumers';
-import { DEFAULT_MAX_RECEIVE_COUNT } from './wal-queues';
+  type LogLevel,
+} from './wal-defaults';
 
 /** Where the per-stage namespace definitions live: `config/<stage>/<namespace>.json`. */
 export const DEFAULT_CONFIG_DIR = path.resolve(__dirname, '..', 'config');
@@ -22,10 +28,7 @@ export const DEFAULT_CONFIG_DIR = path.resolve(__dirname, '..', 'config');
  * A stage name ends up in the stack name, the SSM path and resource names, so it is kept short
  * and to the characters all of them accept.
  */
-export const STAGE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,19}$/;
-
-/** Log levels that Powertools for AWS Lambda understands (`POWERTOOLS_LOG_LEVEL`). */
-export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+const STAGE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,19}$/;
 
 /** Operational settings of a stage: everything that is not a namespace definition. */
 export interface StageSettings {
@@ -99,24 +102,28 @@ export interface StageSettings {
   readonly consumerTimeout: Duration;
 }
 
-/** The settings of any stage that {@link STAGE_SETTINGS_OVERRIDES} does not mention. */
-export const DEFAULT_STAGE_SETTINGS: StageSettings = {
+/**
+ * The settings of any stage that {@link STAGE_SETTINGS_OVERRIDES} does not mention: the constructs'
+ * defaults (lib/wal-defaults.ts), except that such a stage is disposable: its data goes with the
+ * stack and its logs are kept a week.
+ */
+const DEFAULT_STAGE_SETTINGS: StageSettings = {
   removalPolicy: RemovalPolicy.DESTROY,
-  streamRetention: Duration.hours(24),
+  streamRetention: DEFAULT_STREAM_RETENTION,
   logRetention: RetentionDays.ONE_WEEK,
-  logLevel: 'INFO',
-  configMaxAge: Duration.seconds(60),
-  apiRateLimit: 100,
-  apiBurstLimit: 200,
+  logLevel: DEFAULT_LOG_LEVEL,
+  configMaxAge: DEFAULT_CONFIG_MAX_AGE,
+  apiRateLimit: DEFAULT_API_THROTTLE.rateLimit,
+  apiBurstLimit: DEFAULT_API_THROTTLE.burstLimit,
   queueMaxReceiveCount: DEFAULT_MAX_RECEIVE_COUNT,
   streamBatchSize: DEFAULT_STREAM_BATCH_SIZE,
   streamRetryAttempts: DEFAULT_STREAM_RETRY_ATTEMPTS,
   streamMaxRecordAge: DEFAULT_STREAM_MAX_RECORD_AGE,
-  consumerTimeout: Duration.seconds(60),
+  consumerTimeout: DEFAULT_CONSUMER_TIMEOUT,
 };
 
 /** Per-stage departures from {@link DEFAULT_STAGE_SETTINGS}. */
-export const STAGE_SETTINGS_OVERRIDES: Readonly<Record<string, Partial<StageSettings>>> = {
+const STAGE_SETTINGS_OVERRIDES: Readonly<Record<string, Partial<StageSettings>>> = {
   // Production keeps its data when the stack or a resource goes away, and keeps the log longer.
   prod: {
     removalPolicy: RemovalPolicy.RETAIN,
@@ -299,7 +306,7 @@ function checkRetention({ config, source }: LoadedNamespace, settings: StageSett
 }
 
 /** Reads one `<namespace>.json` file. */
-export function loadNamespaceFile(source: string): LoadedNamespace {
+function loadNamespaceFile(source: string): LoadedNamespace {
   const text = fs.readFileSync(source, 'utf8');
   let json: unknown;
   try {

@@ -21,12 +21,12 @@ export const LAMBDA_INIT_TIMEOUT = Duration.seconds(10);
  */
 export const INGEST_WORST_PATH_CALLS = 4;
 /** What ingest's own code (parse, validate, hash) may take on top of its SDK calls. */
-export const INGEST_COMPUTE_MARGIN = Duration.seconds(1);
+const INGEST_COMPUTE_MARGIN = Duration.seconds(1);
 /**
  * A consumer's single SDK call may take at most this share of its timeout: a record needs a ledger
  * read, a target write and maybe a queue send within one invocation.
  */
-export const CONSUMER_CALLS_PER_TIMEOUT = 4;
+const CONSUMER_CALLS_PER_TIMEOUT = 4;
 /** Attempts are tried from this many down to 1 until the timeouts fit (the SDK's default is 3). */
 const MAX_ATTEMPTS = 3;
 /** Below this, a connection plus a request cannot be expected to finish even in-region. */
@@ -97,7 +97,7 @@ export function consumerSdkBudget(timeout: Duration): SdkBudget {
 }
 
 /** Fails unless `calls` worst-case SDK calls fit in `availableMs`. */
-export function checkPath(what: string, budget: SdkBudget, calls: number, availableMs: number): void {
+function checkPath(what: string, budget: SdkBudget, calls: number, availableMs: number): void {
   const pathMs = calls * worstCaseCallMs(budget);
   if (pathMs > availableMs) {
     throw new TimeoutsDoNotNestError(

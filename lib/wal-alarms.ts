@@ -7,15 +7,15 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import {
+  DEFAULT_API_5XX_THRESHOLD,
+  DEFAULT_DEAD_LETTER_MAX_AGE,
+  DEFAULT_MAX_ITERATOR_AGE,
+  DEFAULT_STREAM_FAILURE_MAX_AGE,
+} from './wal-defaults';
 
-/** Oldest DLQ message that may wait unattended, unless set: a day, of the DLQ's 14. */
-export const DEFAULT_DEAD_LETTER_MAX_AGE = Duration.hours(24);
-/** Oldest stream-failure message, unless set: its consumer takes each one at once. */
-export const DEFAULT_STREAM_FAILURE_MAX_AGE = Duration.minutes(15);
-/** Largest stream iterator age, unless set: the consumers are this far behind the stream. */
-export const DEFAULT_MAX_ITERATOR_AGE = Duration.minutes(15);
-/** 5xx answers of the API per 5 minutes, unless set: FAIL and UNKNOWN (503) are 5xx too. */
-export const DEFAULT_API_5XX_THRESHOLD = 5;
+const MINUTE = Duration.minutes(1);
+const FIVE_MINUTES = Duration.minutes(5);
 
 export interface WalAlarmsProps {
   /** The DLQ: every message in it is a mutation that was not delivered. */
@@ -62,90 +62,103 @@ export class WalAlarms extends Construct {
   /** By a short name, e.g. `deadLetterDepth`, `streamConsumerErrors`. */
   readonly alarms: ReadonlyMap<string, cloudwatch.Alarm>;
 
+  private readonly byName = new Map<string, cloudwatch.Alarm>();
+
   constructor(scope: Construct, id: string, props: WalAlarmsProps) {
     super(scope, id);
     // Not KMS-encrypted: CloudWatch cannot publish to a topic under the AWS-managed SNS key, and the
     // notifications carry alarm names and numbers, no WAL data.
     this.topic = new sns.Topic(this, 'Topic', { displayName: 'serverless-wal alarms', enforceSSL: true });
-    const alarms = new Map<string, cloudwatch.Alarm>();
-    const add = (name: string, metric: cloudwatch.IMetric, options: AlarmOptions): void => {
-      const alarm = new cloudwatch.Alarm(this, name, {
-        metric,
-        threshold: options.threshold,
-        evaluationPeriods: options.evaluationPeriods ?? 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        // No data is no traffic (an idle queue or function), not a failure.
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: options.description,
-      });
-      alarm.addAlarmAction(new actions.SnsAction(this.topic));
-      alarm.addOkAction(new actions.SnsAction(this.topic));
-      alarms.set(name, alarm);
-    };
-    const minute = Duration.minutes(1);
-    const fiveMinutes = Duration.minutes(5);
+    this.addQueueAlarms(props);
+    this.addStreamAlarms(props);
+    for (const [name, fn] of Object.entries(props.consumers)) this.addFunctionAlarms(name, fn);
+    this.add('api5xx', props.api.metricServerError({ period: FIVE_MINUTES, statistic: 'Sum' }), {
+      threshold: props.api5xxThreshold ?? DEFAULT_API_5XX_THRESHOLD,
+      description: 'The WAL API answers 5xx (FAIL or UNKNOWN answers, or crashes)',
+    });
+    this.alarms = this.byName;
+  }
 
-    add(
+  /** The DLQ and the stream-failure queue: any message, and a message left waiting too long. */
+  private addQueueAlarms(props: WalAlarmsProps): void {
+    this.add(
       'deadLetterDepth',
       props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: minute,
+        period: MINUTE,
         statistic: 'Maximum',
       }),
       { threshold: 1, description: 'The WAL DLQ holds messages: mutations not delivered (runbook: DLQ)' },
     );
-    add(
+    this.add(
       'deadLetterAge',
-      props.deadLetterQueue.metricApproximateAgeOfOldestMessage({ period: minute, statistic: 'Maximum' }),
+      props.deadLetterQueue.metricApproximateAgeOfOldestMessage({ period: MINUTE, statistic: 'Maximum' }),
       {
         threshold: (props.deadLetterMaxAge ?? DEFAULT_DEAD_LETTER_MAX_AGE).toSeconds(),
         description: 'A DLQ message waits unattended; SQS deletes it after 14 days',
       },
     );
-    add(
+    this.add(
       'streamFailureDepth',
       props.streamFailureQueue.metricApproximateNumberOfMessagesVisible({
-        period: minute,
+        period: MINUTE,
         statistic: 'Maximum',
       }),
       { threshold: 1, description: 'A stream range failed every retry of the stream consumer' },
     );
-    add(
+    this.add(
       'streamFailureAge',
-      props.streamFailureQueue.metricApproximateAgeOfOldestMessage({ period: minute, statistic: 'Maximum' }),
+      props.streamFailureQueue.metricApproximateAgeOfOldestMessage({ period: MINUTE, statistic: 'Maximum' }),
       {
         threshold: (props.streamFailureMaxAge ?? DEFAULT_STREAM_FAILURE_MAX_AGE).toSeconds(),
         description: 'Failed stream ranges are not being recovered by the queue consumer',
       },
     );
-    add(
+  }
+
+  /** The stream's readers falling behind. */
+  private addStreamAlarms(props: WalAlarmsProps): void {
+    this.add(
       'iteratorAge',
-      props.stream.metricGetRecordsIteratorAgeMilliseconds({ period: minute, statistic: 'Maximum' }),
+      props.stream.metricGetRecordsIteratorAgeMilliseconds({ period: MINUTE, statistic: 'Maximum' }),
       {
         threshold: (props.maxIteratorAge ?? DEFAULT_MAX_ITERATOR_AGE).toMilliseconds(),
         evaluationPeriods: 5,
         description: 'The stream consumer falls behind; records expire at the end of the stream retention',
       },
     );
-    for (const [name, fn] of Object.entries(props.consumers)) {
-      add(`${name}Errors`, fn.metricErrors({ period: fiveMinutes, statistic: 'Sum' }), {
-        threshold: 1,
-        description: `The ${name} Lambda failed invocations (whole batches retried)`,
-      });
-      add(`${name}Throttles`, fn.metricThrottles({ period: fiveMinutes, statistic: 'Sum' }), {
-        threshold: 1,
-        description: `The ${name} Lambda was throttled (account or reserved concurrency)`,
-      });
-      add(
-        `${name}RecursionDropped`,
-        fn.metric('RecursiveInvocationsDropped', { period: fiveMinutes, statistic: 'Sum' }),
-        { threshold: 1, description: `Lambda stopped a recursive loop of the ${name} Lambda` },
-      );
-    }
-    add('api5xx', props.api.metricServerError({ period: fiveMinutes, statistic: 'Sum' }), {
-      threshold: props.api5xxThreshold ?? DEFAULT_API_5XX_THRESHOLD,
-      description: 'The WAL API answers 5xx (FAIL or UNKNOWN answers, or crashes)',
+  }
+
+  /** A consumer's errors, throttles and the recursive loops Lambda cut. */
+  private addFunctionAlarms(name: string, fn: lambda.IFunction): void {
+    this.add(`${name}Errors`, fn.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }), {
+      threshold: 1,
+      description: `The ${name} Lambda failed invocations (whole batches retried)`,
     });
-    this.alarms = alarms;
+    this.add(`${name}Throttles`, fn.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' }), {
+      threshold: 1,
+      description: `The ${name} Lambda was throttled (account or reserved concurrency)`,
+    });
+    this.add(
+      `${name}RecursionDropped`,
+      fn.metric('RecursiveInvocationsDropped', { period: FIVE_MINUTES, statistic: 'Sum' }),
+      { threshold: 1, description: `Lambda stopped a recursive loop of the ${name} Lambda` },
+    );
+  }
+
+  /** One alarm on `metric` that notifies {@link topic} in ALARM and back to OK. */
+  private add(name: string, metric: cloudwatch.IMetric, options: AlarmOptions): void {
+    const alarm = new cloudwatch.Alarm(this, name, {
+      metric,
+      threshold: options.threshold,
+      evaluationPeriods: options.evaluationPeriods ?? 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      // No data is no traffic (an idle queue or function), not a failure.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: options.description,
+    });
+    alarm.addAlarmAction(new actions.SnsAction(this.topic));
+    alarm.addOkAction(new actions.SnsAction(this.topic));
+    this.byName.set(name, alarm);
   }
 }
 

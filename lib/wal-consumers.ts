@@ -1,35 +1,29 @@
-import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ENV } from '#lambdas/shared/environment';
 import type { NamespaceParameters } from './namespace-parameters';
-import type { LogLevel } from './stage-config';
 import { consumerSdkBudget } from './timeout-budget';
-import { LAMBDA_ENTRIES, WalFunction } from './wal-function';
+import {
+  DEFAULT_CONFIG_MAX_AGE,
+  DEFAULT_CONSUMER_TIMEOUT,
+  DEFAULT_MEMORY_SIZE,
+  DEFAULT_QUEUE_BATCH_SIZE,
+  DEFAULT_REMOVAL_POLICY,
+  DEFAULT_STREAM_BATCH_SIZE,
+  DEFAULT_STREAM_MAX_RECORD_AGE,
+  DEFAULT_STREAM_RETRY_ATTEMPTS,
+  type LogLevel,
+  STREAM_SETTING_RANGES,
+} from './wal-defaults';
+import { LAMBDA_ENTRIES, WalFunction, type WalFunctionProps } from './wal-function';
 import { VISIBILITY_TIMEOUT_FACTOR, type WalQueues } from './wal-queues';
 import type { WalStorage } from './wal-storage';
 
 /** The commit timeout is this many ingest timeouts unless set: a prepare has long lost its commit. */
-export const COMMIT_TIMEOUT_FACTOR = 3;
-
-/** Records per invocation of the stream consumer, unless set. */
-export const DEFAULT_STREAM_BATCH_SIZE = 100;
-/** Retries of a failing stream batch before it goes to the stream-failure queue, unless set. */
-export const DEFAULT_STREAM_RETRY_ATTEMPTS = 10;
-/** Age after which a stream record goes to the stream-failure queue, unless set. */
-export const DEFAULT_STREAM_MAX_RECORD_AGE = Duration.hours(6);
-
-/** What a Kinesis event source mapping accepts (and the WAL allows) for each stream setting. */
-export const STREAM_SETTING_RANGES = {
-  /** `BatchSize` of a Kinesis mapping. */
-  streamBatchSize: { min: 1, max: 10_000 },
-  /** `MaximumRetryAttempts`; infinite (-1) is not offered: a failing batch must reach the queue. */
-  streamRetryAttempts: { min: 0, max: 10_000 },
-  /** `MaximumRecordAgeInSeconds`; infinite (-1) is not offered either. */
-  streamMaxRecordAgeSeconds: { min: 60, max: 7 * 24 * 3600 },
-} as const;
+const COMMIT_TIMEOUT_FACTOR = 3;
 
 export interface WalConsumersProps {
   readonly storage: WalStorage;
@@ -46,16 +40,16 @@ export interface WalConsumersProps {
   /**
    * Timeout of both consumer Lambdas. The queues' visibility timeout must be at least
    * {@link VISIBILITY_TIMEOUT_FACTOR} times it.
-   * @default Duration.seconds(60)
+   * @default DEFAULT_CONSUMER_TIMEOUT (60 s)
    */
   readonly timeout?: Duration;
   /**
-   * @default 512
+   * @default DEFAULT_MEMORY_SIZE (512)
    */
   readonly memorySize?: number;
   /**
    * How long a consumer trusts its cached namespace config.
-   * @default Duration.seconds(60)
+   * @default DEFAULT_CONFIG_MAX_AGE (60 s)
    */
   readonly configMaxAge?: Duration;
   /**
@@ -78,20 +72,20 @@ export interface WalConsumersProps {
   readonly streamMaxRecordAge?: Duration;
   /**
    * Messages per invocation of the queue consumer.
-   * @default 10
+   * @default DEFAULT_QUEUE_BATCH_SIZE (10)
    */
   readonly queueBatchSize?: number;
   /**
-   * @default 'INFO'
+   * @default DEFAULT_LOG_LEVEL ('INFO')
    */
   readonly logLevel?: LogLevel;
   /**
-   * @default logs.RetentionDays.ONE_MONTH
+   * @default DEFAULT_LOG_RETENTION (one month)
    */
   readonly logRetention?: logs.RetentionDays;
   /**
    * What happens to the log groups when they leave the stack.
-   * @default RemovalPolicy.RETAIN
+   * @default DEFAULT_REMOVAL_POLICY (RemovalPolicy.RETAIN)
    */
   readonly removalPolicy?: RemovalPolicy;
 }
@@ -153,28 +147,28 @@ export class WalConsumers extends Construct {
 
   constructor(scope: Construct, id: string, props: WalConsumersProps) {
     super(scope, id);
-    const { storage, queues, namespaces } = props;
-    const timeout = props.timeout ?? Duration.seconds(60);
-    this.commitTimeout =
-      props.commitTimeout ?? Duration.seconds(props.ingestTimeout.toSeconds() * COMMIT_TIMEOUT_FACTOR);
-    if (this.commitTimeout.toSeconds() <= props.ingestTimeout.toSeconds()) {
-      throw new CommitTimeoutTooShortError(this.commitTimeout, props.ingestTimeout);
+    const timeout = props.timeout ?? DEFAULT_CONSUMER_TIMEOUT;
+    this.commitTimeout = checkedCommitTimeout(props);
+    if (props.queues.visibilityTimeout.toSeconds() < timeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR) {
+      throw new VisibilityTimeoutTooShortError(props.queues.visibilityTimeout, timeout);
     }
-    if (queues.visibilityTimeout.toSeconds() < timeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR) {
-      throw new VisibilityTimeoutTooShortError(queues.visibilityTimeout, timeout);
-    }
-    const streamBatchSize = props.streamBatchSize ?? DEFAULT_STREAM_BATCH_SIZE;
-    const streamRetryAttempts = props.streamRetryAttempts ?? DEFAULT_STREAM_RETRY_ATTEMPTS;
-    const streamMaxRecordAge = props.streamMaxRecordAge ?? DEFAULT_STREAM_MAX_RECORD_AGE;
-    validateStreamSettings(streamBatchSize, streamRetryAttempts, streamMaxRecordAge, storage.streamRetention);
+    const streamSettings = checkedStreamSettings(props);
+    const common = this.commonFunctionProps(props, timeout);
+    this.streamConsumer = this.createStreamConsumer(props, streamSettings, common);
+    this.queueConsumer = this.createQueueConsumer(props, common);
+    for (const consumer of [this.streamConsumer, this.queueConsumer]) grantConsumer(consumer, props);
+  }
 
-    const common = {
+  /** What both consumers share: timeouts, log settings and the environment that names the WAL's resources. */
+  private commonFunctionProps(props: WalConsumersProps, timeout: Duration): ConsumerFunctionProps {
+    const { storage, queues, namespaces } = props;
+    return {
       timeout,
       sdkBudget: consumerSdkBudget(timeout),
-      memorySize: props.memorySize ?? 512,
+      memorySize: props.memorySize ?? DEFAULT_MEMORY_SIZE,
       logLevel: props.logLevel,
       logRetention: props.logRetention,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      removalPolicy: props.removalPolicy ?? DEFAULT_REMOVAL_POLICY,
       environment: {
         [ENV.stage]: namespaces.stage,
         [ENV.ledgerTableName]: storage.ledger.tableName,
@@ -184,11 +178,18 @@ export class WalConsumers extends Construct {
         [ENV.retryQueueUrl]: queues.retryQueue.queueUrl,
         [ENV.deadLetterQueueUrl]: queues.deadLetterQueue.queueUrl,
         [ENV.commitTimeoutSeconds]: String(this.commitTimeout.toSeconds()),
-        [ENV.configMaxAgeSeconds]: String((props.configMaxAge ?? Duration.seconds(60)).toSeconds()),
+        [ENV.configMaxAgeSeconds]: String((props.configMaxAge ?? DEFAULT_CONFIG_MAX_AGE).toSeconds()),
       },
     };
+  }
 
-    this.streamConsumer = new WalFunction(this, 'StreamConsumer', {
+  /** The Kinesis consumer: one batch per shard at a time, failed ranges to the stream-failure queue. */
+  private createStreamConsumer(
+    { storage, queues }: WalConsumersProps,
+    { streamBatchSize, streamRetryAttempts, streamMaxRecordAge }: StreamSettings,
+    common: ConsumerFunctionProps,
+  ): WalFunction {
+    const consumer = new WalFunction(this, 'StreamConsumer', {
       ...common,
       entry: LAMBDA_ENTRIES.streamConsumer,
       serviceName: 'wal-stream-consumer',
@@ -196,7 +197,7 @@ export class WalConsumers extends Construct {
       // Invoked by Kinesis, it only writes to queues another function consumes: no loop to allow.
       recursiveLoop: lambda.RecursiveLoop.TERMINATE,
     });
-    this.streamConsumer.handler.addEventSource(
+    consumer.handler.addEventSource(
       new KinesisEventSource(storage.stream, {
         startingPosition: lambda.StartingPosition.TRIM_HORIZON,
         batchSize: streamBatchSize,
@@ -210,8 +211,13 @@ export class WalConsumers extends Construct {
         onFailure: new SqsDlq(queues.streamFailureQueue),
       }),
     );
+    return consumer;
+  }
 
-    this.queueConsumer = new WalFunction(this, 'QueueConsumer', {
+  /** The SQS consumer of the delay, retry and stream-failure queues. */
+  private createQueueConsumer(props: WalConsumersProps, common: ConsumerFunctionProps): WalFunction {
+    const { queues } = props;
+    const consumer = new WalFunction(this, 'QueueConsumer', {
       ...common,
       entry: LAMBDA_ENTRIES.queueConsumer,
       serviceName: 'wal-queue-consumer',
@@ -220,21 +226,56 @@ export class WalConsumers extends Construct {
       // 30 days) and retries. Lambda would stop that chain after about 16 invocations.
       recursiveLoop: lambda.RecursiveLoop.ALLOW,
     });
+    const batchSize = props.queueBatchSize ?? DEFAULT_QUEUE_BATCH_SIZE;
     for (const queue of [queues.delayQueue, queues.retryQueue, queues.streamFailureQueue]) {
-      this.queueConsumer.handler.addEventSource(
-        new SqsEventSource(queue, { batchSize: props.queueBatchSize ?? 10, reportBatchItemFailures: true }),
+      consumer.handler.addEventSource(
+        new SqsEventSource(queue, { batchSize, reportBatchItemFailures: true }),
       );
     }
-
-    for (const consumer of [this.streamConsumer, this.queueConsumer]) {
-      storage.grantConsume(consumer);
-      queues.grantEnqueue(consumer);
-      namespaces.grantRead(consumer);
-      // A namespace removed by a deploy must read as ParameterNotFound (-> DLQ with a reason), not AccessDenied.
-      namespaces.grantLookup(consumer);
-      namespaces.grantWriteTargets(consumer);
-    }
+    return consumer;
   }
+}
+
+type ConsumerFunctionProps = Omit<WalFunctionProps, 'entry' | 'serviceName'>;
+
+type StreamSettings = Required<
+  Pick<WalConsumersProps, 'streamBatchSize' | 'streamRetryAttempts' | 'streamMaxRecordAge'>
+>;
+
+/** The Kinesis mapping's settings (set or default), checked against what Lambda accepts. */
+function checkedStreamSettings(props: WalConsumersProps): StreamSettings {
+  const settings = {
+    streamBatchSize: props.streamBatchSize ?? DEFAULT_STREAM_BATCH_SIZE,
+    streamRetryAttempts: props.streamRetryAttempts ?? DEFAULT_STREAM_RETRY_ATTEMPTS,
+    streamMaxRecordAge: props.streamMaxRecordAge ?? DEFAULT_STREAM_MAX_RECORD_AGE,
+  };
+  validateStreamSettings(
+    settings.streamBatchSize,
+    settings.streamRetryAttempts,
+    settings.streamMaxRecordAge,
+    props.storage.streamRetention,
+  );
+  return settings;
+}
+
+/** The commit timeout (set or derived), checked to outlast every commit still in flight. */
+function checkedCommitTimeout(props: WalConsumersProps): Duration {
+  const commitTimeout =
+    props.commitTimeout ?? Duration.seconds(props.ingestTimeout.toSeconds() * COMMIT_TIMEOUT_FACTOR);
+  if (commitTimeout.toSeconds() <= props.ingestTimeout.toSeconds()) {
+    throw new CommitTimeoutTooShortError(commitTimeout, props.ingestTimeout);
+  }
+  return commitTimeout;
+}
+
+/** A consumer reads the stream and the ledger, enqueues, reads the namespace configs and writes the targets. */
+function grantConsumer(consumer: WalFunction, { storage, queues, namespaces }: WalConsumersProps): void {
+  storage.grantConsume(consumer);
+  queues.grantEnqueue(consumer);
+  namespaces.grantRead(consumer);
+  // A namespace removed by a deploy must read as ParameterNotFound (-> DLQ with a reason), not AccessDenied.
+  namespaces.grantLookup(consumer);
+  namespaces.grantWriteTargets(consumer);
 }
 
 function validateStreamSettings(

@@ -1,12 +1,19 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { type SdkBudget, sdkBudgetEnvironment } from '#lambdas/shared/sdk-budget';
-import type { LogLevel } from './stage-config';
+import {
+  DEFAULT_FUNCTION_TIMEOUT,
+  DEFAULT_LOG_LEVEL,
+  DEFAULT_LOG_RETENTION,
+  DEFAULT_MEMORY_SIZE,
+  DEFAULT_REMOVAL_POLICY,
+  type LogLevel,
+} from './wal-defaults';
 
 /** The repository root: NodejsFunction bundles from here with the root package-lock.json. */
 export const REPO_ROOT = path.resolve(__dirname, '..');
@@ -21,6 +28,24 @@ export const LAMBDA_ENTRIES = {
   queueConsumer: path.join(REPO_ROOT, 'lambdas', 'queue-consumer', 'handler.ts'),
 } as const;
 
+/**
+ * How every WAL Lambda is bundled (exported so test/cdk/bundling.test.ts bundles with the same options):
+ * the local esbuild, minified, with source maps that Node applies to stack traces, and the AWS SDK
+ * bundled at the versions package-lock.json pins (so what is tested is what runs).
+ */
+export const WAL_BUNDLING = {
+  minify: true,
+  sourceMap: true,
+  target: 'node22',
+  // Bundle the SDK too: the runtime's copy is a different, moving version.
+  externalModules: [],
+  // Test-only code out of production: lambdas/shared/faults.ts checks this constant, and esbuild drops
+  // the fault injection (SDK faults, `process.exit` crash points) as dead code.
+  define: { WAL_FAULT_INJECTION: 'false' },
+  // Never fall back to Docker: synth must work on a machine without it.
+  forceDockerBundling: false,
+} as const satisfies nodejs.BundlingOptions;
+
 export interface WalFunctionProps {
   /** The TypeScript entry file; it exports `handler`. */
   readonly entry: string;
@@ -31,11 +56,11 @@ export interface WalFunctionProps {
    */
   readonly description?: string;
   /**
-   * @default Duration.seconds(10)
+   * @default DEFAULT_FUNCTION_TIMEOUT (10 s)
    */
   readonly timeout?: Duration;
   /**
-   * @default 512
+   * @default DEFAULT_MEMORY_SIZE (512)
    */
   readonly memorySize?: number;
   /**
@@ -45,17 +70,17 @@ export interface WalFunctionProps {
   readonly environment?: Readonly<Record<string, string>>;
   /**
    * `POWERTOOLS_LOG_LEVEL`.
-   * @default 'INFO'
+   * @default DEFAULT_LOG_LEVEL ('INFO')
    */
   readonly logLevel?: LogLevel;
   /**
    * Retention of the function's log group.
-   * @default logs.RetentionDays.ONE_MONTH
+   * @default DEFAULT_LOG_RETENTION (one month)
    */
   readonly logRetention?: logs.RetentionDays;
   /**
    * What happens to the log group when it leaves the stack.
-   * @default RemovalPolicy.RETAIN
+   * @default DEFAULT_REMOVAL_POLICY (RemovalPolicy.RETAIN)
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
@@ -73,10 +98,8 @@ export interface WalFunctionProps {
 }
 
 /**
- * A Node.js 22 Lambda on arm64 with the project's conventions: bundled by the local esbuild
- * (minified, with source maps that Node applies to stack traces), the AWS SDK bundled at the
- * versions package-lock.json pins (so what is tested is what runs), Powertools settings, and an
- * explicit log group with a retention.
+ * A Node.js 22 Lambda on arm64 with the project's conventions: bundled as {@link WAL_BUNDLING} says,
+ * Powertools settings, and an explicit log group with a retention.
  */
 export class WalFunction extends Construct implements iam.IGrantable {
   readonly handler: nodejs.NodejsFunction;
@@ -87,12 +110,12 @@ export class WalFunction extends Construct implements iam.IGrantable {
 
   constructor(scope: Construct, id: string, props: WalFunctionProps) {
     super(scope, id);
-    this.timeout = props.timeout ?? Duration.seconds(10);
+    this.timeout = props.timeout ?? DEFAULT_FUNCTION_TIMEOUT;
     this.sdkBudget = props.sdkBudget;
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      retention: props.logRetention ?? DEFAULT_LOG_RETENTION,
+      removalPolicy: props.removalPolicy ?? DEFAULT_REMOVAL_POLICY,
     });
 
     this.handler = new nodejs.NodejsFunction(this, 'Function', {
@@ -102,24 +125,16 @@ export class WalFunction extends Construct implements iam.IGrantable {
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       timeout: this.timeout,
-      memorySize: props.memorySize ?? 512,
+      memorySize: props.memorySize ?? DEFAULT_MEMORY_SIZE,
       logGroup: this.logGroup,
       recursiveLoop: props.recursiveLoop ?? lambda.RecursiveLoop.TERMINATE,
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
-      bundling: {
-        minify: true,
-        sourceMap: true,
-        target: 'node22',
-        // Bundle the SDK too: the runtime's copy is a different, moving version.
-        externalModules: [],
-        // Never fall back to Docker: synth must work on a machine without it.
-        forceDockerBundling: false,
-      },
+      bundling: { ...WAL_BUNDLING, externalModules: [...WAL_BUNDLING.externalModules] },
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: props.serviceName,
-        POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
+        POWERTOOLS_LOG_LEVEL: props.logLevel ?? DEFAULT_LOG_LEVEL,
         ...(props.sdkBudget ? sdkBudgetEnvironment(props.sdkBudget) : {}),
         ...props.environment,
       },

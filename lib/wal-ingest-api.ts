@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { type Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -9,8 +9,16 @@ import { Construct } from 'constructs';
 import { ENV } from '#lambdas/shared/environment';
 import { NAMESPACE_NAME_PATTERN } from '#lambdas/shared/namespace-config';
 import type { NamespaceParameters } from './namespace-parameters';
-import type { LogLevel } from './stage-config';
 import { API_GATEWAY_INTEGRATION_TIMEOUT, ingestSdkBudget } from './timeout-budget';
+import {
+  DEFAULT_API_THROTTLE,
+  DEFAULT_CONFIG_MAX_AGE,
+  DEFAULT_LOG_RETENTION,
+  DEFAULT_MEMORY_SIZE,
+  DEFAULT_REMOVAL_POLICY,
+  INGEST_TIMEOUT,
+  type LogLevel,
+} from './wal-defaults';
 import { LAMBDA_ENTRIES, WalFunction } from './wal-function';
 import type { WalStorage } from './wal-storage';
 
@@ -20,13 +28,6 @@ export const WAL_ROUTES = {
   getMutation: { method: apigwv2.HttpMethod.GET, path: '/v1/namespaces/{namespace}/mutations/{id}' },
   health: { method: apigwv2.HttpMethod.GET, path: '/v1/health' },
 } as const;
-
-/**
- * The ingest Lambda's timeout unless set: its 4 SDK calls of 2 x (300 + 900) ms + 1 s backoff
- * (13.6 s) leave more than 1 s for its own work, and with a cold start (10 s) it stays under API
- * Gateway's 30 s.
- */
-export const INGEST_TIMEOUT = Duration.seconds(15);
 
 /** The stage name of the API: its URL has no stage segment. */
 const DEFAULT_STAGE = '$default';
@@ -42,31 +43,31 @@ export interface WalIngestApiProps {
    */
   readonly timeout?: Duration;
   /**
-   * @default 512
+   * @default DEFAULT_MEMORY_SIZE (512)
    */
   readonly memorySize?: number;
   /**
    * How long the Lambda trusts its cached namespace config.
-   * @default Duration.seconds(60)
+   * @default DEFAULT_CONFIG_MAX_AGE (60 s)
    */
   readonly configMaxAge?: Duration;
   /**
    * Throttling of the API's default stage.
-   * @default { rateLimit: 100, burstLimit: 200 }
+   * @default DEFAULT_API_THROTTLE ({ rateLimit: 100, burstLimit: 200 })
    */
   readonly throttle?: apigwv2.ThrottleSettings;
   /**
-   * @default 'INFO'
+   * @default DEFAULT_LOG_LEVEL ('INFO')
    */
   readonly logLevel?: LogLevel;
   /**
    * Retention of the Lambda's and the access log's log groups.
-   * @default logs.RetentionDays.ONE_MONTH
+   * @default DEFAULT_LOG_RETENTION (one month)
    */
   readonly logRetention?: logs.RetentionDays;
   /**
    * What happens to the log groups when they leave the stack.
-   * @default RemovalPolicy.RETAIN
+   * @default DEFAULT_REMOVAL_POLICY (RemovalPolicy.RETAIN)
    */
   readonly removalPolicy?: RemovalPolicy;
 }
@@ -98,7 +99,7 @@ export class WalIngestApi extends Construct {
   constructor(scope: Construct, id: string, props: WalIngestApiProps) {
     super(scope, id);
     const { storage, namespaces } = props;
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const removalPolicy = props.removalPolicy ?? DEFAULT_REMOVAL_POLICY;
     const timeout = props.timeout ?? INGEST_TIMEOUT;
 
     this.ingest = new WalFunction(this, 'Ingest', {
@@ -107,7 +108,7 @@ export class WalIngestApi extends Construct {
       description: 'serverless-wal: validates, prepares and commits mutations',
       timeout,
       sdkBudget: ingestSdkBudget(timeout),
-      memorySize: props.memorySize ?? 512,
+      memorySize: props.memorySize ?? DEFAULT_MEMORY_SIZE,
       logLevel: props.logLevel,
       logRetention: props.logRetention,
       removalPolicy,
@@ -116,7 +117,7 @@ export class WalIngestApi extends Construct {
         [ENV.ledgerTableName]: storage.ledger.tableName,
         [ENV.streamName]: storage.stream.streamName,
         [ENV.namespaceParameterPrefix]: namespaces.parameterPrefix,
-        [ENV.configMaxAgeSeconds]: String((props.configMaxAge ?? Duration.seconds(60)).toSeconds()),
+        [ENV.configMaxAgeSeconds]: String((props.configMaxAge ?? DEFAULT_CONFIG_MAX_AGE).toSeconds()),
         [ENV.failFenceSeconds]: String(failFenceSeconds(timeout)),
       },
     });
@@ -133,13 +134,13 @@ export class WalIngestApi extends Construct {
     });
 
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      retention: props.logRetention ?? DEFAULT_LOG_RETENTION,
       removalPolicy,
     });
     this.stage = this.api.addStage('DefaultStage', {
       stageName: DEFAULT_STAGE,
       autoDeploy: true,
-      throttle: props.throttle ?? { rateLimit: 100, burstLimit: 200 },
+      throttle: props.throttle ?? { ...DEFAULT_API_THROTTLE },
       accessLogSettings: {
         destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup),
         format: AccessLogFormat.custom(
@@ -219,6 +220,6 @@ export class WalIngestApi extends Construct {
  * ended by then + API Gateway's 30 s (its handler starts within them) + `timeout`; plus a second for the
  * clocks of different hosts.
  */
-export function failFenceSeconds(ingestTimeout: Duration): number {
+function failFenceSeconds(ingestTimeout: Duration): number {
   return API_GATEWAY_INTEGRATION_TIMEOUT.toSeconds() + 2 * ingestTimeout.toSeconds() + 1;
 }

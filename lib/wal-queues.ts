@@ -1,8 +1,9 @@
-import { ArnFormat, Aws, Duration, Fn, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { ArnFormat, Aws, Duration, Fn, type RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { DEFAULT_MAX_RECEIVE_COUNT, DEFAULT_REMOVAL_POLICY, MAX_RECEIVE_COUNT_RANGE } from './wal-defaults';
 
 /** SQS's longest retention: a message waits two weeks for a fix or a redrive. */
 const RETENTION = Duration.days(14);
@@ -20,10 +21,6 @@ const LONGEST_SUFFIX = '-stream-failures-12345678';
  * 256 KiB, so every WAL queue sets it explicitly (docs/aws-limits.md).
  */
 export const QUEUE_MAX_MESSAGE_BYTES = 1_048_576;
-/** Receives before the delay, retry and stream-failure queues move a message to the DLQ, unless set. */
-export const DEFAULT_MAX_RECEIVE_COUNT = 5;
-/** The range SQS accepts for a redrive policy's `maxReceiveCount`. */
-export const MAX_RECEIVE_COUNT_RANGE = { min: 1, max: 1000 } as const;
 
 export interface WalQueuesProps {
   /** Encrypts every queue (SSE-KMS with a customer-managed key). */
@@ -41,7 +38,7 @@ export interface WalQueuesProps {
   readonly maxReceiveCount?: number;
   /**
    * What happens to the queues (and the messages in them) when they leave the stack.
-   * @default RemovalPolicy.RETAIN
+   * @default DEFAULT_REMOVAL_POLICY (RemovalPolicy.RETAIN)
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
@@ -89,7 +86,7 @@ export class WalQueues extends Construct {
 
   constructor(scope: Construct, id: string, props: WalQueuesProps) {
     super(scope, id);
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const removalPolicy = props.removalPolicy ?? DEFAULT_REMOVAL_POLICY;
     const prefix = props.queueNamePrefix ?? Stack.of(this).stackName;
     this.maxReceiveCount = props.maxReceiveCount ?? DEFAULT_MAX_RECEIVE_COUNT;
     validate(prefix, this.maxReceiveCount);

@@ -4,8 +4,9 @@ import { NamespaceParameters } from './namespace-parameters';
 import { DEFAULT_CONFIG_DIR, loadStageConfig, type StageConfig, type StageSettings } from './stage-config';
 import { WalAlarms } from './wal-alarms';
 import { WalConsumers } from './wal-consumers';
-import { INGEST_TIMEOUT, WalIngestApi } from './wal-ingest-api';
-import { WAL_OUTPUTS } from './wal-outputs';
+import { INGEST_TIMEOUT } from './wal-defaults';
+import { WalIngestApi } from './wal-ingest-api';
+import { WAL_OUTPUTS, type WalOutputName } from './wal-outputs';
 import { WalQueues } from './wal-queues';
 import { WalStorage } from './wal-storage';
 
@@ -59,31 +60,8 @@ export class WalStack extends Stack {
       encryptionKey: this.storage.key,
       removalPolicy: settings.removalPolicy,
     });
-    const functionSettings = {
-      configMaxAge: settings.configMaxAge,
-      logLevel: settings.logLevel,
-      logRetention: settings.logRetention,
-      removalPolicy: settings.removalPolicy,
-    };
-    this.ingestApi = new WalIngestApi(this, 'IngestApi', {
-      ...functionSettings,
-      storage: this.storage,
-      namespaces: this.namespaces,
-      timeout: INGEST_TIMEOUT,
-      throttle: { rateLimit: settings.apiRateLimit, burstLimit: settings.apiBurstLimit },
-    });
-    this.consumers = new WalConsumers(this, 'Consumers', {
-      ...functionSettings,
-      storage: this.storage,
-      queues: this.queues,
-      namespaces: this.namespaces,
-      ingestTimeout: this.ingestApi.ingest.timeout,
-      timeout: settings.consumerTimeout,
-      streamBatchSize: settings.streamBatchSize,
-      streamRetryAttempts: settings.streamRetryAttempts,
-      streamMaxRecordAge: settings.streamMaxRecordAge,
-    });
-
+    this.ingestApi = this.createIngestApi(settings);
+    this.consumers = this.createConsumers(settings);
     this.alarms = new WalAlarms(this, 'Alarms', {
       deadLetterQueue: this.queues.deadLetterQueue,
       streamFailureQueue: this.queues.streamFailureQueue,
@@ -94,29 +72,67 @@ export class WalStack extends Stack {
       },
       api: this.ingestApi.api,
     });
+    this.addOutputs();
+  }
 
-    new CfnOutput(this, WAL_OUTPUTS.apiUrl, {
-      value: this.ingestApi.url,
-      description: 'Base URL of the WAL API',
-    });
-    new CfnOutput(this, WAL_OUTPUTS.ledgerTableName, { value: this.storage.ledger.tableName });
-    new CfnOutput(this, WAL_OUTPUTS.streamName, { value: this.storage.stream.streamName });
-    new CfnOutput(this, WAL_OUTPUTS.delayQueueUrl, { value: this.queues.delayQueue.queueUrl });
-    new CfnOutput(this, WAL_OUTPUTS.retryQueueUrl, { value: this.queues.retryQueue.queueUrl });
-    new CfnOutput(this, WAL_OUTPUTS.retryQueueArn, {
-      value: this.queues.retryQueue.queueArn,
-      description: 'The destination of a DLQ redrive ("Redrive to custom destination")',
-    });
-    new CfnOutput(this, WAL_OUTPUTS.deadLetterQueueUrl, {
-      value: this.queues.deadLetterQueue.queueUrl,
-      description: 'Redrive from here (console "Start DLQ redrive" or StartMessageMoveTask)',
-    });
-    new CfnOutput(this, WAL_OUTPUTS.streamFailureQueueUrl, {
-      value: this.queues.streamFailureQueue.queueUrl,
-    });
-    new CfnOutput(this, WAL_OUTPUTS.alarmTopicArn, {
-      value: this.alarms.topic.topicArn,
-      description: 'Every WAL alarm notifies this SNS topic: subscribe to it (docs/runbook.md, Alarms)',
+  private createIngestApi(settings: StageSettings): WalIngestApi {
+    return new WalIngestApi(this, 'IngestApi', {
+      ...functionSettings(settings),
+      storage: this.storage,
+      namespaces: this.namespaces,
+      timeout: INGEST_TIMEOUT,
+      throttle: { rateLimit: settings.apiRateLimit, burstLimit: settings.apiBurstLimit },
     });
   }
+
+  private createConsumers(settings: StageSettings): WalConsumers {
+    return new WalConsumers(this, 'Consumers', {
+      ...functionSettings(settings),
+      storage: this.storage,
+      queues: this.queues,
+      namespaces: this.namespaces,
+      ingestTimeout: this.ingestApi.ingest.timeout,
+      timeout: settings.consumerTimeout,
+      streamBatchSize: settings.streamBatchSize,
+      streamRetryAttempts: settings.streamRetryAttempts,
+      streamMaxRecordAge: settings.streamMaxRecordAge,
+    });
+  }
+
+  /** One output per name in WAL_OUTPUTS: the contract by which tools find the resources. */
+  private addOutputs(): void {
+    const outputs: Record<WalOutputName, { value: string; description?: string }> = {
+      [WAL_OUTPUTS.apiUrl]: { value: this.ingestApi.url, description: 'Base URL of the WAL API' },
+      [WAL_OUTPUTS.ledgerTableName]: { value: this.storage.ledger.tableName },
+      [WAL_OUTPUTS.streamName]: { value: this.storage.stream.streamName },
+      [WAL_OUTPUTS.delayQueueUrl]: { value: this.queues.delayQueue.queueUrl },
+      [WAL_OUTPUTS.retryQueueUrl]: { value: this.queues.retryQueue.queueUrl },
+      [WAL_OUTPUTS.retryQueueArn]: {
+        value: this.queues.retryQueue.queueArn,
+        description: 'The destination of a DLQ redrive ("Redrive to custom destination")',
+      },
+      [WAL_OUTPUTS.deadLetterQueueUrl]: {
+        value: this.queues.deadLetterQueue.queueUrl,
+        description: 'Redrive from here (console "Start DLQ redrive" or StartMessageMoveTask)',
+      },
+      [WAL_OUTPUTS.streamFailureQueueUrl]: { value: this.queues.streamFailureQueue.queueUrl },
+      [WAL_OUTPUTS.alarmTopicArn]: {
+        value: this.alarms.topic.topicArn,
+        description: 'Every WAL alarm notifies this SNS topic: subscribe to it (docs/runbook.md, Alarms)',
+      },
+    };
+    for (const [name, output] of Object.entries(outputs)) new CfnOutput(this, name, output);
+  }
+}
+
+/** What the stage sets for every Lambda of the stack. */
+function functionSettings(
+  settings: StageSettings,
+): Pick<StageSettings, 'configMaxAge' | 'logLevel' | 'logRetention' | 'removalPolicy'> {
+  return {
+    configMaxAge: settings.configMaxAge,
+    logLevel: settings.logLevel,
+    logRetention: settings.logRetention,
+    removalPolicy: settings.removalPolicy,
+  };
 }

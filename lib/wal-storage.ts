@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -10,16 +10,17 @@ import {
   LEDGER_PARTITION_KEY,
   LEDGER_TTL_ATTRIBUTE,
 } from '#lambdas/shared/ledger-schema';
+import { DEFAULT_REMOVAL_POLICY, DEFAULT_STREAM_RETENTION } from './wal-defaults';
 
 export interface WalStorageProps {
   /**
    * What happens to the key, the stream and the ledger when they leave the stack.
-   * @default RemovalPolicy.RETAIN
+   * @default DEFAULT_REMOVAL_POLICY (RemovalPolicy.RETAIN)
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
    * How long the stream keeps records.
-   * @default Duration.hours(24)
+   * @default DEFAULT_STREAM_RETENTION (24 hours)
    */
   readonly streamRetention?: Duration;
 }
@@ -41,8 +42,8 @@ export class WalStorage extends Construct {
 
   constructor(scope: Construct, id: string, props: WalStorageProps = {}) {
     super(scope, id);
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    this.streamRetention = props.streamRetention ?? Duration.hours(24);
+    const removalPolicy = props.removalPolicy ?? DEFAULT_REMOVAL_POLICY;
+    this.streamRetention = props.streamRetention ?? DEFAULT_STREAM_RETENTION;
 
     this.key = new kms.Key(this, 'Key', {
       description: 'serverless-wal: encrypts the stream, ledger, queues and target tables',

@@ -7,6 +7,14 @@ import { z } from 'zod';
  */
 export const FAULTS_ENV = 'WAL_FAULTS';
 
+/**
+ * `false` in deployed bundles: lib/wal-function.ts's esbuild `define` replaces it, and esbuild drops
+ * the fault code below as dead code, so no production function can crash itself or fail its calls.
+ * Undeclared where the TypeScript source runs (local runtime, jest, tsx): fault injection stays on.
+ * Each check reads it inline (`typeof`, which is safe for an undeclared global) so esbuild can fold it.
+ */
+declare const WAL_FAULT_INJECTION: boolean | undefined;
+
 export const CRASH_POINTS = [
   'after-prepare',
   'after-commit',
@@ -20,7 +28,7 @@ export type CrashPoint = (typeof CRASH_POINTS)[number];
  * is lost. duplicate: it reaches the service twice, as an SDK retry after a lost answer does.
  * latency: it is slow.
  */
-export const FAULT_KINDS = ['error', 'throttle', 'timeout-after', 'duplicate', 'latency'] as const;
+const FAULT_KINDS = ['error', 'throttle', 'timeout-after', 'duplicate', 'latency'] as const;
 
 /**
  * An outage: every call whose resource (TableName, QueueUrl, StreamName/StreamARN, an SSM Name, the tables of a
@@ -68,7 +76,7 @@ export class InvalidFaultConfigError extends Error {
 }
 
 /** A fault the injector raised: named like the service error it stands for, so code treats it alike. */
-export class InjectedFaultError extends Error {
+class InjectedFaultError extends Error {
   readonly $fault = 'server';
   readonly $metadata = { httpStatusCode: 503 };
   constructor(name: string, operation: string) {
@@ -98,7 +106,8 @@ export function activeFaultConfig(env: NodeJS.ProcessEnv = process.env): FaultCo
   return config;
 }
 
-const activeConfig = activeFaultConfig();
+const activeConfig =
+  typeof WAL_FAULT_INJECTION === 'boolean' && !WAL_FAULT_INJECTION ? undefined : activeFaultConfig();
 
 interface MiddlewareClient {
   middlewareStack: {
@@ -121,23 +130,24 @@ const THROTTLE_NAMES: Record<string, string> = {
 export function resourcesOf(input: unknown): string[] {
   if (typeof input !== 'object' || input === null) return [];
   const fields = input as Record<string, unknown>;
-  const names: string[] = [];
-  for (const field of ['TableName', 'QueueUrl', 'StreamName', 'StreamARN', 'Name']) {
-    const value = fields[field];
-    if (typeof value === 'string') names.push(value);
-  }
+  const names = ['TableName', 'QueueUrl', 'StreamName', 'StreamARN', 'Name']
+    .map((field) => fields[field])
+    .filter((value): value is string => typeof value === 'string');
   // BatchGetItem / BatchWriteItem: tables are the keys of RequestItems.
   if (typeof fields.RequestItems === 'object' && fields.RequestItems !== null) {
     names.push(...Object.keys(fields.RequestItems));
   }
-  // TransactWriteItems / TransactGetItems: one table per item, under Put/Update/Delete/ConditionCheck/Get.
-  if (Array.isArray(fields.TransactItems)) {
-    for (const item of fields.TransactItems) {
-      if (typeof item !== 'object' || item === null) continue;
-      for (const action of Object.values(item as Record<string, unknown>)) names.push(...resourcesOf(action));
-    }
-  }
+  if (Array.isArray(fields.TransactItems)) names.push(...transactionResources(fields.TransactItems));
   return names;
+}
+
+/** TransactWriteItems / TransactGetItems: one table per item, under Put/Update/Delete/ConditionCheck/Get. */
+function transactionResources(items: readonly unknown[]): string[] {
+  return items.flatMap((item) =>
+    typeof item === 'object' && item !== null
+      ? Object.values(item as Record<string, unknown>).flatMap((action) => resourcesOf(action))
+      : [],
+  );
 }
 
 /** The outage that covers this call now, if any. */
@@ -158,6 +168,7 @@ export function activeOutage(
 
 /** Adds the fault middleware to a client when WAL_FAULTS is set; returns the client. */
 export function withFaults<Client>(client: Client, service: string, config = activeConfig): Client {
+  if (typeof WAL_FAULT_INJECTION === 'boolean' && !WAL_FAULT_INJECTION) return client;
   if (!config || (config.rate === 0 && config.outages.length === 0)) return client;
   (client as unknown as MiddlewareClient).middlewareStack.add(
     (next, context) => async (args) => {
@@ -169,24 +180,7 @@ export function withFaults<Client>(client: Client, service: string, config = act
       if ((config.operations && !config.operations.includes(operation)) || Math.random() >= config.rate) {
         return next(args);
       }
-      const kind = config.kinds[Math.floor(Math.random() * config.kinds.length)];
-      switch (kind) {
-        case 'throttle':
-          throw new InjectedFaultError(THROTTLE_NAMES[service] ?? 'ThrottlingException', operation);
-        case 'timeout-after': {
-          // The call went through; only its answer is lost.
-          await next(args);
-          throw new InjectedFaultError('TimeoutError', operation);
-        }
-        case 'duplicate':
-          await next(args).catch(() => undefined);
-          return next(args);
-        case 'latency':
-          await new Promise((resolve) => setTimeout(resolve, config.latencyMs));
-          return next(args);
-        default:
-          throw new InjectedFaultError('InternalServerError', operation);
-      }
+      return injectFault(config, service, operation, () => next(args));
     },
     // Before the SDK's own retries: the code under test sees the fault.
     { step: 'initialize', name: 'walFaultInjection' },
@@ -194,8 +188,35 @@ export function withFaults<Client>(client: Client, service: string, config = act
   return client;
 }
 
+/** One fault of a kind the config enables, picked at random, on a call that `send` would make. */
+async function injectFault(
+  config: FaultConfig,
+  service: string,
+  operation: string,
+  send: () => Promise<unknown>,
+): Promise<unknown> {
+  const kind = config.kinds[Math.floor(Math.random() * config.kinds.length)];
+  switch (kind) {
+    case 'throttle':
+      throw new InjectedFaultError(THROTTLE_NAMES[service] ?? 'ThrottlingException', operation);
+    case 'timeout-after':
+      // The call went through; only its answer is lost.
+      await send();
+      throw new InjectedFaultError('TimeoutError', operation);
+    case 'duplicate':
+      await send().catch(() => undefined);
+      return send();
+    case 'latency':
+      await new Promise((resolve) => setTimeout(resolve, config.latencyMs));
+      return send();
+    default:
+      throw new InjectedFaultError('InternalServerError', operation);
+  }
+}
+
 /** Ends the runtime here, at the configured rate, as a crash between two steps would. */
 export function crashPoint(point: CrashPoint, config = activeConfig): void {
+  if (typeof WAL_FAULT_INJECTION === 'boolean' && !WAL_FAULT_INJECTION) return;
   if (!config || config.crashRate === 0 || !config.crashPoints.includes(point)) return;
   if (Math.random() < config.crashRate) {
     // In a Lambda (or a local worker thread) this ends the runtime: the invocation fails, the next one is cold.

@@ -15,7 +15,7 @@ import {
   ingestSdkBudget,
   TimeoutsDoNotNestError,
 } from '#lib/timeout-budget';
-import { INGEST_TIMEOUT } from '#lib/wal-ingest-api';
+import { INGEST_TIMEOUT } from '#lib/wal-defaults';
 
 describe('worst case of one SDK call', () => {
   test('is attempts x (connection + request) plus throttled backoff (1 s, 2 s, ... capped at 20 s)', () => {
