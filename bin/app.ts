@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { App } from 'aws-cdk-lib';
 import { InvalidNamespaceConfigError } from '#lambdas/shared/namespace-config';
+import { NamespaceParameterTooLargeError } from '#lib/namespace-parameters';
 import {
   EmptyStageError,
   InvalidStageNameError,
@@ -23,6 +24,7 @@ const CONFIG_ERRORS = [
   NamespaceFileNameMismatchError,
   InvalidNamespaceConfigError,
   TimeoutsDoNotNestError,
+  NamespaceParameterTooLargeError,
 ];
 
 const app = new App();

@@ -33,7 +33,7 @@ export interface NamespaceParametersProps {
 }
 
 /** A namespace's config parameter would not fit a standard-tier SSM parameter. */
-class NamespaceParameterTooLargeError extends Error {
+export class NamespaceParameterTooLargeError extends Error {
   constructor(
     readonly namespace: string,
     readonly length: number,
