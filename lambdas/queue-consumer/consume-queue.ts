@@ -22,13 +22,10 @@ import {
   queueMessageSchema,
   type RecheckMessage,
   type RetryMessage,
-} from '#lambdas/shared/queue-message';
-import {
-  handleStreamRecordCopy,
-  rereadFailedBatch,
   type StreamFailure,
   streamFailureSchema,
-} from './reread-stream';
+} from '#lambdas/shared/queue-message';
+import { handleStreamRecordCopy, rereadFailedBatch } from './reread-stream';
 
 const LEDGER_EXPIRED = 'ledger-expired';
 

@@ -3,24 +3,11 @@ import {
   GetShardIteratorCommand,
   type _Record as KinesisRecord,
 } from '@aws-sdk/client-kinesis';
-import { z } from 'zod';
 import { type DeliveryDependencies, deadLetter, sendToQueue } from '#lambdas/shared/delivery';
 import { parseStreamArn, toKinesisStreamRecord } from '#lambdas/shared/kinesis-records';
 import { errorMessage } from '#lambdas/shared/logger';
-import type { StreamRecordMessage } from '#lambdas/shared/queue-message';
-import { consumeStreamBatch } from '#lambdas/stream-consumer/consume-stream';
-
-/** What the Kinesis mapping sends to its on-failure destination: where the batch was, not its records. */
-export const streamFailureSchema = z.object({
-  KinesisBatchInfo: z.object({
-    shardId: z.string(),
-    startSequenceNumber: z.string(),
-    endSequenceNumber: z.string(),
-    streamArn: z.string(),
-    batchSize: z.number().int().optional(),
-  }),
-});
-export type StreamFailure = z.infer<typeof streamFailureSchema>;
+import type { StreamFailure, StreamRecordMessage } from '#lambdas/shared/queue-message';
+import { consumeStreamBatch } from '#lambdas/shared/stream-batch';
 
 export class StreamRereadError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {

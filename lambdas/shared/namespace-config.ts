@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RESERVED_ATTRIBUTE_PREFIX } from './targets/wal-attributes';
 
 /**
  * The namespace schema: one source of truth for `config/<stage>/*.json` (checked by CDK at synth)
@@ -7,8 +8,6 @@ import { z } from 'zod';
 
 export const NAMESPACE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export const TARGET_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
-/** Attribute names that the WAL writes into DynamoDB target items; payloads may not use them. */
-export const RESERVED_ATTRIBUTE_PREFIX = '_wal';
 /**
  * The largest payload a namespace may allow: the ledger keeps the envelope in one DynamoDB item
  * (400 KB), and every queue message carrying it, base64 poison included, must fit SQS's 1 MiB

@@ -3,7 +3,7 @@ import middy from '@middy/core';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { createDeliveryDependencies } from '#lambdas/shared/delivery-dependencies';
 import { logger } from '#lambdas/shared/logger';
-import { consumeStreamBatch } from './consume-stream';
+import { consumeStreamBatch } from '#lambdas/shared/stream-batch';
 
 const dependencies = createDeliveryDependencies(logger);
 

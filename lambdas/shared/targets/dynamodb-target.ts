@@ -12,7 +12,6 @@ import {
   DAY_MS,
   type DynamoDbTargetConfig,
   LEDGER_MIN_RETENTION_DAYS,
-  RESERVED_ATTRIBUTE_PREFIX,
   SHORTEST_HISTORY_MS,
 } from '#lambdas/shared/namespace-config';
 import {
@@ -20,12 +19,11 @@ import {
   compactOrder,
   type HistoryContext,
   type Item,
-  ORDER_ATTRIBUTE,
   type OrderedMutation,
-  REVISION_ATTRIBUTE,
   UnorderableMutationError,
 } from './item-history';
 import type { ApplyContext, ApplyOutcome, Target, UpdateSpec } from './target';
+import { ORDER_ATTRIBUTE, RESERVED_ATTRIBUTE_PREFIX, REVISION_ATTRIBUTE } from './wal-attributes';
 
 function isItem(value: unknown): value is Item {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -1,4 +1,15 @@
-import { RESERVED_ATTRIBUTE_PREFIX } from '#lambdas/shared/namespace-config';
+import {
+  ADDS_ATTRIBUTE,
+  BASE_ATTRIBUTE,
+  DELETED_ATTRIBUTE,
+  EXPIRES_AT_ATTRIBUTE,
+  FOLDED_ATTRIBUTE,
+  MUTATION_ID_ATTRIBUTE,
+  ORDER_ATTRIBUTE,
+  RESERVED_ATTRIBUTE_PREFIX,
+  REVISION_ATTRIBUTE,
+  STAMPS_ATTRIBUTE,
+} from './wal-attributes';
 
 /**
  * Per-key semantics of a DynamoDB target, as a pure function: an item keeps just enough of its history
@@ -15,17 +26,6 @@ import { RESERVED_ATTRIBUTE_PREFIX } from '#lambdas/shared/namespace-config';
  *  - `_walDeleted` and `_walExpiresAt` on a tombstone: a delete stays deleted for the retention period.
  * Orders in maps are compact (`time#sequence`); {@link compareOrders} compares them numerically.
  */
-
-export const ORDER_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}Order`;
-export const MUTATION_ID_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}Id`;
-export const BASE_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}Base`;
-export const STAMPS_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}Stamps`;
-export const ADDS_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}Adds`;
-export const FOLDED_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}Folded`;
-export const DELETED_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}Deleted`;
-export const EXPIRES_AT_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}ExpiresAt`;
-/** Changes with every write: the optimistic lock of read-modify-write. */
-export const REVISION_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}Rev`;
 
 /**
  * Bytes of add history an item keeps, all counters together (~80 bytes an add: about 800 adds): the oldest
