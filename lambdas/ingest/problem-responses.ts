@@ -17,10 +17,17 @@ export function problemResponses(
   const mutate = routeKey(ROUTES.mutate);
   return {
     onError: (request) => {
+      // middy's own early timeout stays a function error, as a Lambda timeout is: API Gateway answers 500.
+      if (isMiddyTimeout(request.error)) return;
       const isWrite = request.event.routeKey === mutate;
       request.response = toProblem(logger, request.error, isWrite).toResponse(request.event.rawPath);
     },
   };
+}
+
+function isMiddyTimeout(error: unknown): boolean {
+  const cause = error instanceof Error ? (error.cause as { package?: unknown } | undefined) : undefined;
+  return error instanceof Error && error.name === 'TimeoutError' && cause?.package === '@middy/core';
 }
 
 function toProblem(logger: Logger, error: unknown, isWrite: boolean): ProblemError {

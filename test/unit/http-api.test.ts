@@ -174,4 +174,14 @@ describe('the HTTP API handler', () => {
     expect(response.statusCode).toBe(500);
     expect(JSON.parse(String(response.body))).not.toHaveProperty('durable');
   });
+
+  it('fails as a function error, not a problem, when the Lambda is about to time out (as API Gateway answers a timeout)', async () => {
+    // GIVEN a namespace lookup that never answers, and 50 ms left before the function's timeout
+    const hanging = { get: () => new Promise<never>(() => undefined) };
+    const context = { ...LAMBDA_CONTEXT, getRemainingTimeInMillis: () => 50 } as Context;
+    // WHEN
+    const invocation = createHttpHandler(dependencies(hanging))(post('{"payload":{"id":"a"}}'), context);
+    // THEN middy's early timeout is thrown to the Lambda runtime
+    await expect(invocation).rejects.toMatchObject({ name: 'TimeoutError' });
+  });
 });
