@@ -10,7 +10,7 @@ import {
   namespaceParameterName,
   namespaceParameterPrefix,
 } from '#lambdas/shared/namespace-config';
-import { EXPIRES_AT_ATTRIBUTE } from '#lambdas/shared/targets/item-history';
+import { EXPIRES_AT_ATTRIBUTE } from '#lambdas/shared/targets/wal-attributes';
 import { DEFAULT_REMOVAL_POLICY } from './wal-defaults';
 
 /** A standard-tier SSM parameter holds at most 4 KB. */

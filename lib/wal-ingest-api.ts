@@ -7,6 +7,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ENV } from '#lambdas/shared/environment';
+import { ROUTES, type Route } from '#lambdas/shared/http/routes';
 import { NAMESPACE_NAME_PATTERN } from '#lambdas/shared/namespace-config';
 import type { NamespaceParameters } from './namespace-parameters';
 import { API_GATEWAY_INTEGRATION_TIMEOUT, ingestSdkBudget } from './timeout-budget';
@@ -21,13 +22,6 @@ import {
 } from './wal-defaults';
 import { LAMBDA_ENTRIES, WalFunction } from './wal-function';
 import type { WalStorage } from './wal-storage';
-
-/** The routes of the API; every one is IAM-authorised (SigV4) and served by the ingest Lambda. */
-export const WAL_ROUTES = {
-  mutate: { method: apigwv2.HttpMethod.POST, path: '/v1/namespaces/{namespace}/mutations' },
-  getMutation: { method: apigwv2.HttpMethod.GET, path: '/v1/namespaces/{namespace}/mutations/{id}' },
-  health: { method: apigwv2.HttpMethod.GET, path: '/v1/health' },
-} as const;
 
 /** The stage name of the API: its URL has no stage segment. */
 const DEFAULT_STAGE = '$default';
@@ -163,8 +157,14 @@ export class WalIngestApi extends Construct {
 
     const integration = new HttpLambdaIntegration('Ingest', this.ingest.handler);
     const authorizer = new HttpIamAuthorizer();
-    for (const route of Object.values(WAL_ROUTES)) {
-      this.api.addRoutes({ path: route.path, methods: [route.method], integration, authorizer });
+    // Every route is IAM-authorised (SigV4) and served by the ingest Lambda.
+    for (const route of Object.values(ROUTES)) {
+      this.api.addRoutes({
+        path: route.path,
+        methods: [apigwv2.HttpMethod[route.method]],
+        integration,
+        authorizer,
+      });
     }
   }
 
@@ -175,7 +175,7 @@ export class WalIngestApi extends Construct {
 
   /** Lets `grantee` post mutations to one namespace (IAM authorisation per namespace). */
   grantMutate(grantee: iam.IGrantable, namespace: string): iam.Grant {
-    return this.grantNamespaceRoute(grantee, namespace, WAL_ROUTES.mutate);
+    return this.grantNamespaceRoute(grantee, namespace, ROUTES.mutate);
   }
 
   /**
@@ -184,7 +184,7 @@ export class WalIngestApi extends Construct {
    * that wants to poll its mutations needs both.
    */
   grantRead(grantee: iam.IGrantable, namespace: string): iam.Grant {
-    return this.grantNamespaceRoute(grantee, namespace, WAL_ROUTES.getMutation);
+    return this.grantNamespaceRoute(grantee, namespace, ROUTES.getMutation);
   }
 
   /** Lets `grantee` call `GET /v1/health` (e.g. a synthetic canary). */
@@ -192,18 +192,12 @@ export class WalIngestApi extends Construct {
     return iam.Grant.addToPrincipal({
       grantee,
       actions: ['execute-api:Invoke'],
-      resourceArns: [
-        this.api.arnForExecuteApi(WAL_ROUTES.health.method, WAL_ROUTES.health.path, DEFAULT_STAGE),
-      ],
+      resourceArns: [this.api.arnForExecuteApi(ROUTES.health.method, ROUTES.health.path, DEFAULT_STAGE)],
     });
   }
 
   /** `execute-api:Invoke` on `route` with `{namespace}` filled in and any other parameter as `*`. */
-  private grantNamespaceRoute(
-    grantee: iam.IGrantable,
-    namespace: string,
-    route: { readonly method: apigwv2.HttpMethod; readonly path: string },
-  ): iam.Grant {
+  private grantNamespaceRoute(grantee: iam.IGrantable, namespace: string, route: Route): iam.Grant {
     if (!NAMESPACE_NAME_PATTERN.test(namespace)) throw new InvalidNamespaceNameError(namespace);
     const path = route.path.replace('{namespace}', namespace).replace(/\{[^}]+\}/g, '*');
     return iam.Grant.addToPrincipal({

@@ -1,12 +1,9 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { monotonicFactory } from 'ulid';
 import { createDocumentClient, createKinesisClient, createSsmClient } from '#lambdas/shared/clients';
 import { positiveSeconds, readEnvironment } from '#lambdas/shared/environment';
 import { logger } from '#lambdas/shared/logger';
 import { namespaceStoreFromEnvironment } from '#lambdas/shared/namespace-store';
-import { handleHttpRequest } from './http-api';
+import { createHttpHandler } from './http-api';
 import type { IngestDependencies } from './ingest-mutation';
 
 const env = readEnvironment(['ledgerTableName', 'streamName', 'failFenceSeconds']);
@@ -26,6 +23,4 @@ const dependencies: IngestDependencies = {
   failFenceMs: positiveSeconds.parse(env.failFenceSeconds) * 1000,
 };
 
-export const handler = middy((event: APIGatewayProxyEventV2) => handleHttpRequest(dependencies, event)).use(
-  injectLambdaContext(logger, { resetKeys: true }),
-);
+export const handler = createHttpHandler(dependencies);

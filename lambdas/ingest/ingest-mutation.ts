@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
-import { dynamoValueProblems } from '#lambdas/shared/dynamo-values';
 import { ENVELOPE_VERSION, type Envelope, effectiveTime } from '#lambdas/shared/envelope';
 import { crashPoint } from '#lambdas/shared/faults';
-import { badRequest, ProblemError } from '#lambdas/shared/http/problem';
+import { ProblemError } from '#lambdas/shared/http/problem';
 import {
   commitLedgerEntry,
   expiresAt,
@@ -15,14 +14,10 @@ import {
   ledgerKey,
 } from '#lambdas/shared/ledger';
 import { errorMessage } from '#lambdas/shared/logger';
-import {
-  IDEMPOTENCY_KEY_PATTERN,
-  type MutationRequest,
-  mutationRequestSchema,
-} from '#lambdas/shared/mutation-request';
-import type { NamespaceConfig } from '#lambdas/shared/namespace-config';
+import type { MutationRequest } from '#lambdas/shared/mutation-request';
 import type { NamespaceConfigSource } from '#lambdas/shared/namespace-store';
-import { createTarget, type Target, type TargetClients } from '#lambdas/shared/targets/index';
+import type { Target, TargetClients } from '#lambdas/shared/targets/index';
+import { type AcceptedMutation, acceptMutation, parseMutationRequest } from './validate-mutation';
 
 export type Durability = 'SUCCESS' | 'FAIL' | 'UNKNOWN';
 
@@ -71,50 +66,64 @@ export async function ingestMutation(
   headerIdempotencyKey: string | undefined,
 ): Promise<MutationAnswer> {
   const config = await deps.namespaces.get(namespace);
-  const request = parseRequest(body);
-  const requestHash = hashRequest(request);
-  const clientKey = chooseIdempotencyKey(request, headerIdempotencyKey);
-  let targets: Target[];
-  let deliverAt: number | undefined;
+  const parsed = parseMutationRequest(body, headerIdempotencyKey);
+  const requestHash = hashRequest(parsed.request);
   const now = deps.now();
+  let accepted: AcceptedMutation;
   try {
-    if (!config.enabled) {
-      throw new ProblemError(
-        403,
-        'namespace-disabled',
-        'Namespace disabled',
-        `Namespace "${namespace}" is disabled and takes no mutations. Ask its owners to set "enabled": true.`,
-      );
-    }
-    if (config.requireIdempotencyKey && clientKey === undefined) {
-      throw badRequest(
-        'idempotency-key-required',
-        `Namespace "${namespace}" requires an idempotency key: send the header "Idempotency-Key" (or ` +
-          '"idempotencyKey" in the body), unique per mutation and the same on every retry of it.',
-      );
-    }
-    targets = selectTargets(config, request, deps.targetClients);
-    validatePayload(config, request, targets);
-    deliverAt = deliveryTime(config, request, now, deps.random);
+    accepted = acceptMutation(config, parsed, {
+      now,
+      random: deps.random,
+      targetClients: deps.targetClients,
+    });
   } catch (error) {
     // A retry of a mutation committed before the namespace's config changed still learns its outcome.
-    if (error instanceof ProblemError && clientKey !== undefined) {
-      const existing = await getLedgerEntry(deps.ledger, namespace, clientKey).catch(() => undefined);
-      if (existing?.state === 'COMMITTED' && existing.id && existing.requestHash === requestHash) {
-        return answerFromCommitted(existing, namespace, clientKey, requestHash);
-      }
-    }
+    const committed = await committedRetryAnswer(deps, namespace, parsed.clientKey, requestHash, error);
+    if (committed) return committed;
     throw error;
   }
   const id = deps.newId();
-  const idempotencyKey = clientKey ?? id;
-
-  const envelope: Envelope = {
-    v: ENVELOPE_VERSION,
+  const envelope = buildEnvelope(accepted, {
     id,
     namespace,
-    idempotencyKey,
-    partitionKey: request.partitionKey ?? defaultPartitionKey(request, targets, id),
+    idempotencyKey: parsed.clientKey ?? id,
+    loggedAt: now,
+    origin: deps.region,
+  });
+  return prepareAndCommit(deps, envelope, requestHash, config.retentionDays);
+}
+
+/** The answer for a refused request whose key is already committed with the same request; else undefined. */
+async function committedRetryAnswer(
+  deps: IngestDependencies,
+  namespace: string,
+  clientKey: string | undefined,
+  requestHash: string,
+  refusal: unknown,
+): Promise<MutationAnswer | undefined> {
+  if (!(refusal instanceof ProblemError) || clientKey === undefined) return undefined;
+  const existing = await getLedgerEntry(deps.ledger, namespace, clientKey).catch(() => undefined);
+  if (existing?.state === 'COMMITTED' && existing.id && existing.requestHash === requestHash) {
+    return answerFromCommitted(existing, namespace, clientKey, requestHash);
+  }
+  return undefined;
+}
+
+interface EnvelopeIds {
+  readonly id: string;
+  readonly namespace: string;
+  readonly idempotencyKey: string;
+  readonly loggedAt: number;
+  readonly origin: string | undefined;
+}
+
+function buildEnvelope({ request, targets, deliverAt }: AcceptedMutation, ids: EnvelopeIds): Envelope {
+  return {
+    v: ENVELOPE_VERSION,
+    id: ids.id,
+    namespace: ids.namespace,
+    idempotencyKey: ids.idempotencyKey,
+    partitionKey: request.partitionKey ?? defaultPartitionKey(request, targets, ids.id),
     op: request.op,
     payload: request.payload,
     ...(request.op === 'update'
@@ -126,145 +135,40 @@ export async function ingestMutation(
         }
       : {}),
     ...(request.targets ? { targets: request.targets } : {}),
-    loggedAt: now,
+    loggedAt: ids.loggedAt,
     ...(deliverAt !== undefined ? { deliverAt } : {}),
-    ...(deps.region ? { origin: deps.region } : {}),
+    ...(ids.origin ? { origin: ids.origin } : {}),
   };
+}
 
+/** The protocol half: prepare (PutRecord), then commit the ledger entry that makes the record count. */
+async function prepareAndCommit(
+  deps: IngestDependencies,
+  envelope: Envelope,
+  requestHash: string,
+  retentionDays: number,
+): Promise<MutationAnswer> {
   let sequence: string;
   try {
     sequence = await prepare(deps, envelope);
   } catch (error) {
     if (!(error instanceof PrepareFailedError)) throw error;
-    return answerFailedPrepare(deps, envelope, requestHash, config.retentionDays, error.cause);
+    return answerFailedPrepare(deps, envelope, requestHash, retentionDays, error.cause);
   }
   crashPoint('after-prepare');
   const entry: LedgerEntry & { id: string } = {
-    pk: ledgerKey(namespace, idempotencyKey),
-    namespace,
-    idempotencyKey,
-    id,
+    pk: ledgerKey(envelope.namespace, envelope.idempotencyKey),
+    namespace: envelope.namespace,
+    idempotencyKey: envelope.idempotencyKey,
+    id: envelope.id,
     state: 'COMMITTED',
     sequence,
     requestHash,
     envelope,
-    updatedAt: now,
-    expiresAt: expiresAt(now, config.retentionDays),
+    updatedAt: envelope.loggedAt,
+    expiresAt: expiresAt(envelope.loggedAt, retentionDays),
   };
-  return commit(deps, entry, config.retentionDays);
-}
-
-function parseRequest(body: unknown): MutationRequest {
-  const result = mutationRequestSchema.safeParse(body);
-  if (!result.success) {
-    const errors = result.error.issues.map((issue) => ({
-      pointer: jsonPointer(issue.path),
-      detail: issue.message,
-    }));
-    throw badRequest(
-      'invalid-mutation',
-      `The mutation is not valid: ${errors.map((error) => `${error.pointer}: ${error.detail}`).join('; ')}`,
-      { errors },
-    );
-  }
-  const request = result.data;
-  if (request.items !== undefined) {
-    throw badRequest(
-      'unsupported-items',
-      'Multi-item mutations ("items") are not supported yet; send "payload".',
-    );
-  }
-  if (request.payload === undefined) {
-    throw badRequest('missing-payload', 'The mutation has no "payload": send the JSON value to deliver.');
-  }
-  return request;
-}
-
-function selectTargets(config: NamespaceConfig, request: MutationRequest, clients: TargetClients): Target[] {
-  const names = request.targets ?? config.targets.map((target) => target.name);
-  const unknown = names.filter((name) => !config.targets.some((target) => target.name === name));
-  if (unknown.length > 0) {
-    throw badRequest(
-      'unknown-target',
-      `Namespace "${config.name}" has no target named ${unknown.map((name) => `"${name}"`).join(', ')}; ` +
-        `its targets are ${config.targets.map((target) => `"${target.name}"`).join(', ')}.`,
-    );
-  }
-  return config.targets
-    .filter((target) => names.includes(target.name))
-    .map((target) => createTarget(target, clients));
-}
-
-function validatePayload(config: NamespaceConfig, request: MutationRequest, targets: Target[]): void {
-  // Everything the envelope carries of the client's data counts toward maxBytes.
-  const data = { payload: request.payload, set: request.set, add: request.add };
-  const bytes = Buffer.byteLength(JSON.stringify(data), 'utf8');
-  if (bytes > config.payload.maxBytes) {
-    throw new ProblemError(
-      413,
-      'payload-too-large',
-      'Payload too large',
-      `The payload (with "set" and "add") is ${bytes} bytes; namespace "${config.name}" takes at most ${config.payload.maxBytes}.`,
-    );
-  }
-  const update = request.op === 'update' ? { set: request.set, add: request.add } : undefined;
-  const problems = [
-    ...dynamoValueProblems(request.payload, 'payload'),
-    ...dynamoValueProblems(request.set ?? {}, 'set'),
-    ...targets.flatMap((target) => target.validate(request.payload, request.op, update)),
-  ];
-  if (problems.length > 0) {
-    throw badRequest(
-      'invalid-payload',
-      `The payload does not fit the namespace's targets: ${problems.join('; ')}`,
-    );
-  }
-}
-
-/** The delivery time of a delayed mutation (epoch ms), or undefined when it is due now. */
-function deliveryTime(
-  config: NamespaceConfig,
-  request: MutationRequest,
-  now: number,
-  random: () => number,
-): number | undefined {
-  const lifecycle = request.lifecycle;
-  if (!lifecycle) return undefined;
-  const jitterMs = Math.floor(random() * (lifecycle.jitterSeconds ?? 0) * 1000);
-  let delayMs: number;
-  if (lifecycle.deliverAt !== undefined) {
-    delayMs = Date.parse(lifecycle.deliverAt) - now;
-  } else {
-    delayMs = (lifecycle.delaySeconds ?? 0) * 1000;
-  }
-  // A deliverAt in the past means "now": the mutation is immediate.
-  if (delayMs <= 0 && jitterMs === 0) return undefined;
-  const totalMs = Math.max(delayMs, 0) + jitterMs;
-  const maxMs = config.delay.maxDelaySeconds * 1000;
-  if (totalMs > maxMs) {
-    throw badRequest(
-      'delay-out-of-bounds',
-      `The delay is ${Math.ceil(totalMs / 1000)} s (with jitter); namespace "${config.name}" allows at most ` +
-        `${config.delay.maxDelaySeconds} s.`,
-    );
-  }
-  return now + totalMs;
-}
-
-function chooseIdempotencyKey(request: MutationRequest, header: string | undefined): string | undefined {
-  if (header !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(header)) {
-    throw badRequest(
-      'invalid-idempotency-key',
-      'The Idempotency-Key header must be 1 to 255 printable ASCII characters without spaces.',
-    );
-  }
-  if (header !== undefined && request.idempotencyKey !== undefined && header !== request.idempotencyKey) {
-    throw badRequest(
-      'conflicting-idempotency-key',
-      'The Idempotency-Key header and the body\'s "idempotencyKey" differ; send one, or the same in both.',
-    );
-  }
-  return request.idempotencyKey ?? header;
+  return commit(deps, entry, retentionDays);
 }
 
 function defaultPartitionKey(request: MutationRequest, targets: Target[], id: string): string {
@@ -519,9 +423,4 @@ function durabilityProblem(
 
 function isoTime(epochMs: number): string {
   return new Date(epochMs).toISOString();
-}
-
-/** RFC 6901: `~` and `/` inside a segment are escaped, so a field named `a/b` is told from a nested `b`. */
-function jsonPointer(path: readonly PropertyKey[]): string {
-  return path.map((segment) => `/${String(segment).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
 }

@@ -22,13 +22,10 @@ import {
   queueMessageSchema,
   type RecheckMessage,
   type RetryMessage,
-} from '#lambdas/shared/queue-message';
-import {
-  handleStreamRecordCopy,
-  rereadFailedBatch,
   type StreamFailure,
   streamFailureSchema,
-} from './reread-stream';
+} from '#lambdas/shared/queue-message';
+import { handleStreamRecordCopy, rereadFailedBatch } from './reread-stream';
 
 const LEDGER_EXPIRED = 'ledger-expired';
 
@@ -119,20 +116,19 @@ async function hopIfEarly(
 
 async function deliverDelayed(deps: DeliveryDependencies, message: DeliverMessage): Promise<void> {
   const config = await configOrDeadLetter(deps.namespaces, deps, message);
-  if (config) await deliverToTarget(deps, config, message.mutation, message.target, 0, undefined);
+  if (config) await deliverToTarget(deps, { config, mutation: message.mutation, target: message.target });
 }
 
 async function retry(deps: DeliveryDependencies, message: RetryMessage): Promise<void> {
   const config = await configOrDeadLetter(deps.namespaces, deps, message);
   if (config) {
-    await deliverToTarget(
-      deps,
+    await deliverToTarget(deps, {
       config,
-      message.mutation,
-      message.target,
-      message.attempt,
-      message.firstFailedAt,
-    );
+      mutation: message.mutation,
+      target: message.target,
+      failedAttempts: message.attempt,
+      firstFailedAt: message.firstFailedAt,
+    });
   }
 }
 

@@ -1,12 +1,12 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import type { SQSEvent } from 'aws-lambda';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createDeliveryDependencies } from '#lambdas/shared/delivery-dependencies';
 import { logger } from '#lambdas/shared/logger';
 import { consumeQueueBatch } from './consume-queue';
 
 const dependencies = createDeliveryDependencies(logger);
 
-export const handler = middy((event: SQSEvent) => consumeQueueBatch(dependencies, event)).use(
-  injectLambdaContext(logger, { resetKeys: true }),
-);
+export const handler = middy<SQSEvent, SQSBatchResponse>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .handler((event) => consumeQueueBatch(dependencies, event));

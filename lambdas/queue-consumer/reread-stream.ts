@@ -3,24 +3,11 @@ import {
   GetShardIteratorCommand,
   type _Record as KinesisRecord,
 } from '@aws-sdk/client-kinesis';
-import { z } from 'zod';
 import { type DeliveryDependencies, deadLetter, sendToQueue } from '#lambdas/shared/delivery';
 import { parseStreamArn, toKinesisStreamRecord } from '#lambdas/shared/kinesis-records';
 import { errorMessage } from '#lambdas/shared/logger';
-import type { StreamRecordMessage } from '#lambdas/shared/queue-message';
-import { consumeStreamBatch } from '#lambdas/stream-consumer/consume-stream';
-
-/** What the Kinesis mapping sends to its on-failure destination: where the batch was, not its records. */
-export const streamFailureSchema = z.object({
-  KinesisBatchInfo: z.object({
-    shardId: z.string(),
-    startSequenceNumber: z.string(),
-    endSequenceNumber: z.string(),
-    streamArn: z.string(),
-    batchSize: z.number().int().optional(),
-  }),
-});
-export type StreamFailure = z.infer<typeof streamFailureSchema>;
+import type { StreamFailure, StreamRecordMessage } from '#lambdas/shared/queue-message';
+import { consumeStreamBatch } from '#lambdas/shared/stream-batch';
 
 export class StreamRereadError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -116,35 +103,17 @@ async function readRange(
   deps: DeliveryDependencies,
   info: StreamFailure['KinesisBatchInfo'],
 ): Promise<KinesisRecord[]> {
-  const { streamName } = parseStreamArn(info.streamArn);
   const end = BigInt(info.endSequenceNumber);
-  let iterator: string | undefined;
-  try {
-    const answer = await deps.kinesis.send(
-      new GetShardIteratorCommand({
-        StreamName: streamName,
-        ShardId: info.shardId,
-        ShardIteratorType: 'AT_SEQUENCE_NUMBER',
-        StartingSequenceNumber: info.startSequenceNumber,
-      }),
-    );
-    iterator = answer.ShardIterator;
-  } catch (error) {
-    // A trimmed start sequence cannot be positioned at: nothing of the range is left to read.
-    if ((error as { name?: string }).name === 'InvalidArgumentException') return [];
-    throw error;
-  }
+  const start = await iteratorAtStart(deps, info);
+  if (start === null) return [];
+  let iterator: string | undefined = start;
   const records: KinesisRecord[] = [];
   for (let call = 0; iterator && call < MAX_GET_RECORDS_CALLS; call++) {
     const answer = await deps.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator }));
-    for (const record of answer.Records ?? []) {
-      if (BigInt(record.SequenceNumber ?? '0') > end) return records;
-      records.push(record);
-    }
-    const last = records[records.length - 1]?.SequenceNumber;
-    if (last !== undefined && BigInt(last) === end) return records;
+    const page = answer.Records ?? [];
+    if (appendInRange(records, page, end)) return records;
     // Caught up with the shard's end: nothing more of the range exists.
-    if ((answer.Records ?? []).length === 0 && answer.MillisBehindLatest === 0) return records;
+    if (page.length === 0 && answer.MillisBehindLatest === 0) return records;
     iterator = answer.NextShardIterator;
   }
   if (!iterator) return records;
@@ -153,4 +122,36 @@ async function readRange(
     `the range ${info.startSequenceNumber}..${info.endSequenceNumber} of ${info.shardId} was not read to its end ` +
       `in ${MAX_GET_RECORDS_CALLS} GetRecords calls; SQS will retry`,
   );
+}
+
+/** An iterator at the range's first record; null when the stream no longer holds that record. */
+async function iteratorAtStart(
+  deps: DeliveryDependencies,
+  info: StreamFailure['KinesisBatchInfo'],
+): Promise<string | undefined | null> {
+  try {
+    const answer = await deps.kinesis.send(
+      new GetShardIteratorCommand({
+        StreamName: parseStreamArn(info.streamArn).streamName,
+        ShardId: info.shardId,
+        ShardIteratorType: 'AT_SEQUENCE_NUMBER',
+        StartingSequenceNumber: info.startSequenceNumber,
+      }),
+    );
+    return answer.ShardIterator;
+  } catch (error) {
+    // A trimmed start sequence cannot be positioned at: nothing of the range is left to read.
+    if ((error as { name?: string }).name === 'InvalidArgumentException') return null;
+    throw error;
+  }
+}
+
+/** Appends the page's records up to `end` (a sequence number); true once the range is read to its end. */
+function appendInRange(records: KinesisRecord[], page: readonly KinesisRecord[], end: bigint): boolean {
+  for (const record of page) {
+    if (BigInt(record.SequenceNumber ?? '0') > end) return true;
+    records.push(record);
+  }
+  const last = records[records.length - 1]?.SequenceNumber;
+  return last !== undefined && BigInt(last) === end;
 }

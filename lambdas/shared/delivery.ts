@@ -61,44 +61,44 @@ export async function routeCommitted(deps: DeliveryDependencies, mutation: Logge
         deliverAt: due,
       });
     } else {
-      await deliverToTarget(deps, config, mutation, target, 0, undefined);
+      await deliverToTarget(deps, { config, mutation, target });
     }
   }
 }
 
+/** One delivery of a mutation to one of its targets. */
+export interface TargetDelivery {
+  readonly config: NamespaceConfig;
+  readonly mutation: LoggedMutation;
+  readonly target: string;
+  /** Earlier failed attempts of this delivery; 0 (the default) for a first one. */
+  readonly failedAttempts?: number;
+  /** When its first attempt failed (epoch ms); unset for a first delivery. */
+  readonly firstFailedAt?: number | undefined;
+}
+
 /**
  * Applies a mutation to one target. A failure goes to the retry queue with its backoff, or to the
- * DLQ once the namespace's max attempts are spent. `failedAttempts` counts earlier failures.
+ * DLQ once the namespace's max attempts are spent.
  */
-export async function deliverToTarget(
-  deps: DeliveryDependencies,
-  config: NamespaceConfig,
-  mutation: LoggedMutation,
-  targetName: string,
-  failedAttempts: number,
-  firstFailedAt: number | undefined,
-): Promise<void> {
-  const { envelope } = mutation;
-  const targetConfig = config.targets.find((target) => target.name === targetName);
-  const context = {
-    namespace: envelope.namespace,
-    id: envelope.id,
-    target: targetName,
-    attempt: failedAttempts + 1,
-  };
+export async function deliverToTarget(deps: DeliveryDependencies, delivery: TargetDelivery): Promise<void> {
+  const { config, mutation, target } = delivery;
+  const attempt = (delivery.failedAttempts ?? 0) + 1;
+  const targetConfig = config.targets.find((candidate) => candidate.name === target);
   if (!targetConfig) {
     await deadLetter(deps, {
       kind: 'retry',
       mutation,
-      target: targetName,
-      attempt: failedAttempts + 1,
-      lastError: `namespace "${envelope.namespace}" has no target "${targetName}" any more`,
-      firstFailedAt: firstFailedAt ?? deps.now(),
+      target,
+      attempt,
+      lastError: `namespace "${mutation.envelope.namespace}" has no target "${target}" any more`,
+      firstFailedAt: delivery.firstFailedAt ?? deps.now(),
       notBefore: deps.now(),
       reason: 'target-removed',
     });
     return;
   }
+  const context = { namespace: mutation.envelope.namespace, id: mutation.envelope.id, target, attempt };
   try {
     const outcome = await createTarget(targetConfig, deps.targetClients).apply(mutation, {
       now: deps.now(),
@@ -107,38 +107,53 @@ export async function deliverToTarget(
     crashPoint('after-target-write');
     deps.logger.info(OUTCOME_LOG_MESSAGES[outcome], context);
   } catch (error) {
-    const attempts = failedAttempts + 1;
-    const failedAt = firstFailedAt ?? deps.now();
-    const message: RetryMessage = {
+    const failure: RetryMessage = {
       kind: 'retry',
       mutation,
-      target: targetName,
-      attempt: attempts,
+      target,
+      attempt,
       lastError: errorMessage(error),
-      firstFailedAt: failedAt,
+      firstFailedAt: delivery.firstFailedAt ?? deps.now(),
       notBefore: deps.now(),
     };
-    if (error instanceof UnorderableMutationError) {
-      // Its place in the key's order can no longer be found: guessing could undo or double a write.
-      await deadLetter(deps, { ...message, reason: error.message });
-      return;
-    }
-    if (isRejection(error)) {
-      // The target refuses this mutation as such: retrying cannot help.
-      await deadLetter(deps, { ...message, reason: `rejected by the target: ${message.lastError}` });
-      return;
-    }
-    if (attempts >= config.retry.maxAttempts) {
-      await deadLetter(deps, {
-        ...message,
-        reason: `failed ${attempts} of ${config.retry.maxAttempts} attempts`,
-      });
-      return;
-    }
-    const notBefore = deps.now() + backoffMs(config.retry, attempts, deps.random);
-    await sendToQueue(deps, deps.queues.retry, { ...message, notBefore }, notBefore);
-    deps.logger.warn('Mutation retry scheduled', { ...context, error: message.lastError, notBefore });
+    await retryOrDeadLetter(deps, config, failure, error);
   }
+}
+
+/** A failed attempt: the DLQ if retrying cannot help or the attempts are spent, else the retry queue. */
+async function retryOrDeadLetter(
+  deps: DeliveryDependencies,
+  config: NamespaceConfig,
+  failure: RetryMessage,
+  error: unknown,
+): Promise<void> {
+  const reason = giveUpReason(config, failure, error);
+  if (reason !== undefined) {
+    await deadLetter(deps, { ...failure, reason });
+    return;
+  }
+  const notBefore = deps.now() + backoffMs(config.retry, failure.attempt, deps.random);
+  await sendToQueue(deps, deps.queues.retry, { ...failure, notBefore }, notBefore);
+  deps.logger.warn('Mutation retry scheduled', {
+    namespace: failure.mutation.envelope.namespace,
+    id: failure.mutation.envelope.id,
+    target: failure.target,
+    attempt: failure.attempt,
+    error: failure.lastError,
+    notBefore,
+  });
+}
+
+/** Why a failed delivery goes to the DLQ, or undefined when it is retried. */
+function giveUpReason(config: NamespaceConfig, failure: RetryMessage, error: unknown): string | undefined {
+  // Its place in the key's order can no longer be found: guessing could undo or double a write.
+  if (error instanceof UnorderableMutationError) return error.message;
+  // The target refuses this mutation as such: retrying cannot help.
+  if (isRejection(error)) return `rejected by the target: ${failure.lastError}`;
+  if (failure.attempt >= config.retry.maxAttempts) {
+    return `failed ${failure.attempt} of ${config.retry.maxAttempts} attempts`;
+  }
+  return undefined;
 }
 
 const OUTCOME_LOG_MESSAGES: Record<ApplyOutcome, string> = {

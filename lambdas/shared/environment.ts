@@ -19,7 +19,7 @@ export const ENV = {
 
 export type EnvKey = keyof typeof ENV;
 
-export class MissingEnvironmentError extends Error {
+class MissingEnvironmentError extends Error {
   constructor(readonly variables: string[]) {
     super(
       `Missing environment variable(s): ${variables.join(', ')}. ` +

@@ -104,7 +104,7 @@ export async function findLedgerEntryById(
 const BATCH_GET_LIMIT = 100;
 const BATCH_GET_MAX_ROUNDS = 8;
 
-export class LedgerReadError extends Error {
+class LedgerReadError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'LedgerReadError';
@@ -260,7 +260,7 @@ async function writeFence(
 }
 
 /** Whether this attempt was fenced: its record must never be routed. */
-export function isFenced(entry: LedgerEntry | undefined, id: string): boolean {
+function isFenced(entry: LedgerEntry | undefined, id: string): boolean {
   return entry?.state === 'ABORTED' && (entry.abortedIds?.has(id) ?? false);
 }
 

@@ -11,20 +11,20 @@
  * escapes), an idempotency key of 255 quotes (2 bytes each), the target names (bounded by the 4 KB
  * SSM parameter), id, namespace, times and field names.
  */
-export const ENVELOPE_OVERHEAD_BYTES = 24 * 1024;
+const ENVELOPE_OVERHEAD_BYTES = 24 * 1024;
 /** `lastError` and `reason` of a retry or DLQ message, each; longer texts must be cut to this. */
 export const ERROR_TEXT_MAX_BYTES = 8 * 1024;
 /** Kinesis sequence numbers have up to 128 digits. */
 export const SEQUENCE_MAX_DIGITS = 128;
 /** Everything of a retry message besides the envelope and the two error texts. */
-export const RETRY_MESSAGE_OVERHEAD_BYTES = 1024;
+const RETRY_MESSAGE_OVERHEAD_BYTES = 1024;
 /** A poison message's reason, source, namespace and id, besides the base64 data. */
-export const POISON_OVERHEAD_BYTES = 2 * 1024;
+const POISON_OVERHEAD_BYTES = 2 * 1024;
 /** The DLQ kind "stream-record": one record's data base64 plus its metadata (about 500 bytes). */
-export const STREAM_RECORD_METADATA_BYTES = 1024;
+const STREAM_RECORD_METADATA_BYTES = 1024;
 
 /** Base64 of `bytes` bytes: 4 characters per 3 bytes, padded. */
-export function base64Length(bytes: number): number {
+function base64Length(bytes: number): number {
   return 4 * Math.ceil(bytes / 3);
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RESERVED_ATTRIBUTE_PREFIX } from './targets/wal-attributes';
 
 /**
  * The namespace schema: one source of truth for `config/<stage>/*.json` (checked by CDK at synth)
@@ -6,9 +7,7 @@ import { z } from 'zod';
  */
 
 export const NAMESPACE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-export const TARGET_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
-/** Attribute names that the WAL writes into DynamoDB target items; payloads may not use them. */
-export const RESERVED_ATTRIBUTE_PREFIX = '_wal';
+const TARGET_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 /**
  * The largest payload a namespace may allow: the ledger keeps the envelope in one DynamoDB item
  * (400 KB), and every queue message carrying it, base64 poison included, must fit SQS's 1 MiB
@@ -27,7 +26,7 @@ export const SHORTEST_HISTORY_MS = (LEDGER_MIN_RETENTION_DAYS - 1) * DAY_MS;
  * The longest delay a namespace may allow (30 days). Delays beyond SQS's 900 s hop through the delay
  * queue, one send and one invocation per 15 minutes: 30 days is about 2,900 hops per mutation and target.
  */
-export const MAX_DELAY_SECONDS = 30 * 24 * 3600;
+const MAX_DELAY_SECONDS = 30 * 24 * 3600;
 
 const attributeName = z
   .string()
@@ -64,7 +63,7 @@ export const dynamoDbTargetSchema = z
 /** Later issues add sqs | kinesis | sns | eventbridge | http | lambda | region here. */
 export const targetSchema = z.discriminatedUnion('type', [dynamoDbTargetSchema]);
 
-export const retrySchema = z
+const retrySchema = z
   .object({
     maxAttempts: z.number().int().min(1).max(100).default(8),
     initialBackoffSeconds: z.number().min(0).max(3600).default(2),
@@ -133,8 +132,6 @@ export const namespaceConfigSchema = z
     }
   });
 
-/** A namespace config as written in `config/<stage>/<name>.json` (defaults not yet applied). */
-export type NamespaceConfigInput = z.input<typeof namespaceConfigSchema>;
 /** A validated namespace config with every default filled in. */
 export type NamespaceConfig = z.output<typeof namespaceConfigSchema>;
 export type TargetConfig = z.output<typeof targetSchema>;
@@ -153,7 +150,7 @@ export class InvalidNamespaceConfigError extends Error {
 }
 
 /** Formats zod issues as `path: message`, so an error names the bad field. */
-export function describeIssues(error: z.ZodError): string[] {
+function describeIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => {
     const path = issue.path.length > 0 ? issue.path.join('.') : '(root)';
     return `${path}: ${issue.message}`;

@@ -73,9 +73,24 @@ export const queueMessageSchema = z.discriminatedUnion('kind', [
   streamRecordMessageSchema,
 ]);
 
+/**
+ * What the Kinesis mapping sends to its on-failure destination (the stream-failure queue): where the
+ * batch was, not its records. Not a WAL message: AWS writes it.
+ */
+export const streamFailureSchema = z.object({
+  KinesisBatchInfo: z.object({
+    shardId: z.string(),
+    startSequenceNumber: z.string(),
+    endSequenceNumber: z.string(),
+    streamArn: z.string(),
+    batchSize: z.number().int().optional(),
+  }),
+});
+
 export type QueueMessage = z.infer<typeof queueMessageSchema>;
 export type DeliverMessage = z.infer<typeof deliverMessageSchema>;
 export type RetryMessage = z.infer<typeof retryMessageSchema>;
 export type RecheckMessage = z.infer<typeof recheckMessageSchema>;
 export type PoisonMessage = z.infer<typeof poisonMessageSchema>;
 export type StreamRecordMessage = z.infer<typeof streamRecordMessageSchema>;
+export type StreamFailure = z.infer<typeof streamFailureSchema>;

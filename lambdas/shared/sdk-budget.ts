@@ -33,8 +33,8 @@ export const DEFAULT_SDK_BUDGET: SdkBudget = {
  * base is 1 s for throttling errors (50 ms for others) in @smithy/core's retries-2026-config. The
  * budget assumes every retry is throttled and the random factor is 1.
  */
-export const SDK_THROTTLING_BACKOFF_BASE_MS = 1_000;
-export const SDK_MAX_BACKOFF_MS = 20_000;
+const SDK_THROTTLING_BACKOFF_BASE_MS = 1_000;
+const SDK_MAX_BACKOFF_MS = 20_000;
 
 /** The longest the SDK may wait between the attempts of one call. */
 export function worstCaseBackoffMs(maxAttempts: number): number {

@@ -17,7 +17,7 @@ export interface StorableJsonProblem {
  * deserializer and lib-dynamodb's marshalling build maps that way, and so does the dynalite emulator,
  * so the field would vanish after the WAL acknowledged it (docs/decisions.md, "Field names").
  */
-export const UNSTORABLE_FIELD_NAMES: ReadonlySet<string> = new Set(['__proto__']);
+const UNSTORABLE_FIELD_NAMES: ReadonlySet<string> = new Set(['__proto__']);
 
 // Deeper than DynamoDB's 32 levels is refined later; this bound only keeps the walk's stack small.
 const MAX_DEPTH = 64;
@@ -45,7 +45,7 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return prototype === Object.prototype || prototype === null;
 }
 
-export function fieldNameProblem(name: string): string | undefined {
+function fieldNameProblem(name: string): string | undefined {
   if (UNSTORABLE_FIELD_NAMES.has(name)) {
     return `the field name "${name}" cannot be stored as sent (JavaScript readers of DynamoDB, including the AWS SDK, drop it); rename the field`;
   }
@@ -61,36 +61,46 @@ function visit(value: unknown, path: (string | number)[], problems: StorableJson
     problems.push({ path, message: `nested deeper than ${MAX_DEPTH} levels` });
     return;
   }
-  if (value === null || typeof value === 'boolean') return;
-  if (typeof value === 'string') {
-    if (LONE_SURROGATE.test(value)) {
-      problems.push({
-        path,
-        message:
-          'the string is not valid Unicode (it has a lone surrogate), which DynamoDB cannot store; send valid UTF-8',
-      });
-    }
-    return;
-  }
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) problems.push({ path, message: `${value} is not a JSON number` });
-    return;
-  }
   if (Array.isArray(value)) {
     for (const [index, item] of value.entries()) visit(item, [...path, index], problems);
     return;
   }
   if (isPlainObject(value)) {
-    for (const name of Object.keys(value)) {
-      const problem = fieldNameProblem(name);
-      if (problem) {
-        problems.push({ path: [...path, name], message: problem });
-        if (problems.length >= MAX_PROBLEMS) return;
-        continue;
-      }
-      visit(value[name], [...path, name], problems);
-    }
+    visitFields(value, path, problems);
     return;
   }
-  problems.push({ path, message: `expected a JSON value, received ${typeof value}` });
+  const message = scalarProblem(value);
+  if (message) problems.push({ path, message });
+}
+
+function visitFields(
+  object: Record<string, unknown>,
+  path: (string | number)[],
+  problems: StorableJsonProblem[],
+): void {
+  for (const name of Object.keys(object)) {
+    const problem = fieldNameProblem(name);
+    if (problem) {
+      problems.push({ path: [...path, name], message: problem });
+      if (problems.length >= MAX_PROBLEMS) return;
+      continue;
+    }
+    visit(object[name], [...path, name], problems);
+  }
+}
+
+/** Why a value that is neither an array nor a plain object is not storable JSON, or undefined if it is. */
+function scalarProblem(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'boolean':
+      return undefined;
+    case 'string':
+      return LONE_SURROGATE.test(value)
+        ? 'the string is not valid Unicode (it has a lone surrogate), which DynamoDB cannot store; send valid UTF-8'
+        : undefined;
+    case 'number':
+      return Number.isFinite(value) ? undefined : `${value} is not a JSON number`;
+    default:
+      return value === null ? undefined : `expected a JSON value, received ${typeof value}`;
+  }
 }

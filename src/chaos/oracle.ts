@@ -1,9 +1,10 @@
 /**
  * The chaos checker's oracle: what a DynamoDB target must hold, computed from the acknowledged
  * history alone (what the clients sent and what the API answered: `sequence`, `effectiveAt`).
- * It imports nothing from the implementation on purpose, so it checks the contract
- * (DESIGN.md "Apply idempotently, in order"), not the code's own idea of it.
+ * It imports nothing of the implementation's logic on purpose (only the item attributes' names), so it
+ * checks the contract (DESIGN.md "Apply idempotently, in order"), not the code's own idea of it.
  */
+import { DELETED_ATTRIBUTE, RESERVED_ATTRIBUTE_PREFIX } from '#lambdas/shared/targets/wal-attributes';
 
 export type Item = Record<string, unknown>;
 export type Op = 'put' | 'update' | 'delete';
@@ -23,11 +24,6 @@ export interface AckedMutation {
   /** The stream sequence number the answer gave (a decimal string of up to 128 digits). */
   readonly sequence: string;
 }
-
-/** Attribute names the WAL keeps for itself on target items; not part of the item. */
-export const WAL_ATTRIBUTE_PREFIX = '_wal';
-/** A tombstone: the WAL keeps a deleted item's place in the order; it counts as absent. */
-export const TOMBSTONE_ATTRIBUTE = '_walDeleted';
 
 export class AddToNonNumberError extends Error {
   constructor(
@@ -122,9 +118,9 @@ export function expectedItems(
 
 /** The item as a reader sees it: without the WAL's attributes, and absent if it is a tombstone. */
 export function visibleItem(stored: Item | undefined): Item | undefined {
-  if (!stored || stored[TOMBSTONE_ATTRIBUTE] === true) return undefined;
+  if (!stored || stored[DELETED_ATTRIBUTE] === true) return undefined;
   return Object.fromEntries(
-    Object.entries(stored).filter(([attribute]) => !attribute.startsWith(WAL_ATTRIBUTE_PREFIX)),
+    Object.entries(stored).filter(([attribute]) => !attribute.startsWith(RESERVED_ATTRIBUTE_PREFIX)),
   );
 }
 

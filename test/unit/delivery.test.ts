@@ -83,8 +83,17 @@ describe('routeCommitted', () => {
 
 describe('deliverToTarget', () => {
   it('dead-letters after the namespace max attempts, with the reason', async () => {
+    // GIVEN a target that is down, and a delivery that failed twice of its 3 attempts
     documentMock.on(PutCommand).rejects(new Error('table is down'));
-    await deliverToTarget(dependencies(), config, loggedMutation(), 'main', 2, NOW - 1_000);
+    // WHEN its third attempt fails
+    await deliverToTarget(dependencies(), {
+      config,
+      mutation: loggedMutation(),
+      target: 'main',
+      failedAttempts: 2,
+      firstFailedAt: NOW - 1_000,
+    });
+    // THEN it goes to the DLQ, keeping when it first failed
     expect(sent()).toEqual([
       {
         queue: 'dlq-url',
@@ -100,10 +109,13 @@ describe('deliverToTarget', () => {
   });
 
   it('dead-letters at once what the target rejects as invalid (no retries)', async () => {
+    // GIVEN a target that rejects the item itself
     documentMock
       .on(PutCommand)
       .rejects(Object.assign(new Error('Type mismatch for key'), { name: 'ValidationException' }));
-    await deliverToTarget(dependencies(), config, loggedMutation(), 'main', 0, undefined);
+    // WHEN a first delivery meets the rejection
+    await deliverToTarget(dependencies(), { config, mutation: loggedMutation(), target: 'main' });
+    // THEN
     expect(sent()).toEqual([
       {
         queue: 'dlq-url',
@@ -121,7 +133,7 @@ describe('deliverToTarget', () => {
     documentMock.on(GetCommand).resolves({});
     const old = loggedMutation({ loggedAt: NOW - 40 * 86_400_000 });
     // WHEN
-    await deliverToTarget(dependencies(), config, old, 'main', 0, undefined);
+    await deliverToTarget(dependencies(), { config, mutation: old, target: 'main' });
     // THEN no write (it could undo that delete), the DLQ says why
     expect(documentMock.commandCalls(PutCommand)).toHaveLength(0);
     expect(sent()).toEqual([
@@ -145,7 +157,7 @@ describe('deliverToTarget', () => {
     documentMock.on(PutCommand).resolves({});
     const old = loggedMutation({ loggedAt: NOW - 40 * 86_400_000 });
     // WHEN
-    await deliverToTarget(dependencies(), config, old, 'main', 0, undefined);
+    await deliverToTarget(dependencies(), { config, mutation: old, target: 'main' });
     // THEN it lands (conditional on the revision it read)
     expect(sent()).toEqual([]);
     expect(documentMock.commandCalls(PutCommand)[0]?.args[0].input).toMatchObject({
@@ -161,7 +173,7 @@ describe('deliverToTarget', () => {
       .resolves({ Item: { id: 'a1', n: 'text', _walOrder: '0', _walRev: 'r', _walBase: '1#1' } });
     const add = loggedMutation({ op: 'update', payload: { id: 'a1' }, update: { add: { n: 1 } } });
     // WHEN
-    await deliverToTarget(dependencies(), config, add, 'main', 0, undefined);
+    await deliverToTarget(dependencies(), { config, mutation: add, target: 'main' });
     // THEN it goes to the retry queue, not the DLQ
     expect(sent()).toEqual([
       {
@@ -176,7 +188,10 @@ describe('deliverToTarget', () => {
   });
 
   it('dead-letters a mutation whose target was removed from the namespace', async () => {
-    await deliverToTarget(dependencies(), config, loggedMutation(), 'gone', 0, undefined);
+    // GIVEN a namespace without the target "gone"
+    // WHEN a delivery to it comes due
+    await deliverToTarget(dependencies(), { config, mutation: loggedMutation(), target: 'gone' });
+    // THEN
     expect(sent()[0]).toMatchObject({ queue: 'dlq-url', message: { reason: 'target-removed' } });
   });
 });

@@ -12,7 +12,6 @@ import {
   DAY_MS,
   type DynamoDbTargetConfig,
   LEDGER_MIN_RETENTION_DAYS,
-  RESERVED_ATTRIBUTE_PREFIX,
   SHORTEST_HISTORY_MS,
 } from '#lambdas/shared/namespace-config';
 import {
@@ -20,12 +19,11 @@ import {
   compactOrder,
   type HistoryContext,
   type Item,
-  ORDER_ATTRIBUTE,
   type OrderedMutation,
-  REVISION_ATTRIBUTE,
   UnorderableMutationError,
 } from './item-history';
 import type { ApplyContext, ApplyOutcome, Target, UpdateSpec } from './target';
+import { ORDER_ATTRIBUTE, RESERVED_ATTRIBUTE_PREFIX, REVISION_ATTRIBUTE } from './wal-attributes';
 
 function isItem(value: unknown): value is Item {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -54,6 +52,15 @@ function keyValueProblem(key: KeyAttribute, value: unknown): string | undefined 
     : undefined;
 }
 
+function reservedNameProblems(payload: Item): string[] {
+  return Object.keys(payload)
+    .filter((attribute) => attribute.startsWith(RESERVED_ATTRIBUTE_PREFIX))
+    .map(
+      (attribute) =>
+        `payload.${attribute}: attribute names starting with "${RESERVED_ATTRIBUTE_PREFIX}" are reserved for the WAL`,
+    );
+}
+
 export class DynamoDbTarget implements Target {
   readonly type = 'dynamodb';
   readonly name: string;
@@ -79,40 +86,41 @@ export class DynamoDbTarget implements Target {
         `target "${this.name}" (dynamodb) needs payload to be a JSON object (the item${op === 'put' ? '' : "'s key"})`,
       ];
     }
-    const problems: string[] = [];
-    for (const key of this.keys) {
+    return [...this.keyProblems(payload), ...reservedNameProblems(payload), ...this.updateProblems(update)];
+  }
+
+  private keyProblems(payload: Item): string[] {
+    return this.keys.flatMap((key) => {
       const expected = keyValueProblem(key, payload[key.name]);
-      if (expected)
-        problems.push(`target "${this.name}" needs payload.${key.name}, its key attribute, as ${expected}`);
-    }
-    for (const attribute of Object.keys(payload)) {
-      if (attribute.startsWith(RESERVED_ATTRIBUTE_PREFIX)) {
-        problems.push(
-          `payload.${attribute}: attribute names starting with "${RESERVED_ATTRIBUTE_PREFIX}" are reserved for the WAL`,
-        );
-      }
-    }
+      return expected
+        ? [`target "${this.name}" needs payload.${key.name}, its key attribute, as ${expected}`]
+        : [];
+    });
+  }
+
+  private updateProblems(update: UpdateSpec | undefined): string[] {
+    const set = Object.keys(update?.set ?? {});
     const added = new Set(Object.keys(update?.add ?? {}));
-    for (const attribute of Object.keys(update?.set ?? {})) {
-      if (added.has(attribute)) problems.push(`update: "${attribute}" is in both "set" and "add"; use one`);
-    }
-    const updated = [...Object.keys(update?.set ?? {}), ...added];
-    for (const attribute of updated) {
-      if (attribute === '') {
-        problems.push('update: an attribute name is empty');
-        continue;
-      }
-      if (this.keyAttributes.includes(attribute)) {
-        problems.push(
-          `update: "${attribute}" is a key attribute of target "${this.name}" and cannot be updated`,
-        );
-      } else if (attribute.startsWith(RESERVED_ATTRIBUTE_PREFIX)) {
-        problems.push(
-          `update: attribute names starting with "${RESERVED_ATTRIBUTE_PREFIX}" are reserved for the WAL`,
-        );
-      }
+    const problems = set
+      .filter((attribute) => added.has(attribute))
+      .map((attribute) => `update: "${attribute}" is in both "set" and "add"; use one`);
+    for (const attribute of [...set, ...added]) {
+      const problem = this.updatedAttributeProblem(attribute);
+      if (problem) problems.push(problem);
     }
     return problems;
+  }
+
+  /** Why an attribute may not be set or added to, or undefined when it may. */
+  private updatedAttributeProblem(attribute: string): string | undefined {
+    if (attribute === '') return 'update: an attribute name is empty';
+    if (this.keyAttributes.includes(attribute)) {
+      return `update: "${attribute}" is a key attribute of target "${this.name}" and cannot be updated`;
+    }
+    if (attribute.startsWith(RESERVED_ATTRIBUTE_PREFIX)) {
+      return `update: attribute names starting with "${RESERVED_ATTRIBUTE_PREFIX}" are reserved for the WAL`;
+    }
+    return undefined;
   }
 
   partitionKeyOf(payload: unknown): string | undefined {
@@ -249,7 +257,7 @@ function newRevision(mutationId: string): string {
 }
 
 /** Other writers kept changing the item between this delivery's read and write. */
-export class ConcurrentItemWriteError extends Error {
+class ConcurrentItemWriteError extends Error {
   constructor(target: string, mutationId: string, rounds: number) {
     super(
       `target "${target}": the item changed under mutation ${mutationId} ${rounds} times in a row; retrying later`,

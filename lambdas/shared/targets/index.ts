@@ -3,7 +3,7 @@ import type { TargetConfig } from '#lambdas/shared/namespace-config';
 import { DynamoDbTarget } from './dynamodb-target';
 import type { Target } from './target';
 
-export type { ApplyContext, ApplyOutcome, Target, UpdateSpec } from './target';
+export type { ApplyOutcome, Target } from './target';
 
 /** The SDK clients targets may use; each handler creates them once and passes them in. */
 export interface TargetClients {

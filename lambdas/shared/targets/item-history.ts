@@ -1,4 +1,15 @@
-import { RESERVED_ATTRIBUTE_PREFIX } from '#lambdas/shared/namespace-config';
+import {
+  ADDS_ATTRIBUTE,
+  BASE_ATTRIBUTE,
+  DELETED_ATTRIBUTE,
+  EXPIRES_AT_ATTRIBUTE,
+  FOLDED_ATTRIBUTE,
+  MUTATION_ID_ATTRIBUTE,
+  ORDER_ATTRIBUTE,
+  RESERVED_ATTRIBUTE_PREFIX,
+  REVISION_ATTRIBUTE,
+  STAMPS_ATTRIBUTE,
+} from './wal-attributes';
 
 /**
  * Per-key semantics of a DynamoDB target, as a pure function: an item keeps just enough of its history
@@ -15,17 +26,6 @@ import { RESERVED_ATTRIBUTE_PREFIX } from '#lambdas/shared/namespace-config';
  *  - `_walDeleted` and `_walExpiresAt` on a tombstone: a delete stays deleted for the retention period.
  * Orders in maps are compact (`time#sequence`); {@link compareOrders} compares them numerically.
  */
-
-export const ORDER_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}Order`;
-export const MUTATION_ID_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}Id`;
-export const BASE_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}Base`;
-export const STAMPS_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}Stamps`;
-export const ADDS_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}Adds`;
-export const FOLDED_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}Folded`;
-export const DELETED_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}Deleted`;
-export const EXPIRES_AT_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}ExpiresAt`;
-/** Changes with every write: the optimistic lock of read-modify-write. */
-export const REVISION_ATTRIBUTE = `${RESERVED_ATTRIBUTE_PREFIX}Rev`;
 
 /**
  * Bytes of add history an item keeps, all counters together (~80 bytes an add: about 800 adds): the oldest
@@ -215,13 +215,7 @@ function replaceBase(
 }
 
 function update(state: ItemState, mutation: OrderedMutation, context: HistoryContext): HistoryOutcome {
-  const order = mutation.order;
-  // An update is applied whole: one of its marks on the item proves all of it was (a fold may have taken
-  // the marks of some of its counters and not of others).
-  const seen =
-    Object.keys(mutation.add ?? {}).some((name) => state.adds.get(name)?.has(order)) ||
-    Object.keys(mutation.set ?? {}).some((name) => state.stamps.get(name) === order);
-  if (seen) return { outcome: 'duplicate' };
+  if (isUpdateApplied(state, mutation)) return { outcome: 'duplicate' };
   const next = newHistory(state.base);
   for (const [name, stamp] of state.stamps) next.stamps.set(name, stamp);
   for (const name of state.adds.keys()) copyCounter(state, next, name);
@@ -231,12 +225,46 @@ function update(state: ItemState, mutation: OrderedMutation, context: HistoryCon
     attributes.clear();
     for (const key of context.keyAttributes) attributes.set(key, mutation.payload[key]);
   }
-  let changed = false;
-  let repeated = false;
+  const sets = applySets(state, next, attributes, mutation);
+  const adds = applyAdds(state, next, attributes, mutation);
+  foldToBudget(next);
+  if (!sets.changed && !adds.changed) {
+    return sets.repeated || adds.repeated ? { outcome: 'duplicate' } : { outcome: 'replaced' };
+  }
+  return { outcome: 'applied', item: writeState(attributes, next, state.watermark, mutation, context, true) };
+}
+
+/**
+ * An update is applied whole: one of its marks on the item proves all of it was (a fold may have taken
+ * the marks of some of its counters and not of others).
+ */
+function isUpdateApplied(state: ItemState, mutation: OrderedMutation): boolean {
+  const order = mutation.order;
+  return (
+    Object.keys(mutation.add ?? {}).some((name) => state.adds.get(name)?.has(order)) ||
+    Object.keys(mutation.set ?? {}).some((name) => state.stamps.get(name) === order)
+  );
+}
+
+/** What part of an update did: `changed` the item, or met a part of it already applied (`repeated`). */
+interface UpdateEffect {
+  changed: boolean;
+  repeated: boolean;
+}
+
+/** The update's sets that are newer than what replaced their attributes, with later adds on top. */
+function applySets(
+  state: ItemState,
+  next: MutableHistory,
+  attributes: Map<string, unknown>,
+  mutation: OrderedMutation,
+): UpdateEffect {
+  const order = mutation.order;
+  const effect: UpdateEffect = { changed: false, repeated: false };
   for (const [name, value] of Object.entries(mutation.set ?? {})) {
     const stamp = stampOf(state, name);
     if (!isAfter(order, stamp)) {
-      repeated ||= stamp === order;
+      effect.repeated ||= stamp === order;
       continue;
     }
     const later = addsAfter(state, name, order, 'the set');
@@ -245,13 +273,25 @@ function update(state: ItemState, mutation: OrderedMutation, context: HistoryCon
     next.adds.delete(name);
     next.folded.delete(name);
     if (later.size > 0) next.adds.set(name, later);
-    changed = true;
+    effect.changed = true;
   }
+  return effect;
+}
+
+/** The update's adds to counters not replaced after it, each logged so that a repeat is recognised. */
+function applyAdds(
+  state: ItemState,
+  next: MutableHistory,
+  attributes: Map<string, unknown>,
+  mutation: OrderedMutation,
+): UpdateEffect {
+  const order = mutation.order;
+  const effect: UpdateEffect = { changed: false, repeated: false };
   for (const [name, amount] of Object.entries(mutation.add ?? {})) {
     if (!isAfter(order, stampOf(state, name))) continue;
     const log = new Map(next.adds.get(name) ?? []);
     if (log.has(order)) {
-      repeated = true;
+      effect.repeated = true;
       continue;
     }
     const folded = next.folded.get(name);
@@ -263,13 +303,9 @@ function update(state: ItemState, mutation: OrderedMutation, context: HistoryCon
     attributes.set(name, sumOnto(attributes.get(name), new Map([[order, amount]]), name));
     log.set(order, amount);
     next.adds.set(name, log);
-    changed = true;
+    effect.changed = true;
   }
-  foldToBudget(next);
-  if (!changed) {
-    return repeated ? { outcome: 'duplicate' } : { outcome: 'replaced' };
-  }
-  return { outcome: 'applied', item: writeState(attributes, next, state.watermark, mutation, context, true) };
+  return effect;
 }
 
 interface MutableHistory {

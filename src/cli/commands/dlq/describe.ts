@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { queueMessageSchema } from '#lambdas/shared/queue-message';
+import { queueMessageSchema, streamFailureSchema } from '#lambdas/shared/queue-message';
 import type { SampledMessage } from './sample';
 
 /** What a DLQ message is: a WAL queue message kind, or a body the WAL did not write. */
@@ -35,18 +34,6 @@ export interface DeadLetter {
 export const UNRECOGNIZED_REASON = 'unrecognized: not a message the WAL writes';
 const SNIPPET_LENGTH = 160;
 
-/**
- * The Kinesis mapping's on-failure record (the stream-failure queue's messages; the consumer's schema is
- * streamFailureSchema in lambdas/queue-consumer/reread-stream.ts, not imported to keep the CLI light).
- */
-const streamFailureShape = z.object({
-  KinesisBatchInfo: z.object({
-    shardId: z.string(),
-    startSequenceNumber: z.string(),
-    endSequenceNumber: z.string(),
-  }),
-});
-
 /** Reads a DLQ message body (shapes in lambdas/shared/queue-message.ts) into what an operator needs. */
 export function describeDeadLetter(message: SampledMessage): DeadLetter {
   const sentAt = Number(message.attributes.SentTimestamp);
@@ -62,7 +49,7 @@ export function describeDeadLetter(message: SampledMessage): DeadLetter {
   const json = parseJson(message.body);
   const parsed = queueMessageSchema.safeParse(json);
   if (!parsed.success) {
-    const failure = streamFailureShape.safeParse(json);
+    const failure = streamFailureSchema.safeParse(json);
     if (failure.success) {
       const { shardId, startSequenceNumber, endSequenceNumber } = failure.data.KinesisBatchInfo;
       return {

@@ -6,18 +6,14 @@ import {
   RECHECK_DELAY_MS,
   routeCommitted,
   sendToQueue,
-} from '#lambdas/shared/delivery';
-import {
-  type Envelope,
-  InvalidEnvelopeError,
-  type LoggedMutation,
-  parseEnvelope,
-} from '#lambdas/shared/envelope';
-import { crashPoint } from '#lambdas/shared/faults';
-import { commitStateOf, getLedgerEntries, type LedgerEntry, ledgerKey } from '#lambdas/shared/ledger';
+} from './delivery';
+import { type Envelope, InvalidEnvelopeError, type LoggedMutation, parseEnvelope } from './envelope';
+import { crashPoint } from './faults';
+import { commitStateOf, getLedgerEntries, type LedgerEntry, ledgerKey } from './ledger';
 
 /**
- * Consumes one batch of the WAL stream. The ledger is read once for the whole batch (strongly
+ * Consumes one batch of the WAL stream (the stream consumer's work, and the queue consumer's for records
+ * it re-reads or holds as copies). The ledger is read once for the whole batch (strongly
  * consistent); then each record, in stream order, is routed, skipped or parked. A record whose
  * handling throws is reported as a batch item failure, so Lambda retries it (and bisects).
  */

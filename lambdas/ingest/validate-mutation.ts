@@ -1,0 +1,192 @@
+import { dynamoValueProblems } from '#lambdas/shared/dynamo-values';
+import { badRequest, ProblemError } from '#lambdas/shared/http/problem';
+import {
+  IDEMPOTENCY_KEY_PATTERN,
+  type MutationRequest,
+  mutationRequestSchema,
+} from '#lambdas/shared/mutation-request';
+import type { NamespaceConfig } from '#lambdas/shared/namespace-config';
+import { createTarget, type Target, type TargetClients } from '#lambdas/shared/targets/index';
+
+/**
+ * The validation half of an ingest: everything that can answer 4xx before anything is logged. The
+ * request is checked on its own first ({@link parseMutationRequest}), then against its namespace's
+ * config ({@link acceptMutation}).
+ */
+
+/** A well-formed request and the idempotency key its client chose (header or body), if any. */
+export interface ParsedMutation {
+  readonly request: MutationRequest;
+  readonly clientKey: string | undefined;
+}
+
+/** A request its namespace takes: what the envelope needs besides its ids. */
+export interface AcceptedMutation {
+  readonly request: MutationRequest;
+  readonly targets: Target[];
+  /** Epoch ms the mutation is due, or undefined when it is due now. */
+  readonly deliverAt: number | undefined;
+}
+
+export interface AcceptanceContext {
+  readonly now: number;
+  readonly random: () => number;
+  readonly targetClients: TargetClients;
+}
+
+/** Checks the request on its own (schema, idempotency key); throws a 400 ProblemError saying what is wrong. */
+export function parseMutationRequest(
+  body: unknown,
+  headerIdempotencyKey: string | undefined,
+): ParsedMutation {
+  const request = parseRequest(body);
+  return { request, clientKey: chooseIdempotencyKey(request, headerIdempotencyKey) };
+}
+
+/**
+ * Checks the request against its namespace: enabled, idempotency key if required, targets, payload, delay.
+ * Throws a ProblemError (403, 400 or 413) saying what the client should change.
+ */
+export function acceptMutation(
+  config: NamespaceConfig,
+  parsed: ParsedMutation,
+  context: AcceptanceContext,
+): AcceptedMutation {
+  const { request, clientKey } = parsed;
+  if (!config.enabled) {
+    throw new ProblemError(
+      403,
+      'namespace-disabled',
+      'Namespace disabled',
+      `Namespace "${config.name}" is disabled and takes no mutations. Ask its owners to set "enabled": true.`,
+    );
+  }
+  if (config.requireIdempotencyKey && clientKey === undefined) {
+    throw badRequest(
+      'idempotency-key-required',
+      `Namespace "${config.name}" requires an idempotency key: send the header "Idempotency-Key" (or ` +
+        '"idempotencyKey" in the body), unique per mutation and the same on every retry of it.',
+    );
+  }
+  const targets = selectTargets(config, request, context.targetClients);
+  validatePayload(config, request, targets);
+  return { request, targets, deliverAt: deliveryTime(config, request, context.now, context.random) };
+}
+
+function parseRequest(body: unknown): MutationRequest {
+  const result = mutationRequestSchema.safeParse(body);
+  if (!result.success) {
+    const errors = result.error.issues.map((issue) => ({
+      pointer: jsonPointer(issue.path),
+      detail: issue.message,
+    }));
+    throw badRequest(
+      'invalid-mutation',
+      `The mutation is not valid: ${errors.map((error) => `${error.pointer}: ${error.detail}`).join('; ')}`,
+      { errors },
+    );
+  }
+  const request = result.data;
+  if (request.items !== undefined) {
+    throw badRequest(
+      'unsupported-items',
+      'Multi-item mutations ("items") are not supported yet; send "payload".',
+    );
+  }
+  if (request.payload === undefined) {
+    throw badRequest('missing-payload', 'The mutation has no "payload": send the JSON value to deliver.');
+  }
+  return request;
+}
+
+function selectTargets(config: NamespaceConfig, request: MutationRequest, clients: TargetClients): Target[] {
+  const names = request.targets ?? config.targets.map((target) => target.name);
+  const unknown = names.filter((name) => !config.targets.some((target) => target.name === name));
+  if (unknown.length > 0) {
+    throw badRequest(
+      'unknown-target',
+      `Namespace "${config.name}" has no target named ${unknown.map((name) => `"${name}"`).join(', ')}; ` +
+        `its targets are ${config.targets.map((target) => `"${target.name}"`).join(', ')}.`,
+    );
+  }
+  return config.targets
+    .filter((target) => names.includes(target.name))
+    .map((target) => createTarget(target, clients));
+}
+
+function validatePayload(config: NamespaceConfig, request: MutationRequest, targets: Target[]): void {
+  // Everything the envelope carries of the client's data counts toward maxBytes.
+  const data = { payload: request.payload, set: request.set, add: request.add };
+  const bytes = Buffer.byteLength(JSON.stringify(data), 'utf8');
+  if (bytes > config.payload.maxBytes) {
+    throw new ProblemError(
+      413,
+      'payload-too-large',
+      'Payload too large',
+      `The payload (with "set" and "add") is ${bytes} bytes; namespace "${config.name}" takes at most ${config.payload.maxBytes}.`,
+    );
+  }
+  const update = request.op === 'update' ? { set: request.set, add: request.add } : undefined;
+  const problems = [
+    ...dynamoValueProblems(request.payload, 'payload'),
+    ...dynamoValueProblems(request.set ?? {}, 'set'),
+    ...targets.flatMap((target) => target.validate(request.payload, request.op, update)),
+  ];
+  if (problems.length > 0) {
+    throw badRequest(
+      'invalid-payload',
+      `The payload does not fit the namespace's targets: ${problems.join('; ')}`,
+    );
+  }
+}
+
+/** The delivery time of a delayed mutation (epoch ms), or undefined when it is due now. */
+function deliveryTime(
+  config: NamespaceConfig,
+  request: MutationRequest,
+  now: number,
+  random: () => number,
+): number | undefined {
+  const lifecycle = request.lifecycle;
+  if (!lifecycle) return undefined;
+  const jitterMs = Math.floor(random() * (lifecycle.jitterSeconds ?? 0) * 1000);
+  let delayMs: number;
+  if (lifecycle.deliverAt !== undefined) {
+    delayMs = Date.parse(lifecycle.deliverAt) - now;
+  } else {
+    delayMs = (lifecycle.delaySeconds ?? 0) * 1000;
+  }
+  // A deliverAt in the past means "now": the mutation is immediate.
+  if (delayMs <= 0 && jitterMs === 0) return undefined;
+  const totalMs = Math.max(delayMs, 0) + jitterMs;
+  const maxMs = config.delay.maxDelaySeconds * 1000;
+  if (totalMs > maxMs) {
+    throw badRequest(
+      'delay-out-of-bounds',
+      `The delay is ${Math.ceil(totalMs / 1000)} s (with jitter); namespace "${config.name}" allows at most ` +
+        `${config.delay.maxDelaySeconds} s.`,
+    );
+  }
+  return now + totalMs;
+}
+
+function chooseIdempotencyKey(request: MutationRequest, header: string | undefined): string | undefined {
+  if (header !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(header)) {
+    throw badRequest(
+      'invalid-idempotency-key',
+      'The Idempotency-Key header must be 1 to 255 printable ASCII characters without spaces.',
+    );
+  }
+  if (header !== undefined && request.idempotencyKey !== undefined && header !== request.idempotencyKey) {
+    throw badRequest(
+      'conflicting-idempotency-key',
+      'The Idempotency-Key header and the body\'s "idempotencyKey" differ; send one, or the same in both.',
+    );
+  }
+  return request.idempotencyKey ?? header;
+}
+
+/** RFC 6901: `~` and `/` inside a segment are escaped, so a field named `a/b` is told from a nested `b`. */
+function jsonPointer(path: readonly PropertyKey[]): string {
+  return path.map((segment) => `/${String(segment).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
+}
