@@ -11,15 +11,10 @@ import {
 import type { WalFunction } from '#lib/wal-function';
 import { VISIBILITY_TIMEOUT_FACTOR } from '#lib/wal-queues';
 import type { WalStack } from '#lib/wal-stack';
-import { type Json, logicalIdOf, newTestStack, removeDir, writeConfigDir } from './fixtures';
+import { type Json, logicalIdOf, newTestStack, ORDERS_NAMESPACE, synthesizeOnce } from './fixtures';
 
 // GIVEN a stage with one namespace, synthesized as dev (DESTROY) and as prod (RETAIN) settings.
-const NAMESPACES = {
-  'orders.json': {
-    name: 'orders',
-    targets: [{ name: 'main', type: 'dynamodb', provision: true, key: { partitionKey: 'id' } }],
-  },
-};
+const NAMESPACES = { 'orders.json': ORDERS_NAMESPACE };
 
 type Resources = {
   [id: string]: { Type: string; Properties?: { [key: string]: Json }; DeletionPolicy?: string };
@@ -29,13 +24,9 @@ let configDir: string;
 let stack: WalStack;
 let template: Template;
 
-beforeAll(() => {
-  configDir = writeConfigDir({ test: NAMESPACES });
-  stack = newTestStack({ stage: 'test', configDir });
-  template = Template.fromStack(stack);
+synthesizeOnce(NAMESPACES, (synthesized) => {
+  ({ configDir, stack, template } = synthesized);
 });
-
-afterAll(() => removeDir(configDir));
 
 function propertiesOf(fn: WalFunction): { [key: string]: Json } {
   return template.toJSON().Resources[logicalIdOf(fn.handler)].Properties;

@@ -1,26 +1,14 @@
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import type { WalStack } from '#lib/wal-stack';
-import { type Json, logicalIdOf, newTestStack, removeDir, writeConfigDir } from './fixtures';
+import { type Json, logicalIdOf, ORDERS_NAMESPACE, synthesizeOnce } from './fixtures';
 
 // GIVEN a stage with one namespace (synthesized once for the file).
-let configDir: string;
 let stack: WalStack;
 let template: Template;
 
-beforeAll(() => {
-  configDir = writeConfigDir({
-    test: {
-      'orders.json': {
-        name: 'orders',
-        targets: [{ name: 'main', type: 'dynamodb', provision: true, key: { partitionKey: 'id' } }],
-      },
-    },
-  });
-  stack = newTestStack({ stage: 'test', configDir });
-  template = Template.fromStack(stack);
+synthesizeOnce({ 'orders.json': ORDERS_NAMESPACE }, (synthesized) => {
+  ({ stack, template } = synthesized);
 });
-
-afterAll(() => removeDir(configDir));
 
 const topicRef = () => ({ Ref: logicalIdOf(stack.alarms.topic) });
 const ref = (construct: Parameters<typeof logicalIdOf>[0]) => ({ Ref: logicalIdOf(construct) });

@@ -1,4 +1,4 @@
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { ROUTES } from '#lambdas/ingest/http-api';
 import { ENV } from '#lambdas/shared/environment';
@@ -7,17 +7,7 @@ import { parseNamespaceConfig } from '#lambdas/shared/namespace-config';
 import type { WalFunction } from '#lib/wal-function';
 import { WAL_ROUTES } from '#lib/wal-ingest-api';
 import type { WalStack } from '#lib/wal-stack';
-import {
-  arnOf,
-  asList,
-  flatten,
-  type Json,
-  logicalIdOf,
-  newTestStack,
-  policyStatements,
-  removeDir,
-  writeConfigDir,
-} from './fixtures';
+import { arnOf, asList, flatten, type Json, logicalIdOf, policyStatements, synthesizeOnce } from './fixtures';
 
 // GIVEN a stage with one provisioned target table (with a sort key) and one existing table.
 const NAMESPACES = {
@@ -41,22 +31,17 @@ type Resources = {
   [id: string]: { Type: string; Properties?: { [key: string]: Json }; [key: string]: Json | undefined };
 };
 
-let configDir: string;
 let stack: WalStack;
 let template: Template;
 let json: TemplateJson;
 let resources: Resources;
 
-beforeAll(() => {
-  configDir = writeConfigDir({ test: NAMESPACES });
-  // WHEN the stack is synthesized (once for the whole file).
-  stack = newTestStack({ stage: 'test', configDir });
-  template = Template.fromStack(stack);
+// WHEN the stack is synthesized (once for the whole file).
+synthesizeOnce(NAMESPACES, (synthesized) => {
+  ({ stack, template } = synthesized);
   json = template.toJSON() as TemplateJson;
   resources = json.Resources as unknown as Resources;
 });
-
-afterAll(() => removeDir(configDir));
 
 function keyArn() {
   return arnOf(stack.storage.key);
@@ -606,14 +591,15 @@ describe('outputs', () => {
 });
 
 describe('prod stage', () => {
-  let prodDir: string;
   let prod: Template;
 
-  beforeAll(() => {
-    prodDir = writeConfigDir({ prod: NAMESPACES });
-    prod = Template.fromStack(newTestStack({ stage: 'prod', configDir: prodDir }));
-  });
-  afterAll(() => removeDir(prodDir));
+  synthesizeOnce(
+    NAMESPACES,
+    ({ template: synthesized }) => {
+      prod = synthesized;
+    },
+    'prod',
+  );
 
   test('retains the key, stream, tables, queues and log groups', () => {
     for (const type of [

@@ -9,10 +9,10 @@ import {
   ledgerTableName,
   postMutation,
   scanTable,
-  startTestWal,
   streamRecords,
   takeTableDown,
   targetTableName,
+  withTestWal,
 } from '#test/support/local-wal-harness';
 
 /**
@@ -24,14 +24,10 @@ describe('field names and strings stored as sent (emulators)', () => {
   let table: string;
   let ledgerTable: string;
 
-  beforeAll(async () => {
-    wal = await startTestWal();
+  withTestWal(async (started) => {
+    wal = started;
     table = await targetTableName(wal, 'it', 'fuzz', 'main');
     ledgerTable = ledgerTableName(wal);
-  });
-
-  afterAll(async () => {
-    await wal?.stop();
   });
 
   async function targetItem(id: string): Promise<Record<string, unknown> | undefined> {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { type FuzzCase, fuzzCaseArbitrary, specialNameCaseArbitrary } from '#src/fuzz/arbitraries';
 import { type CaseResult, checkApplied, FUZZ_NAMESPACE, type FuzzWal, sendCase } from '#src/fuzz/ingest-fuzz';
 import type { LocalWal } from '#src/local/runtime/local-wal';
-import { startTestWal, targetTableName } from '#test/support/local-wal-harness';
+import { targetTableName, withTestWal } from '#test/support/local-wal-harness';
 
 /**
  * The ingest API's fuzz property, small enough for `npm test` (`npm run fuzz` runs it at scale):
@@ -13,18 +13,14 @@ describe('ingest API fuzz property (emulators)', () => {
   let wal: LocalWal;
   let fuzzWal: FuzzWal;
 
-  beforeAll(async () => {
-    wal = await startTestWal();
+  withTestWal(async (started) => {
+    wal = started;
     fuzzWal = {
       apiUrl: wal.apiUrl,
       dynamodb: wal.clients.dynamodb,
       tableName: await targetTableName(wal, 'it', FUZZ_NAMESPACE, 'main'),
       pollOnce: () => wal.pollOnce(),
     };
-  });
-
-  afterAll(async () => {
-    await wal?.stop();
   });
 
   let counter = 0;

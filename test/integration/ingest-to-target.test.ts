@@ -5,9 +5,9 @@ import {
   ledgerTableName,
   postMutation,
   scanTable,
-  startTestWal,
   streamRecords,
   targetTableName,
+  withTestWal,
 } from '#test/support/local-wal-harness';
 
 /**
@@ -20,15 +20,11 @@ describe('ingest to target (emulators)', () => {
   let pausedTable: string;
   let ledgerTable: string;
 
-  beforeAll(async () => {
-    wal = await startTestWal();
+  withTestWal(async (started) => {
+    wal = started;
     ordersTable = await targetTableName(wal, 'it', 'orders', 'main');
     pausedTable = await targetTableName(wal, 'it', 'paused', 'main');
     ledgerTable = ledgerTableName(wal);
-  });
-
-  afterAll(async () => {
-    await wal?.stop();
   });
 
   it('applies a POSTed mutation to the target table', async () => {

@@ -5,9 +5,9 @@ import {
   type HttpAnswer,
   postMutation,
   scanTable,
-  startTestWal,
   takeTableDown,
   targetTableName,
+  withTestWal,
 } from '#test/support/local-wal-harness';
 
 /**
@@ -18,13 +18,9 @@ describe('per-key order through retries (emulators)', () => {
   let wal: LocalWal;
   let table: string;
 
-  beforeAll(async () => {
-    wal = await startTestWal('it');
+  withTestWal(async (started) => {
+    wal = started;
     table = await targetTableName(wal, 'it', 'ordered', 'main');
-  });
-
-  afterAll(async () => {
-    await wal?.stop();
   });
 
   /** Sends `first` while the target table is down (it goes to the retry queue), then `second` once it is back. */
