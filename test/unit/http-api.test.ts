@@ -39,8 +39,11 @@ function post(body: string): APIGatewayProxyEventV2 {
 
 describe('handleHttpRequest', () => {
   it('answers UNKNOWN, not FAIL, when the namespace config cannot be read (an earlier attempt may have committed)', async () => {
+    // GIVEN the namespace config cannot be read
     const unavailable = { get: async () => Promise.reject(new NamespaceConfigUnavailableError('orders')) };
+    // WHEN a mutation is posted
     const response = await handleHttpRequest(dependencies(unavailable), post('{"payload":{"id":"a"}}'));
+    // THEN a 503 problem says UNKNOWN and to retry with the same key
     expect(response.statusCode).toBe(503);
     expect(response.headers).toMatchObject({ 'content-type': 'application/problem+json' });
     expect(JSON.parse(String(response.body))).toMatchObject({
@@ -50,7 +53,9 @@ describe('handleHttpRequest', () => {
   });
 
   it('fails if the body is not JSON, with a problem that says so', async () => {
+    // GIVEN namespaces that must not be read
     const namespaces = { get: async () => Promise.reject(new Error('not reached')) };
+    // WHEN a cut-off body is posted; THEN a 400 invalid-json problem
     const response = await handleHttpRequest(dependencies(namespaces), post('{"payload":'));
     expect(response.statusCode).toBe(400);
     expect(JSON.parse(String(response.body))).toMatchObject({
