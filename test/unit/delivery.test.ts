@@ -36,8 +36,11 @@ beforeEach(() => {
 
 describe('routeCommitted', () => {
   it('applies an immediate mutation to the target table', async () => {
+    // GIVEN a target that accepts writes
     documentMock.on(PutCommand).resolves({});
+    // WHEN an immediate mutation is routed
     await routeCommitted(dependencies(), loggedMutation());
+    // THEN it is written to the table, and nothing is queued
     expect(documentMock.commandCalls(PutCommand)[0]?.args[0].input).toMatchObject({
       TableName: 'orders-table',
       Item: { id: 'a1', n: 1, _walId: '01JTESTMUTATION0000000000A' },
@@ -46,7 +49,9 @@ describe('routeCommitted', () => {
   });
 
   it('sends a delayed mutation to the delay queue, one message per target', async () => {
+    // WHEN a mutation due in 2 minutes is routed
     await routeCommitted(dependencies(), loggedMutation({ deliverAt: NOW + 120_000 }));
+    // THEN the table is not touched; the delay queue gets it for 120 s
     expect(documentMock.calls()).toHaveLength(0);
     expect(sent()).toEqual([
       {
@@ -58,13 +63,18 @@ describe('routeCommitted', () => {
   });
 
   it('caps a long delay at 900 s: the consumer hops the rest', async () => {
+    // WHEN a mutation due in 2 hours is routed
     await routeCommitted(dependencies(), loggedMutation({ deliverAt: NOW + 7_200_000 }));
+    // THEN it waits SQS's longest delay, and carries when it is due
     expect(sent()[0]).toMatchObject({ delay: 900, message: { notBefore: NOW + 7_200_000 } });
   });
 
   it('sends a failed delivery to the retry queue with its backoff and error', async () => {
+    // GIVEN the table is down
     documentMock.on(PutCommand).rejects(new Error('table is down'));
+    // WHEN an immediate mutation is routed
     await routeCommitted(dependencies(), loggedMutation());
+    // THEN it goes to the retry queue as attempt 1, with the error
     expect(sent()).toEqual([
       {
         queue: 'retry-url',
@@ -75,16 +85,21 @@ describe('routeCommitted', () => {
   });
 
   it('fails if the retry queue cannot be reached, so the record is retried', async () => {
+    // GIVEN the table and SQS are down
     documentMock.on(PutCommand).rejects(new Error('table is down'));
     sqsMock.on(SendMessageCommand).rejects(new Error('sqs is down'));
+    // WHEN/THEN a mutation is routed: the error reaches the stream consumer
     await expect(routeCommitted(dependencies(), loggedMutation())).rejects.toThrow('sqs is down');
   });
 });
 
 describe('deliverToTarget', () => {
   it('dead-letters after the namespace max attempts, with the reason', async () => {
+    // GIVEN the table is down
     documentMock.on(PutCommand).rejects(new Error('table is down'));
+    // WHEN the third and last attempt fails
     await deliverToTarget(dependencies(), config, loggedMutation(), 'main', 2, NOW - 1_000);
+    // THEN it goes to the DLQ with the reason and when it first failed
     expect(sent()).toEqual([
       {
         queue: 'dlq-url',
@@ -100,10 +115,13 @@ describe('deliverToTarget', () => {
   });
 
   it('dead-letters at once what the target rejects as invalid (no retries)', async () => {
+    // GIVEN the table rejects the item as invalid
     documentMock
       .on(PutCommand)
       .rejects(Object.assign(new Error('Type mismatch for key'), { name: 'ValidationException' }));
+    // WHEN the first attempt is made
     await deliverToTarget(dependencies(), config, loggedMutation(), 'main', 0, undefined);
+    // THEN it goes to the DLQ at once
     expect(sent()).toEqual([
       {
         queue: 'dlq-url',
@@ -176,7 +194,9 @@ describe('deliverToTarget', () => {
   });
 
   it('dead-letters a mutation whose target was removed from the namespace', async () => {
+    // WHEN a mutation is delivered to a target the namespace no longer has
     await deliverToTarget(dependencies(), config, loggedMutation(), 'gone', 0, undefined);
+    // THEN it goes to the DLQ as target-removed
     expect(sent()[0]).toMatchObject({ queue: 'dlq-url', message: { reason: 'target-removed' } });
   });
 });
