@@ -88,6 +88,7 @@ describe('wal dlq (emulators)', () => {
     wal.clients.sqs.send(new SendMessageCommand({ QueueUrl: queues.deadLetter.url, MessageBody: body }));
 
   it('finds the stage queues the runtime provisioned', () => {
+    // WHEN/THEN the discovered queues are compared with what the runtime provisioned
     const provisioned = [...wal.provisioned.queues];
     const byLogicalId = (part: string) => provisioned.find(([logicalId]) => logicalId.includes(part))?.[1];
     expect(queues.deadLetter).toEqual(byLogicalId('DeadLetterQueue'));
@@ -246,11 +247,13 @@ describe('wal dlq (emulators)', () => {
   });
 
   it('fails if discovery finds no DLQ for the stage, saying what it looked for', async () => {
+    // WHEN dlq list runs for a stage that has no queues
     const attempt = runDlqCommand(
       'list',
       { stage: 'nope', sqsEndpoint: endpoint },
       { print: () => undefined, progress: { write: () => true }, now: () => Date.now() },
     );
+    // THEN it fails, naming the queue it looked for and --dlq-url
     await expect(attempt).rejects.toThrow(QueueNotFoundError);
     await expect(attempt).rejects.toThrow(
       /No dead-letter queue for stage "nope".*ServerlessWal-nope-QueuesDeadLetterQueue\*.*--dlq-url/,

@@ -163,9 +163,12 @@ describe('field names and strings stored as sent (emulators)', () => {
   });
 
   it('stores a valid surrogate pair (an emoji) in names and values as sent', async () => {
+    // GIVEN a payload with an emoji in a name and in values
     const payload = { id: 'emoji-\u{1F600}', '\u{1F680}': 'caf\u00e9 \u{1F600}' };
+    // WHEN it is posted and delivered
     const answer = await postMutation(wal, 'fuzz', { payload });
     await drain(wal);
+    // THEN it is stored exactly as sent
     expect(answer.status).toBe(200);
     expect(await storedAsJson(payload.id)).toBe(canonicalJson(payload));
   });

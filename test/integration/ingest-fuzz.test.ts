@@ -44,17 +44,19 @@ describe('ingest API fuzz property (emulators)', () => {
   }
 
   it('answers 2xx or 4xx problem+json to random requests, and applies every 2xx as sent', async () => {
+    // GIVEN random requests (fast-check); WHEN each is sent; THEN the property holds for each
     verdicts.clear();
     await fc.assert(fc.asyncProperty(fuzzCaseArbitrary, answersAndAppliesAsSent), {
       numRuns: Number(process.env.WAL_FUZZ_RUNS ?? 40),
       endOnFailure: true,
     });
-    // Both kinds of answer were exercised, or the property proved little.
+    // AND both kinds of answer were exercised, or the property proved little
     expect(verdicts.get('2xx')).toBeGreaterThan(0);
     expect(verdicts.get('4xx')).toBeGreaterThan(0);
   }, 120_000);
 
   it('stores or rejects (naming the field) payloads with one JavaScript-special field name', async () => {
+    // GIVEN payloads with one JavaScript-special name; WHEN each is sent; THEN it is stored, or refused if __proto__
     const property = async (fuzzCase: FuzzCase) => {
       await answersAndAppliesAsSent(fuzzCase);
       // Only "__proto__" is refused, and the answer names its field by JSON pointer
