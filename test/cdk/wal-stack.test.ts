@@ -54,6 +54,7 @@ function propertiesOf(construct: Parameters<typeof logicalIdOf>[0]): { [key: str
 }
 
 describe('KMS key', () => {
+  // THEN (each test) what the template holds for the key
   test('is a customer-managed key with yearly rotation', () => {
     // THEN
     template.resourceCountIs('AWS::KMS::Key', 1);
@@ -66,6 +67,7 @@ describe('KMS key', () => {
 });
 
 describe('Kinesis stream', () => {
+  // THEN (each test) what the template holds for the stream
   test('is on-demand and encrypted with the WAL key', () => {
     template.resourceCountIs('AWS::Kinesis::Stream', 1);
     template.hasResourceProperties('AWS::Kinesis::Stream', {
@@ -79,6 +81,7 @@ describe('Kinesis stream', () => {
 });
 
 describe('ledger table', () => {
+  // THEN (each test) what the template holds for the ledger
   test('is keyed by pk only, with the byId index, TTL, PITR and SSE-KMS with the WAL key', () => {
     expect(propertiesOf(stack.storage.ledger)).toEqual({
       KeySchema: [{ AttributeName: LEDGER_PARTITION_KEY, KeyType: 'HASH' }],
@@ -112,6 +115,7 @@ describe('ledger table', () => {
 });
 
 describe('SQS queues', () => {
+  // THEN (each test) what the template holds for the queues
   const queues = () => ({
     delay: stack.queues.delayQueue,
     retry: stack.queues.retryQueue,
@@ -187,6 +191,7 @@ describe('SQS queues', () => {
 });
 
 describe('Lambda functions', () => {
+  // THEN (each test) what the template holds for the functions
   const functions = (): Record<string, WalFunction> => ({
     ingest: stack.ingestApi.ingest,
     streamConsumer: stack.consumers.streamConsumer,
@@ -278,6 +283,7 @@ describe('Lambda functions', () => {
 });
 
 describe('event source mappings', () => {
+  // THEN (each test) what the template holds for the mappings
   test('there are four: the stream and three queues', () => {
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 4);
   });
@@ -311,6 +317,7 @@ describe('event source mappings', () => {
 });
 
 describe('HTTP API', () => {
+  // THEN (each test) what the template holds for the API
   test('has exactly the mutation, get-mutation and health routes, all IAM-authorised', () => {
     const routes = template.findResources('AWS::ApiGatewayV2::Route');
     const keys = Object.values(routes).map((route) => ({
@@ -365,6 +372,7 @@ describe('HTTP API', () => {
 });
 
 describe('namespace parameters', () => {
+  // THEN (each test) what the template holds for the SSM parameters
   const parameterValues = () =>
     Object.values(template.findResources('AWS::SSM::Parameter')).map((parameter) => ({
       name: parameter.Properties.Name as string,
@@ -403,6 +411,7 @@ describe('namespace parameters', () => {
 });
 
 describe('provisioned target table', () => {
+  // THEN (each test) what the template holds for the provisioned table
   test('is keyed as configured, on demand, with PITR and SSE-KMS with the WAL key', () => {
     const table = stack.namespaces.provisionedTables.get('orders/orders');
     if (!table) throw new Error('orders/orders was not provisioned');
@@ -432,6 +441,7 @@ describe('provisioned target table', () => {
 });
 
 describe('IAM', () => {
+  // THEN (each test) what the policies allow, and nothing more
   const statements = () => policyStatements(json);
   const statementsOf = (fn: WalFunction) => {
     const roleRef = { Ref: logicalIdOf(fn.handler.role ?? fn.handler) };
@@ -572,6 +582,7 @@ describe('IAM', () => {
 });
 
 describe('outputs', () => {
+  // THEN (each test) the outputs tools find resources by
   test.each([
     ['LedgerTableName', () => ({ Ref: logicalIdOf(stack.storage.ledger) })],
     ['StreamName', () => ({ Ref: logicalIdOf(stack.storage.stream) })],
@@ -593,6 +604,7 @@ describe('outputs', () => {
 describe('prod stage', () => {
   let prod: Template;
 
+  // WHEN the same namespaces are synthesized as prod; THEN (each test) what prod keeps
   synthesizeOnce(
     NAMESPACES,
     ({ template: synthesized }) => {
