@@ -222,30 +222,9 @@ describe('applyToHistory', () => {
 
   it('matches the in-order fold for any arrival order with redeliveries (seeded random histories)', () => {
     const random = seededRandom(7);
-    const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)] as T;
     for (let scenario = 0; scenario < 3000; scenario++) {
       // GIVEN a history of puts, updates and deletes on one key, some with equal times
-      const history: OrderedMutation[] = [];
-      const count = 2 + Math.floor(random() * 7);
-      for (let index = 0; index < count; index++) {
-        const time = 100 + Math.floor(random() * 5);
-        const op = pick(['put', 'put', 'update', 'update', 'update', 'delete'] as const);
-        const payload: Item = { id: 'k' };
-        if (op === 'put') {
-          if (random() < 0.7) payload.a = `a${index}`;
-          if (random() < 0.5) payload.n = index;
-        }
-        const set: Record<string, unknown> = {};
-        const add: Record<string, number> = {};
-        if (op === 'update') {
-          if (random() < 0.5) set.a = `s${index}`;
-          if (random() < 0.3) set.n = index * 10;
-          if (random() < 0.6 && set.n === undefined) add.n = 1 + index;
-          if (random() < 0.4) add.m = 1;
-          if (Object.keys(set).length + Object.keys(add).length === 0) add.m = 1;
-        }
-        history.push(mutation(time, index + 1, op, { payload, set, add }));
-      }
+      const history = randomHistory(random);
       // WHEN it arrives shuffled, some mutations twice
       const deliveries = shuffle([...history, ...history.filter(() => random() < 0.3)], random);
       // THEN the item is what the ordered fold says
@@ -253,6 +232,41 @@ describe('applyToHistory', () => {
     }
   });
 });
+
+/** 2 to 8 mutations of one key at times 100-104: puts, updates (set, add) and deletes. */
+function randomHistory(random: () => number): OrderedMutation[] {
+  const history: OrderedMutation[] = [];
+  const count = 2 + Math.floor(random() * 7);
+  for (let index = 0; index < count; index++) history.push(randomMutation(random, index));
+  return history;
+}
+
+function randomMutation(random: () => number, index: number): OrderedMutation {
+  const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)] as T;
+  const time = 100 + Math.floor(random() * 5);
+  const op = pick(['put', 'put', 'update', 'update', 'update', 'delete'] as const);
+  const payload: Item = { id: 'k' };
+  if (op === 'put') {
+    if (random() < 0.7) payload.a = `a${index}`;
+    if (random() < 0.5) payload.n = index;
+  }
+  const { set, add } = op === 'update' ? randomUpdate(random, index) : { set: {}, add: {} };
+  return mutation(time, index + 1, op, { payload, set, add });
+}
+
+function randomUpdate(
+  random: () => number,
+  index: number,
+): { set: Record<string, unknown>; add: Record<string, number> } {
+  const set: Record<string, unknown> = {};
+  const add: Record<string, number> = {};
+  if (random() < 0.5) set.a = `s${index}`;
+  if (random() < 0.3) set.n = index * 10;
+  if (random() < 0.6 && set.n === undefined) add.n = 1 + index;
+  if (random() < 0.4) add.m = 1;
+  if (Object.keys(set).length + Object.keys(add).length === 0) add.m = 1;
+  return { set, add };
+}
 
 function shuffle<T>(values: T[], random: () => number): T[] {
   for (let index = values.length - 1; index > 0; index--) {

@@ -72,7 +72,7 @@ describe('parseNamespaceConfig', () => {
     expect(() => parseNamespaceConfig(value, 'config/dev/orders.json')).toThrow(message);
   });
 
-  it('names the source in the error', () => {
+  it('fails if the config is invalid, naming its source', () => {
     // WHEN/THEN an empty config is parsed
     expect(() => parseNamespaceConfig({}, 'config/dev/x.json')).toThrow(/config\/dev\/x.json/);
   });
