@@ -19,7 +19,7 @@ export const REPO_ROOT = join(__dirname, '..', '..');
 export const FIXTURE_CONFIG_DIR = join(REPO_ROOT, 'test', 'fixtures', 'config');
 
 /** The local WAL for stage `it` (test/fixtures/config/it), driven by the test (no background polling). */
-export async function startTestWal(stage = 'it', env: Record<string, string> = {}): Promise<LocalWal> {
+async function startTestWal(stage = 'it', env: Record<string, string> = {}): Promise<LocalWal> {
   const { stackName, template } = synthesizeStack(stage, { configDir: FIXTURE_CONFIG_DIR });
   return startLocalWal({
     stackName,
