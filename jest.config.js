@@ -14,4 +14,7 @@ module.exports = {
   coverageProvider: 'v8',
   collectCoverageFrom: ['lambdas/**/*.ts', 'lib/**/*.ts', 'src/**/*.ts', '!**/*.d.ts'],
   coverageReporters: ['text-summary', 'lcov'],
+  // Just under what the suite covered when the gate was set (86.19 / 79.88 / 89.01 / 86.19 %): a gate against
+  // losing tests, not a target. Raise it when coverage grows.
+  coverageThreshold: { global: { statements: 86, branches: 79, functions: 89, lines: 86 } },
 };
