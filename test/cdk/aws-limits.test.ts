@@ -11,15 +11,10 @@ import {
 import type { WalFunction } from '#lib/wal-function';
 import { VISIBILITY_TIMEOUT_FACTOR } from '#lib/wal-queues';
 import type { WalStack } from '#lib/wal-stack';
-import { type Json, logicalIdOf, newTestStack, removeDir, writeConfigDir } from './fixtures';
+import { type Json, logicalIdOf, newTestStack, ORDERS_NAMESPACE, synthesizeOnce } from './fixtures';
 
 // GIVEN a stage with one namespace, synthesized as dev (DESTROY) and as prod (RETAIN) settings.
-const NAMESPACES = {
-  'orders.json': {
-    name: 'orders',
-    targets: [{ name: 'main', type: 'dynamodb', provision: true, key: { partitionKey: 'id' } }],
-  },
-};
+const NAMESPACES = { 'orders.json': ORDERS_NAMESPACE };
 
 type Resources = {
   [id: string]: { Type: string; Properties?: { [key: string]: Json }; DeletionPolicy?: string };
@@ -29,13 +24,9 @@ let configDir: string;
 let stack: WalStack;
 let template: Template;
 
-beforeAll(() => {
-  configDir = writeConfigDir({ test: NAMESPACES });
-  stack = newTestStack({ stage: 'test', configDir });
-  template = Template.fromStack(stack);
+synthesizeOnce(NAMESPACES, (synthesized) => {
+  ({ configDir, stack, template } = synthesized);
 });
-
-afterAll(() => removeDir(configDir));
 
 function propertiesOf(fn: WalFunction): { [key: string]: Json } {
   return template.toJSON().Resources[logicalIdOf(fn.handler)].Properties;
@@ -52,15 +43,18 @@ function budgetOf(fn: WalFunction): SdkBudget {
 
 describe('Lambda recursive loop detection', () => {
   test('the queue consumer may loop through the queues it consumes (delay hops, retries)', () => {
+    // THEN the queue consumer allows recursive loops
     expect(propertiesOf(stack.consumers.queueConsumer)).toMatchObject({ RecursiveLoop: 'Allow' });
   });
 
   test.each(['streamConsumer', 'ingest'] as const)('%s keeps the protection (Terminate)', (name) => {
+    // THEN the function keeps Lambda's loop protection
     const fn = name === 'ingest' ? stack.ingestApi.ingest : stack.consumers[name];
     expect(propertiesOf(fn)).toMatchObject({ RecursiveLoop: 'Terminate' });
   });
 
   test('exactly one function allows recursive loops', () => {
+    // THEN only the queue consumer allows them
     expect(
       Object.keys(
         template.findResources('AWS::Lambda::Function', { Properties: { RecursiveLoop: 'Allow' } }),
@@ -83,6 +77,7 @@ describe('timeouts nest', () => {
   });
 
   test("the HTTP API integration keeps API Gateway's 30 s default timeout (no longer one)", () => {
+    // THEN no integration sets its own timeout
     template.allResourcesProperties('AWS::ApiGatewayV2::Integration', {
       TimeoutInMillis: Match.absent(),
     });
@@ -91,8 +86,10 @@ describe('timeouts nest', () => {
   test.each(['streamConsumer', 'queueConsumer'] as const)(
     "%s: one worst-case SDK call < its timeout, and the queues' visibility >= 6 x it",
     (name) => {
+      // WHEN the consumer's timeout and SDK budget are read
       const timeoutMs = (propertiesOf(stack.consumers[name]).Timeout as number) * 1000;
       const budget = budgetOf(stack.consumers[name]);
+      // THEN one worst-case call fits, and every queue it reads stays invisible for 6 timeouts
       expect(budget).toEqual({ maxAttempts: 3, connectionTimeoutMs: 1000, requestTimeoutMs: 3000 });
       expect(worstCaseCallMs(budget)).toBeLessThan(timeoutMs);
       for (const queue of [
@@ -125,6 +122,7 @@ describe('timeouts nest', () => {
   });
 
   test('fails if the consumer timeout leaves no room for one SDK attempt', () => {
+    // WHEN/THEN a stack with a 1 s consumer timeout is synthesized
     expect(() =>
       newTestStack({ stage: 'test', configDir, settings: { consumerTimeout: Duration.seconds(1) } }),
     ).toThrow(TimeoutsDoNotNestError);
@@ -171,9 +169,11 @@ describe('retained resources with fixed names', () => {
   );
 
   test('prod retains the queues, and each queue name carries the stack instance (AWS::StackId)', () => {
+    // WHEN the stack is synthesized with prod's settings
     const prod = newTestStack({ stage: 'test', configDir, settings: stageSettings('prod') });
     const queues = Template.fromStack(prod).findResources('AWS::SQS::Queue');
     const named = Object.values(queues).filter((queue) => queue.Properties.QueueName !== undefined);
+    // THEN its 3 named queues are retained, each name made from the stack id
     expect(named).toHaveLength(3);
     for (const queue of named) {
       expect(queue.DeletionPolicy).toBe('Retain');
@@ -184,6 +184,7 @@ describe('retained resources with fixed names', () => {
   });
 
   test('the check can fail: a retained queue with a plain name is reported', () => {
+    // GIVEN a retained queue with a fixed name and a deleted one
     const resources: Resources = {
       Q: { Type: 'AWS::SQS::Queue', DeletionPolicy: 'Retain', Properties: { QueueName: 'fixed-retry' } },
       D: {
@@ -192,6 +193,7 @@ describe('retained resources with fixed names', () => {
         Properties: { QueueName: 'deleted-with-stack' },
       },
     };
+    // WHEN/THEN the check reports the retained one only
     expect(retainedWithFixedName(resources)).toEqual([['Q', 'AWS::SQS::Queue', 'fixed-retry']]);
   });
 });

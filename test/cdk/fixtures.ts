@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { App, type CfnElement, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { WalStack, type WalStackProps } from '#lib/wal-stack';
 
@@ -38,6 +39,38 @@ export function newTestStack(
 ): WalStack {
   const { app = appWithoutBundling(), ...stackProps } = props;
   return new WalStack(app, id, { ...stackProps, env: TEST_ENV });
+}
+
+/** The namespace most stack tests need: `orders`, one provisioned table keyed by `id`. */
+export const ORDERS_NAMESPACE = {
+  name: 'orders',
+  targets: [{ name: 'main', type: 'dynamodb', provision: true, key: { partitionKey: 'id' } }],
+};
+
+export interface SynthesizedStack {
+  readonly configDir: string;
+  readonly stack: WalStack;
+  readonly template: Template;
+}
+
+/**
+ * Synthesizes a stage from throw-away config files once for the test file or describe block (beforeAll)
+ * and removes them after it; `onSynth` keeps what the tests assert on.
+ */
+export function synthesizeOnce(
+  files: Record<string, ConfigFile>,
+  onSynth: (synthesized: SynthesizedStack) => void,
+  stage = 'test',
+): void {
+  let configDir: string | undefined;
+  beforeAll(() => {
+    configDir = writeConfigDir({ [stage]: files });
+    const stack = newTestStack({ stage, configDir });
+    onSynth({ configDir, stack, template: Template.fromStack(stack) });
+  });
+  afterAll(() => {
+    if (configDir) removeDir(configDir);
+  });
 }
 
 /** The logical id of an L2's CloudFormation resource. */

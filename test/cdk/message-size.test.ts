@@ -1,4 +1,4 @@
-import { Template } from 'aws-cdk-lib/assertions';
+import type { Template } from 'aws-cdk-lib/assertions';
 import { envelopeSchema } from '#lambdas/shared/envelope';
 import {
   ERROR_TEXT_MAX_BYTES,
@@ -12,7 +12,7 @@ import type { StreamRecordMessage } from '#lambdas/shared/queue-message';
 import { poisonMessageSchema, retryMessageSchema } from '#lambdas/shared/queue-message';
 import { QUEUE_MAX_MESSAGE_BYTES } from '#lib/wal-queues';
 import type { WalStack } from '#lib/wal-stack';
-import { logicalIdOf, newTestStack, removeDir, writeConfigDir } from './fixtures';
+import { logicalIdOf, ORDERS_NAMESPACE, synthesizeOnce } from './fixtures';
 
 /** SQS's default MaximumMessageSize: what a queue takes when the stack does not set it. */
 const SQS_DEFAULT_MAX_MESSAGE_BYTES = 262_144;
@@ -78,25 +78,15 @@ function largestRetryMessage(maxBytes: number) {
   });
 }
 
-let configDir: string;
 let stack: WalStack;
 let template: Template;
 
-beforeAll(() => {
-  configDir = writeConfigDir({
-    test: {
-      'orders.json': {
-        name: 'orders',
-        targets: [{ name: 'main', type: 'dynamodb', provision: true, key: { partitionKey: 'id' } }],
-        payload: { maxBytes: MAX_PAYLOAD_BYTES },
-      },
-    },
-  });
-  stack = newTestStack({ stage: 'test', configDir });
-  template = Template.fromStack(stack);
-});
-
-afterAll(() => removeDir(configDir));
+synthesizeOnce(
+  { 'orders.json': { ...ORDERS_NAMESPACE, payload: { maxBytes: MAX_PAYLOAD_BYTES } } },
+  (synthesized) => {
+    ({ stack, template } = synthesized);
+  },
+);
 
 function maximumMessageSizeOf(queue: Parameters<typeof logicalIdOf>[0]): number {
   const resource = template.toJSON().Resources[logicalIdOf(queue)];

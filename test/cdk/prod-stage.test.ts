@@ -36,6 +36,7 @@ function synthesize(stage: string): {
   }
 }
 
+// GIVEN the real config/prod folder
 describe('stage prod (config/prod)', () => {
   let template: ReturnType<typeof synthesize>['template'];
 
@@ -45,6 +46,7 @@ describe('stage prod (config/prod)', () => {
   }, 120_000);
 
   test('has a namespace parameter for each config/prod/*.json', () => {
+    // THEN each namespace file has its SSM parameter, and there is no other
     const names = fs
       .readdirSync(path.join(REPO_ROOT, 'config', 'prod'))
       .filter((file) => file.endsWith('.json'))
@@ -57,6 +59,7 @@ describe('stage prod (config/prod)', () => {
   });
 
   test('retains its data stores', () => {
+    // THEN the key, the stream, the tables and the queues are kept when the stack goes
     const retained = Object.values(template.Resources)
       .filter((resource) => (resource as { DeletionPolicy?: string }).DeletionPolicy === 'Retain')
       .map((resource) => resource.Type);
@@ -71,19 +74,22 @@ describe('stage prod (config/prod)', () => {
   });
 
   test('outputs the API URL, the queues and the alarm topic', () => {
+    // THEN the outputs tools look resources up by are there
     expect(Object.keys(template.Outputs)).toEqual(
       expect.arrayContaining(['ApiUrl', 'DeadLetterQueueUrl', 'RetryQueueUrl', 'AlarmTopicArn']),
     );
   });
 });
 
-test('fails with one readable line for a stage without a config folder', () => {
+test('fails if the stage has no config folder, in one readable line', () => {
+  // WHEN the app is synthesized for a stage with no config folder
   let failure: unknown;
   try {
     synthesize('nosuchstage');
   } catch (error) {
     failure = error;
   }
+  // THEN it fails with the stage's name on one line
   expect(String((failure as { stderr?: Buffer }).stderr)).toMatch(
     /UnknownStageError: Unknown stage "nosuchstage"/,
   );

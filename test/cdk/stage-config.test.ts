@@ -65,6 +65,7 @@ describe('loadStageConfig', () => {
   });
 
   test('ignores files that are not JSON', () => {
+    // WHEN a stage holding a README next to its namespace loads; THEN only the namespace is read
     const config = withStage({ 'a.json': namespace('a'), 'README.md': 'notes' }, (dir) =>
       loadStageConfig('dev', dir),
     );
@@ -72,12 +73,14 @@ describe('loadStageConfig', () => {
   });
 
   test('every stage in the repository config/ folder loads', () => {
+    // WHEN/THEN each stage of config/ loads with at least one namespace
     const stages = listStages(DEFAULT_CONFIG_DIR);
     expect(stages).toEqual(expect.arrayContaining(['dev', 'local']));
     for (const stage of stages) expect(loadStageConfig(stage).namespaces.length).toBeGreaterThan(0);
   });
 
   test('config/local/demo.json is the demo namespace with one provisioned target "main"', () => {
+    // WHEN the local stage loads; THEN its namespace is the README's demo
     const [demo] = loadStageConfig('local').namespaces;
     expect(demo?.config.name).toBe('demo');
     expect(demo?.config.targets).toEqual([
@@ -86,6 +89,7 @@ describe('loadStageConfig', () => {
   });
 
   test('fails if a file is not valid JSON, naming the file', () => {
+    // GIVEN a cut-off JSON file; WHEN/THEN the stage loads
     withStage({ 'orders.json': '{ "name": "orders", ' }, (dir) => {
       expect(() => loadStageConfig('dev', dir)).toThrow(NamespaceConfigSyntaxError);
       expect(() => loadStageConfig('dev', dir)).toThrow(/Invalid JSON in .*dev[/\\]orders\.json/);
@@ -93,6 +97,7 @@ describe('loadStageConfig', () => {
   });
 
   test('fails if a namespace violates the schema (maxAttempts 0), naming the field', () => {
+    // GIVEN a namespace with maxAttempts 0; WHEN/THEN the stage loads
     withStage({ 'orders.json': namespace('orders', { retry: { maxAttempts: 0 } }) }, (dir) => {
       expect(() => loadStageConfig('dev', dir)).toThrow(InvalidNamespaceConfigError);
       expect(() => loadStageConfig('dev', dir)).toThrow(/orders\.json: retry\.maxAttempts:/);
@@ -115,6 +120,7 @@ describe('loadStageConfig', () => {
   });
 
   test('fails if the file name does not match the namespace name', () => {
+    // GIVEN orders.json defining namespace invoices; WHEN/THEN the stage loads
     withStage({ 'orders.json': namespace('invoices') }, (dir) => {
       expect(() => loadStageConfig('dev', dir)).toThrow(NamespaceFileNameMismatchError);
       expect(() => loadStageConfig('dev', dir)).toThrow(
@@ -124,6 +130,7 @@ describe('loadStageConfig', () => {
   });
 
   test('fails if two targets share a name', () => {
+    // GIVEN a namespace with the same target twice; WHEN/THEN the stage loads
     const target = { name: 'main', type: 'dynamodb', provision: true, key: { partitionKey: 'id' } };
     withStage({ 'orders.json': namespace('orders', { targets: [target, target] }) }, (dir) => {
       expect(() => loadStageConfig('dev', dir)).toThrow(InvalidNamespaceConfigError);
@@ -132,6 +139,7 @@ describe('loadStageConfig', () => {
   });
 
   test('fails if a target both names a table and asks for one to be provisioned', () => {
+    // GIVEN a target with both tableName and provision; WHEN/THEN the stage loads
     const target = {
       name: 'main',
       type: 'dynamodb',
@@ -146,6 +154,7 @@ describe('loadStageConfig', () => {
   });
 
   test('fails if the stage folder has no namespace', () => {
+    // GIVEN an empty stage folder; WHEN/THEN the stage loads
     withStage({}, (dir) => {
       expect(() => loadStageConfig('dev', dir)).toThrow(EmptyStageError);
       expect(() => loadStageConfig('dev', dir)).toThrow(/Stage "dev" has no namespace/);
@@ -153,6 +162,7 @@ describe('loadStageConfig', () => {
   });
 
   test('fails if the stage is unknown, listing the stages found', () => {
+    // GIVEN stages dev and other; WHEN/THEN staging is loaded
     withStage({ 'a.json': namespace('a') }, (dir) => {
       expect(() => loadStageConfig('staging', dir)).toThrow(UnknownStageError);
       expect(() => loadStageConfig('staging', dir)).toThrow(
@@ -164,10 +174,12 @@ describe('loadStageConfig', () => {
 
 describe('resolveStage', () => {
   test('returns a known stage', () => {
+    // WHEN/THEN dev is resolved where it exists
     expect(withStage({ 'a.json': namespace('a') }, (dir) => resolveStage('dev', dir))).toBe('dev');
   });
 
   test.each([undefined, null, ''])('fails if no stage is given (%p), listing the stages found', (value) => {
+    // WHEN/THEN no stage name is resolved
     withStage({ 'a.json': namespace('a') }, (dir) => {
       expect(() => resolveStage(value, dir)).toThrow(MissingStageError);
       expect(() => resolveStage(value, dir)).toThrow(/pass -c stage=<name>.*dev, other/);
@@ -175,6 +187,7 @@ describe('resolveStage', () => {
   });
 
   test('fails if a stage folder has a name that cannot be a stack or SSM path part', () => {
+    // GIVEN a stage folder named Bad_Stage; WHEN/THEN it is resolved
     const dir = writeConfigDir({ Bad_Stage: { 'a.json': namespace('a') } });
     try {
       expect(() => resolveStage('Bad_Stage', dir)).toThrow(InvalidStageNameError);
@@ -186,6 +199,7 @@ describe('resolveStage', () => {
 
 describe('stageSettings', () => {
   test('prod retains data and keeps the stream 7 days; other stages destroy and keep 24 h', () => {
+    // WHEN/THEN prod's settings, then those of every other stage
     expect(stageSettings('prod')).toMatchObject({
       removalPolicy: RemovalPolicy.RETAIN,
       streamRetention: Duration.days(7),
@@ -197,6 +211,7 @@ describe('stageSettings', () => {
   });
 
   test('every stage redrives after 5 receives and reads the stream in batches of 100, 10 retries, 6 h', () => {
+    // WHEN/THEN each stage's queue and stream settings
     for (const stage of ['dev', 'local', 'prod', 'anything']) {
       expect(stageSettings(stage)).toMatchObject({
         queueMaxReceiveCount: 5,
@@ -208,6 +223,7 @@ describe('stageSettings', () => {
   });
 
   test('overrides of the queue and stream settings win', () => {
+    // WHEN/THEN local's settings are overridden: the overrides win, the rest stays
     expect(
       stageSettings('local', { queueMaxReceiveCount: 2, streamBatchSize: 7, streamRetryAttempts: 1 }),
     ).toMatchObject({
@@ -219,6 +235,7 @@ describe('stageSettings', () => {
   });
 
   test('explicit overrides win', () => {
+    // WHEN/THEN prod's removal policy is overridden
     expect(stageSettings('prod', { removalPolicy: RemovalPolicy.DESTROY }).removalPolicy).toBe(
       RemovalPolicy.DESTROY,
     );
@@ -240,12 +257,14 @@ describe('WalStack at synth', () => {
     ],
     ['the stage has no namespace', {}, EmptyStageError],
   ])('fails if %s', (_, files, errorClass) => {
+    // GIVEN the broken stage; WHEN/THEN the stack is synthesized
     withStage(files, (configDir) => {
       expect(() => newTestStack({ stage: 'dev', configDir })).toThrow(errorClass);
     });
   });
 
   test('fails if the stage is unknown', () => {
+    // WHEN/THEN a stack is synthesized for a stage with no folder
     withStage({ 'a.json': namespace('a') }, (configDir) => {
       expect(() => newTestStack({ stage: 'nope', configDir })).toThrow(UnknownStageError);
     });
@@ -255,11 +274,13 @@ describe('WalStack at synth', () => {
 describe('bin/app.ts', () => {
   // One real run of the CDK app entry: the CLI passes context through CDK_CONTEXT_JSON.
   test('fails if no stage is given, with a one-line message listing the stages', () => {
+    // WHEN the app runs without a stage in its context
     const result = spawnSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), ['bin/app.ts'], {
       cwd: REPO_ROOT,
       encoding: 'utf8',
       env: { ...process.env, CDK_CONTEXT_JSON: '{}' },
     });
+    // THEN it exits 1 with one line naming the stages
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/MissingStageError: No stage given: pass -c stage=<name>\. .*dev, local/);
   });
@@ -278,11 +299,13 @@ describe('construct validation', () => {
   }
 
   test('fails if the commit timeout is not longer than the ingest timeout', () => {
+    // GIVEN queues for a 60 s consumer
     const { stack, storage, namespaces } = scaffold();
     const queues = new WalQueues(stack, 'Queues', {
       encryptionKey: storage.key,
       consumerTimeout: Duration.seconds(60),
     });
+    // WHEN/THEN the consumers get a commit timeout equal to the ingest timeout
     expect(
       () =>
         new WalConsumers(stack, 'Consumers', {
@@ -296,11 +319,13 @@ describe('construct validation', () => {
   });
 
   test('fails if the queues are not visible long enough for the consumer timeout', () => {
+    // GIVEN queues visible for 30 s
     const { stack, storage, namespaces } = scaffold();
     const queues = new WalQueues(stack, 'Queues', {
       encryptionKey: storage.key,
       consumerTimeout: Duration.seconds(30),
     });
+    // WHEN/THEN the consumers get a 60 s timeout
     expect(
       () =>
         new WalConsumers(stack, 'Consumers', {
@@ -314,6 +339,7 @@ describe('construct validation', () => {
   });
 
   test.each([0, 1.5, 1001])('fails if maxReceiveCount is %p', (maxReceiveCount) => {
+    // GIVEN the scaffold; WHEN/THEN queues are built with the invalid count
     const { stack, storage } = scaffold();
     expect(
       () =>
@@ -326,6 +352,7 @@ describe('construct validation', () => {
   });
 
   test('fails if the queue name prefix makes an invalid queue name', () => {
+    // GIVEN the scaffold; WHEN/THEN queues are built with a 70-character prefix
     const { stack, storage } = scaffold();
     expect(
       () =>

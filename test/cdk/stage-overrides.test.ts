@@ -73,6 +73,7 @@ describe('default stage settings', () => {
   );
 
   test('the local stage pins queueMaxReceiveCount to 5', () => {
+    // WHEN/THEN local's settings are read
     expect(stageSettings('local').queueMaxReceiveCount).toBe(5);
   });
 });
@@ -102,10 +103,12 @@ describe('overridden stage settings', () => {
   });
 
   test('streamRetryAttempts and streamMaxRecordAge change the mapping', () => {
+    // WHEN prod is synthesized with no retries and a 90-minute record age
     const { stack, template } = synth('prod', {
       streamRetryAttempts: 0,
       streamMaxRecordAge: Duration.minutes(90),
     });
+    // THEN the mapping has them; the queues keep their defaults
     expect(streamMapping(stack, template)).toMatchObject({
       BatchSize: 100,
       MaximumRetryAttempts: 0,
@@ -118,7 +121,9 @@ describe('overridden stage settings', () => {
   });
 
   test('the local stage takes overrides too and keeps the 360 s visibility timeout', () => {
+    // WHEN local is synthesized with overrides
     const { stack, template } = synth('local', { queueMaxReceiveCount: 1000, streamBatchSize: 10_000 });
+    // THEN every redriven queue and the mapping have them
     for (const name of REDRIVEN_QUEUES) {
       expect(queueProperties(stack, template, name)).toMatchObject({
         RedrivePolicy: { maxReceiveCount: 1000 },
@@ -131,18 +136,21 @@ describe('overridden stage settings', () => {
 
 describe('invalid stage settings', () => {
   test.each([0, 1001, 1.5, Number.NaN])('fails if queueMaxReceiveCount is %p, naming the value', (value) => {
+    // WHEN/THEN dev is synthesized with the invalid value
     const create = () => newTestStack({ stage: 'dev', configDir, settings: { queueMaxReceiveCount: value } });
     expect(create).toThrow(InvalidQueueSettingError);
     expect(create).toThrow(`Invalid maxReceiveCount ${value}: an integer from 1 to 1000`);
   });
 
   test.each([0, 10_001, 2.5, -1, Number.NaN])('fails if streamBatchSize is %p, naming the value', (value) => {
+    // WHEN/THEN dev is synthesized with the invalid value
     const create = () => newTestStack({ stage: 'dev', configDir, settings: { streamBatchSize: value } });
     expect(create).toThrow(InvalidStreamSettingError);
     expect(create).toThrow(`Invalid streamBatchSize ${value}: an integer from 1 to 10000`);
   });
 
   test.each([-1, 10_001, 0.5])('fails if streamRetryAttempts is %p, naming the value', (value) => {
+    // WHEN/THEN dev is synthesized with the invalid value
     const create = () => newTestStack({ stage: 'dev', configDir, settings: { streamRetryAttempts: value } });
     expect(create).toThrow(InvalidStreamSettingError);
     expect(create).toThrow(`Invalid streamRetryAttempts ${value}: an integer from 0 to 10000`);
@@ -153,6 +161,7 @@ describe('invalid stage settings', () => {
     [Duration.days(8), '8 days'],
     [Duration.millis(60_500), '1 minute 500 millis'],
   ])('fails if streamMaxRecordAge is %s, naming the value', (value, described) => {
+    // WHEN/THEN prod is synthesized with the invalid value
     const create = () => newTestStack({ stage: 'prod', configDir, settings: { streamMaxRecordAge: value } });
     expect(create).toThrow(InvalidStreamSettingError);
     expect(create).toThrow(`Invalid streamMaxRecordAge ${described}: whole seconds from 60 s to 604800 s`);

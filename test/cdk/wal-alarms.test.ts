@@ -1,26 +1,14 @@
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import type { WalStack } from '#lib/wal-stack';
-import { type Json, logicalIdOf, newTestStack, removeDir, writeConfigDir } from './fixtures';
+import { type Json, logicalIdOf, ORDERS_NAMESPACE, synthesizeOnce } from './fixtures';
 
 // GIVEN a stage with one namespace (synthesized once for the file).
-let configDir: string;
 let stack: WalStack;
 let template: Template;
 
-beforeAll(() => {
-  configDir = writeConfigDir({
-    test: {
-      'orders.json': {
-        name: 'orders',
-        targets: [{ name: 'main', type: 'dynamodb', provision: true, key: { partitionKey: 'id' } }],
-      },
-    },
-  });
-  stack = newTestStack({ stage: 'test', configDir });
-  template = Template.fromStack(stack);
+synthesizeOnce({ 'orders.json': ORDERS_NAMESPACE }, (synthesized) => {
+  ({ stack, template } = synthesized);
 });
-
-afterAll(() => removeDir(configDir));
 
 const topicRef = () => ({ Ref: logicalIdOf(stack.alarms.topic) });
 const ref = (construct: Parameters<typeof logicalIdOf>[0]) => ({ Ref: logicalIdOf(construct) });
@@ -41,6 +29,7 @@ function alarmProperties(name: string): { [key: string]: Json } {
 
 describe('alarm topic', () => {
   test('is one SNS topic, TLS only, and the stack outputs its ARN', () => {
+    // THEN one topic, its policy denies plain HTTP, and an output names it
     template.resourceCountIs('AWS::SNS::Topic', 1);
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       PolicyDocument: {
@@ -53,7 +42,9 @@ describe('alarm topic', () => {
   });
 
   test('every alarm of the stack notifies it', () => {
+    // WHEN the template's alarms are listed
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    // THEN there are 12, each with the topic as its action
     expect(alarms).toHaveLength(stack.alarms.alarms.size);
     expect(alarms).toHaveLength(12);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([topicRef()]);
@@ -67,6 +58,7 @@ describe('queue alarms', () => {
     ['streamFailureDepth', 'streamFailureQueue', 'ApproximateNumberOfMessagesVisible', 1],
     ['streamFailureAge', 'streamFailureQueue', 'ApproximateAgeOfOldestMessage', 15 * 60],
   ] as const)('%s: %s %s >= %i (maximum over 1 minute)', (name, queue, metric, threshold) => {
+    // THEN the queue's alarm watches its metric's maximum each minute
     expect(alarmProperties(name)).toMatchObject({
       Namespace: 'AWS/SQS',
       MetricName: metric,
@@ -83,6 +75,7 @@ describe('queue alarms', () => {
 
 describe('stream alarm', () => {
   test('iteratorAge: GetRecords.IteratorAgeMilliseconds >= 15 minutes for 5 minutes', () => {
+    // THEN the stream's alarm fires when records wait 15 minutes for 5 minutes
     expect(alarmProperties('iteratorAge')).toMatchObject({
       Namespace: 'AWS/Kinesis',
       MetricName: 'GetRecords.IteratorAgeMilliseconds',
@@ -104,6 +97,7 @@ describe('consumer alarms', () => {
     ['queueConsumer', 'Throttles', 'Throttles'],
     ['queueConsumer', 'RecursionDropped', 'RecursiveInvocationsDropped'],
   ] as const)('%s%s: AWS/Lambda %s >= 1 in 5 minutes', (consumer, suffix, metric) => {
+    // THEN each consumer's alarm fires on one occurrence in 5 minutes
     expect(alarmProperties(`${consumer}${suffix}`)).toMatchObject({
       Namespace: 'AWS/Lambda',
       MetricName: metric,
@@ -117,6 +111,7 @@ describe('consumer alarms', () => {
 
 describe('API alarm', () => {
   test("api5xx: the HTTP API's 5xx >= 5 in 5 minutes", () => {
+    // THEN the API's alarm fires on five 5xx in 5 minutes
     expect(alarmProperties('api5xx')).toMatchObject({
       Namespace: 'AWS/ApiGateway',
       MetricName: '5xx',

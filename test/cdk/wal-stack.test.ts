@@ -1,4 +1,4 @@
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { ENV } from '#lambdas/shared/environment';
 import { ROUTES, routeKey } from '#lambdas/shared/http/routes';
@@ -6,17 +6,7 @@ import { LEDGER_ID_INDEX, LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE } from '#la
 import { parseNamespaceConfig } from '#lambdas/shared/namespace-config';
 import type { WalFunction } from '#lib/wal-function';
 import type { WalStack } from '#lib/wal-stack';
-import {
-  arnOf,
-  asList,
-  flatten,
-  type Json,
-  logicalIdOf,
-  newTestStack,
-  policyStatements,
-  removeDir,
-  writeConfigDir,
-} from './fixtures';
+import { arnOf, asList, flatten, type Json, logicalIdOf, policyStatements, synthesizeOnce } from './fixtures';
 
 // GIVEN a stage with one provisioned target table (with a sort key) and one existing table.
 const NAMESPACES = {
@@ -40,22 +30,17 @@ type Resources = {
   [id: string]: { Type: string; Properties?: { [key: string]: Json }; [key: string]: Json | undefined };
 };
 
-let configDir: string;
 let stack: WalStack;
 let template: Template;
 let json: TemplateJson;
 let resources: Resources;
 
-beforeAll(() => {
-  configDir = writeConfigDir({ test: NAMESPACES });
-  // WHEN the stack is synthesized (once for the whole file).
-  stack = newTestStack({ stage: 'test', configDir });
-  template = Template.fromStack(stack);
+// WHEN the stack is synthesized (once for the whole file).
+synthesizeOnce(NAMESPACES, (synthesized) => {
+  ({ stack, template } = synthesized);
   json = template.toJSON() as TemplateJson;
   resources = json.Resources as unknown as Resources;
 });
-
-afterAll(() => removeDir(configDir));
 
 function keyArn() {
   return arnOf(stack.storage.key);
@@ -68,6 +53,7 @@ function propertiesOf(construct: Parameters<typeof logicalIdOf>[0]): { [key: str
 }
 
 describe('KMS key', () => {
+  // THEN (each test) what the template holds for the key
   test('is a customer-managed key with yearly rotation', () => {
     // THEN
     template.resourceCountIs('AWS::KMS::Key', 1);
@@ -80,6 +66,7 @@ describe('KMS key', () => {
 });
 
 describe('Kinesis stream', () => {
+  // THEN (each test) what the template holds for the stream
   test('is on-demand and encrypted with the WAL key', () => {
     template.resourceCountIs('AWS::Kinesis::Stream', 1);
     template.hasResourceProperties('AWS::Kinesis::Stream', {
@@ -93,6 +80,7 @@ describe('Kinesis stream', () => {
 });
 
 describe('ledger table', () => {
+  // THEN (each test) what the template holds for the ledger
   test('is keyed by pk only, with the byId index, TTL, PITR and SSE-KMS with the WAL key', () => {
     expect(propertiesOf(stack.storage.ledger)).toEqual({
       KeySchema: [{ AttributeName: LEDGER_PARTITION_KEY, KeyType: 'HASH' }],
@@ -126,6 +114,7 @@ describe('ledger table', () => {
 });
 
 describe('SQS queues', () => {
+  // THEN (each test) what the template holds for the queues
   const queues = () => ({
     delay: stack.queues.delayQueue,
     retry: stack.queues.retryQueue,
@@ -201,6 +190,7 @@ describe('SQS queues', () => {
 });
 
 describe('Lambda functions', () => {
+  // THEN (each test) what the template holds for the functions
   const functions = (): Record<string, WalFunction> => ({
     ingest: stack.ingestApi.ingest,
     streamConsumer: stack.consumers.streamConsumer,
@@ -292,6 +282,7 @@ describe('Lambda functions', () => {
 });
 
 describe('event source mappings', () => {
+  // THEN (each test) what the template holds for the mappings
   test('there are four: the stream and three queues', () => {
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 4);
   });
@@ -325,6 +316,7 @@ describe('event source mappings', () => {
 });
 
 describe('HTTP API', () => {
+  // THEN (each test) what the template holds for the API
   test('has exactly the mutation, get-mutation and health routes, all IAM-authorised', () => {
     const routes = template.findResources('AWS::ApiGatewayV2::Route');
     const keys = Object.values(routes).map((route) => ({
@@ -380,6 +372,7 @@ describe('HTTP API', () => {
 });
 
 describe('namespace parameters', () => {
+  // THEN (each test) what the template holds for the SSM parameters
   const parameterValues = () =>
     Object.values(template.findResources('AWS::SSM::Parameter')).map((parameter) => ({
       name: parameter.Properties.Name as string,
@@ -418,6 +411,7 @@ describe('namespace parameters', () => {
 });
 
 describe('provisioned target table', () => {
+  // THEN (each test) what the template holds for the provisioned table
   test('is keyed as configured, on demand, with PITR and SSE-KMS with the WAL key', () => {
     const table = stack.namespaces.provisionedTables.get('orders/orders');
     if (!table) throw new Error('orders/orders was not provisioned');
@@ -447,6 +441,7 @@ describe('provisioned target table', () => {
 });
 
 describe('IAM', () => {
+  // THEN (each test) what the policies allow, and nothing more
   const statements = () => policyStatements(json);
   const statementsOf = (fn: WalFunction) => {
     const roleRef = { Ref: logicalIdOf(fn.handler.role ?? fn.handler) };
@@ -587,6 +582,7 @@ describe('IAM', () => {
 });
 
 describe('outputs', () => {
+  // THEN (each test) the outputs tools find resources by
   test.each([
     ['LedgerTableName', () => ({ Ref: logicalIdOf(stack.storage.ledger) })],
     ['StreamName', () => ({ Ref: logicalIdOf(stack.storage.stream) })],
@@ -606,14 +602,16 @@ describe('outputs', () => {
 });
 
 describe('prod stage', () => {
-  let prodDir: string;
   let prod: Template;
 
-  beforeAll(() => {
-    prodDir = writeConfigDir({ prod: NAMESPACES });
-    prod = Template.fromStack(newTestStack({ stage: 'prod', configDir: prodDir }));
-  });
-  afterAll(() => removeDir(prodDir));
+  // WHEN the same namespaces are synthesized as prod; THEN (each test) what prod keeps
+  synthesizeOnce(
+    NAMESPACES,
+    ({ template: synthesized }) => {
+      prod = synthesized;
+    },
+    'prod',
+  );
 
   test('retains the key, stream, tables, queues and log groups', () => {
     for (const type of [

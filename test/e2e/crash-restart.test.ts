@@ -14,9 +14,9 @@ import {
   killGroup,
   type LocalProcess,
   spawnWalLocal,
-  waitFor,
   waitForLine,
 } from '#test/support/local-process';
+import { waitFor } from '#test/support/wait';
 
 // Stage "crash" (test/fixtures/config/crash): "later" for a delayed mutation, "flaky" whose table
 // the test deletes (so its mutation waits on the retry queue until a restart provisions the table

@@ -1,12 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import {
-  isGroupAlive,
-  type LocalProcess,
-  spawnNpmStart,
-  waitFor,
-  waitForLine,
-} from '#test/support/local-process';
+import { isGroupAlive, type LocalProcess, spawnNpmStart, waitForLine } from '#test/support/local-process';
+import { waitFor } from '#test/support/wait';
 
 describe('npm start (the README quick start)', () => {
   let local: LocalProcess | undefined;

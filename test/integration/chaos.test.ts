@@ -13,7 +13,8 @@ const MUTATIONS = 120;
  */
 describe('chaos: every op, every client, in the WAL order, nothing lost or applied twice, no FAIL applied', () => {
   it('keeps every guarantee with 15% faults, crashes and a config change', async () => {
-    // WHEN
+    // GIVEN the local WAL with 15% faults at every AWS call, 2% crashes and a mid-run config change
+    // WHEN 120 mutations of every op and client kind are sent and settle
     const { report } = await runChaos({
       mutations: MUTATIONS,
       faultRate: 0.15,

@@ -9,13 +9,14 @@ import {
   drain,
   driveUntil,
   driveUntilQueueEmpty,
+  injectFaults,
   ledgerTableName,
   postMutation,
   queueUrl,
   scanTable,
-  startTestWal,
   takeTableDown,
   targetTableName,
+  withTestWal,
 } from '#test/support/local-wal-harness';
 
 /** Reads the DLQ's messages (they become visible again a moment later). */
@@ -36,15 +37,14 @@ describe('delivery guarantees (emulators)', () => {
   let wal: LocalWal;
   let table: string;
 
-  beforeAll(async () => {
-    // A short commit timeout, so an uncommitted prepare is fenced within the test.
-    wal = await startTestWal('it', { COMMIT_TIMEOUT_SECONDS: '1' });
-    table = await targetTableName(wal, 'it', 'orders', 'main');
-  });
-
-  afterAll(async () => {
-    await wal?.stop();
-  });
+  // A short commit timeout, so an uncommitted prepare is fenced within the test.
+  withTestWal(
+    async (started) => {
+      wal = started;
+      table = await targetTableName(wal, 'it', 'orders', 'main');
+    },
+    { COMMIT_TIMEOUT_SECONDS: '1' },
+  );
 
   it('sends a poison record to the DLQ with its reason, and the shard keeps flowing', async () => {
     // GIVEN a record on the stream that is not a WAL envelope, followed by a real mutation on the same shard
@@ -166,21 +166,13 @@ describe('delivery guarantees (emulators)', () => {
 describe('UNKNOWN answers (emulators, injected faults)', () => {
   let wal: LocalWal;
 
-  beforeAll(async () => {
-    // Every ledger commit of the ingest function reaches DynamoDB, but its answer is lost.
-    wal = await startTestWal('it', {
-      WAL_FAULTS: JSON.stringify({
-        rate: 1,
-        operations: ['PutItem'],
-        kinds: ['timeout-after'],
-        functions: ['Ingest'],
-      }),
-    });
-  });
-
-  afterAll(async () => {
-    await wal?.stop();
-  });
+  // Every ledger commit of the ingest function reaches DynamoDB, but its answer is lost.
+  withTestWal(
+    (started) => {
+      wal = started;
+    },
+    injectFaults({ operations: ['PutItem'], kinds: ['timeout-after'], functions: ['Ingest'] }),
+  );
 
   it('resolves by retrying with the same key: the original id, applied once', async () => {
     // WHEN the first answer is UNKNOWN
@@ -213,21 +205,13 @@ describe('UNKNOWN answers (emulators, injected faults)', () => {
 describe('stream batches that exhaust their retries (emulators, injected faults)', () => {
   let wal: LocalWal;
 
-  beforeAll(async () => {
-    // The stream consumer cannot read the ledger at all: every batch fails until the mapping gives up.
-    wal = await startTestWal('it', {
-      WAL_FAULTS: JSON.stringify({
-        rate: 1,
-        operations: ['BatchGetItem'],
-        kinds: ['error'],
-        functions: ['StreamConsumer'],
-      }),
-    });
-  });
-
-  afterAll(async () => {
-    await wal?.stop();
-  });
+  // The stream consumer cannot read the ledger at all: every batch fails until the mapping gives up.
+  withTestWal(
+    (started) => {
+      wal = started;
+    },
+    injectFaults({ operations: ['BatchGetItem'], kinds: ['error'], functions: ['StreamConsumer'] }),
+  );
 
   it('turns the on-failure destination record back into work: the mutation is applied', async () => {
     // GIVEN a committed mutation whose stream batch keeps failing

@@ -30,9 +30,10 @@ import {
   drain,
   postMutation,
   scanTable,
-  startTestWal,
   targetTableName,
+  withTestWal,
 } from '#test/support/local-wal-harness';
+import { waitFor } from '#test/support/wait';
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
@@ -45,24 +46,23 @@ describe('wal dlq (emulators)', () => {
   let queues: DeadLetterQueues;
   let endpoint: string;
 
-  beforeAll(async () => {
-    wal = await startTestWal();
+  withTestWal(async (started) => {
+    wal = started;
     endpoint = wal.emulators.endpoints.sqs;
     queues = await discoverLocalQueues(wal.clients.sqs, 'it', endpoint);
   });
 
-  afterAll(async () => {
-    await wal?.stop();
-  });
-
   /** Drives every event source (retries wait 0-4 s) until `done` holds. */
   async function driveUntil(done: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await done())) {
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-      await wal.pollOnce();
-      await sleep(100);
-    }
+    await waitFor(
+      async () => {
+        if (await done()) return true;
+        await wal.pollOnce();
+        return undefined;
+      },
+      timeoutMs,
+      { intervalMs: 100, what },
+    );
   }
 
   async function emptyQueue(queueUrl: string): Promise<void> {
@@ -88,6 +88,7 @@ describe('wal dlq (emulators)', () => {
     wal.clients.sqs.send(new SendMessageCommand({ QueueUrl: queues.deadLetter.url, MessageBody: body }));
 
   it('finds the stage queues the runtime provisioned', () => {
+    // WHEN/THEN the discovered queues are compared with what the runtime provisioned
     const provisioned = [...wal.provisioned.queues];
     const byLogicalId = (part: string) => provisioned.find(([logicalId]) => logicalId.includes(part))?.[1];
     expect(queues.deadLetter).toEqual(byLogicalId('DeadLetterQueue'));
@@ -246,11 +247,13 @@ describe('wal dlq (emulators)', () => {
   });
 
   it('fails if discovery finds no DLQ for the stage, saying what it looked for', async () => {
+    // WHEN dlq list runs for a stage that has no queues
     const attempt = runDlqCommand(
       'list',
       { stage: 'nope', sqsEndpoint: endpoint },
       { print: () => undefined, progress: { write: () => true }, now: () => Date.now() },
     );
+    // THEN it fails, naming the queue it looked for and --dlq-url
     await expect(attempt).rejects.toThrow(QueueNotFoundError);
     await expect(attempt).rejects.toThrow(
       /No dead-letter queue for stage "nope".*ServerlessWal-nope-QueuesDeadLetterQueue\*.*--dlq-url/,

@@ -39,6 +39,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { DataDirInUseError, EmulatorStartError, type Emulators, startEmulators } from '#src/local/emulators';
+import { waitFor } from '#test/support/wait';
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 
@@ -73,14 +74,8 @@ function clientsFor(emulators: Emulators): Clients {
 }
 
 /** Polls until probe returns a value (emulators finish some work on a timer). */
-async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
+  return waitFor(probe, timeoutMs, { intervalMs: 25 });
 }
 
 async function createTable(dynamodb: DynamoDBClient, tableName: string): Promise<string | undefined> {

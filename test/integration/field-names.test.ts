@@ -9,10 +9,10 @@ import {
   ledgerTableName,
   postMutation,
   scanTable,
-  startTestWal,
   streamRecords,
   takeTableDown,
   targetTableName,
+  withTestWal,
 } from '#test/support/local-wal-harness';
 
 /**
@@ -24,14 +24,10 @@ describe('field names and strings stored as sent (emulators)', () => {
   let table: string;
   let ledgerTable: string;
 
-  beforeAll(async () => {
-    wal = await startTestWal();
+  withTestWal(async (started) => {
+    wal = started;
     table = await targetTableName(wal, 'it', 'fuzz', 'main');
     ledgerTable = ledgerTableName(wal);
-  });
-
-  afterAll(async () => {
-    await wal?.stop();
   });
 
   async function targetItem(id: string): Promise<Record<string, unknown> | undefined> {
@@ -167,9 +163,12 @@ describe('field names and strings stored as sent (emulators)', () => {
   });
 
   it('stores a valid surrogate pair (an emoji) in names and values as sent', async () => {
+    // GIVEN a payload with an emoji in a name and in values
     const payload = { id: 'emoji-\u{1F600}', '\u{1F680}': 'caf\u00e9 \u{1F600}' };
+    // WHEN it is posted and delivered
     const answer = await postMutation(wal, 'fuzz', { payload });
     await drain(wal);
+    // THEN it is stored exactly as sent
     expect(answer.status).toBe(200);
     expect(await storedAsJson(payload.id)).toBe(canonicalJson(payload));
   });

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { type FuzzCase, fuzzCaseArbitrary, specialNameCaseArbitrary } from '#src/fuzz/arbitraries';
 import { type CaseResult, checkApplied, FUZZ_NAMESPACE, type FuzzWal, sendCase } from '#src/fuzz/ingest-fuzz';
 import type { LocalWal } from '#src/local/runtime/local-wal';
-import { startTestWal, targetTableName } from '#test/support/local-wal-harness';
+import { targetTableName, withTestWal } from '#test/support/local-wal-harness';
 
 /**
  * The ingest API's fuzz property, small enough for `npm test` (`npm run fuzz` runs it at scale):
@@ -13,18 +13,14 @@ describe('ingest API fuzz property (emulators)', () => {
   let wal: LocalWal;
   let fuzzWal: FuzzWal;
 
-  beforeAll(async () => {
-    wal = await startTestWal();
+  withTestWal(async (started) => {
+    wal = started;
     fuzzWal = {
       apiUrl: wal.apiUrl,
       dynamodb: wal.clients.dynamodb,
       tableName: await targetTableName(wal, 'it', FUZZ_NAMESPACE, 'main'),
       pollOnce: () => wal.pollOnce(),
     };
-  });
-
-  afterAll(async () => {
-    await wal?.stop();
   });
 
   let counter = 0;
@@ -48,17 +44,19 @@ describe('ingest API fuzz property (emulators)', () => {
   }
 
   it('answers 2xx or 4xx problem+json to random requests, and applies every 2xx as sent', async () => {
+    // GIVEN random requests (fast-check); WHEN each is sent; THEN the property holds for each
     verdicts.clear();
     await fc.assert(fc.asyncProperty(fuzzCaseArbitrary, answersAndAppliesAsSent), {
       numRuns: Number(process.env.WAL_FUZZ_RUNS ?? 40),
       endOnFailure: true,
     });
-    // Both kinds of answer were exercised, or the property proved little.
+    // AND both kinds of answer were exercised, or the property proved little
     expect(verdicts.get('2xx')).toBeGreaterThan(0);
     expect(verdicts.get('4xx')).toBeGreaterThan(0);
   }, 120_000);
 
   it('stores or rejects (naming the field) payloads with one JavaScript-special field name', async () => {
+    // GIVEN payloads with one JavaScript-special name; WHEN each is sent; THEN it is stored, or refused if __proto__
     const property = async (fuzzCase: FuzzCase) => {
       await answersAndAppliesAsSent(fuzzCase);
       // Only "__proto__" is refused, and the answer names its field by JSON pointer

@@ -5,9 +5,9 @@ import {
   ledgerTableName,
   postMutation,
   scanTable,
-  startTestWal,
   streamRecords,
   targetTableName,
+  withTestWal,
 } from '#test/support/local-wal-harness';
 
 /**
@@ -20,15 +20,11 @@ describe('ingest to target (emulators)', () => {
   let pausedTable: string;
   let ledgerTable: string;
 
-  beforeAll(async () => {
-    wal = await startTestWal();
+  withTestWal(async (started) => {
+    wal = started;
     ordersTable = await targetTableName(wal, 'it', 'orders', 'main');
     pausedTable = await targetTableName(wal, 'it', 'paused', 'main');
     ledgerTable = ledgerTableName(wal);
-  });
-
-  afterAll(async () => {
-    await wal?.stop();
   });
 
   it('applies a POSTed mutation to the target table', async () => {
@@ -103,25 +99,31 @@ describe('ingest to target (emulators)', () => {
   });
 
   it('fails if an idempotency key is reused for a different mutation (422), changing nothing', async () => {
+    // GIVEN a mutation committed with key reuse
     const first = await postMutation(wal, 'orders', {
       payload: { id: 'reuse-1', n: 1 },
       idempotencyKey: 'reuse',
     });
+    // WHEN another mutation is sent with the same key
     const second = await postMutation(wal, 'orders', {
       payload: { id: 'reuse-1', n: 2 },
       idempotencyKey: 'reuse',
     });
     await drain(wal);
+    // THEN a 422, and the item keeps the first mutation
     expect(first.status).toBe(200);
     expect(second).toMatchObject({ status: 422, contentType: 'application/problem+json' });
     expect((await scanTable(wal, ordersTable)).find((item) => item.id === 'reuse-1')).toMatchObject({ n: 1 });
   });
 
   it('deletes the item for op "delete"', async () => {
+    // GIVEN an item put by the WAL
     await postMutation(wal, 'orders', { payload: { id: 'del-1', n: 1 } });
     await drain(wal);
+    // WHEN a delete of its key is posted and delivered
     const answer = await postMutation(wal, 'orders', { op: 'delete', payload: { id: 'del-1' } });
     await drain(wal);
+    // THEN the item is a tombstone
     expect(answer.status).toBe(200);
     // A tombstone (the key and the WAL's marks) keeps the delete deleted against older retried puts.
     const item = (await scanTable(wal, ordersTable)).find((candidate) => candidate.id === 'del-1');

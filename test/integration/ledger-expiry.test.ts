@@ -8,8 +8,8 @@ import {
   ledgerTableName,
   queueUrl,
   scanTable,
-  startTestWal,
   targetTableName,
+  withTestWal,
 } from '#test/support/local-wal-harness';
 
 /**
@@ -20,12 +20,8 @@ import {
 describe('a recheck older than the ledger retention (emulators)', () => {
   let wal: LocalWal;
 
-  beforeAll(async () => {
-    wal = await startTestWal('it');
-  });
-
-  afterAll(async () => {
-    await wal?.stop();
+  withTestWal((started) => {
+    wal = started;
   });
 
   it('is dead-lettered as ledger-expired, neither fenced nor applied', async () => {

@@ -45,9 +45,11 @@ describe('local runtime wiring follows the stack', () => {
   });
 
   it("gives the retry queue the stack's redrive policy and visibility timeout", async () => {
+    // WHEN the retry queue's attributes are read
     const attributes = await wal.clients.sqs.send(
       new GetQueueAttributesCommand({ QueueUrl: queueUrl('RetryQueue'), AttributeNames: ['All'] }),
     );
+    // THEN they are the ones the stack's template sets
     expect(JSON.parse(attributes.Attributes?.RedrivePolicy ?? '{}')).toMatchObject({ maxReceiveCount: 2 });
     expect(attributes.Attributes?.VisibilityTimeout).toBe('360');
   });

@@ -12,8 +12,8 @@ import {
   ingestDependenciesOf,
   ledgerTableName,
   scanTable,
-  startTestWal,
   targetTableName,
+  withTestWal,
 } from '#test/support/local-wal-harness';
 
 /**
@@ -26,13 +26,9 @@ describe('overlapping attempts of one key (emulators)', () => {
   let wal: LocalWal;
   let table: string;
 
-  beforeAll(async () => {
-    wal = await startTestWal('it');
+  withTestWal(async (started) => {
+    wal = started;
     table = await targetTableName(wal, 'it', 'orders', 'main');
-  });
-
-  afterAll(async () => {
-    await wal?.stop();
   });
 
   function dependencies(overrides: Partial<IngestDependencies> = {}): IngestDependencies {

@@ -5,9 +5,9 @@ import {
   type HttpAnswer,
   postMutation,
   scanTable,
-  startTestWal,
   takeTableDown,
   targetTableName,
+  withTestWal,
 } from '#test/support/local-wal-harness';
 
 /**
@@ -18,13 +18,9 @@ describe('per-key order through retries (emulators)', () => {
   let wal: LocalWal;
   let table: string;
 
-  beforeAll(async () => {
-    wal = await startTestWal('it');
+  withTestWal(async (started) => {
+    wal = started;
     table = await targetTableName(wal, 'it', 'ordered', 'main');
-  });
-
-  afterAll(async () => {
-    await wal?.stop();
   });
 
   /** Sends `first` while the target table is down (it goes to the retry queue), then `second` once it is back. */
@@ -57,10 +53,12 @@ describe('per-key order through retries (emulators)', () => {
   });
 
   it('keeps the fields of a put retried after a later update of the key', async () => {
+    // GIVEN a put that fails, then an update of the key; WHEN the put's retry lands after the update
     await firstRetriedAfterSecond(
       { payload: { id: 'put-then-set', name: 'Ada', status: 'new' } },
       { op: 'update', payload: { id: 'put-then-set' }, set: { status: 'paid' } },
     );
+    // THEN the item has the put's fields and the update's status
     expect(await visibleItem('put-then-set')).toEqual({ id: 'put-then-set', name: 'Ada', status: 'paid' });
   });
 

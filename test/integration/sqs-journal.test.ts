@@ -13,21 +13,12 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { type Emulators, SQS_JOURNAL_FILE, startEmulators } from '#src/local/emulators';
+import { waitFor } from '#test/support/wait';
 
 // The SQS part of local mode's crash safety, in-process: the journal as a crash leaves it on disk
 // (a copy taken while the first emulator still runs) must bring every kept message back.
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`not reached within ${timeoutMs} ms`);
-}
 
 /** Creates the queues as provisioning does: a main queue, a source with a redrive policy, its DLQ. */
 async function createQueues(sqs: SQSClient): Promise<{ main: string; source: string; dlq: string }> {

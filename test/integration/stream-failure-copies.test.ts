@@ -5,11 +5,12 @@ import type { LocalWal } from '#src/local/runtime/local-wal';
 import {
   deliveryDependenciesOf,
   driveUntil,
+  injectFaults,
   postMutation,
   queueUrl,
   scanTable,
-  startTestWal,
   targetTableName,
+  withTestWal,
 } from '#test/support/local-wal-harness';
 
 /**
@@ -20,21 +21,17 @@ import {
 describe('stream records that fail every retry (emulators, injected faults)', () => {
   let wal: LocalWal;
 
-  beforeAll(async () => {
-    // Neither consumer can read the ledger: the stream batch and its re-read both fail.
-    wal = await startTestWal('it', {
-      WAL_FAULTS: JSON.stringify({
-        rate: 1,
-        operations: ['BatchGetItem'],
-        kinds: ['error'],
-        functions: ['StreamConsumer', 'QueueConsumer'],
-      }),
-    });
-  });
-
-  afterAll(async () => {
-    await wal?.stop();
-  });
+  // Neither consumer can read the ledger: the stream batch and its re-read both fail.
+  withTestWal(
+    (started) => {
+      wal = started;
+    },
+    injectFaults({
+      operations: ['BatchGetItem'],
+      kinds: ['error'],
+      functions: ['StreamConsumer', 'QueueConsumer'],
+    }),
+  );
 
   it('copies them whole to the retry queue, from where they are still applied', async () => {
     // GIVEN an acknowledged mutation whose stream batch keeps failing

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { waitFor } from './wait';
 
 const REPO_ROOT = join(__dirname, '..', '..');
 
@@ -93,14 +94,4 @@ export async function killGroup(process_: LocalProcess): Promise<void> {
   if (!isGroupAlive(process_.group)) return;
   process.kill(-process_.group, 'SIGKILL');
   await waitFor(async () => (isGroupAlive(process_.group) ? undefined : true), 10_000);
-}
-
-export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`not reached within ${timeoutMs} ms`);
 }

@@ -13,12 +13,13 @@ import { SsmNamespaceConfigStore } from '#lambdas/shared/namespace-store';
 import { type LocalWal, startLocalWal } from '#src/local/runtime/local-wal';
 import { synthesizeStack } from '#src/local/runtime/synthesize';
 import { silentLogger } from './fixtures';
+import { waitFor } from './wait';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
 export const FIXTURE_CONFIG_DIR = join(REPO_ROOT, 'test', 'fixtures', 'config');
 
 /** The local WAL for stage `it` (test/fixtures/config/it), driven by the test (no background polling). */
-export async function startTestWal(stage = 'it', env: Record<string, string> = {}): Promise<LocalWal> {
+async function startTestWal(stage = 'it', env: Record<string, string> = {}): Promise<LocalWal> {
   const { stackName, template } = synthesizeStack(stage, { configDir: FIXTURE_CONFIG_DIR });
   return startLocalWal({
     stackName,
@@ -28,6 +29,36 @@ export async function startTestWal(stage = 'it', env: Record<string, string> = {
     // WAL_TEST_LOGS=DEBUG shows the functions' structured logs.
     overrideEnv: { POWERTOOLS_LOG_LEVEL: process.env.WAL_TEST_LOGS ?? 'SILENT', ...env },
   });
+}
+
+/**
+ * The test WAL (stage `it`) for a describe block: started before its tests (then `onStart` can look
+ * things up), always stopped after them.
+ */
+export function withTestWal(
+  onStart: (wal: LocalWal) => void | Promise<void>,
+  env: Record<string, string> = {},
+): void {
+  let wal: LocalWal | undefined;
+  beforeAll(async () => {
+    wal = await startTestWal('it', env);
+    await onStart(wal);
+  });
+  afterAll(async () => {
+    await wal?.stop();
+  });
+}
+
+/** Where the functions' injected faults strike (lambdas/shared/faults.ts); every matching call fails. */
+export interface InjectedFaults {
+  readonly operations: string[];
+  readonly kinds: string[];
+  readonly functions: string[];
+}
+
+/** The environment that makes every matching AWS call of the named functions fail. */
+export function injectFaults(faults: InjectedFaults): Record<string, string> {
+  return { WAL_FAULTS: JSON.stringify({ rate: 1, ...faults }) };
 }
 
 /** Polls every event source until a whole round hands nothing over. */
@@ -123,14 +154,14 @@ export async function driveUntil<T>(
   probe: () => Promise<T | undefined>,
   timeoutMs: number,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    await wal.pollOnce();
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`condition not reached within ${timeoutMs} ms`);
+  return waitFor(
+    async () => {
+      await wal.pollOnce();
+      return probe();
+    },
+    timeoutMs,
+    { intervalMs: 100 },
+  );
 }
 
 export function queueUrl(wal: LocalWal, logicalIdPart: string): string {
@@ -163,17 +194,11 @@ export async function driveUntilQueueEmpty(
   );
 }
 
-/** The consumers' dependencies on this WAL's emulators, for tests that call delivery logic directly. */
-export function deliveryDependenciesOf(wal: LocalWal, stage = 'it'): DeliveryDependencies {
+/** What the ingest and the consumers' dependencies share: the ledger, the namespaces, the targets. */
+function sharedDependenciesOf(wal: LocalWal, stage: string) {
   const documentClient = createDocumentClient(wal.clients.dynamodb);
   return {
-    sqs: wal.clients.sqs,
     kinesis: wal.clients.kinesis,
-    queues: {
-      delay: queueUrl(wal, 'DelayQueue'),
-      retry: queueUrl(wal, 'RetryQueue'),
-      deadLetter: queueUrl(wal, 'DeadLetterQueue'),
-    },
     ledger: { documentClient, tableName: ledgerTableName(wal) },
     namespaces: new SsmNamespaceConfigStore(
       wal.clients.ssm,
@@ -185,28 +210,29 @@ export function deliveryDependenciesOf(wal: LocalWal, stage = 'it'): DeliveryDep
     logger: silentLogger,
     now: Date.now,
     random: Math.random,
+  };
+}
+
+/** The consumers' dependencies on this WAL's emulators, for tests that call delivery logic directly. */
+export function deliveryDependenciesOf(wal: LocalWal, stage = 'it'): DeliveryDependencies {
+  return {
+    ...sharedDependenciesOf(wal, stage),
+    sqs: wal.clients.sqs,
+    queues: {
+      delay: queueUrl(wal, 'DelayQueue'),
+      retry: queueUrl(wal, 'RetryQueue'),
+      deadLetter: queueUrl(wal, 'DeadLetterQueue'),
+    },
     commitTimeoutMs: 30_000,
   };
 }
 
 /** The ingest logic's dependencies on this WAL's emulators, for tests that steer its calls. */
 export function ingestDependenciesOf(wal: LocalWal, stage = 'it'): IngestDependencies {
-  const documentClient = createDocumentClient(wal.clients.dynamodb);
   return {
-    kinesis: wal.clients.kinesis,
+    ...sharedDependenciesOf(wal, stage),
     streamName: wal.provisioned.streams[0] ?? '',
-    ledger: { documentClient, tableName: ledgerTableName(wal) },
-    namespaces: new SsmNamespaceConfigStore(
-      wal.clients.ssm,
-      namespaceParameterPrefix(stage),
-      0,
-      silentLogger,
-    ),
-    targetClients: { documentClient },
-    logger: silentLogger,
-    now: Date.now,
     newId: monotonicFactory(),
-    random: Math.random,
     // Short, so a test can see a FAIL's fence run out.
     failFenceMs: 2_000,
   };

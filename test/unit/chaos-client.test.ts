@@ -105,22 +105,28 @@ describe('chaos clients', () => {
   });
 
   it('stops at FAIL and never retries after it', async () => {
+    // GIVEN an API that answers FAIL, then would answer SUCCESS
     const api = await fakeApi([json(503, { id: 'ID1', durable: 'FAIL' }), success]);
     server = api.server;
+    // WHEN a careful client sends a mutation
     const result = await sendOne(mutation('careful'), { apiUrl: api.url, namespace: 'ns', concurrency: 1 });
+    // THEN it is failed after one request
     expect(result.outcome).toBe('failed');
     expect(api.seen).toHaveLength(1);
   });
 
   it('counts a mutation as unresolved when no attempt settles it in time', async () => {
+    // GIVEN an API that always answers UNKNOWN
     const api = await fakeApi([json(503, { durable: 'UNKNOWN' })]);
     server = api.server;
+    // WHEN a careful client retries for 300 ms
     const result = await sendOne(mutation('careful'), {
       apiUrl: api.url,
       namespace: 'ns',
       concurrency: 1,
       retryForMs: 300,
     });
+    // THEN it is unresolved, after several UNKNOWN answers
     expect(result).toMatchObject({ outcome: 'unresolved' });
     expect(result.unknownAnswers).toBeGreaterThan(1);
   });

@@ -35,14 +35,18 @@ describe('chaos oracle', () => {
   });
 
   it('lets a later put replace everything before it, updates included', () => {
+    // GIVEN an update at 1 s and a put at 2 s
     const set = acked('m1', 'update', 1_000, '1', { set: { b: 2 } });
     const put = acked('m2', 'put', 2_000, '2', { payload: { id: 'k', a: 1 } });
+    // WHEN/THEN they are folded in any order: the put's item alone
     expect(expectedItems([put, set], KEY).get('k')).toEqual({ id: 'k', a: 1 });
   });
 
   it('compares sequences as numbers: "10" is after "9", also beyond 2^53', () => {
+    // GIVEN two puts at the same time, sequences 9 and 10
     const nine = acked('m1', 'put', 1_000, '9', { payload: { id: 'k', v: 9 } });
     const ten = acked('m2', 'put', 1_000, '10', { payload: { id: 'k', v: 10 } });
+    // WHEN/THEN they are ordered: 10 comes last
     expect(compareWalOrder(nine, ten)).toBeLessThan(0);
     expect(expectedItems([ten, nine], KEY).get('k')).toEqual({ id: 'k', v: 10 });
     // Kinesis sequence numbers are 56 digits: as doubles these two would be equal.
@@ -52,6 +56,7 @@ describe('chaos oracle', () => {
   });
 
   it('creates an item from an update after a delete: key attributes plus the set and add attributes', () => {
+    // GIVEN a put, a delete, then an update
     const put = acked('m1', 'put', 1_000, '1', { payload: { id: 'k', a: 1, n: 5 } });
     const remove = acked('m2', 'delete', 2_000, '2');
     const update = acked('m3', 'update', 3_000, '3', {
@@ -59,6 +64,7 @@ describe('chaos oracle', () => {
       set: { s: 'x' },
       add: { n: 2 },
     });
+    // WHEN/THEN they are folded: the update builds the item from the key and its own attributes
     expect(expectedItems([update, remove, put], KEY).get('k')).toEqual({ id: 'k', s: 'x', n: 2 });
   });
 
@@ -73,33 +79,42 @@ describe('chaos oracle', () => {
   });
 
   it('lets a delayed put whose delivery time is after the delete bring the item back', () => {
+    // GIVEN a delete, and a put with a lower sequence delivered after it
     const remove = acked('m1', 'delete', 2_000, '9');
     const delayedPut = acked('m2', 'put', 3_000, '5', { payload: { id: 'k', a: 1 } });
+    // WHEN/THEN they are folded: the put wins
     expect(expectedItems([delayedPut, remove], KEY).get('k')).toEqual({ id: 'k', a: 1 });
   });
 
   it('counts a mutation acknowledged to several attempts once (same id)', () => {
+    // GIVEN one add acknowledged three times
     const add = acked('m1', 'update', 1_000, '1', { add: { n: 1 } });
+    // WHEN/THEN it is folded: applied once
     expect(expectedItems([add, add, { ...add }], KEY).get('k')).toEqual({ id: 'k', n: 1 });
   });
 
   it('fails if an add targets an attribute that is not a number', () => {
+    // GIVEN a text attribute, then an add to it
     const put = acked('m1', 'put', 1_000, '1', { payload: { id: 'k', n: 'text' } });
     const add = acked('m2', 'update', 2_000, '2', { add: { n: 1 } });
+    // WHEN/THEN they are folded
     expect(() => expectedItems([put, add], KEY)).toThrow(AddToNonNumberError);
   });
 
   it('reads an item without the WAL attributes, and a tombstone as absent', () => {
+    // WHEN/THEN a stored item, a tombstone and no item are read
     expect(visibleItem({ id: 'k', a: 1, _walOrder: 'x', _walId: 'y' })).toEqual({ id: 'k', a: 1 });
     expect(visibleItem({ id: 'k', _walDeleted: true, _walOrder: 'x' })).toBeUndefined();
     expect(visibleItem(undefined)).toBeUndefined();
   });
 
   it('parses effectiveAt with milliseconds', () => {
+    // WHEN/THEN an ISO time with milliseconds is parsed
     expect(parseEffectiveAt('2026-11-26T15:45:01.234Z')).toBe(Date.UTC(2026, 10, 26, 15, 45, 1, 234));
   });
 
   it('fails if effectiveAt is not an ISO-8601 time', () => {
+    // WHEN/THEN a word and a number are parsed
     expect(() => parseEffectiveAt('yesterday')).toThrow(InvalidEffectiveTimeError);
     expect(() => parseEffectiveAt(1_000)).toThrow(InvalidEffectiveTimeError);
   });

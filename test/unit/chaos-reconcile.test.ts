@@ -91,8 +91,11 @@ describe('reconcile (the chaos checker)', () => {
   });
 
   it('finds a double application of a counter and of a shared add', () => {
+    // GIVEN a counter and an add, each acknowledged once but applied twice
     const results = [answered(counter(0)), answered(add(1))];
+    // WHEN the results are reconciled with the tables
     const report = reconcile(results, state({ c0: { id: 'c0', count: 2 }, k: { id: 'k', n: 2, x1: 2 } }));
+    // THEN both count as applied twice, and the run is not clean
     expect(report.doubleApplied).toBe(2);
     expect(isClean(report)).toBe(false);
   });
@@ -142,11 +145,14 @@ describe('reconcile (the chaos checker)', () => {
   });
 
   it('finds an acked counter that is neither applied nor on the DLQ', () => {
+    // WHEN an acknowledged counter is missing from the tables and the DLQ
     const report = reconcile([answered(counter(0))], state({}));
+    // THEN it is lost
     expect(report).toMatchObject({ lost: 1, applied: 0 });
   });
 
   it('counts an UNKNOWN that never resolved', () => {
+    // GIVEN a mutation whose every answer was UNKNOWN
     const result: MutationResult = {
       mutation: counter(0),
       outcome: 'unresolved',
@@ -155,7 +161,9 @@ describe('reconcile (the chaos checker)', () => {
       keylessSends: 0,
       abandoned: 3,
     };
+    // WHEN it is reconciled
     const report = reconcile([result], state({}));
+    // THEN it counts as unresolved, and the run is not clean
     expect(report).toMatchObject({ unknown: 1, unresolved: 1 });
     expect(isClean(report)).toBe(false);
   });

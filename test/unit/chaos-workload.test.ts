@@ -18,10 +18,13 @@ function seeded(seed: number): () => number {
 }
 
 describe('chaos workload', () => {
+  // GIVEN a plan of 400 mutations from a seeded random source
   const plan = planWorkload({ mutations: 400, runId: 'r', random: seeded(7) });
 
   it('sends every op on a few shared keys, many mutations each', () => {
+    // WHEN its sends are counted
     const sent = countSent(plan);
+    // THEN every op is there, and the shared keys each get many mutations
     for (const op of ['put', 'update-set', 'update-add', 'delete', 'counter', 'keyless-counter']) {
       expect(sent[op]).toBeGreaterThan(0);
     }
@@ -34,7 +37,9 @@ describe('chaos workload', () => {
   });
 
   it('gives counters keys of their own, and keyless ones no idempotency key', () => {
+    // WHEN the counters are picked out
     const counters = plan.filter((m) => !isShared(m.op));
+    // THEN each has its own key; only keyless clients send without an idempotency key
     expect(new Set(counters.map((m) => m.key)).size).toBe(counters.length);
     for (const mutation of counters.filter((m) => m.op === 'keyless-counter')) {
       expect(mutation.client).toBe('keyless');
@@ -46,6 +51,7 @@ describe('chaos workload', () => {
   });
 
   it('gives every put, set and add a marker of its own that its body writes', () => {
+    // THEN each writing mutation's marker is in what its body writes
     for (const mutation of plan.filter((m) => ['put', 'update-set', 'update-add'].includes(m.op))) {
       const marker = markerOf(mutation);
       const written = { ...mutation.body.payload, ...mutation.body.set, ...mutation.body.add };
@@ -55,15 +61,18 @@ describe('chaos workload', () => {
   });
 
   it('counts keyless sends and abandoned attempts from the results', () => {
+    // WHEN two mutations are counted with their clients' results
     const sent = countSent(plan.slice(0, 2), [
       { keylessSends: 2, abandoned: 0 },
       { keylessSends: 0, abandoned: 3 },
     ]);
+    // THEN the results' keyless sends and abandoned attempts are summed
     expect(sent).toMatchObject({ 'keyless-sends': 2, 'abandoned-attempts': 3 });
   });
 });
 
 describe('chaos outages', () => {
+  // GIVEN a template with a ledger, a target table and a named retry queue
   const template: CfnTemplate = {
     Resources: {
       StorageLedger5E7CB2E3: { Type: 'AWS::DynamoDB::Table' },
@@ -73,27 +82,32 @@ describe('chaos outages', () => {
   };
 
   it('reads <resource>:<seconds>', () => {
+    // WHEN/THEN an outage spec is parsed into its resource and seconds
     expect(parseOutage('target:30')).toEqual({ resource: 'target', seconds: 30 });
     expect(parseOutage('ledger:5')).toEqual({ resource: 'ledger', seconds: 5 });
   });
 
   it('fails if the resource or the seconds are not valid', () => {
+    // WHEN/THEN each malformed spec is refused
     for (const spec of ['target', 'disk:30', 'target:0', 'target:-1', 'target:1.5', 'target:601']) {
       expect(() => parseOutage(spec)).toThrow(InvalidOutageError);
     }
   });
 
   it('names the resource as the fault injector matches it: explicit name, else the logical id', () => {
+    // WHEN/THEN each resource kind resolves to the name the fault injector sees
     expect(outageResourceName(template, 'target')).toBe('NamespacescountersTargetmainD3C9104B');
     expect(outageResourceName(template, 'ledger')).toBe('StorageLedger5E7CB2E3');
     expect(outageResourceName(template, 'queue')).toBe('stack-retry');
   });
 
   it('fails if the stack has no such resource', () => {
+    // WHEN/THEN the template has no delay queue
     expect(() => outageResourceName(template, 'delay')).toThrow(OutageResourceNotFoundError);
   });
 
   it('starts each outage at the given time for its seconds', () => {
+    // WHEN/THEN a 30 s target outage starting at 5 s spans 5 s to 35 s
     expect(outageWindows(template, [{ resource: 'target', seconds: 30 }], 5_000)).toEqual([
       { resource: 'NamespacescountersTargetmainD3C9104B', from: 5_000, to: 35_000 },
     ]);

@@ -4,6 +4,7 @@ describe('callWal', () => {
   const fetchSpy = jest.spyOn(globalThis, 'fetch');
   const saved = { ...process.env };
 
+  // GIVEN a fetch that answers 200 and AWS credentials in the environment
   beforeEach(() => {
     fetchSpy.mockClear();
     fetchSpy.mockResolvedValue(new Response('{"ok":true}', { status: 200 }));
@@ -18,7 +19,7 @@ describe('callWal', () => {
   });
 
   it('signs requests to a deployed stack with SigV4 for execute-api in the endpoint region', async () => {
-    // WHEN
+    // WHEN a mutation is posted to an execute-api endpoint
     await callWal(
       'https://abc123.execute-api.eu-west-1.amazonaws.com',
       'POST',
@@ -27,7 +28,7 @@ describe('callWal', () => {
         payload: { id: 'a' },
       },
     );
-    // THEN
+    // THEN the request goes to the path, with a SigV4 authorization for the endpoint's region
     const [url, init] = fetchSpy.mock.calls[0] ?? [];
     const headers = (init?.headers ?? {}) as Record<string, string>;
     expect(String(url)).toBe(
@@ -40,7 +41,9 @@ describe('callWal', () => {
   });
 
   it('does not sign requests to the local runtime', async () => {
+    // WHEN the local runtime is called
     await callWal('http://127.0.0.1:3000', 'GET', 'v1/health');
+    // THEN no authorization header is sent
     const headers = (fetchSpy.mock.calls[0]?.[1]?.headers ?? {}) as Record<string, string>;
     expect(headers.authorization).toBeUndefined();
   });

@@ -52,7 +52,9 @@ describe('client factories', () => {
   );
 
   test('without the variables a client keeps the default budget', async () => {
+    // GIVEN no budget variable is set
     for (const name of Object.values(SDK_BUDGET_ENV)) delete process.env[name];
+    // WHEN a client is created; THEN it has the default attempts and timeouts
     const settings = await settingsOf(createSqsClient());
     expect(settings.maxAttempts).toBe(DEFAULT_SDK_BUDGET.maxAttempts);
     expect(settings.handler).toMatchObject({

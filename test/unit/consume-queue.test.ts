@@ -56,14 +56,19 @@ describe('consumeQueueBatch', () => {
   });
 
   it('applies a retry that is due', async () => {
+    // WHEN a retry that is due arrives
     const response = await consumeQueueBatch(dependencies(), event(retryMessage(NOW)));
+    // THEN the target gets the mutation and the message succeeds
     expect(response.batchItemFailures).toEqual([]);
     expect(documentMock.commandCalls(PutCommand)).toHaveLength(1);
   });
 
   it('schedules the next attempt with the namespace backoff when the target fails again', async () => {
+    // GIVEN the target is still down
     documentMock.on(PutCommand).rejects(new Error('still down'));
+    // WHEN a due retry arrives
     await consumeQueueBatch(dependencies(), event(retryMessage(NOW)));
+    // THEN the next attempt goes on the retry queue, due after the namespace's backoff
     const sent = sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input;
     // Attempt 2 of 5: backoff 3600 s x 2^1 capped at 7200 s, jitter drawn at its maximum.
     expect(JSON.parse(sent?.MessageBody ?? '{}')).toMatchObject({
@@ -74,7 +79,9 @@ describe('consumeQueueBatch', () => {
   });
 
   it('dead-letters an unparseable message with its reason', async () => {
+    // WHEN a message that is not JSON arrives
     await consumeQueueBatch(dependencies(), { Records: [{ messageId: 'm2', body: 'nope' } as SQSRecord] });
+    // THEN it goes to the DLQ as poison, with the reason
     const sent = sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input;
     expect(sent?.QueueUrl).toBe('dlq-url');
     expect(JSON.parse(sent?.MessageBody ?? '{}')).toMatchObject({
@@ -84,9 +91,10 @@ describe('consumeQueueBatch', () => {
   });
 
   it('fails the message (for SQS to redeliver) if the retry queue cannot be reached', async () => {
+    // GIVEN the target and SQS are both down
     documentMock.on(PutCommand).rejects(new Error('still down'));
     sqsMock.on(SendMessageCommand).rejects(new Error('sqs down'));
-    // One message, all failed: Powertools fails the whole invocation, so SQS redelivers it.
+    // WHEN/THEN a due retry arrives. One message, all failed: Powertools fails the whole invocation, so SQS redelivers it.
     await expect(consumeQueueBatch(dependencies(), event(retryMessage(NOW)))).rejects.toThrow(
       'All records failed processing',
     );
@@ -97,9 +105,12 @@ describe('consumeQueueBatch', () => {
     const recheck = (loggedAt: number) => ({ kind: 'recheck', mutation: loggedMutation({ loggedAt }) });
 
     it('fences a record past the commit timeout whose key has no ledger entry', async () => {
+      // GIVEN the key has no ledger entry
       documentMock.on(GetCommand).resolves({});
       documentMock.on(UpdateCommand).resolves({});
+      // WHEN a recheck a minute old arrives
       await consumeQueueBatch(dependencies(), event(recheck(NOW - 60_000)));
+      // THEN the key is fenced, and nothing is sent on
       expect(documentMock.commandCalls(UpdateCommand)).toHaveLength(1);
       expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
     });

@@ -36,8 +36,11 @@ beforeEach(() => {
 
 describe('routeCommitted', () => {
   it('applies an immediate mutation to the target table', async () => {
+    // GIVEN a target that accepts writes
     documentMock.on(PutCommand).resolves({});
+    // WHEN an immediate mutation is routed
     await routeCommitted(dependencies(), loggedMutation());
+    // THEN it is written to the table, and nothing is queued
     expect(documentMock.commandCalls(PutCommand)[0]?.args[0].input).toMatchObject({
       TableName: 'orders-table',
       Item: { id: 'a1', n: 1, _walId: '01JTESTMUTATION0000000000A' },
@@ -46,7 +49,9 @@ describe('routeCommitted', () => {
   });
 
   it('sends a delayed mutation to the delay queue, one message per target', async () => {
+    // WHEN a mutation due in 2 minutes is routed
     await routeCommitted(dependencies(), loggedMutation({ deliverAt: NOW + 120_000 }));
+    // THEN the table is not touched; the delay queue gets it for 120 s
     expect(documentMock.calls()).toHaveLength(0);
     expect(sent()).toEqual([
       {
@@ -58,13 +63,18 @@ describe('routeCommitted', () => {
   });
 
   it('caps a long delay at 900 s: the consumer hops the rest', async () => {
+    // WHEN a mutation due in 2 hours is routed
     await routeCommitted(dependencies(), loggedMutation({ deliverAt: NOW + 7_200_000 }));
+    // THEN it waits SQS's longest delay, and carries when it is due
     expect(sent()[0]).toMatchObject({ delay: 900, message: { notBefore: NOW + 7_200_000 } });
   });
 
   it('sends a failed delivery to the retry queue with its backoff and error', async () => {
+    // GIVEN the table is down
     documentMock.on(PutCommand).rejects(new Error('table is down'));
+    // WHEN an immediate mutation is routed
     await routeCommitted(dependencies(), loggedMutation());
+    // THEN it goes to the retry queue as attempt 1, with the error
     expect(sent()).toEqual([
       {
         queue: 'retry-url',
@@ -75,8 +85,10 @@ describe('routeCommitted', () => {
   });
 
   it('fails if the retry queue cannot be reached, so the record is retried', async () => {
+    // GIVEN the table and SQS are down
     documentMock.on(PutCommand).rejects(new Error('table is down'));
     sqsMock.on(SendMessageCommand).rejects(new Error('sqs is down'));
+    // WHEN/THEN a mutation is routed: the error reaches the stream consumer
     await expect(routeCommitted(dependencies(), loggedMutation())).rejects.toThrow('sqs is down');
   });
 });

@@ -46,12 +46,14 @@ describe('toAttributeValue / fromAttributeValue', () => {
   });
 
   it('drops undefined fields when told to, as lib-dynamodb does', () => {
+    // WHEN/THEN a map with an undefined field is marshalled with removeUndefinedValues
     expect(toAttributeValue({ a: 1, b: undefined }, { removeUndefinedValues: true })).toEqual({
       M: { a: { N: '1' } },
     });
   });
 
   it('fails if a value is a class instance (a bug in the caller, not a map)', () => {
+    // WHEN/THEN a Date is marshalled without convertClassInstanceToMap
     expect(() => toAttributeValue({ when: new Date(0) }, { convertClassInstanceToMap: false })).toThrow(
       /Unsupported type/,
     );

@@ -32,16 +32,20 @@ function fakeKinesis() {
 
 describe('fault injector', () => {
   it('is off without WAL_FAULTS', () => {
+    // WHEN/THEN the environment has no WAL_FAULTS
     expect(activeFaultConfig({})).toBeUndefined();
   });
 
   it('fails if WAL_FAULTS is not a valid config', () => {
+    // WHEN/THEN a rate above 1, or no JSON at all, is parsed
     expect(() => parseFaultConfig('{"rate": 2}')).toThrow(InvalidFaultConfigError);
     expect(() => parseFaultConfig('nope')).toThrow(InvalidFaultConfigError);
   });
 
   it('applies only to the functions it names', () => {
+    // GIVEN faults for the Ingest function only
     const env = { WAL_FAULTS: '{"rate":1,"functions":["Ingest"]}' };
+    // WHEN/THEN they are active in the ingest function, not in a consumer
     expect(
       activeFaultConfig({ ...env, AWS_LAMBDA_FUNCTION_NAME: 'stack-IngestApiIngestFunction' }),
     ).toBeDefined();
@@ -49,22 +53,28 @@ describe('fault injector', () => {
   });
 
   it('throttles a call before it reaches the service', async () => {
+    // GIVEN a client whose every call is throttled
     const { client, reached } = fakeKinesis();
     withFaults(client, 'Kinesis', parseFaultConfig('{"rate":1,"kinds":["throttle"]}'));
+    // WHEN/THEN a call fails with a throttling error, and the service saw nothing
     await expect(client.send(put)).rejects.toMatchObject({ name: 'ProvisionedThroughputExceededException' });
     expect(reached).toHaveLength(0);
   });
 
   it('loses the answer of a call that reached the service (timeout-after)', async () => {
+    // GIVEN a client whose every answer is lost
     const { client, reached } = fakeKinesis();
     withFaults(client, 'Kinesis', parseFaultConfig('{"rate":1,"kinds":["timeout-after"]}'));
+    // WHEN/THEN a call times out, but the service got it
     await expect(client.send(put)).rejects.toMatchObject({ name: 'TimeoutError' });
     expect(reached).toHaveLength(1);
   });
 
   it('leaves other operations alone', async () => {
+    // GIVEN faults on GetRecords only
     const { client, reached } = fakeKinesis();
     withFaults(client, 'Kinesis', parseFaultConfig('{"rate":1,"operations":["GetRecords"]}'));
+    // WHEN/THEN a PutRecord goes through
     await expect(client.send(put)).resolves.toMatchObject({ SequenceNumber: '1' });
     expect(reached).toHaveLength(1);
   });
@@ -83,6 +93,7 @@ describe('fault injector', () => {
     });
 
     it('leaves other resources alone during the window', () => {
+      // WHEN/THEN other tables and queues are called during the ledger's outage
       expect(activeOutage([outage], { TableName: 'stack-TargetTable' }, 5_000)).toBeUndefined();
       expect(activeOutage([outage], { QueueUrl: 'http://q/000/stack-retry' }, 5_000)).toBeUndefined();
     });
@@ -103,6 +114,7 @@ describe('fault injector', () => {
     });
 
     it('fails if an outage ends before it starts', () => {
+      // WHEN/THEN an outage from 2 to 1 is parsed
       expect(() => parseFaultConfig('{"outages":[{"resource":"x","from":2,"to":1}]}')).toThrow(
         InvalidFaultConfigError,
       );
@@ -123,12 +135,14 @@ describe('fault injector', () => {
     });
 
     it('lets calls through after the outage', async () => {
+      // GIVEN an outage that ended a second ago
       const { client, reached } = fakeKinesis();
       const now = Date.now();
       const config = parseFaultConfig(
         JSON.stringify({ outages: [{ resource: 's', from: now - 60_000, to: now - 1_000 }] }),
       );
       withFaults(client, 'Kinesis', config);
+      // WHEN/THEN a call to the resource goes through
       await expect(client.send(put)).resolves.toMatchObject({ SequenceNumber: '1' });
       expect(reached).toHaveLength(1);
     });

@@ -82,12 +82,14 @@ describe('ingestMutation', () => {
   });
 
   it('computes deliverAt from delaySeconds plus jitter', async () => {
+    // WHEN a mutation with a 60 s delay and 10 s of jitter is ingested
     await ingestMutation(
       dependencies(),
       'orders',
       { payload: { id: 'a1' }, lifecycle: { delaySeconds: 60, jitterSeconds: 10 } },
       undefined,
     );
+    // THEN its envelope is due after 60 s plus the jitter drawn (random at 0.5)
     const data = kinesisMock.commandCalls(PutRecordCommand)[0]?.args[0].input.Data;
     expect(JSON.parse(Buffer.from(data as Uint8Array).toString())).toMatchObject({ deliverAt: NOW + 65_000 });
   });
@@ -108,27 +110,33 @@ describe('ingestMutation', () => {
   });
 
   it('fails if the key was used for a different request (422)', async () => {
+    // GIVEN the key was committed for another request
     documentMock
       .on(PutCommand)
       .rejects(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }));
     documentMock
       .on(GetCommand)
       .resolves({ Item: { state: 'COMMITTED', id: '01JORIGINAL', sequence: '11', requestHash: 'other' } });
+    // WHEN a request with that key is ingested
     const problem = await problemOf(
       ingestMutation(dependencies(), 'orders', { payload: { id: 'a1' } }, 'k1'),
     );
+    // THEN a 422 idempotency-key-reused
     expect(problem.status).toBe(422);
     expect(problem.slug).toBe('idempotency-key-reused');
   });
 
   it('answers FAIL (409) when this attempt was fenced', async () => {
+    // GIVEN the commit is refused because this attempt was fenced
     documentMock
       .on(PutCommand)
       .rejects(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }));
     documentMock.on(GetCommand).resolves({ Item: { state: 'ABORTED', abortedIds: new Set(['01JNEWID']) } });
+    // WHEN it is ingested
     const problem = await problemOf(
       ingestMutation(dependencies(), 'orders', { payload: { id: 'a1' } }, 'k1'),
     );
+    // THEN a 409 FAIL with the attempt's id
     expect(problem.status).toBe(409);
     expect(problem.extensions).toMatchObject({ durable: 'FAIL', id: '01JNEWID' });
   });
@@ -225,28 +233,36 @@ describe('ingestMutation', () => {
   });
 
   it('answers UNKNOWN when the prepare fails and the ledger cannot be read', async () => {
+    // GIVEN the prepare and the fence both fail
     kinesisMock.on(PutRecordCommand).rejects(new Error('socket hang up'));
     documentMock.on(UpdateCommand).rejects(new Error('ledger down'));
+    // WHEN a mutation is ingested
     const problem = await problemOf(
       ingestMutation(dependencies(), 'orders', { payload: { id: 'a1' } }, 'k1'),
     );
+    // THEN the answer is UNKNOWN: the record may be on the stream
     expect(problem.extensions).toMatchObject({ durable: 'UNKNOWN' });
   });
 
   it('answers UNKNOWN (503) when the commit call fails', async () => {
+    // GIVEN the commit's answer is lost
     documentMock.on(PutCommand).rejects(Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }));
+    // WHEN a mutation is ingested
     const problem = await problemOf(
       ingestMutation(dependencies(), 'orders', { payload: { id: 'a1' } }, 'k1'),
     );
+    // THEN a 503 UNKNOWN, telling the client to retry with the same key
     expect(problem.status).toBe(503);
     expect(problem.extensions).toMatchObject({ durable: 'UNKNOWN', id: '01JNEWID' });
     expect(problem.detail).toMatch(/Retry with the same idempotency key/);
   });
 
   it('fails if the namespace requires an idempotency key and none is sent (400), writing nothing', async () => {
+    // WHEN a keyless mutation is sent to a namespace that requires keys
     const problem = await problemOf(
       ingestMutation(dependencies(), 'keyed', { payload: { id: 'a1' } }, undefined),
     );
+    // THEN a 400 that says so, and no call to Kinesis or DynamoDB
     expect(problem).toMatchObject({ status: 400, slug: 'idempotency-key-required' });
     expect(problem.detail).toMatch(/Namespace "keyed" requires an idempotency key/);
     expect(kinesisMock.calls()).toHaveLength(0);
@@ -254,13 +270,17 @@ describe('ingestMutation', () => {
   });
 
   it('takes a keyed mutation in a namespace that requires keys', async () => {
+    // WHEN/THEN a keyed mutation is sent to it
     const answer = await ingestMutation(dependencies(), 'keyed', { payload: { id: 'a1' } }, 'k-1');
     expect(answer.durable).toBe('SUCCESS');
   });
 
   it('names a bad field by its JSON pointer, escaping "/" and "~" in names (RFC 6901)', async () => {
+    // GIVEN a __proto__ under names holding / and ~
     const body = JSON.parse('{"payload": {"a/b": {"c~d": {"__proto__": 1}}}}');
+    // WHEN it is ingested
     const problem = await problemOf(ingestMutation(dependencies(), 'orders', body, 'k1'));
+    // THEN the 400 names it by its escaped pointer
     expect(problem.status).toBe(400);
     expect(problem.extensions.errors).toContainEqual(
       expect.objectContaining({ pointer: '/payload/a~1b/c~0d/__proto__' }),
@@ -393,9 +413,11 @@ describe('ingestMutation', () => {
       ],
       ['the body is not an object', 'just a string', undefined, 400, 'invalid-mutation'],
     ])('fails if %s', async (_case, body, header, status, slug) => {
+      // WHEN the bad request is ingested
       const problem = await problemOf(ingestMutation(dependencies(), 'orders', body, header));
+      // THEN its problem status and type
       expect({ status: problem.status, slug: problem.slug }).toEqual({ status, slug });
-      // Nothing is written for bad input.
+      // AND nothing is written for bad input
       expect(kinesisMock.calls()).toHaveLength(0);
       expect(documentMock.calls()).toHaveLength(0);
     });
@@ -414,14 +436,17 @@ describe('ingestMutation', () => {
     });
 
     it('fails if the namespace is disabled (403)', async () => {
+      // WHEN a mutation is sent to a paused namespace
       const problem = await problemOf(
         ingestMutation(dependencies(), 'paused', { payload: { id: 'a' } }, undefined),
       );
+      // THEN a 403, and nothing is logged
       expect(problem.status).toBe(403);
       expect(kinesisMock.calls()).toHaveLength(0);
     });
 
     it('fails if the namespace is unknown', async () => {
+      // WHEN/THEN a mutation is sent to a namespace that does not exist
       await expect(
         ingestMutation(dependencies(), 'nope', { payload: { id: 'a' } }, undefined),
       ).rejects.toThrow(UnknownNamespaceError);

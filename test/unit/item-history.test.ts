@@ -121,9 +121,11 @@ describe('applyToHistory', () => {
   });
 
   it('reports an update older than a later put as replaced (its effects are gone in the final state)', () => {
+    // GIVEN an item written by a put at 200
     const update = mutation(100, 1, 'update', { set: { a: 1 } });
     const put = mutation(200, 2, 'put', { payload: { id: 'k', a: 2 } });
     const stored = (applyToHistory(undefined, put, CONTEXT) as { item: Item }).item;
+    // WHEN/THEN an update at 100 arrives: its effects are gone, so it is replaced
     expect(applyToHistory(stored, update, CONTEXT).outcome).toBe('replaced');
   });
 
@@ -139,10 +141,13 @@ describe('applyToHistory', () => {
   });
 
   it('never lowers the watermark when a late mutation lands', () => {
+    // GIVEN an item updated at 200
     const later = mutation(200, 2, 'update', { set: { a: 1 } });
     const earlier = mutation(100, 1, 'update', { set: { b: 1 } });
     const stored = (applyToHistory(undefined, later, CONTEXT) as { item: Item }).item;
+    // WHEN an update at 100 lands
     const result = applyToHistory(stored, earlier, CONTEXT);
+    // THEN both attributes are there, and the watermark stays at 200
     expect(result).toMatchObject({ outcome: 'applied', item: { _walOrder: later.paddedOrder, a: 1, b: 1 } });
   });
 
@@ -194,8 +199,10 @@ describe('applyToHistory', () => {
   });
 
   it('fails if a counter would pass 2^53-1', () => {
+    // GIVEN a counter at 2^53-1
     const big = mutation(100, 1, 'put', { payload: { id: 'k', n: Number.MAX_SAFE_INTEGER } });
     const stored = (applyToHistory(undefined, big, CONTEXT) as { item: Item }).item;
+    // WHEN/THEN an add of 1 arrives
     expect(() => applyToHistory(stored, mutation(200, 2, 'update', { add: { n: 1 } }), CONTEXT)).toThrow(
       UnorderableMutationError,
     );

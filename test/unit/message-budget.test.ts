@@ -9,6 +9,7 @@ const jsonBytes = (text: string): number => Buffer.byteLength(JSON.stringify(tex
 
 describe('boundErrorText', () => {
   test('keeps a short text as it is', () => {
+    // WHEN/THEN a short error text is bounded
     expect(boundErrorText('ResourceNotFoundException: Requested resource not found')).toBe(
       'ResourceNotFoundException: Requested resource not found',
     );
@@ -53,11 +54,13 @@ describe('withBoundedErrorTexts', () => {
   });
 
   test('returns a message without error texts unchanged', () => {
+    // GIVEN a message with no error text; WHEN/THEN it is bounded
     const message = { kind: 'deliver', target: 'main', notBefore: 1 };
     expect(withBoundedErrorTexts(message)).toEqual(message);
   });
 });
 
 test('the budget grows with maxBytes (a check that it can fail)', () => {
+  // WHEN/THEN the budget of twice the payload bound is above that of the bound
   expect(maxQueueMessageBytes(2 * 196_608)).toBeGreaterThan(maxQueueMessageBytes(196_608));
 });

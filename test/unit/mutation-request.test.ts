@@ -23,10 +23,13 @@ describe('mutationRequestSchema: client data stored as sent', () => {
   });
 
   it('passes "set" and "add" on unchanged', () => {
+    // GIVEN an update whose set and add use Object.prototype names
     const body = JSON.parse(
       '{"op":"update","payload":{"id":"a"},"set":{"constructor":"x"},"add":{"valueOf":2}}',
     );
+    // WHEN it is validated
     const result = mutationRequestSchema.safeParse(body);
+    // THEN they come out as the same objects
     expect(result.data).toMatchObject({ set: { constructor: 'x' }, add: { valueOf: 2 } });
     expect(result.data?.set).toBe(body.set);
   });
@@ -102,15 +105,19 @@ describe('mutationRequestSchema: client data stored as sent', () => {
       /expected a JSON object/,
     ],
   ])('fails if the request has %s, naming its pointer', (_case, body, pointer, message) => {
+    // WHEN/THEN the body is validated: one issue at the pointer
     expect(issues(body)).toContainEqual({ pointer, message: expect.stringMatching(message) });
   });
 
   it('accepts a valid surrogate pair in names and values', () => {
+    // WHEN/THEN an emoji name and value are validated: no issue
     expect(issues('{"payload":{"id":"\\ud83d\\ude00","\\ud83d\\ude80":"caf\\u00e9"}}')).toEqual([]);
   });
 
   it('fails if a payload is nested deeper than the walk goes, without overflowing the stack', () => {
+    // GIVEN a payload of 5000 nested arrays
     const body = `{"payload":${'['.repeat(5_000)}${']'.repeat(5_000)}}`;
+    // WHEN/THEN it is validated: an issue, not a stack overflow
     expect(issues(body)).toContainEqual({
       pointer: expect.stringMatching(/^\/payload(\/0)+$/),
       message: expect.stringMatching(/nested deeper/),

@@ -4,11 +4,14 @@ import {
   parseNamespaceConfig,
 } from '#lambdas/shared/namespace-config';
 
+// GIVEN one valid target, reused by every case
 const target = { name: 'main', type: 'dynamodb', tableName: 'orders-table', key: { partitionKey: 'id' } };
 
 describe('parseNamespaceConfig', () => {
   it('fills in documented defaults', () => {
+    // WHEN a config with only a name and a target is parsed
     const config = parseNamespaceConfig({ name: 'orders', targets: [target] }, 'orders.json');
+    // THEN every documented default is filled in
     expect(config).toMatchObject({
       enabled: true,
       retry: {
@@ -64,23 +67,27 @@ describe('parseNamespaceConfig', () => {
       /maxBackoffSeconds must be at least/,
     ],
   ])('fails if %s', (_case, value, message) => {
+    // WHEN/THEN the invalid config is parsed
     expect(() => parseNamespaceConfig(value, 'config/dev/orders.json')).toThrow(InvalidNamespaceConfigError);
     expect(() => parseNamespaceConfig(value, 'config/dev/orders.json')).toThrow(message);
   });
 
-  it('names the source in the error', () => {
+  it('fails if the config is invalid, naming its source', () => {
+    // WHEN/THEN an empty config is parsed
     expect(() => parseNamespaceConfig({}, 'config/dev/x.json')).toThrow(/config\/dev\/x.json/);
   });
 });
 
 describe('delay bounds', () => {
   it('fails if maxDelaySeconds is over 30 days (each 15 minutes of delay costs a hop)', () => {
+    // GIVEN a delay bound of 31 days
     const value = {
       name: 'orders',
       targets: [target],
       delay: { maxDelaySeconds: 31 * 86_400 },
       retentionDays: 60,
     };
+    // WHEN/THEN it is parsed
     expect(() => parseNamespaceConfig(value, 'orders.json')).toThrow(/delay.maxDelaySeconds/);
   });
 });

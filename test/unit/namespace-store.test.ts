@@ -45,6 +45,7 @@ describe('SsmNamespaceConfigStore', () => {
   });
 
   it('keeps the last good value when SSM fails', async () => {
+    // GIVEN SSM answers once, then fails
     ssmMock
       .on(GetParameterCommand)
       .resolvesOnce({ Parameter: { Value: value() } })
@@ -52,11 +53,14 @@ describe('SsmNamespaceConfigStore', () => {
     const clock = { now: 0 };
     const namespaces = store(clock);
     await namespaces.get('orders');
+    // WHEN the cache has expired and SSM fails
     clock.now = 120_000;
+    // THEN the last good value is still served
     await expect(namespaces.get('orders')).resolves.toMatchObject({ name: 'orders' });
   });
 
   it('keeps the last good value when the new value is invalid', async () => {
+    // GIVEN SSM answers a valid value, then one with maxAttempts 0
     ssmMock
       .on(GetParameterCommand)
       .resolvesOnce({ Parameter: { Value: value({ retry: { maxAttempts: 5 } }) } })
@@ -64,26 +68,32 @@ describe('SsmNamespaceConfigStore', () => {
     const clock = { now: 0 };
     const namespaces = store(clock);
     await namespaces.get('orders');
+    // WHEN the cache has expired and SSM holds the invalid value
     clock.now = 120_000;
+    // THEN the last good value is still served
     await expect(namespaces.get('orders')).resolves.toMatchObject({ retry: { maxAttempts: 5 } });
   });
 
   it('fails if the parameter does not exist', async () => {
+    // GIVEN SSM has no such parameter; WHEN/THEN the namespace is read
     ssmMock.on(GetParameterCommand).rejects(new ParameterNotFound({ message: 'none', $metadata: {} }));
     await expect(store({ now: 0 }).get('orders')).rejects.toThrow(UnknownNamespaceError);
   });
 
   it('fails if the name is not a namespace name, without calling SSM', async () => {
+    // WHEN/THEN a path-like name is read: refused before any SSM call
     await expect(store({ now: 0 }).get('../etc')).rejects.toThrow(UnknownNamespaceError);
     expect(ssmMock.calls()).toHaveLength(0);
   });
 
   it('fails if SSM fails and nothing is cached', async () => {
+    // GIVEN SSM fails and nothing is cached; WHEN/THEN the namespace is read
     ssmMock.on(GetParameterCommand).rejects(new Error('throttled'));
     await expect(store({ now: 0 }).get('orders')).rejects.toThrow(NamespaceConfigUnavailableError);
   });
 
   it('fails if the parameter holds another namespace', async () => {
+    // GIVEN the orders parameter holds namespace billing; WHEN/THEN orders is read
     ssmMock.on(GetParameterCommand).resolves({ Parameter: { Value: value({ name: 'billing' }) } });
     await expect(store({ now: 0 }).get('orders')).rejects.toThrow(NamespaceConfigUnavailableError);
   });
