@@ -172,6 +172,11 @@ function placeholder(logicalId: string, resource: CfnResource, options: Provisio
       return { ref: logicalId, attributes: { ApiEndpoint: options.apiUrl, ApiId: logicalId } };
     case 'AWS::ApiGatewayV2::Stage':
       return { ref: '$default', attributes: {} };
+    case 'AWS::SNS::Topic': {
+      // No SNS locally; the AlarmTopicArn output still reads as a topic's ARN, as a topic's Ref does.
+      const topicArn = arn(options, 'sns', physicalName(options.stackName, logicalId, 256));
+      return { ref: topicArn, attributes: { TopicArn: topicArn } };
+    }
     default: {
       // IAM, KMS, logs and the like do not exist locally; their ARNs only need to be well formed.
       const resourceArn = arn(options, 'local', logicalId);
