@@ -8,6 +8,14 @@ import type { WalOutputName } from '#lib/wal-outputs';
  */
 export type OutputsFile = Record<string, Record<string, string>>;
 
+/** The outputs file the local runtime writes into its data dir. */
+export const OUTPUTS_FILE_NAME = 'outputs.json';
+
+/** The stack of a stage, as bin/app.ts names it: its key in an outputs file. */
+export function walStackName(stage: string): string {
+  return `ServerlessWal-${stage}`;
+}
+
 export class OutputsFileError extends Error {
   constructor(
     readonly path: string,
@@ -44,7 +52,12 @@ export function readStackOutputs(path: string, stackName: string): StackOutputs 
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new OutputsFileError(path, `it cannot be read (${describe(error)})`, { cause: error });
+    throw new OutputsFileError(
+      path,
+      `it cannot be read (${describe(error)}). The local WAL writes it when it starts ("npm start"); for a ` +
+        'deployed stack pass the file "cdk deploy --outputs-file" wrote, or --dlq-url and --retry-queue-url.',
+      { cause: error },
+    );
   }
   const file = parseOutputsFile(path, text);
   const stacks = Object.keys(file);

@@ -15,7 +15,7 @@ import { type Emulators, type EmulatorsOptions, startEmulators } from '#src/loca
 import { KinesisEventSource } from '#src/local/event-sources/kinesis-event-source';
 import { SqsEventSource } from '#src/local/event-sources/sqs-event-source';
 import { close, listen } from '#src/local/http-server';
-import { writeStackOutputs } from '#src/outputs/outputs-file';
+import { OUTPUTS_FILE_NAME, writeStackOutputs } from '#src/outputs/outputs-file';
 import { createApiServer } from './api-server';
 import type { CfnTemplate } from './cfn-template';
 import { CheckpointFile } from './checkpoint-file';
@@ -28,9 +28,6 @@ import { readWiring, type Wiring } from './wiring';
 /** API Gateway HTTP APIs give a Lambda integration at most 30 s (lib/timeout-budget.ts cites the quota). */
 const API_GATEWAY_INTEGRATION_TIMEOUT_MS = 30_000;
 
-/** The outputs file in a data dir, in the shape of `cdk deploy --outputs-file`. */
-export const OUTPUTS_FILE = 'outputs.json';
-
 export interface LocalWalOptions extends EmulatorsOptions {
   readonly stackName: string;
   readonly template: CfnTemplate;
@@ -42,8 +39,13 @@ export interface LocalWalOptions extends EmulatorsOptions {
   readonly autoPoll?: boolean;
   /** Idle wait between polls of one event source, in ms. @default 100 */
   readonly pollIntervalMs?: number;
-  /** Variables every function gets over the template's (a fault injector's, a quieter log level). */
-  readonly overrideEnv?: Record<string, string>;
+  /**
+   * Variables every function gets over the template's (a fault injector's, a quieter log level); a
+   * function of the provisioned stack when they name its resources (an outage of its target table).
+   */
+  readonly overrideEnv?:
+    | Record<string, string>
+    | ((stack: ProvisionedStack) => Promise<Record<string, string>>);
   /** Where to write the stack's outputs. @default `<dataDir>/outputs.json`, none without a data dir */
   readonly outputsFile?: string;
   /** The runtime's own structured logs (a failing event source). @default JSON lines on stderr */
@@ -56,6 +58,12 @@ export interface LocalClients {
   readonly kinesis: KinesisClient;
   readonly sqs: SQSClient;
   readonly ssm: SSMClient;
+}
+
+/** The stack once its resources exist, before its functions start. */
+export interface ProvisionedStack {
+  readonly outputs: WalOutputs;
+  readonly clients: LocalClients;
 }
 
 /** The whole WAL on one machine: emulators, resources from the template, functions, event sources, API. */
@@ -130,7 +138,11 @@ async function startOnEmulators(
   });
   const outputs = resolveOutputs(options.template, provisioned.context, apiUrl);
   const wiring = readWiring(options.template, provisioned, options.repoRoot);
-  const hostOf = await startFunctionHosts(wiring, emulators, options.overrideEnv, teardown);
+  const overrideEnv =
+    typeof options.overrideEnv === 'function'
+      ? await options.overrideEnv({ outputs, clients })
+      : options.overrideEnv;
+  const hostOf = await startFunctionHosts(wiring, emulators, overrideEnv, teardown);
   const { kinesisSources, sqsSources } = createEventSources(wiring, clients, hostOf, options.dataDir);
 
   // API Gateway gives its Lambda integration 30 s from the request's arrival: an attempt that could not
@@ -152,7 +164,7 @@ async function startOnEmulators(
       startPollLoops(sources, { intervalMs: options.pollIntervalMs ?? 100, log: options.log ?? stderrLog }),
     );
   }
-  const outputsFile = options.outputsFile ?? (options.dataDir && join(options.dataDir, OUTPUTS_FILE));
+  const outputsFile = options.outputsFile ?? (options.dataDir && join(options.dataDir, OUTPUTS_FILE_NAME));
   if (outputsFile) writeStackOutputs(outputsFile, options.stackName, outputs);
 
   const pollOnce = async () => {

@@ -1,28 +1,3 @@
-/** Which of the WAL's queues a lookup was for. */
-export type QueueRole = 'dead-letter' | 'retry';
-
-const DEPLOYED_HINT =
-  'For a deployed stack pass --dlq-url and --retry-queue-url (its outputs DeadLetterQueueUrl and RetryQueueUrl).';
-
-/** Discovery on an SQS endpoint found no queue of the stage with the expected name. */
-export class QueueNotFoundError extends Error {
-  constructor(
-    readonly role: QueueRole,
-    readonly stage: string,
-    readonly expectedName: string,
-    readonly endpoint: string,
-    readonly found: readonly string[],
-  ) {
-    super(
-      `No ${role} queue for stage "${stage}" at ${endpoint}: no queue named ${expectedName}` +
-        ` (queues of the stage found: ${found.length > 0 ? found.join(', ') : 'none'}). ` +
-        `Is the local WAL running with that stage ("npm start -- --stage ${stage}"), and on that SQS port ` +
-        `(--sqs-endpoint)? ${DEPLOYED_HINT}`,
-    );
-    this.name = 'QueueNotFoundError';
-  }
-}
-
 /** An SQS call failed before the command could do its work (endpoint down, no access, wrong URL). */
 export class SqsCallError extends Error {
   constructor(
