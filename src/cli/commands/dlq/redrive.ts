@@ -105,18 +105,34 @@ async function followTask(
     }
     const progress = progressOf(listed);
     options.onProgress?.(progress);
-    if (progress.status === 'FAILED') throw new RedriveFailedError(listed.FailureReason, progress.moved);
-    if (progress.status === 'CANCELLED') throw new RedriveCancelledError(progress.moved);
-    if (progress.status === 'COMPLETED') {
+    const result = resultOf(listed, progress, task.taskHandle);
+    if (result) return result;
+  }
+}
+
+/** The redrive's result once its task has COMPLETED, its error if it FAILED or was CANCELLED; else undefined. */
+function resultOf(
+  listed: ListMessageMoveTasksResultEntry,
+  progress: RedriveProgress,
+  taskHandle: string,
+): RedriveResult | undefined {
+  switch (progress.status) {
+    case 'COMPLETED': {
       const { toMove } = progress;
       return {
         status: 'COMPLETED',
         moved: progress.moved,
         ...(toMove !== undefined ? { toMove } : {}),
-        taskHandle: task.taskHandle,
+        taskHandle,
       };
     }
-    // RUNNING or CANCELLING: look again.
+    case 'FAILED':
+      throw new RedriveFailedError(listed.FailureReason, progress.moved);
+    case 'CANCELLED':
+      throw new RedriveCancelledError(progress.moved);
+    default:
+      // RUNNING or CANCELLING: look again.
+      return undefined;
   }
 }
 
