@@ -9,6 +9,7 @@ import { getMutation } from './commands/get';
 import { DEFAULT_DATA_DIR, DEFAULT_PORTS, startLocal } from './commands/local';
 import { putMutation } from './commands/put';
 import { DEFAULT_LOCAL_ENDPOINT, type WalHttpAnswer } from './http-client';
+import { runTool } from './run-tool';
 import { UsageError } from './usage-error';
 
 const HELP = `wal: the serverless-wal command line
@@ -200,14 +201,4 @@ async function runDlq(args: string[]): Promise<number> {
   );
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    const isUsage =
-      error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    console.error(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
-    process.exitCode = isUsage ? 2 : 1;
-  },
-);
+runTool(() => main(process.argv.slice(2)), { failure: 1, usage: 2 });
