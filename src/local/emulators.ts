@@ -148,16 +148,11 @@ async function startDynamodb({ host, port, region, dataDir }: StartContext): Pro
       updateTableMs: 0,
     }),
   );
-  try {
-    return { endpoint: endpointUrl(host, await listen(server, port, host)), stop: () => close(server) };
-  } catch (err) {
-    // dynalite closes its LevelDB store only when a listening server closes: without this the
-    // store (and its lock on dataDir) would stay open.
-    await listen(server, 0, DEFAULT_LOCAL_HOST)
-      .then(() => close(server))
-      .catch(() => undefined);
-    throw err;
-  }
+  // dynalite closes its LevelDB store only when a listening server closes: without this the store (and
+  // its lock on dataDir) would stay open.
+  return listenOrRelease(server, host, port, () =>
+    listen(server, 0, DEFAULT_LOCAL_HOST).then(() => close(server)),
+  );
 }
 
 async function startKinesis({ host, port, region, dataDir }: StartContext): Promise<RunningEmulator> {
@@ -170,11 +165,21 @@ async function startKinesis({ host, port, region, dataDir }: StartContext): Prom
       shardLimit: 100,
     }),
   );
+  // kinesalite closes its store before the HTTP server, so close() releases it even here.
+  return listenOrRelease(server, host, port, () => close(server));
+}
+
+/** Listens; if that fails, releases the emulator's store (how is the emulator's) before failing. */
+async function listenOrRelease(
+  server: Server,
+  host: string,
+  port: number,
+  release: () => Promise<void>,
+): Promise<RunningEmulator> {
   try {
     return { endpoint: endpointUrl(host, await listen(server, port, host)), stop: () => close(server) };
   } catch (err) {
-    // kinesalite closes its store before the HTTP server, so close() releases it even here.
-    await close(server).catch(() => undefined);
+    await release().catch(() => undefined);
     throw err;
   }
 }
