@@ -11,7 +11,6 @@ import { persistSqs } from './sqs-journal/persistent-sqs';
 import { startSsmServer } from './ssm-server';
 
 export { DataDirInUseError } from './data-dir-lock';
-export { SqsJournalCorruptError, SqsJournalWriteError } from './sqs-journal/journal-file';
 
 /** The SQS journal's file in a data dir (see src/local/sqs-journal). */
 export const SQS_JOURNAL_FILE = 'sqs-journal.log';
@@ -58,7 +57,7 @@ export class EmulatorStartError extends Error {
   }
 }
 
-export class EmulatorStopError extends Error {
+class EmulatorStopError extends Error {
   constructor(cause: AggregateError) {
     super(`Could not stop every emulator cleanly: ${cause.errors.map(describe).join('; ')}`, { cause });
     this.name = 'EmulatorStopError';

@@ -5,7 +5,7 @@ import {
   parseNamespaceConfig,
 } from '#lambdas/shared/namespace-config';
 
-export class TargetTableNotFoundError extends Error {
+class TargetTableNotFoundError extends Error {
   constructor(
     readonly parameterName: string,
     readonly target: string | undefined,
@@ -18,7 +18,7 @@ export class TargetTableNotFoundError extends Error {
 }
 
 /** A namespace's config as the stage's SSM parameter holds it: the contract for its targets. */
-export async function readNamespaceConfig(
+async function readNamespaceConfig(
   ssm: SSMClient,
   stage: string,
   namespace: string,

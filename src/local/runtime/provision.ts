@@ -44,7 +44,7 @@ export interface Provisioned {
   readonly parameters: string[];
 }
 
-export class ProvisionError extends Error {
+class ProvisionError extends Error {
   constructor(
     readonly logicalId: string,
     readonly type: string,
@@ -60,7 +60,7 @@ export class ProvisionError extends Error {
  * A local physical name from the stack and logical id, as CloudFormation would generate one:
  * stable across restarts (so --data-dir state is found again) and within the service's limit.
  */
-export function physicalName(stackName: string, logicalId: string, maxLength: number): string {
+function physicalName(stackName: string, logicalId: string, maxLength: number): string {
   const name = `${stackName}-${logicalId}`.replace(/[^A-Za-z0-9_-]/g, '-');
   if (name.length <= maxLength) return name;
   const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);

@@ -52,7 +52,7 @@ export interface Wiring {
   readonly routes: RouteWiring[];
 }
 
-export class UnsupportedWiringError extends Error {
+class UnsupportedWiringError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'UnsupportedWiringError';
