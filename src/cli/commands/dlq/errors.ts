@@ -5,7 +5,7 @@ export class SqsCallError extends Error {
     readonly target: string,
     options: { cause: unknown },
   ) {
-    const reason = options.cause instanceof Error ? options.cause.message : String(options.cause);
+    const reason = messageOf(options.cause);
     super(
       `SQS ${action} on ${target} failed: ${reason || describeCause(options.cause)}. Check that the local WAL runs ` +
         `("npm start") or, for a deployed stack, the queue URL and that your AWS credentials may call sqs:${action}.`,
@@ -50,7 +50,7 @@ export class RedriveStartError extends Error {
     readonly destinationArn: string,
     options: { cause: unknown },
   ) {
-    const reason = options.cause instanceof Error ? options.cause.message : String(options.cause);
+    const reason = messageOf(options.cause);
     super(
       `SQS would not start moving ${sourceArn} to ${destinationArn}: ${reason}. Check both ARNs (the source ` +
         'must be a DLQ named in a redrive policy) and that your credentials may call sqs:StartMessageMoveTask.',
@@ -105,6 +105,10 @@ export class RedriveTaskNotFoundError extends Error {
     );
     this.name = 'RedriveTaskNotFoundError';
   }
+}
+
+function messageOf(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
 }
 
 function describeCause(cause: unknown): string {
