@@ -14,10 +14,11 @@ import { UsageError } from './usage-error';
 
 const HELP = `wal: the serverless-wal command line
 
-  wal local [--stage local] [--data-dir DIR | --in-memory] [--host 127.0.0.1]
+  wal local [--stage local] [--data-dir DIR | --in-memory] [--host 127.0.0.1] [--outputs-file FILE]
             [--port 3000] [--dynamodb-port 8000] [--kinesis-port 4567] [--sqs-port 9324] [--ssm-port 4583]
       Runs the whole WAL on this machine (emulators + the real handlers), wired from the stage's template.
-      Writes the stack's outputs to DIR/outputs.json (as "cdk deploy --outputs-file" does; also with --in-memory).
+      Writes the stack's outputs as "cdk deploy --outputs-file" does, to FILE (default DIR/outputs.json, also
+      with --in-memory).
   wal put <namespace> --payload <json|@file> [--key K] [--delay S] [--op put|delete] [--endpoint URL]
       Logs a mutation. Prints the answer ({ id, durable, sequence }).
   wal get <namespace> <id> [--endpoint URL]
@@ -84,6 +85,7 @@ async function runLocal(args: string[]): Promise<number> {
       'sqs-port': { type: 'string' },
       'ssm-port': { type: 'string' },
       'config-dir': { type: 'string' },
+      'outputs-file': { type: 'string' },
     },
   });
   const dataDir = resolve(values['data-dir'] ?? DEFAULT_DATA_DIR);
@@ -99,7 +101,7 @@ async function runLocal(args: string[]): Promise<number> {
         ssm: port(values['ssm-port'], DEFAULT_PORTS.ssm, '--ssm-port'),
       },
       ...(values['in-memory'] ? {} : { dataDir }),
-      outputsFile: join(dataDir, OUTPUTS_FILE_NAME),
+      outputsFile: resolve(values['outputs-file'] ?? join(dataDir, OUTPUTS_FILE_NAME)),
       ...(values['config-dir'] ? { configDir: resolve(values['config-dir']) } : {}),
     },
     (line) => console.log(line),
