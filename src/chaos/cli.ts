@@ -3,6 +3,7 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 import { parseArgs } from 'node:util';
+import { runTool } from '#src/cli/run-tool';
 import { parseOutage } from './outages';
 import { formatReport, formatSent, isClean } from './reconcile';
 import { runChaos } from './run-chaos';
@@ -80,12 +81,4 @@ async function main(): Promise<number> {
   return isClean(run.report) ? 0 : 1;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    console.error(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
-    process.exitCode = 2;
-  },
-);
+runTool(main);

@@ -7,6 +7,7 @@
  * - keyless: no Idempotency-Key. An answer's `id` is the key for a retry; without any answer it can
  *   only send again without a key, which may apply twice (at-least-once, as the README says).
  */
+import { mapConcurrently } from '#src/local/map-concurrently';
 import { parseEffectiveAt } from './oracle';
 import type { PlannedMutation } from './workload';
 
@@ -47,6 +48,12 @@ interface Answer {
   readonly effectiveAt?: string;
 }
 
+/** No answer came: a network error, or the client's own timeout. */
+interface NoAnswer {
+  readonly error: string;
+  readonly timedOut: boolean;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One HTTP attempt; undefined when no answer came (network error or the client's own timeout). */
@@ -55,7 +62,7 @@ async function post(
   body: unknown,
   idempotencyKey: string | undefined,
   timeoutMs: number | undefined,
-): Promise<Answer | { readonly error: string; readonly timedOut: boolean }> {
+): Promise<Answer | NoAnswer> {
   try {
     const response = await fetch(url, {
       method: 'POST',
@@ -78,73 +85,102 @@ async function post(
   }
 }
 
+/** What one client saw across the attempts of one mutation. */
+class Attempts {
+  key: string | undefined;
+  count = 0;
+  keylessSends = 0;
+  abandoned = 0;
+  unknownAnswers = 0;
+  lastAnswer = '';
+
+  constructor(readonly mutation: PlannedMutation) {
+    this.key = mutation.idempotencyKey;
+  }
+
+  /** One attempt, counted: keyless sends, and what came back (or did not). */
+  async send(url: string, patienceMs: number): Promise<Answer | NoAnswer> {
+    if (this.key === undefined) this.keylessSends++;
+    const timeoutMs = this.timeoutMs(patienceMs);
+    this.count++;
+    const answer = await post(url, this.mutation.body, this.key, timeoutMs);
+    if ('error' in answer) {
+      this.lastAnswer = `no answer: ${answer.error}`;
+      this.unknownAnswers++;
+      if (answer.timedOut) this.abandoned++;
+    }
+    return answer;
+  }
+
+  /** The outcome the answer settles; else it counts as unknown (and a keyless client learns its key). */
+  answered(answer: Answer): Outcome | undefined {
+    this.lastAnswer = `${answer.status} ${answer.durable ?? ''}`.trim();
+    const outcome = settledOutcome(answer);
+    if (outcome) return outcome;
+    // A keyless client learns its key from any answer that names the mutation.
+    if (this.key === undefined && answer.id) this.key = answer.id;
+    this.unknownAnswers++;
+    return undefined;
+  }
+
+  /**
+   * The timeout of the next attempt: the impatient client's first two give up early. Two abandoned
+   * attempts make the overlap; then it waits (each abandoned attempt still loads the WAL).
+   */
+  timeoutMs(patienceMs: number): number | undefined {
+    return this.mutation.client === 'impatient' && this.count < 2 ? patienceMs * 2 ** this.count : undefined;
+  }
+
+  result(outcome: Outcome, answer?: Answer): MutationResult {
+    return {
+      mutation: this.mutation,
+      outcome,
+      ...(answer?.id ? { id: answer.id } : {}),
+      ...(answer?.sequence ? { sequence: answer.sequence } : {}),
+      ...(answer?.effectiveAt ? { effectiveAt: parseEffectiveAt(answer.effectiveAt) } : {}),
+      attempts: this.count,
+      unknownAnswers: this.unknownAnswers,
+      keylessSends: this.keylessSends,
+      abandoned: this.abandoned,
+      lastAnswer: this.lastAnswer,
+    };
+  }
+}
+
+/** The outcome an answer settles, if it settles one. */
+function settledOutcome(answer: Answer): Outcome | undefined {
+  if (answer.status === 200 && answer.durable === 'SUCCESS') return 'acked';
+  if (answer.durable === 'FAIL') return 'failed';
+  if (answer.status >= 400 && answer.status < 500 && answer.durable === undefined) return 'rejected';
+  return undefined;
+}
+
 export async function sendOne(mutation: PlannedMutation, options: SendOptions): Promise<MutationResult> {
   const random = options.random ?? Math.random;
   const url = `${options.apiUrl}/v1/namespaces/${options.namespace}/mutations`;
   const deadline = Date.now() + (options.retryForMs ?? 120_000);
   // The impatient client's first timeout (its second is twice as long).
   const patienceMs = 50 + Math.floor(random() * 250);
-  let key = mutation.idempotencyKey;
-  let keylessSends = 0;
-  let abandoned = 0;
-  let unknownAnswers = 0;
-  let lastAnswer = '';
-  let attempt = 0;
-  const result = (outcome: Outcome, answer?: Answer): MutationResult => ({
-    mutation,
-    outcome,
-    ...(answer?.id ? { id: answer.id } : {}),
-    ...(answer?.sequence ? { sequence: answer.sequence } : {}),
-    ...(answer?.effectiveAt ? { effectiveAt: parseEffectiveAt(answer.effectiveAt) } : {}),
-    attempts: attempt,
-    unknownAnswers,
-    keylessSends,
-    abandoned,
-    lastAnswer,
-  });
+  const attempts = new Attempts(mutation);
   while (Date.now() < deadline) {
-    if (key === undefined) keylessSends++;
-    // Two abandoned attempts make the overlap; then it waits (each abandoned attempt still loads the WAL).
-    const timeoutMs = mutation.client === 'impatient' && attempt < 2 ? patienceMs * 2 ** attempt : undefined;
-    attempt++;
-    const answer = await post(url, mutation.body, key, timeoutMs);
-    if ('error' in answer) {
-      lastAnswer = `no answer: ${answer.error}`;
-      unknownAnswers++;
-      if (answer.timedOut) abandoned++;
-      // The impatient client retries at once: the attempt it abandoned may still be running.
-      if (!answer.timedOut) await sleep(Math.min(50 * attempt, 1_000));
-      continue;
-    }
-    lastAnswer = `${answer.status} ${answer.durable ?? ''}`.trim();
-    if (answer.status === 200 && answer.durable === 'SUCCESS') return result('acked', answer);
-    if (answer.durable === 'FAIL') return result('failed', answer);
-    if (answer.status >= 400 && answer.status < 500 && answer.durable === undefined) {
-      return result('rejected', answer);
-    }
-    // A keyless client learns its key from any answer that names the mutation.
-    if (key === undefined && answer.id) key = answer.id;
-    unknownAnswers++;
-    await sleep(Math.min(50 * attempt, 1_000));
+    const answer = await attempts.send(url, patienceMs);
+    const outcome = 'error' in answer ? undefined : attempts.answered(answer);
+    if (outcome) return attempts.result(outcome, answer as Answer);
+    // The impatient client retries at once: the attempt it abandoned may still be running.
+    if (!('error' in answer && answer.timedOut)) await sleep(Math.min(50 * attempts.count, 1_000));
   }
-  return result('unresolved');
+  return attempts.result('unresolved');
 }
 
 export async function sendWorkload(
   plan: readonly PlannedMutation[],
   options: SendOptions,
 ): Promise<MutationResult[]> {
-  const results: MutationResult[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < plan.length) {
-      const mutation = plan[next++] as PlannedMutation;
-      const result = await sendOne(mutation, options);
-      results.push(result);
-      options.onResult?.(result);
-    }
-  };
-  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  const results = await mapConcurrently(plan, options.concurrency, async (mutation) => {
+    const result = await sendOne(mutation, options);
+    options.onResult?.(result);
+    return result;
+  });
   return results.sort((a, b) => a.mutation.index - b.mutation.index);
 }
 
@@ -158,38 +194,39 @@ interface MutationView {
  * For answers without `effectiveAt` (an API older than the field), reads it through the public
  * `GET /v1/namespaces/{ns}/mutations/{id}`: the delivery time if delayed, else the log time.
  */
-export async function fillEffectiveTimes(
+export function fillEffectiveTimes(
   results: readonly MutationResult[],
   options: Pick<SendOptions, 'apiUrl' | 'namespace'>,
   concurrency = 8,
 ): Promise<MutationResult[]> {
-  const lookUp = async (result: MutationResult): Promise<MutationResult> => {
-    if (result.outcome !== 'acked' || !result.id || (result.effectiveAt !== undefined && result.sequence)) {
-      return result;
-    }
-    const url = `${options.apiUrl}/v1/namespaces/${options.namespace}/mutations/${result.id}`;
-    let view: MutationView | undefined;
-    for (let attempt = 0; attempt < 30 && !view; attempt++) {
-      view = await fetch(url)
-        .then(async (answer) => (answer.ok ? ((await answer.json()) as MutationView) : undefined))
-        .catch(() => undefined);
-      if (!view) await sleep(200);
-    }
-    const time = view?.deliverAt ?? view?.loggedAt;
-    return {
-      ...result,
-      ...(time ? { effectiveAt: parseEffectiveAt(time) } : {}),
-      ...(result.sequence ? {} : view?.sequence ? { sequence: view.sequence } : {}),
-    };
+  return mapConcurrently(results, concurrency, (result) => fillEffectiveTime(result, options));
+}
+
+async function fillEffectiveTime(
+  result: MutationResult,
+  options: Pick<SendOptions, 'apiUrl' | 'namespace'>,
+): Promise<MutationResult> {
+  if (result.outcome !== 'acked' || !result.id || (result.effectiveAt !== undefined && result.sequence)) {
+    return result;
+  }
+  const view = await readView(`${options.apiUrl}/v1/namespaces/${options.namespace}/mutations/${result.id}`);
+  const time = view?.deliverAt ?? view?.loggedAt;
+  const sequence = result.sequence || view?.sequence;
+  return {
+    ...result,
+    ...(time ? { effectiveAt: parseEffectiveAt(time) } : {}),
+    ...(sequence ? { sequence } : {}),
   };
-  const filled: MutationResult[] = [...results];
-  let next = 0;
-  const worker = async () => {
-    while (next < filled.length) {
-      const index = next++;
-      filled[index] = await lookUp(filled[index] as MutationResult);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return filled;
+}
+
+/** The mutation as the API shows it, after up to 30 tries 200 ms apart; undefined if it never answers. */
+async function readView(url: string): Promise<MutationView | undefined> {
+  for (let attempt = 0; attempt < 30; attempt++) {
+    const view = await fetch(url)
+      .then(async (answer) => (answer.ok ? ((await answer.json()) as MutationView) : undefined))
+      .catch(() => undefined);
+    if (view) return view;
+    await sleep(200);
+  }
+  return undefined;
 }

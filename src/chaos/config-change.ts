@@ -4,7 +4,7 @@ import { GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-s
  * A namespace config change in the middle of a run, as an operator makes one: the namespace's SSM
  * parameter rewritten with other retry settings, later put back. Nothing may be lost across it.
  */
-export class ConfigChangeError extends Error {
+class ConfigChangeError extends Error {
   constructor(parameterName: string, options?: { cause?: unknown }) {
     super(`cannot change the namespace parameter ${parameterName}`, options);
     this.name = 'ConfigChangeError';
@@ -12,7 +12,7 @@ export class ConfigChangeError extends Error {
 }
 
 /** Other retry settings, still valid for the namespace schema (maxBackoffSeconds >= initialBackoffSeconds). */
-export const CHANGED_RETRY = {
+const CHANGED_RETRY = {
   maxAttempts: 14,
   initialBackoffSeconds: 2,
   backoffMultiplier: 2,

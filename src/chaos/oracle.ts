@@ -65,7 +65,7 @@ export function compareWalOrder(a: AckedMutation, b: AckedMutation): number {
 }
 
 /** One mutation on top of the item's state (undefined = absent). */
-export function applyMutation(
+function applyMutation(
   item: Item | undefined,
   mutation: AckedMutation,
   keyAttributes: readonly string[],

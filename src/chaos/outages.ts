@@ -1,4 +1,4 @@
-import type { CfnTemplate } from '#src/local/runtime/cfn-template';
+import { WAL_OUTPUTS, type WalOutputs } from '#lib/wal-outputs';
 
 /**
  * Outages for a chaos run: `--outage target:30` makes the namespace's target table fail every call
@@ -30,13 +30,6 @@ export class InvalidOutageError extends Error {
   }
 }
 
-export class OutageResourceNotFoundError extends Error {
-  constructor(resource: OutageResource, options?: { cause?: unknown }) {
-    super(`the chaos stack has no resource for outage "${resource}"`, options);
-    this.name = 'OutageResourceNotFoundError';
-  }
-}
-
 export function parseOutage(spec: string): OutageSpec {
   const match = /^([a-z]+):(\d+)$/.exec(spec);
   const resource = OUTAGE_RESOURCES.find((name) => name === match?.[1]);
@@ -46,38 +39,35 @@ export function parseOutage(spec: string): OutageSpec {
   return { resource, seconds };
 }
 
-/** Which template resource each outage name stands for: its type and a logical id pattern. */
-const RESOURCE_PATTERNS: Record<OutageResource, { type: string; logicalId: RegExp }> = {
-  target: { type: 'AWS::DynamoDB::Table', logicalId: /^Namespaces.*Target/ },
-  ledger: { type: 'AWS::DynamoDB::Table', logicalId: /Ledger/ },
-  queue: { type: 'AWS::SQS::Queue', logicalId: /RetryQueue/ },
-  delay: { type: 'AWS::SQS::Queue', logicalId: /DelayQueue/ },
-  stream: { type: 'AWS::Kinesis::Stream', logicalId: /Stream/ },
-};
+/** Where an outage's resource is named: the stack's outputs, and the namespace's target table (its SSM config). */
+export interface OutageTargets {
+  readonly outputs: WalOutputs;
+  readonly targetTable: string;
+}
 
 /**
- * The substring of the resource's physical name: its explicit name when the template gives one,
- * else its logical id (local physical names are `<stack>-<logicalId>`).
+ * What the fault injector matches for the resource: a name or URL its calls carry (a stream's name is
+ * part of its ARN too).
  */
-export function outageResourceName(template: CfnTemplate, resource: OutageResource): string {
-  const pattern = RESOURCE_PATTERNS[resource];
-  for (const [logicalId, definition] of Object.entries(template.Resources)) {
-    if (definition.Type !== pattern.type || !pattern.logicalId.test(logicalId)) continue;
-    const properties = definition.Properties ?? {};
-    const explicit = properties.QueueName ?? properties.TableName ?? properties.Name;
-    return typeof explicit === 'string' ? explicit : logicalId;
-  }
-  throw new OutageResourceNotFoundError(resource);
+export function outageResourceName(targets: OutageTargets, resource: OutageResource): string {
+  const names: Record<OutageResource, string> = {
+    target: targets.targetTable,
+    ledger: targets.outputs[WAL_OUTPUTS.ledgerTableName],
+    queue: targets.outputs[WAL_OUTPUTS.retryQueueUrl],
+    delay: targets.outputs[WAL_OUTPUTS.delayQueueUrl],
+    stream: targets.outputs[WAL_OUTPUTS.streamName],
+  };
+  return names[resource];
 }
 
 /** Windows for the injector: each outage starts `startAt` (epoch ms) and lasts its seconds. */
 export function outageWindows(
-  template: CfnTemplate,
+  targets: OutageTargets,
   specs: readonly OutageSpec[],
   startAt: number,
 ): OutageWindow[] {
   return specs.map((spec) => ({
-    resource: outageResourceName(template, spec.resource),
+    resource: outageResourceName(targets, spec.resource),
     from: startAt,
     to: startAt + spec.seconds * 1_000,
   }));

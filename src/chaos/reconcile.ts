@@ -78,17 +78,20 @@ function short(item: Item | undefined): string {
   return text.length > 160 ? `${text.slice(0, 157)}...` : text;
 }
 
-/** Reconciles every answer the clients got against the target table and the DLQ, with the oracle for shared keys. */
-export function reconcile(
-  results: readonly MutationResult[],
-  state: SettledState,
-  sent: Readonly<Record<string, number>> = {},
-): ChaosReport {
-  const problems: string[] = [];
-  const note = (problem: string) => {
-    if (problems.length < MAX_PROBLEMS) problems.push(problem);
-  };
-  const tally = {
+type Tally = {
+  -readonly [name in
+    | 'applied'
+    | 'lost'
+    | 'doubleApplied'
+    | 'failedButApplied'
+    | 'dlq'
+    | 'orderViolations'
+    | 'keylessDuplicates']: number;
+};
+
+/** The counts and the examples of problems, as the checks find them. */
+class Findings {
+  readonly tally: Tally = {
     applied: 0,
     lost: 0,
     doubleApplied: 0,
@@ -97,89 +100,135 @@ export function reconcile(
     orderViolations: 0,
     keylessDuplicates: 0,
   };
-  const isDeadLettered = (result: MutationResult) =>
-    result.id !== undefined && state.deadLettered.has(result.id);
+  readonly problems: string[] = [];
 
-  // Counters on keys of their own: exactly 1 if acked (keyless: 1 up to the sends), 0 if FAILed.
-  for (const result of results) {
-    const { mutation } = result;
-    if (isShared(mutation.op)) continue;
-    const count = Number(visibleItem(state.items.get(mutation.key))?.count ?? 0);
-    // A keyless client's unanswered sends may each have been applied; a FAILed send never.
-    const failed = result.outcome === 'failed' ? 1 : 0;
-    const mayApply = (mutation.client === 'keyless' ? result.keylessSends : 1) - failed;
-    if (result.outcome === 'failed') {
-      if (count > mayApply) {
-        tally.failedButApplied++;
-        note(`FAIL answered but applied: ${describe(mutation)} count=${count} (${result.id})`);
-      }
-      continue;
-    }
-    if (count > mayApply) {
-      tally.doubleApplied++;
-      note(`${describe(mutation)} count=${count} after ${mayApply} send(s) that could apply (${result.id})`);
-    } else if (mutation.client === 'keyless' && count > 1) {
-      tally.keylessDuplicates++;
-    }
-    if (result.outcome !== 'acked') continue;
-    if (count >= 1) tally.applied++;
-    else if (isDeadLettered(result)) tally.dlq++;
-    else {
-      tally.lost++;
-      note(`acked ${result.id} (${describe(mutation)}) is neither applied nor on the DLQ`);
-    }
+  constructor(readonly state: SettledState) {}
+
+  note(problem: string): void {
+    if (this.problems.length < MAX_PROBLEMS) this.problems.push(problem);
   }
 
-  // Shared keys: the final item must be the oracle's fold of the acked history in WAL order.
+  isDeadLettered(result: MutationResult): boolean {
+    return result.id !== undefined && this.state.deadLettered.has(result.id);
+  }
+}
+
+/** A counter on a key of its own: exactly 1 if acked (keyless: 1 up to the sends), 0 if FAILed. */
+function checkOwnKey(result: MutationResult, findings: Findings): void {
+  const { mutation } = result;
+  const { tally } = findings;
+  const count = Number(visibleItem(findings.state.items.get(mutation.key))?.count ?? 0);
+  // A keyless client's unanswered sends may each have been applied; a FAILed send never.
+  const failed = result.outcome === 'failed' ? 1 : 0;
+  const mayApply = (mutation.client === 'keyless' ? result.keylessSends : 1) - failed;
+  if (result.outcome === 'failed') {
+    if (count > mayApply) {
+      tally.failedButApplied++;
+      findings.note(`FAIL answered but applied: ${describe(mutation)} count=${count} (${result.id})`);
+    }
+    return;
+  }
+  if (count > mayApply) {
+    tally.doubleApplied++;
+    findings.note(
+      `${describe(mutation)} count=${count} after ${mayApply} send(s) that could apply (${result.id})`,
+    );
+  } else if (mutation.client === 'keyless' && count > 1) {
+    tally.keylessDuplicates++;
+  }
+  if (result.outcome !== 'acked') return;
+  if (count >= 1) tally.applied++;
+  else if (findings.isDeadLettered(result)) tally.dlq++;
+  else {
+    tally.lost++;
+    findings.note(`acked ${result.id} (${describe(mutation)}) is neither applied nor on the DLQ`);
+  }
+}
+
+/** The oracle's item for a shared key; without the dead-lettered mutations when that is what the table shows. */
+function expectedSharedItem(
+  key: string,
+  acked: readonly MutationResult[],
+  actual: Item | undefined,
+  findings: Findings,
+): Item | undefined {
+  const history: AckedMutation[] = [];
+  for (const result of acked) {
+    const entry = toAcked(result);
+    if (entry) history.push(entry);
+    else
+      findings.note(
+        `acked ${describe(result.mutation)} without id, sequence or effectiveAt: cannot be ordered`,
+      );
+  }
+  const expected = expectedItems(history, KEY_ATTRIBUTES).get(key);
+  if (!acked.some((result) => findings.isDeadLettered(result)) || sameValue(actual, expected))
+    return expected;
+  // Until they are redriven, dead-lettered mutations are not applied: the rest must be, in order.
+  const rest = history.filter((entry) => !findings.state.deadLettered.has(entry.id));
+  const withoutParked = expectedItems(rest, KEY_ATTRIBUTES).get(key);
+  return sameValue(actual, withoutParked) ? withoutParked : expected;
+}
+
+/** An acked mutation on a shared key: its effect where the oracle expects it, its own counter at most 1. */
+function checkSharedAcked(
+  result: MutationResult,
+  expected: Item | undefined,
+  actual: Item | undefined,
+  findings: Findings,
+): void {
+  const { mutation } = result;
+  const { tally } = findings;
+  if (showsMarker(mutation, expected) && !showsMarker(mutation, actual)) {
+    tally.lost++;
+    findings.note(
+      `acked ${result.id} (${describe(mutation)}): the oracle expects its effect, the item lacks it`,
+    );
+  } else tally.applied++;
+  const marker = markerOf(mutation);
+  if (marker?.value === undefined && marker && Number(actual?.[marker.attribute] ?? 0) > 1) {
+    tally.doubleApplied++;
+    findings.note(
+      `${describe(mutation)}: its own counter ${marker.attribute} is ${String(actual?.[marker.attribute])}`,
+    );
+  }
+}
+
+/** A shared key: the final item must be the oracle's fold of the acked history in WAL order. */
+function checkSharedKey(key: string, keyResults: readonly MutationResult[], findings: Findings): void {
+  const { tally } = findings;
+  const acked = keyResults.filter((result) => result.outcome === 'acked');
+  const actual = visibleItem(findings.state.items.get(key));
+  const expected = expectedSharedItem(key, acked, actual, findings);
+  for (const result of acked) {
+    if (findings.isDeadLettered(result)) tally.dlq++;
+    else checkSharedAcked(result, expected, actual, findings);
+  }
+  for (const result of keyResults) {
+    if (result.outcome === 'failed' && showsMarker(result.mutation, actual)) {
+      tally.failedButApplied++;
+      findings.note(`FAIL answered but applied: ${describe(result.mutation)} (${result.id})`);
+    }
+  }
+  if (!sameValue(actual, expected)) {
+    tally.orderViolations++;
+    findings.note(`key ${key}: expected ${short(expected)}, holds ${short(actual)}`);
+  }
+}
+
+/** Reconciles every answer the clients got against the target table and the DLQ, with the oracle for shared keys. */
+export function reconcile(
+  results: readonly MutationResult[],
+  state: SettledState,
+  sent: Readonly<Record<string, number>> = {},
+): ChaosReport {
+  const findings = new Findings(state);
   const byKey = new Map<string, MutationResult[]>();
   for (const result of results) {
-    if (!isShared(result.mutation.op)) continue;
-    byKey.set(result.mutation.key, [...(byKey.get(result.mutation.key) ?? []), result]);
+    if (!isShared(result.mutation.op)) checkOwnKey(result, findings);
+    else byKey.set(result.mutation.key, [...(byKey.get(result.mutation.key) ?? []), result]);
   }
-  for (const [key, keyResults] of byKey) {
-    const acked = keyResults.filter((result) => result.outcome === 'acked');
-    const history: AckedMutation[] = [];
-    for (const result of acked) {
-      const entry = toAcked(result);
-      if (entry) history.push(entry);
-      else note(`acked ${describe(result.mutation)} without id, sequence or effectiveAt: cannot be ordered`);
-    }
-    const actual = visibleItem(state.items.get(key));
-    let expected = expectedItems(history, KEY_ATTRIBUTES).get(key);
-    const parked = acked.filter(isDeadLettered);
-    if (parked.length > 0 && !sameValue(actual, expected)) {
-      // Until they are redriven, dead-lettered mutations are not applied: the rest must be, in order.
-      const rest = history.filter((entry) => !state.deadLettered.has(entry.id));
-      const withoutParked = expectedItems(rest, KEY_ATTRIBUTES).get(key);
-      if (sameValue(actual, withoutParked)) expected = withoutParked;
-    }
-    tally.dlq += parked.length;
-    for (const result of acked) {
-      if (isDeadLettered(result)) continue;
-      const { mutation } = result;
-      if (showsMarker(mutation, expected) && !showsMarker(mutation, actual)) {
-        tally.lost++;
-        note(`acked ${result.id} (${describe(mutation)}): the oracle expects its effect, the item lacks it`);
-      } else tally.applied++;
-      const marker = markerOf(mutation);
-      if (marker?.value === undefined && marker && Number(actual?.[marker.attribute] ?? 0) > 1) {
-        tally.doubleApplied++;
-        note(
-          `${describe(mutation)}: its own counter ${marker.attribute} is ${String(actual?.[marker.attribute])}`,
-        );
-      }
-    }
-    for (const result of keyResults) {
-      if (result.outcome === 'failed' && showsMarker(result.mutation, actual)) {
-        tally.failedButApplied++;
-        note(`FAIL answered but applied: ${describe(result.mutation)} (${result.id})`);
-      }
-    }
-    if (!sameValue(actual, expected)) {
-      tally.orderViolations++;
-      note(`key ${key}: expected ${short(expected)}, holds ${short(actual)}`);
-    }
-  }
+  for (const [key, keyResults] of byKey) checkSharedKey(key, keyResults, findings);
 
   const mutationOf = new Map(results.filter((r) => r.id).map((r) => [r.id as string, r.mutation]));
   const deadLetters = [...state.deadLettered].map(([id, reason]): DeadLetter => {
@@ -194,10 +243,10 @@ export function reconcile(
     unknown: results.filter((result) => result.unknownAnswers > 0).length,
     unresolved: count('unresolved'),
     rejected: count('rejected'),
-    ...tally,
+    ...findings.tally,
     sent,
     deadLetters,
-    problems,
+    problems: findings.problems,
   };
 }
 

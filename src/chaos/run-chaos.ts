@@ -3,8 +3,10 @@ import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/clien
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { Duration } from 'aws-cdk-lib';
 import { FAULTS_ENV } from '#lambdas/shared/faults';
-import type { CfnTemplate } from '#src/local/runtime/cfn-template';
+import { namespaceParameterName } from '#lambdas/shared/namespace-config';
+import { WAL_OUTPUTS } from '#lib/wal-outputs';
 import { type LocalWal, startLocalWal } from '#src/local/runtime/local-wal';
+import { targetTableName } from '#src/local/runtime/namespace-targets';
 import { synthesizeStack } from '#src/local/runtime/synthesize';
 import { fillEffectiveTimes, type MutationResult, sendWorkload } from './client';
 import { configChange } from './config-change';
@@ -15,6 +17,7 @@ import { countSent, planWorkload } from './workload';
 
 const REPO_ROOT = join(__dirname, '..', '..');
 const CHAOS_CONFIG_DIR = join(__dirname, 'config');
+const STAGE = 'chaos';
 const NAMESPACE = 'counters';
 
 export interface ChaosOptions {
@@ -50,86 +53,104 @@ const STARTUP_ALLOWANCE_MS = 30_000;
 export async function runChaos(options: ChaosOptions): Promise<ChaosRun> {
   const started = Date.now();
   // Consumers with a short timeout: a failed queue message comes back in 6 x 3 s, not 6 minutes.
-  const { stackName, template } = synthesizeStack('chaos', {
+  const { stackName, template } = synthesizeStack(STAGE, {
     configDir: CHAOS_CONFIG_DIR,
     settings: { consumerTimeout: Duration.seconds(3) },
   });
   const sendAt = Date.now() + STARTUP_ALLOWANCE_MS;
-  const outages = outageWindows(template, options.outages ?? [], sendAt + (options.outageDelayMs ?? 3_000));
-  const faults = {
+  let outages: OutageWindow[] = [];
+  let targetTable = '';
+  const wal = await startLocalWal({
+    stackName,
+    template,
+    repoRoot: REPO_ROOT,
+    // The outages name the stack's resources: its outputs, and the target table its namespace config names.
+    overrideEnv: async ({ outputs, clients }) => {
+      targetTable = await targetTableName(clients.ssm, STAGE, NAMESPACE);
+      const startAt = sendAt + (options.outageDelayMs ?? 3_000);
+      outages = outageWindows({ outputs, targetTable }, options.outages ?? [], startAt);
+      return {
+        [FAULTS_ENV]: JSON.stringify(faultsOf(options, outages)),
+        POWERTOOLS_LOG_LEVEL: process.env.WAL_CHAOS_LOGS ?? 'SILENT',
+      };
+    },
+    pollIntervalMs: 50,
+  });
+  try {
+    await waitForOutages(sendAt, outages, options);
+    const { report, results } = await sendAndSettle({ wal, targetTable }, started, options);
+    return { report, results, outages, seconds: (Date.now() - started) / 1000 };
+  } finally {
+    await wal.stop();
+  }
+}
+
+function faultsOf(options: ChaosOptions, outages: readonly OutageWindow[]) {
+  return {
     rate: options.faultRate,
     kinds: ['error', 'throttle', 'timeout-after', 'duplicate', 'latency'],
     latencyMs: 100,
     crashRate: options.crashRate,
     outages,
   };
-  const wal = await startLocalWal({
-    stackName,
-    template,
-    repoRoot: REPO_ROOT,
-    overrideEnv: {
-      [FAULTS_ENV]: JSON.stringify(faults),
-      POWERTOOLS_LOG_LEVEL: process.env.WAL_CHAOS_LOGS ?? 'SILENT',
-    },
-    pollIntervalMs: 50,
-  });
-  try {
-    if (outages.length > 0) {
-      const wait = sendAt - Date.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      else
-        options.onEvent?.(`startup took ${(-wait / 1000).toFixed(1)} s longer than allowed for the outages`);
-    }
-    for (const outage of outages) {
-      options.onEvent?.(
-        `outage of ${outage.resource} from +${((outage.from - Date.now()) / 1000).toFixed(1)} s for ` +
-          `${(outage.to - outage.from) / 1000} s`,
-      );
-    }
-    const runId = `r${started.toString(36)}`;
-    const plan = planWorkload({ mutations: options.mutations, runId });
-    const change = configChange(wal.clients.ssm, parameterName(template));
-    const changes = options.configChange === false ? [] : configChangeSteps(plan.length, change, options);
-    let answered = 0;
-    const sent = await sendWorkload(plan, {
-      apiUrl: wal.apiUrl,
-      namespace: NAMESPACE,
-      concurrency: options.concurrency,
-      onResult: () => {
-        answered++;
-        for (const step of changes) if (step.at === answered) void step.run();
-        options.onProgress?.({ phase: 'send', done: answered, total: plan.length });
-      },
-    });
-    await Promise.all(changes.map((step) => step.done));
-    const since = (from: number) => `${((Date.now() - from) / 1000).toFixed(1)} s`;
-    options.onEvent?.(`sent in ${since(started)}`);
-    const filling = Date.now();
-    const results = await fillEffectiveTimes(sent, { apiUrl: wal.apiUrl, namespace: NAMESPACE });
-    const settling = Date.now();
-    const state = await settle(wal, results, options);
+}
+
+/** With outages, the sending starts at the time they were fixed for. */
+async function waitForOutages(
+  sendAt: number,
+  outages: readonly OutageWindow[],
+  options: ChaosOptions,
+): Promise<void> {
+  if (outages.length > 0) {
+    const wait = sendAt - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    else options.onEvent?.(`startup took ${(-wait / 1000).toFixed(1)} s longer than allowed for the outages`);
+  }
+  for (const outage of outages) {
     options.onEvent?.(
-      `effective times looked up in ${((settling - filling) / 1000).toFixed(1)} s, settled in ${since(settling)}`,
+      `outage of ${outage.resource} from +${((outage.from - Date.now()) / 1000).toFixed(1)} s for ` +
+        `${(outage.to - outage.from) / 1000} s`,
     );
-    return {
-      report: reconcile(results, state, countSent(plan, results)),
-      results,
-      outages,
-      seconds: (Date.now() - started) / 1000,
-    };
-  } finally {
-    await wal.stop();
   }
 }
 
-function parameterName(template: CfnTemplate): string {
-  const parameter = Object.values(template.Resources).find(
-    (resource) =>
-      resource.Type === 'AWS::SSM::Parameter' &&
-      String(resource.Properties?.Name ?? '').endsWith(`/namespaces/${NAMESPACE}`),
+/** The running chaos stack and the table its namespace writes to. */
+interface ChaosStack {
+  readonly wal: LocalWal;
+  readonly targetTable: string;
+}
+
+async function sendAndSettle(
+  stack: ChaosStack,
+  started: number,
+  options: ChaosOptions,
+): Promise<{ report: ChaosReport; results: MutationResult[] }> {
+  const { wal } = stack;
+  const plan = planWorkload({ mutations: options.mutations, runId: `r${started.toString(36)}` });
+  const change = configChange(wal.clients.ssm, namespaceParameterName(STAGE, NAMESPACE));
+  const changes = options.configChange === false ? [] : configChangeSteps(plan.length, change, options);
+  let answered = 0;
+  const sent = await sendWorkload(plan, {
+    apiUrl: wal.apiUrl,
+    namespace: NAMESPACE,
+    concurrency: options.concurrency,
+    onResult: () => {
+      answered++;
+      for (const step of changes) if (step.at === answered) void step.run();
+      options.onProgress?.({ phase: 'send', done: answered, total: plan.length });
+    },
+  });
+  await Promise.all(changes.map((step) => step.done));
+  const since = (from: number) => `${((Date.now() - from) / 1000).toFixed(1)} s`;
+  options.onEvent?.(`sent in ${since(started)}`);
+  const filling = Date.now();
+  const results = await fillEffectiveTimes(sent, { apiUrl: wal.apiUrl, namespace: NAMESPACE });
+  const settling = Date.now();
+  const state = await settle(stack, results, options);
+  options.onEvent?.(
+    `effective times looked up in ${((settling - filling) / 1000).toFixed(1)} s, settled in ${since(settling)}`,
   );
-  const name = parameter?.Properties?.Name;
-  return typeof name === 'string' ? name : `/wal/chaos/namespaces/${NAMESPACE}`;
+  return { report: reconcile(results, state, countSent(plan, results)), results };
 }
 
 interface Step {
@@ -172,7 +193,7 @@ function configChangeSteps(
 
 /** Waits until the WAL is quiet and every acked mutation is applied or dead-lettered (or the timeout). */
 async function settle(
-  wal: LocalWal,
+  stack: ChaosStack,
   results: MutationResult[],
   options: ChaosOptions,
 ): Promise<SettledState> {
@@ -181,10 +202,10 @@ async function settle(
   const acked = results.filter((result) => result.outcome === 'acked').length;
   let quietRounds = 0;
   for (;;) {
-    const state = await readState(wal, deadLettered);
+    const state = await readState(stack, deadLettered);
     const report = reconcile(results, state);
     options.onProgress?.({ phase: 'settle', done: report.applied + report.dlq, total: acked });
-    quietRounds = (await queuesBusy(wal)) ? 0 : quietRounds + 1;
+    quietRounds = (await queuesBusy(stack.wal)) ? 0 : quietRounds + 1;
     // Two quiet rounds: late redeliveries (which would show as double applications) had their chance.
     // A run that is not clean yet gets a few more before its findings are final.
     const settled = report.lost === 0 && report.orderViolations === 0 ? quietRounds >= 2 : quietRounds >= 6;
@@ -193,12 +214,18 @@ async function settle(
   }
 }
 
+/** The queues work passes through (all but the DLQ), by the stack's outputs. */
+const WORK_QUEUE_OUTPUTS = [
+  WAL_OUTPUTS.delayQueueUrl,
+  WAL_OUTPUTS.retryQueueUrl,
+  WAL_OUTPUTS.streamFailureQueueUrl,
+] as const;
+
 async function queuesBusy(wal: LocalWal): Promise<boolean> {
-  for (const [logicalId, queue] of wal.provisioned.queues) {
-    if (logicalId.includes('DeadLetter')) continue;
+  for (const output of WORK_QUEUE_OUTPUTS) {
     const answer = await wal.clients.sqs.send(
       new GetQueueAttributesCommand({
-        QueueUrl: queue.url,
+        QueueUrl: wal.outputs[output],
         AttributeNames: [
           'ApproximateNumberOfMessages',
           'ApproximateNumberOfMessagesNotVisible',
@@ -216,9 +243,11 @@ async function queuesBusy(wal: LocalWal): Promise<boolean> {
   return wal.kinesisSources.some((source) => source.hasPendingRecords());
 }
 
-async function readState(wal: LocalWal, deadLettered: Map<string, string>): Promise<SettledState> {
+async function readState(
+  { wal, targetTable }: ChaosStack,
+  deadLettered: Map<string, string>,
+): Promise<SettledState> {
   const documents = DynamoDBDocumentClient.from(wal.clients.dynamodb);
-  const targetTable = wal.provisioned.tables.find((table) => /Namespaces.*Target/.test(table)) as string;
   const items = new Map<string, Item>();
   let start: Record<string, unknown> | undefined;
   do {
@@ -239,12 +268,14 @@ async function readState(wal: LocalWal, deadLettered: Map<string, string>): Prom
  * `mutation.envelope.id` or `id`, and says why in `reason` or `lastError`.
  */
 async function deadLetters(wal: LocalWal): Promise<Map<string, string>> {
-  const dlq = [...wal.provisioned.queues].find(([logicalId]) => logicalId.includes('DeadLetter'))?.[1];
   const found = new Map<string, string>();
-  if (!dlq) return found;
   for (let round = 0; round < 100; round++) {
     const answer = await wal.clients.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: dlq.url, MaxNumberOfMessages: 10, VisibilityTimeout: 2 }),
+      new ReceiveMessageCommand({
+        QueueUrl: wal.outputs[WAL_OUTPUTS.deadLetterQueueUrl],
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 2,
+      }),
     );
     const messages = answer.Messages ?? [];
     if (messages.length === 0) break;

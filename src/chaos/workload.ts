@@ -111,29 +111,38 @@ export function planWorkload(options: WorkloadOptions): PlannedMutation[] {
   );
   const plan: PlannedMutation[] = [];
   for (let index = 0; index < options.mutations; index++) {
-    const delaySeconds = random() < (options.delayedShare ?? 0.15) ? 1 + Math.floor(random() * 3) : 0;
-    const lifecycle = delaySeconds > 0 ? { lifecycle: { delaySeconds } } : {};
-    const impatient = random() < (options.impatientShare ?? 0.35);
-    const keyed = {
-      client: impatient ? ('impatient' as const) : ('careful' as const),
-      idempotencyKey: `${options.runId}-m${index}`,
-    };
-    if (random() < sharedShare) {
-      const op = pick(random, SHARED_OPS);
-      const key = `${options.runId}-k${index % sharedKeys}`;
-      const body = { ...sharedBody(op, key, index), ...lifecycle };
-      plan.push({ index, op, key, body, delayed: delaySeconds > 0, ...keyed });
-    } else if (random() < (options.keylessShare ?? 0.25)) {
-      const key = `${options.runId}-n${index}`;
-      const body: MutationBody = { op: 'update', payload: { id: key }, add: { count: 1 }, ...lifecycle };
-      plan.push({ index, op: 'keyless-counter', client: 'keyless', key, body, delayed: delaySeconds > 0 });
-    } else {
-      const key = `${options.runId}-c${index}`;
-      const body: MutationBody = { op: 'update', payload: { id: key }, add: { count: 1 }, ...lifecycle };
-      plan.push({ index, op: 'counter', key, body, delayed: delaySeconds > 0, ...keyed });
-    }
+    plan.push(planMutation(index, random, { ...options, sharedShare, sharedKeys }));
   }
   return plan;
+}
+
+/** One mutation of the plan; the draws from `random` in a fixed order, so a seed replays the plan. */
+function planMutation(
+  index: number,
+  random: () => number,
+  options: WorkloadOptions & { sharedShare: number; sharedKeys: number },
+): PlannedMutation {
+  const delaySeconds = random() < (options.delayedShare ?? 0.15) ? 1 + Math.floor(random() * 3) : 0;
+  const lifecycle = delaySeconds > 0 ? { lifecycle: { delaySeconds } } : {};
+  const delayed = delaySeconds > 0;
+  const impatient = random() < (options.impatientShare ?? 0.35);
+  const keyed = {
+    client: impatient ? ('impatient' as const) : ('careful' as const),
+    idempotencyKey: `${options.runId}-m${index}`,
+  };
+  if (random() < options.sharedShare) {
+    const op = pick(random, SHARED_OPS);
+    const key = `${options.runId}-k${index % options.sharedKeys}`;
+    return { index, op, key, body: { ...sharedBody(op, key, index), ...lifecycle }, delayed, ...keyed };
+  }
+  if (random() < (options.keylessShare ?? 0.25)) {
+    const key = `${options.runId}-n${index}`;
+    const body: MutationBody = { op: 'update', payload: { id: key }, add: { count: 1 }, ...lifecycle };
+    return { index, op: 'keyless-counter', client: 'keyless', key, body, delayed };
+  }
+  const key = `${options.runId}-c${index}`;
+  const body: MutationBody = { op: 'update', payload: { id: key }, add: { count: 1 }, ...lifecycle };
+  return { index, op: 'counter', key, body, delayed, ...keyed };
 }
 
 /**

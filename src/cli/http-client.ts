@@ -10,7 +10,7 @@ export interface WalHttpAnswer {
   readonly body: unknown;
 }
 
-export class WalRequestError extends Error {
+class WalRequestError extends Error {
   constructor(
     readonly url: string,
     options: { cause: unknown },

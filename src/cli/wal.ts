@@ -1,34 +1,59 @@
 // Local tooling runs on Node 20; Lambda runs Node 22. The SDK's reminder about it is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { OUTPUTS_FILE_NAME } from '#src/outputs/outputs-file';
 import { runDlqCommand } from './commands/dlq';
 import { getMutation } from './commands/get';
 import { DEFAULT_DATA_DIR, DEFAULT_PORTS, startLocal } from './commands/local';
 import { putMutation } from './commands/put';
 import { DEFAULT_LOCAL_ENDPOINT, type WalHttpAnswer } from './http-client';
+import { runTool } from './run-tool';
 import { UsageError } from './usage-error';
 
 const HELP = `wal: the serverless-wal command line
 
-  wal local [--stage local] [--data-dir DIR | --in-memory] [--host 127.0.0.1]
+  wal local [--stage local] [--data-dir DIR | --in-memory] [--host 127.0.0.1] [--outputs-file FILE]
             [--port 3000] [--dynamodb-port 8000] [--kinesis-port 4567] [--sqs-port 9324] [--ssm-port 4583]
       Runs the whole WAL on this machine (emulators + the real handlers), wired from the stage's template.
+      Writes the stack's outputs as "cdk deploy --outputs-file" does, to FILE (default DIR/outputs.json, also
+      with --in-memory).
   wal put <namespace> --payload <json|@file> [--key K] [--delay S] [--op put|delete] [--endpoint URL]
       Logs a mutation. Prints the answer ({ id, durable, sequence }).
   wal get <namespace> <id> [--endpoint URL]
       Shows a mutation as the ledger holds it.
-  wal dlq list | peek [-n 10] | redrive [--rate N]  [--stage local] [--sqs-endpoint URL] [--json]
-  wal dlq ... --dlq-url URL [--retry-queue-url URL]
+  wal dlq list | peek [-n 10] | redrive [--rate N]  [--stage local] [--data-dir DIR] [--sqs-endpoint URL] [--json]
+  wal dlq ... --outputs-file FILE | --dlq-url URL [--retry-queue-url URL]
       The dead-letter queue: count, oldest message and reasons (list); the first N messages with namespace, id,
       target, attempts, last error and reason (peek; messages stay on the queue); redrive moves them to the retry
-      queue (StartMessageMoveTask, at most N/s) and shows progress. Locally the queues are found by stage on
-      --sqs-endpoint (default http://127.0.0.1:9324); for a deployed stack pass its DeadLetterQueueUrl and
-      RetryQueueUrl outputs (AWS credentials and the URL's region are used). See docs/runbook.md.
+      queue (StartMessageMoveTask, at most N/s) and shows progress. The queues are the stack's outputs
+      DeadLetterQueueUrl and RetryQueueUrl: locally from the running WAL's DIR/outputs.json (default .wal-data);
+      for a deployed stack from the file "cdk deploy --outputs-file FILE" wrote, or given as URLs (AWS
+      credentials and the URL's region are used). See docs/runbook.md.
 
 --endpoint defaults to $WAL_ENDPOINT or ${DEFAULT_LOCAL_ENDPOINT} (the local runtime). An https endpoint (a
 deployed stack's ApiUrl) is called with SigV4 signatures from your AWS credentials.`;
+
+type Command = (args: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  local: runLocal,
+  put: runPut,
+  get: runGet,
+  dlq: runDlq,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    console.log(HELP);
+    return command ? 0 : 2;
+  }
+  const run = COMMANDS[command];
+  if (!run) throw new UsageError(`Unknown command "${command}". Run "wal --help" for the commands.`);
+  return run(rest);
+}
 
 function port(value: string | undefined, fallback: number, flag: string): number {
   if (value === undefined) return fallback;
@@ -44,143 +69,138 @@ function printAnswer(answer: WalHttpAnswer): number {
   return answer.status >= 200 && answer.status < 300 ? 0 : 1;
 }
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === '--help' || command === '-h' || command === 'help') {
-    console.log(HELP);
-    return command ? 0 : 2;
-  }
-  const endpoint = process.env.WAL_ENDPOINT ?? DEFAULT_LOCAL_ENDPOINT;
-  switch (command) {
-    case 'local': {
-      const { values } = parseArgs({
-        args: rest,
-        options: {
-          stage: { type: 'string', default: 'local' },
-          'data-dir': { type: 'string' },
-          'in-memory': { type: 'boolean', default: false },
-          host: { type: 'string', default: '127.0.0.1' },
-          port: { type: 'string' },
-          'dynamodb-port': { type: 'string' },
-          'kinesis-port': { type: 'string' },
-          'sqs-port': { type: 'string' },
-          'ssm-port': { type: 'string' },
-          'config-dir': { type: 'string' },
-        },
-      });
-      const wal = await startLocal(
-        {
-          stage: values.stage,
-          host: values.host,
-          ports: {
-            api: port(values.port, DEFAULT_PORTS.api, '--port'),
-            dynamodb: port(values['dynamodb-port'], DEFAULT_PORTS.dynamodb, '--dynamodb-port'),
-            kinesis: port(values['kinesis-port'], DEFAULT_PORTS.kinesis, '--kinesis-port'),
-            sqs: port(values['sqs-port'], DEFAULT_PORTS.sqs, '--sqs-port'),
-            ssm: port(values['ssm-port'], DEFAULT_PORTS.ssm, '--ssm-port'),
-          },
-          ...(values['in-memory'] ? {} : { dataDir: resolve(values['data-dir'] ?? DEFAULT_DATA_DIR) }),
-          ...(values['config-dir'] ? { configDir: resolve(values['config-dir']) } : {}),
-        },
-        (line) => console.log(line),
-      );
-      await new Promise<void>((done) => {
-        // Stays installed while stopping: a second Ctrl-C (or the one tsx relays) must not kill a half-stopped runtime.
-        let stopping = false;
-        const stop = () => {
-          if (stopping) return;
-          stopping = true;
-          console.log('serverless-wal: stopping...');
-          wal.stop().then(done, done);
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
-      console.log('serverless-wal: stopped.');
-      return 0;
-    }
-    case 'put': {
-      const { values, positionals } = parseArgs({
-        args: rest,
-        allowPositionals: true,
-        options: {
-          payload: { type: 'string' },
-          key: { type: 'string' },
-          delay: { type: 'string' },
-          op: { type: 'string' },
-          endpoint: { type: 'string', default: endpoint },
-        },
-      });
-      const [namespace] = positionals;
-      if (!namespace || values.payload === undefined) {
-        throw new UsageError('usage: wal put <namespace> --payload <json|@file> [--key K] [--delay S]');
-      }
-      const delaySeconds = values.delay === undefined ? undefined : Number(values.delay);
-      if (delaySeconds !== undefined && !Number.isInteger(delaySeconds)) {
-        throw new UsageError(`--delay must be whole seconds, not "${values.delay}".`);
-      }
-      return printAnswer(
-        await putMutation({
-          endpoint: values.endpoint,
-          namespace,
-          payload: values.payload,
-          ...(values.key ? { key: values.key } : {}),
-          ...(values.op ? { op: values.op } : {}),
-          ...(delaySeconds !== undefined ? { delaySeconds } : {}),
-        }),
-      );
-    }
-    case 'get': {
-      const { values, positionals } = parseArgs({
-        args: rest,
-        allowPositionals: true,
-        options: { endpoint: { type: 'string', default: endpoint } },
-      });
-      const [namespace, id] = positionals;
-      if (!namespace || !id) throw new UsageError('usage: wal get <namespace> <id>');
-      return printAnswer(await getMutation(values.endpoint, namespace, id));
-    }
-    case 'dlq': {
-      const [subcommand, ...args] = rest;
-      const { values } = parseArgs({
-        args,
-        options: {
-          stage: { type: 'string', default: 'local' },
-          'sqs-endpoint': { type: 'string' },
-          'dlq-url': { type: 'string' },
-          'retry-queue-url': { type: 'string' },
-          n: { type: 'string', short: 'n' },
-          rate: { type: 'string' },
-          json: { type: 'boolean', default: false },
-        },
-      });
-      return runDlqCommand(
-        subcommand,
-        {
-          stage: values.stage,
-          json: values.json,
-          ...(values['sqs-endpoint'] !== undefined ? { sqsEndpoint: values['sqs-endpoint'] } : {}),
-          ...(values['dlq-url'] !== undefined ? { dlqUrl: values['dlq-url'] } : {}),
-          ...(values['retry-queue-url'] !== undefined ? { retryQueueUrl: values['retry-queue-url'] } : {}),
-          ...(values.n !== undefined ? { count: values.n } : {}),
-          ...(values.rate !== undefined ? { rate: values.rate } : {}),
-        },
-        { print: (line) => console.log(line), progress: process.stdout, now: () => Date.now() },
-      );
-    }
-    default:
-      throw new UsageError(`Unknown command "${command}". Run "wal --help" for the commands.`);
-  }
+const defaultEndpoint = () => process.env.WAL_ENDPOINT ?? DEFAULT_LOCAL_ENDPOINT;
+
+async function runLocal(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      stage: { type: 'string', default: 'local' },
+      'data-dir': { type: 'string' },
+      'in-memory': { type: 'boolean', default: false },
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string' },
+      'dynamodb-port': { type: 'string' },
+      'kinesis-port': { type: 'string' },
+      'sqs-port': { type: 'string' },
+      'ssm-port': { type: 'string' },
+      'config-dir': { type: 'string' },
+      'outputs-file': { type: 'string' },
+    },
+  });
+  const dataDir = resolve(values['data-dir'] ?? DEFAULT_DATA_DIR);
+  const wal = await startLocal(
+    {
+      stage: values.stage,
+      host: values.host,
+      ports: {
+        api: port(values.port, DEFAULT_PORTS.api, '--port'),
+        dynamodb: port(values['dynamodb-port'], DEFAULT_PORTS.dynamodb, '--dynamodb-port'),
+        kinesis: port(values['kinesis-port'], DEFAULT_PORTS.kinesis, '--kinesis-port'),
+        sqs: port(values['sqs-port'], DEFAULT_PORTS.sqs, '--sqs-port'),
+        ssm: port(values['ssm-port'], DEFAULT_PORTS.ssm, '--ssm-port'),
+      },
+      ...(values['in-memory'] ? {} : { dataDir }),
+      outputsFile: resolve(values['outputs-file'] ?? join(dataDir, OUTPUTS_FILE_NAME)),
+      ...(values['config-dir'] ? { configDir: resolve(values['config-dir']) } : {}),
+    },
+    (line) => console.log(line),
+  );
+  await new Promise<void>((done) => {
+    // Stays installed while stopping: a second Ctrl-C (or the one tsx relays) must not kill a half-stopped runtime.
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      console.log('serverless-wal: stopping...');
+      wal.stop().then(done, done);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  console.log('serverless-wal: stopped.');
+  return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    const isUsage =
-      error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    console.error(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
-    process.exitCode = isUsage ? 2 : 1;
-  },
-);
+async function runPut(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      payload: { type: 'string' },
+      key: { type: 'string' },
+      delay: { type: 'string' },
+      op: { type: 'string' },
+      endpoint: { type: 'string', default: defaultEndpoint() },
+    },
+  });
+  const [namespace] = positionals;
+  if (!namespace || values.payload === undefined) {
+    throw new UsageError('usage: wal put <namespace> --payload <json|@file> [--key K] [--delay S]');
+  }
+  const delaySeconds = values.delay === undefined ? undefined : Number(values.delay);
+  if (delaySeconds !== undefined && !Number.isInteger(delaySeconds)) {
+    throw new UsageError(`--delay must be whole seconds, not "${values.delay}".`);
+  }
+  return printAnswer(
+    await putMutation({
+      endpoint: values.endpoint,
+      namespace,
+      payload: values.payload,
+      ...(values.key ? { key: values.key } : {}),
+      ...(values.op ? { op: values.op } : {}),
+      ...(delaySeconds !== undefined ? { delaySeconds } : {}),
+    }),
+  );
+}
+
+async function runGet(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { endpoint: { type: 'string', default: defaultEndpoint() } },
+  });
+  const [namespace, id] = positionals;
+  if (!namespace || !id) throw new UsageError('usage: wal get <namespace> <id>');
+  return printAnswer(await getMutation(values.endpoint, namespace, id));
+}
+
+async function runDlq(args: string[]): Promise<number> {
+  const [subcommand, ...rest] = args;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      stage: { type: 'string', default: 'local' },
+      'data-dir': { type: 'string' },
+      'outputs-file': { type: 'string' },
+      'sqs-endpoint': { type: 'string' },
+      'dlq-url': { type: 'string' },
+      'retry-queue-url': { type: 'string' },
+      n: { type: 'string', short: 'n' },
+      rate: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  if (values['outputs-file'] !== undefined && values['data-dir'] !== undefined) {
+    throw new UsageError('--outputs-file and --data-dir both name the outputs file: pass one.');
+  }
+  const outputsFile = resolve(
+    values['outputs-file'] ?? join(values['data-dir'] ?? DEFAULT_DATA_DIR, OUTPUTS_FILE_NAME),
+  );
+  return runDlqCommand(
+    subcommand,
+    {
+      stage: values.stage,
+      outputsFile,
+      json: values.json,
+      ...(values['sqs-endpoint'] !== undefined ? { sqsEndpoint: values['sqs-endpoint'] } : {}),
+      ...(values['dlq-url'] !== undefined ? { dlqUrl: values['dlq-url'] } : {}),
+      ...(values['retry-queue-url'] !== undefined ? { retryQueueUrl: values['retry-queue-url'] } : {}),
+      ...(values.n !== undefined ? { count: values.n } : {}),
+      ...(values.rate !== undefined ? { rate: values.rate } : {}),
+    },
+    { print: (line) => console.log(line), progress: process.stdout, now: () => Date.now() },
+  );
+}
+
+runTool(() => main(process.argv.slice(2)), { failure: 1, usage: 2 });

@@ -7,14 +7,19 @@ import { type JsonTree, jsonText, object, scalar } from './json-text';
  * that are not mutations at all). Each case is data; the runner gives it a unique item key.
  */
 
-/** Field names JavaScript, JSON pointers, DynamoDB expressions or Unicode treat specially. */
-const NASTY_NAMES = [
+/** The names JavaScript objects treat specially (prototype and Object.prototype members). */
+const JS_SPECIAL_NAMES = [
   '__proto__',
   'constructor',
   'prototype',
   'toString',
   'valueOf',
   'hasOwnProperty',
+] as const;
+
+/** Field names JavaScript, JSON pointers, DynamoDB expressions or Unicode treat specially. */
+const NASTY_NAMES = [
+  ...JS_SPECIAL_NAMES,
   '__defineGetter__',
   'then',
   'length',
@@ -146,14 +151,6 @@ const { plainTree } = fc.letrec<{ plainTree: JsonTree }>((tie) => ({
 }));
 
 /** A valid set of fields with one JavaScript-special name at some depth: what defect 9 was about. */
-const JS_SPECIAL_NAMES = [
-  '__proto__',
-  'constructor',
-  'prototype',
-  'toString',
-  'valueOf',
-  'hasOwnProperty',
-] as const;
 const oneSpecialField = fc
   .tuple(
     fc.array(fc.tuple(plainName, plainTree), { maxLength: 3 }),

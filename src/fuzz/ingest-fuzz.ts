@@ -50,17 +50,33 @@ export interface CaseResult {
 export const FUZZ_NAMESPACE = 'fuzz';
 
 /** The request a case stands for, given the unique item key the runner chose. */
-export function buildRequest(
-  fuzzCase: FuzzCase,
-  key: string,
-): { body: string; headers: Record<string, string> } {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
+function buildRequest(fuzzCase: FuzzCase, key: string): { body: string; headers: Record<string, string> } {
   const idempotencyKey = `${key}-k`;
+  const headers = requestHeaders(fuzzCase, key, idempotencyKey);
+  if (fuzzCase.rawBody !== undefined) return { body: fuzzCase.rawBody, headers };
+
+  const fields: (readonly [string, JsonTree])[] = [['payload', payloadOf(fuzzCase, key)]];
+  if (fuzzCase.op !== 'absent') fields.push(['op', scalar(fuzzCase.op === 'bogus' ? 'merge' : fuzzCase.op)]);
+  const { set, add } = setAndAdd(fuzzCase);
+  if (set) fields.push(['set', object(set)]);
+  if (add) fields.push(['add', object(add)]);
+  if (['body', 'both-same', 'both-different'].includes(fuzzCase.idempotency)) {
+    fields.push(['idempotencyKey', scalar(idempotencyKey)]);
+  }
+  // Extra fields may repeat a known one (the last wins, as in JSON.parse) but never the payload.
+  fields.push(...fuzzCase.extra.filter(([name]) => name !== 'payload'));
+  return { body: jsonText(object(fields)), headers };
+}
+
+function requestHeaders(fuzzCase: FuzzCase, key: string, idempotencyKey: string): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (['header', 'both-same'].includes(fuzzCase.idempotency)) headers['idempotency-key'] = idempotencyKey;
   if (fuzzCase.idempotency === 'both-different') headers['idempotency-key'] = `${key}-other`;
   if (fuzzCase.idempotency === 'header-invalid') headers['idempotency-key'] = 'has space';
-  if (fuzzCase.rawBody !== undefined) return { body: fuzzCase.rawBody, headers };
+  return headers;
+}
 
+function payloadOf(fuzzCase: FuzzCase, key: string): JsonTree {
   const idValue: Record<FuzzCase['keyShape'], JsonTree | undefined> = {
     unique: scalar(key),
     'unique-with-suffix': scalar(`${key}${fuzzCase.keySuffix}`),
@@ -70,25 +86,18 @@ export function buildRequest(
   };
   const id = idValue[fuzzCase.keyShape];
   // A generated field named `id` would replace the unique key (JSON.parse keeps the last).
-  const payload = object([
+  return object([
     ...(id ? [['id', id] as const] : []),
     ...fuzzCase.payloadFields.filter(([name]) => name !== 'id'),
   ]);
-  const fields: (readonly [string, JsonTree])[] = [['payload', payload]];
-  if (fuzzCase.op !== 'absent') fields.push(['op', scalar(fuzzCase.op === 'bogus' ? 'merge' : fuzzCase.op)]);
-  let { set, add } = fuzzCase;
-  if (fuzzCase.shape === 'consistent') {
-    if (fuzzCase.op !== 'update') [set, add] = [undefined, undefined];
-    else if (!set && !add) set = [['status', scalar('updated')]];
-  }
-  if (set) fields.push(['set', object(set)]);
-  if (add) fields.push(['add', object(add)]);
-  if (['body', 'both-same', 'both-different'].includes(fuzzCase.idempotency)) {
-    fields.push(['idempotencyKey', scalar(idempotencyKey)]);
-  }
-  // Extra fields may repeat a known one (the last wins, as in JSON.parse) but never the payload.
-  fields.push(...fuzzCase.extra.filter(([name]) => name !== 'payload'));
-  return { body: jsonText(object(fields)), headers };
+}
+
+/** A consistent case has `set`/`add` only on an update, and an update has at least one of them. */
+function setAndAdd(fuzzCase: FuzzCase): Pick<FuzzCase, 'set' | 'add'> {
+  if (fuzzCase.shape !== 'consistent') return { set: fuzzCase.set, add: fuzzCase.add };
+  if (fuzzCase.op !== 'update') return { set: undefined, add: undefined };
+  if (!fuzzCase.set && !fuzzCase.add) return { set: [['status', scalar('updated')]], add: undefined };
+  return { set: fuzzCase.set, add: fuzzCase.add };
 }
 
 /** Sends one case and judges the answer; a 2xx also yields what the target must hold. */
@@ -164,7 +173,7 @@ export async function sendCase(
 }
 
 /** What the target must hold after the request `body` was acknowledged, read as the server reads it. */
-export function expectedEffect(body: string, key: string, mutationId: string): Expectation | undefined {
+function expectedEffect(body: string, key: string, mutationId: string): Expectation | undefined {
   const request = JSON.parse(body) as Record<string, unknown>;
   const payload = request.payload as Record<string, unknown>;
   const itemKey = payload.id;
@@ -243,7 +252,7 @@ async function observed(
 }
 
 /** Polls every event source until a whole round hands nothing over. */
-export async function drain(wal: FuzzWal, maxRounds = 100): Promise<void> {
+async function drain(wal: FuzzWal, maxRounds = 100): Promise<void> {
   for (let round = 0; round < maxRounds; round++) {
     if ((await wal.pollOnce()) === 0) return;
   }

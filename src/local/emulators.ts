@@ -11,7 +11,6 @@ import { persistSqs } from './sqs-journal/persistent-sqs';
 import { startSsmServer } from './ssm-server';
 
 export { DataDirInUseError } from './data-dir-lock';
-export { SqsJournalCorruptError, SqsJournalWriteError } from './sqs-journal/journal-file';
 
 /** The SQS journal's file in a data dir (see src/local/sqs-journal). */
 export const SQS_JOURNAL_FILE = 'sqs-journal.log';
@@ -58,7 +57,7 @@ export class EmulatorStartError extends Error {
   }
 }
 
-export class EmulatorStopError extends Error {
+class EmulatorStopError extends Error {
   constructor(cause: AggregateError) {
     super(`Could not stop every emulator cleanly: ${cause.errors.map(describe).join('; ')}`, { cause });
     this.name = 'EmulatorStopError';
@@ -148,16 +147,11 @@ async function startDynamodb({ host, port, region, dataDir }: StartContext): Pro
       updateTableMs: 0,
     }),
   );
-  try {
-    return { endpoint: endpointUrl(host, await listen(server, port, host)), stop: () => close(server) };
-  } catch (err) {
-    // dynalite closes its LevelDB store only when a listening server closes: without this the
-    // store (and its lock on dataDir) would stay open.
-    await listen(server, 0, DEFAULT_LOCAL_HOST)
-      .then(() => close(server))
-      .catch(() => undefined);
-    throw err;
-  }
+  // dynalite closes its LevelDB store only when a listening server closes: without this the store (and
+  // its lock on dataDir) would stay open.
+  return listenOrRelease(server, host, port, () =>
+    listen(server, 0, DEFAULT_LOCAL_HOST).then(() => close(server)),
+  );
 }
 
 async function startKinesis({ host, port, region, dataDir }: StartContext): Promise<RunningEmulator> {
@@ -170,11 +164,21 @@ async function startKinesis({ host, port, region, dataDir }: StartContext): Prom
       shardLimit: 100,
     }),
   );
+  // kinesalite closes its store before the HTTP server, so close() releases it even here.
+  return listenOrRelease(server, host, port, () => close(server));
+}
+
+/** Listens; if that fails, releases the emulator's store (how is the emulator's) before failing. */
+async function listenOrRelease(
+  server: Server,
+  host: string,
+  port: number,
+  release: () => Promise<void>,
+): Promise<RunningEmulator> {
   try {
     return { endpoint: endpointUrl(host, await listen(server, port, host)), stop: () => close(server) };
   } catch (err) {
-    // kinesalite closes its store before the HTTP server, so close() releases it even here.
-    await close(server).catch(() => undefined);
+    await release().catch(() => undefined);
     throw err;
   }
 }

@@ -58,13 +58,6 @@ export class SsmValidationError extends SsmApiError {
   }
 }
 
-export class InvalidNextTokenError extends SsmApiError {
-  constructor(token: string) {
-    super('InvalidNextToken', `The next token ${token} is not valid for this request.`);
-    this.name = 'InvalidNextTokenError';
-  }
-}
-
 export class UnknownOperationError extends SsmApiError {
   constructor(target: string | undefined) {
     super(

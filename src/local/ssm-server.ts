@@ -52,25 +52,7 @@ const TARGET_PREFIX = 'AmazonSSM.';
 const MAX_BODY_BYTES = 1024 * 1024;
 
 const withDecryption = z.boolean().optional();
-const parameterFilter = z.object({
-  Key: z.string().min(1),
-  Option: z.string().optional(),
-  Values: z.array(z.string()).optional(),
-});
-
 const getParameterInput = z.object({ Name: z.string().min(1), WithDecryption: withDecryption });
-const getParametersInput = z.object({
-  Names: z.array(z.string().min(1)).min(1).max(10),
-  WithDecryption: withDecryption,
-});
-const getParametersByPathInput = z.object({
-  Path: z.string().min(1).max(2048),
-  Recursive: z.boolean().optional(),
-  WithDecryption: withDecryption,
-  ParameterFilters: z.array(parameterFilter).optional(),
-  MaxResults: z.number().int().min(1).max(10).optional(),
-  NextToken: z.string().optional(),
-});
 const putParameterInput = z.object({
   Name: z.string().min(1),
   Value: z.string().min(1),
@@ -84,17 +66,6 @@ const putParameterInput = z.object({
   Tags: z.array(z.unknown()).optional(),
   Policies: z.string().optional(),
 });
-const deleteParameterInput = z.object({ Name: z.string().min(1) });
-const deleteParametersInput = z.object({ Names: z.array(z.string().min(1)).min(1).max(10) });
-const describeParametersInput = z.object({
-  // The legacy `Filters` shape is not implemented: refuse it rather than ignore it.
-  Filters: z.undefined({ error: 'use ParameterFilters; the legacy Filters are not supported locally' }),
-  ParameterFilters: z.array(parameterFilter).optional(),
-  MaxResults: z.number().int().min(1).max(50).optional(),
-  NextToken: z.string().optional(),
-  Shared: z.boolean().optional(),
-});
-
 type Operation = (store: SsmStore, input: unknown) => unknown;
 
 const operations: Record<string, Operation> = {
@@ -102,43 +73,9 @@ const operations: Record<string, Operation> = {
     const request = parse(getParameterInput, input);
     return { Parameter: store.get(request.Name, request.WithDecryption === true) };
   },
-  GetParameters: (store, input) => {
-    const request = parse(getParametersInput, input);
-    const { found, invalid } = store.getMany(request.Names, request.WithDecryption === true);
-    return { Parameters: found, InvalidParameters: invalid };
-  },
-  GetParametersByPath: (store, input) => {
-    const request = parse(getParametersByPathInput, input);
-    const page = store.getByPath({
-      path: request.Path,
-      recursive: request.Recursive === true,
-      decrypt: request.WithDecryption === true,
-      filters: request.ParameterFilters ?? [],
-      maxResults: request.MaxResults ?? 10,
-      nextToken: request.NextToken,
-    });
-    return { Parameters: page.items, NextToken: page.nextToken };
-  },
   PutParameter: (store, input) => {
     const { version, tier } = store.put(parse(putParameterInput, input));
     return { Version: version, Tier: tier };
-  },
-  DeleteParameter: (store, input) => {
-    store.delete(parse(deleteParameterInput, input).Name);
-    return {};
-  },
-  DeleteParameters: (store, input) => {
-    const { deleted, invalid } = store.deleteMany(parse(deleteParametersInput, input).Names);
-    return { DeletedParameters: deleted, InvalidParameters: invalid };
-  },
-  DescribeParameters: (store, input) => {
-    const request = parse(describeParametersInput, input);
-    const page = store.describe({
-      filters: request.ParameterFilters ?? [],
-      maxResults: request.MaxResults ?? 50,
-      nextToken: request.NextToken,
-    });
-    return { Parameters: page.items, NextToken: page.nextToken };
   },
 };
 

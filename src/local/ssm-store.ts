@@ -2,7 +2,6 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import {
-  InvalidNextTokenError,
   ParameterAlreadyExistsError,
   ParameterNotFoundError,
   ParameterPatternMismatchError,
@@ -31,7 +30,7 @@ const stateSchema = z.object({ parameters: z.array(storedParameterSchema) });
 
 export type StoredParameter = z.infer<typeof storedParameterSchema>;
 
-/** A parameter as GetParameter(s)/GetParametersByPath return it. */
+/** A parameter as GetParameter returns it. */
 export interface ParameterView {
   Name: string;
   Type: ParameterType;
@@ -41,28 +40,6 @@ export interface ParameterView {
   ARN: string;
   DataType: string;
   Selector?: string;
-}
-
-/** A parameter as DescribeParameters returns it (no value). */
-export interface ParameterMetadataView {
-  Name: string;
-  ARN: string;
-  Type: ParameterType;
-  KeyId?: string;
-  LastModifiedDate: number;
-  LastModifiedUser: string;
-  Description?: string;
-  AllowedPattern?: string;
-  Version: number;
-  Tier: string;
-  Policies: never[];
-  DataType: string;
-}
-
-export interface ParameterFilter {
-  Key: string;
-  Option?: string;
-  Values?: string[];
 }
 
 export interface PutParameterInput {
@@ -76,11 +53,6 @@ export interface PutParameterInput {
   DataType?: string;
   KeyId?: string;
   Tags?: unknown[];
-}
-
-export interface Page<T> {
-  items: T[];
-  nextToken?: string;
 }
 
 export interface SsmStoreOptions {
@@ -114,48 +86,6 @@ export class SsmStore {
       ...this.view(parameter, decrypt),
       ...(selector === undefined ? {} : { Selector: `:${selector}` }),
     };
-  }
-
-  getMany(references: string[], decrypt: boolean): { found: ParameterView[]; invalid: string[] } {
-    const found: ParameterView[] = [];
-    const invalid: string[] = [];
-    for (const reference of new Set(references)) {
-      try {
-        found.push(this.get(reference, decrypt));
-      } catch (err) {
-        if (!(err instanceof ParameterNotFoundError || err instanceof ParameterVersionNotFoundError))
-          throw err;
-        invalid.push(reference);
-      }
-    }
-    return { found, invalid };
-  }
-
-  getByPath(request: {
-    path: string;
-    recursive: boolean;
-    decrypt: boolean;
-    filters: ParameterFilter[];
-    maxResults: number;
-    nextToken?: string;
-  }): Page<ParameterView> {
-    const path = normalisePath(request.path);
-    const matches = this.sorted().filter(
-      (p) =>
-        isUnder(p.Name, path, request.recursive) && this.matchesFilters(p, request.filters, BY_PATH_FILTERS),
-    );
-    const page = paginate(matches, request.maxResults, request.nextToken);
-    return { ...page, items: page.items.map((p) => this.view(p, request.decrypt)) };
-  }
-
-  describe(request: {
-    filters: ParameterFilter[];
-    maxResults: number;
-    nextToken?: string;
-  }): Page<ParameterMetadataView> {
-    const matches = this.sorted().filter((p) => this.matchesFilters(p, request.filters, DESCRIBE_FILTERS));
-    const page = paginate(matches, request.maxResults, request.nextToken);
-    return { ...page, items: page.items.map((p) => this.metadata(p)) };
   }
 
   put(input: PutParameterInput): { version: number; tier: string } {
@@ -198,17 +128,6 @@ export class SsmStore {
     return { version: parameter.Version, tier };
   }
 
-  delete(name: string): void {
-    if (!this.parameters.delete(name)) throw new ParameterNotFoundError(name);
-    this.save();
-  }
-
-  deleteMany(names: string[]): { deleted: string[]; invalid: string[] } {
-    const deleted = names.filter((name) => this.parameters.delete(name));
-    if (deleted.length > 0) this.save();
-    return { deleted, invalid: names.filter((name) => !deleted.includes(name)) };
-  }
-
   arn(name: string): string {
     const { region, accountId } = this.options;
     return `arn:aws:ssm:${region}:${accountId}:parameter${name.startsWith('/') ? name : `/${name}`}`;
@@ -224,23 +143,6 @@ export class SsmStore {
       Version: parameter.Version,
       LastModifiedDate: parameter.LastModifiedDate,
       ARN: this.arn(parameter.Name),
-      DataType: parameter.DataType,
-    };
-  }
-
-  private metadata(parameter: StoredParameter): ParameterMetadataView {
-    return {
-      Name: parameter.Name,
-      ARN: this.arn(parameter.Name),
-      Type: parameter.Type,
-      KeyId: parameter.KeyId,
-      LastModifiedDate: parameter.LastModifiedDate,
-      LastModifiedUser: `arn:aws:iam::${this.options.accountId}:user/local`,
-      Description: parameter.Description,
-      AllowedPattern: parameter.AllowedPattern,
-      Version: parameter.Version,
-      Tier: parameter.Tier,
-      Policies: [],
       DataType: parameter.DataType,
     };
   }
@@ -264,21 +166,6 @@ export class SsmStore {
       : { name: reference.slice(0, colon), selector: reference.slice(colon + 1) };
   }
 
-  private matchesFilters(
-    parameter: StoredParameter,
-    filters: ParameterFilter[],
-    allowed: readonly string[],
-  ): boolean {
-    return filters.every((filter) => {
-      if (!allowed.includes(filter.Key)) {
-        throw new SsmValidationError(
-          `The local SSM endpoint does not support the filter key ${filter.Key} here.`,
-        );
-      }
-      return matchesFilter(parameter, filter);
-    });
-  }
-
   private load(path: string): void {
     if (!existsSync(path)) return;
     try {
@@ -297,32 +184,6 @@ export class SsmStore {
     const temporary = `${path}.${process.pid}.tmp`;
     writeFileSync(temporary, JSON.stringify({ parameters: this.sorted() }, null, 2));
     renameSync(temporary, path);
-  }
-}
-
-const BY_PATH_FILTERS = ['Type', 'KeyId', 'Tier', 'DataType'] as const;
-const DESCRIBE_FILTERS = ['Name', 'Path', 'Type', 'KeyId', 'Tier', 'DataType'] as const;
-
-function matchesFilter(parameter: StoredParameter, filter: ParameterFilter): boolean {
-  const values = filter.Values ?? [];
-  switch (filter.Key) {
-    case 'Name': {
-      const option = filter.Option ?? 'Equals';
-      return values.some((value) => {
-        const name = parameter.Name;
-        if (option === 'BeginsWith') return name.startsWith(value) || `/${name}`.startsWith(value);
-        if (option === 'Contains') return name.includes(value);
-        return name === value || `/${name}` === value;
-      });
-    }
-    case 'Path':
-      return values.some((path) =>
-        isUnder(parameter.Name, normalisePath(path), (filter.Option ?? 'OneLevel') === 'Recursive'),
-      );
-    default: {
-      const field = parameter[filter.Key as 'Type' | 'KeyId' | 'Tier' | 'DataType'];
-      return field !== undefined && values.includes(field);
-    }
   }
 }
 
@@ -356,53 +217,6 @@ function resolveTier(
   if (requested === 'Intelligent-Tiering')
     return value.length > MAX_VALUE_LENGTH.Standard ? 'Advanced' : 'Standard';
   return requested ?? existing ?? 'Standard';
-}
-
-function normalisePath(path: string): string {
-  if (!path.startsWith('/') || !NAME_PATTERN.test(path)) {
-    throw new SsmValidationError(
-      `The parameter path ${path} is not valid: it must start with / and use a-zA-Z0-9_.-/.`,
-    );
-  }
-  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
-}
-
-function isUnder(name: string, path: string, recursive: boolean): boolean {
-  const prefix = path === '/' ? '/' : `${path}/`;
-  if (!name.startsWith(prefix) || name.length === prefix.length) return false;
-  return recursive || !name.slice(prefix.length).includes('/');
-}
-
-/** Pages a name-sorted list; the token is the last name returned, so writes between pages do not skip items. */
-function paginate<T extends { Name: string }>(items: T[], maxResults: number, nextToken?: string): Page<T> {
-  const after = nextToken === undefined ? undefined : decodeToken(nextToken);
-  const rest = after === undefined ? items : items.filter((item) => item.Name > after);
-  const page = rest.slice(0, maxResults);
-  const last = page[page.length - 1];
-  return rest.length > maxResults && last
-    ? { items: page, nextToken: encodeToken(last.Name) }
-    : { items: page };
-}
-
-function encodeToken(name: string): string {
-  return Buffer.from(JSON.stringify({ after: name })).toString('base64url');
-}
-
-function decodeToken(token: string): string {
-  try {
-    const decoded: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-    if (
-      typeof decoded === 'object' &&
-      decoded !== null &&
-      'after' in decoded &&
-      typeof decoded.after === 'string'
-    ) {
-      return decoded.after;
-    }
-  } catch {
-    // Falls through to the error below.
-  }
-  throw new InvalidNextTokenError(token);
 }
 
 function fakeCiphertext(value: string): string {

@@ -2,13 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  GetQueueAttributesCommand,
-  ListQueuesCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { WAL_OUTPUTS, type WalOutputName } from '#lib/wal-outputs';
+import { OUTPUTS_FILE_NAME, readStackOutputs, type StackOutputs } from '#src/outputs/outputs-file';
 import {
   isGroupAlive,
   killGroup,
@@ -31,6 +28,8 @@ interface Running {
   readonly sqs: SQSClient;
   readonly documents: DynamoDBDocumentClient;
   readonly tables: { later: string; flaky: string };
+  /** The stack's outputs, as the runtime wrote them into the data dir. */
+  readonly outputs: StackOutputs;
 }
 
 async function start(dataDir: string): Promise<Running> {
@@ -56,6 +55,7 @@ async function start(dataDir: string): Promise<Running> {
     sqs: new SQSClient({ region, credentials, endpoint: sqsEndpoint }),
     documents: DynamoDBDocumentClient.from(new DynamoDBClient({ region, credentials, endpoint: dynamodb })),
     tables,
+    outputs: readStackOutputs(join(dataDir, OUTPUTS_FILE_NAME), 'ServerlessWal-crash'),
   };
 }
 
@@ -70,12 +70,9 @@ async function post(api: string, namespace: string, body: unknown): Promise<stri
   return answer.id;
 }
 
-/** Messages on the stage's queue whose name contains `part`: visible, in flight or delayed. */
-async function queued(running: Running, part: string): Promise<number> {
-  const urls = (await running.sqs.send(new ListQueuesCommand({ QueueNamePrefix: 'ServerlessWal-crash-' })))
-    .QueueUrls;
-  const url = urls?.find((candidate) => candidate.split('/').pop()?.includes(part));
-  if (!url) throw new Error(`no queue with "${part}" in ${urls?.join(', ')}`);
+/** Messages on the queue a stack output names: visible, in flight or delayed. */
+async function queued(running: Running, output: WalOutputName): Promise<number> {
+  const url = running.outputs.get(output);
   const { Attributes: attributes = {} } = await running.sqs.send(
     new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }),
   );
@@ -127,9 +124,9 @@ describe('local mode across a crash (kill -9) and a restart on the same data dir
     const running = first;
     await waitFor(
       async () =>
-        (await queued(running, 'delay')) >= 1 &&
-        (await queued(running, 'retry')) >= 1 &&
-        (await queued(running, 'DeadLetter')) >= 1
+        (await queued(running, WAL_OUTPUTS.delayQueueUrl)) >= 1 &&
+        (await queued(running, WAL_OUTPUTS.retryQueueUrl)) >= 1 &&
+        (await queued(running, WAL_OUTPUTS.deadLetterQueueUrl)) >= 1
           ? true
           : undefined,
       20_000,
@@ -149,9 +146,7 @@ describe('local mode across a crash (kill -9) and a restart on the same data dir
     expect(lateItem).toMatchObject({ id: 'late-1', n: 1, _walId: delayed });
     expect(Date.now() - postedAt).toBeGreaterThanOrEqual(15_000);
     // and the DLQ still holds the dead letter, with its reason
-    const dlqUrl = (
-      await after.sqs.send(new ListQueuesCommand({ QueueNamePrefix: 'ServerlessWal-crash-QueuesDeadLetter' }))
-    ).QueueUrls?.[0];
+    const dlqUrl = after.outputs.get(WAL_OUTPUTS.deadLetterQueueUrl);
     const { Messages: letters = [] } = await after.sqs.send(
       new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10 }),
     );

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { isGroupAlive, type LocalProcess, spawnNpmStart, waitForLine } from '#test/support/local-process';
@@ -13,7 +16,12 @@ describe('npm start (the README quick start)', () => {
 
   it('runs the WAL: a POSTed mutation reaches the demo table, and Ctrl-C stops everything', async () => {
     // GIVEN the local runtime started as the README says, on free ports
-    local = spawnNpmStart(['--in-memory']);
+    // (its outputs file in a temporary dir: the repository's .wal-data may hold a running WAL's)
+    local = spawnNpmStart([
+      '--in-memory',
+      '--outputs-file',
+      join(mkdtempSync(join(tmpdir(), 'wal-e2e-')), 'outputs.json'),
+    ]);
     const { output } = local;
     const api = (await waitForLine(local, /^\s+API\s+(http:\/\/\S+)/, 90_000))[1] as string;
     const dynamodb = (await waitForLine(local, /^\s+DynamoDB\s+(http:\/\/\S+)/, 1_000))[1] as string;

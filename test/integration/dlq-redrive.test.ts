@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   CreateTableCommand,
   DeleteTableCommand,
@@ -14,11 +17,10 @@ import {
 } from '@aws-sdk/client-sqs';
 import {
   type DeadLetterQueues,
-  discoverLocalQueues,
   listDeadLetters,
   peekDeadLetters,
-  QueueNotFoundError,
   queueDepth,
+  queueRef,
   RedriveAlreadyRunningError,
   type RedriveProgress,
   redriveDeadLetters,
@@ -26,6 +28,7 @@ import {
   UNRECOGNIZED_REASON,
 } from '#src/cli/commands/dlq';
 import type { LocalWal } from '#src/local/runtime/local-wal';
+import { OutputsFileError, writeStackOutputs } from '#src/outputs/outputs-file';
 import {
   drain,
   postMutation,
@@ -45,11 +48,18 @@ describe('wal dlq (emulators)', () => {
   let wal: LocalWal;
   let queues: DeadLetterQueues;
   let endpoint: string;
+  let outputsFile: string;
 
   withTestWal(async (started) => {
     wal = started;
     endpoint = wal.emulators.endpoints.sqs;
-    queues = await discoverLocalQueues(wal.clients.sqs, 'it', endpoint);
+    queues = {
+      deadLetter: await queueRef(wal.clients.sqs, wal.outputs.DeadLetterQueueUrl),
+      retry: await queueRef(wal.clients.sqs, wal.outputs.RetryQueueUrl),
+    };
+    // What the local runtime writes into its data dir; this WAL keeps its state in memory.
+    outputsFile = join(mkdtempSync(join(tmpdir(), 'wal-outputs-')), 'outputs.json');
+    writeStackOutputs(outputsFile, 'ServerlessWal-it', wal.outputs);
   });
 
   /** Drives every event source (retries wait 0-4 s) until `done` holds. */
@@ -87,12 +97,21 @@ describe('wal dlq (emulators)', () => {
   const sendToDlq = (body: string) =>
     wal.clients.sqs.send(new SendMessageCommand({ QueueUrl: queues.deadLetter.url, MessageBody: body }));
 
-  it('finds the stage queues the runtime provisioned', () => {
-    // WHEN/THEN the discovered queues are compared with what the runtime provisioned
-    const provisioned = [...wal.provisioned.queues];
-    const byLogicalId = (part: string) => provisioned.find(([logicalId]) => logicalId.includes(part))?.[1];
-    expect(queues.deadLetter).toEqual(byLogicalId('DeadLetterQueue'));
-    expect(queues.retry).toEqual(byLogicalId('RetryQueue'));
+  it("reads the stage's queues from the stack outputs file", async () => {
+    // GIVEN the outputs file of the running WAL and a message on its DLQ
+    await emptyQueue(queues.deadLetter.url);
+    await sendToDlq('{"probe":"outputs"}');
+    // WHEN "wal dlq list --json" runs with only the stage and the file
+    const printed: string[] = [];
+    const code = await runDlqCommand(
+      'list',
+      { stage: 'it', outputsFile, json: true },
+      { print: (line) => printed.push(line), progress: { write: () => true }, now: () => Date.now() },
+    );
+    // THEN it lists the DLQ the DeadLetterQueueUrl output names
+    expect(code).toBe(0);
+    expect(JSON.parse(printed.join('\n'))).toMatchObject({ count: 1 });
+    await emptyQueue(queues.deadLetter.url);
   });
 
   it('peeks without consuming: the messages stay on the DLQ, visible again', async () => {
@@ -121,7 +140,7 @@ describe('wal dlq (emulators)', () => {
     const printed: string[] = [];
     const code = await runDlqCommand(
       'peek',
-      { stage: 'it', sqsEndpoint: endpoint, count: '10' },
+      { stage: 'it', outputsFile, sqsEndpoint: endpoint, count: '10' },
       { print: (line) => printed.push(line), progress: { write: () => true }, now: () => Date.now() },
     );
     // THEN each is shown for what it is, and all are still there and visible
@@ -246,17 +265,34 @@ describe('wal dlq (emulators)', () => {
     expect(await queueDepth(sqs, queues.retry.url)).toEqual({ visible: 0, inFlight: 0 });
   });
 
-  it('fails if discovery finds no DLQ for the stage, saying what it looked for', async () => {
-    // WHEN dlq list runs for a stage that has no queues
+  it('fails if the outputs file has no stack for the stage, saying which stacks it has', async () => {
+    // GIVEN an outputs file with the stack of stage "it" and another one
+    const twoStacks = join(mkdtempSync(join(tmpdir(), 'wal-outputs-')), 'outputs.json');
+    writeStackOutputs(twoStacks, 'ServerlessWal-it', wal.outputs);
+    writeStackOutputs(twoStacks, 'ServerlessWal-other', wal.outputs);
+    // WHEN "wal dlq list" runs for stage "nope"
     const attempt = runDlqCommand(
       'list',
-      { stage: 'nope', sqsEndpoint: endpoint },
+      { stage: 'nope', outputsFile: twoStacks },
       { print: () => undefined, progress: { write: () => true }, now: () => Date.now() },
     );
-    // THEN it fails, naming the queue it looked for and --dlq-url
-    await expect(attempt).rejects.toThrow(QueueNotFoundError);
+    // THEN it fails naming the stack it looked for and the ones there are
+    await expect(attempt).rejects.toThrow(OutputsFileError);
     await expect(attempt).rejects.toThrow(
-      /No dead-letter queue for stage "nope".*ServerlessWal-nope-QueuesDeadLetterQueue\*.*--dlq-url/,
+      /no stack ServerlessWal-nope \(stacks: ServerlessWal-it, ServerlessWal-other\)/,
     );
+  });
+
+  it('fails if there is no outputs file, saying where it comes from', async () => {
+    // GIVEN no outputs file (no local WAL ever ran with this data dir)
+    const missing = join(tmpdir(), 'wal-no-such-dir', 'outputs.json');
+    // WHEN "wal dlq list" runs
+    const attempt = runDlqCommand(
+      'list',
+      { stage: 'it', outputsFile: missing },
+      { print: () => undefined, progress: { write: () => true }, now: () => Date.now() },
+    );
+    // THEN it fails pointing at "npm start", cdk's --outputs-file and the URL flags
+    await expect(attempt).rejects.toThrow(/cannot be read.*npm start.*--outputs-file.*--dlq-url/);
   });
 });

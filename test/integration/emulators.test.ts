@@ -28,10 +28,7 @@ import {
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
 import {
-  DeleteParameterCommand,
   GetParameterCommand,
-  GetParametersByPathCommand,
-  GetParametersCommand,
   ParameterAlreadyExists,
   ParameterNotFound,
   PutParameterCommand,
@@ -277,34 +274,7 @@ describe('local emulators', () => {
       });
     });
 
-    it('lists a path one level or recursively, page by page', async () => {
-      // Prepare
-      for (const name of ['/tree/a', '/tree/b', '/tree/sub/c', '/treetop']) {
-        await clients.ssm.send(new PutParameterCommand({ Name: name, Value: name, Type: 'String' }));
-      }
-
-      // Act
-      const oneLevel = await clients.ssm.send(new GetParametersByPathCommand({ Path: '/tree' }));
-      const names: string[] = [];
-      let NextToken: string | undefined;
-      let pages = 0;
-      do {
-        const page = await clients.ssm.send(
-          new GetParametersByPathCommand({ Path: '/tree/', Recursive: true, MaxResults: 2, NextToken }),
-        );
-        names.push(...(page.Parameters ?? []).map((parameter) => parameter.Name ?? ''));
-        NextToken = page.NextToken;
-        pages += 1;
-      } while (NextToken);
-
-      // Assess
-      expect(oneLevel.Parameters?.map((parameter) => parameter.Name)).toEqual(['/tree/a', '/tree/b']);
-      expect(oneLevel.NextToken).toBeUndefined();
-      expect(names).toEqual(['/tree/a', '/tree/b', '/tree/sub/c']);
-      expect(pages).toBe(2);
-    });
-
-    it('returns SecureString values decrypted only WithDecryption, and reports unknown names', async () => {
+    it('returns SecureString values decrypted only WithDecryption', async () => {
       // Prepare
       await clients.ssm.send(
         new PutParameterCommand({ Name: '/secret/token', Value: 's3cr3t', Type: 'SecureString' }),
@@ -315,28 +285,10 @@ describe('local emulators', () => {
         new GetParameterCommand({ Name: '/secret/token', WithDecryption: true }),
       );
       const sealed = await clients.ssm.send(new GetParameterCommand({ Name: '/secret/token' }));
-      const many = await clients.ssm.send(
-        new GetParametersCommand({ Names: ['/secret/token', '/secret/none'] }),
-      );
 
       // Assess
       expect(plain.Parameter?.Value).toBe('s3cr3t');
       expect(sealed.Parameter?.Value).not.toBe('s3cr3t');
-      expect(many.Parameters?.map((parameter) => parameter.Name)).toEqual(['/secret/token']);
-      expect(many.InvalidParameters).toEqual(['/secret/none']);
-    });
-
-    it('deletes a parameter', async () => {
-      // Prepare
-      await clients.ssm.send(new PutParameterCommand({ Name: '/gone', Value: 'x', Type: 'String' }));
-
-      // Act
-      await clients.ssm.send(new DeleteParameterCommand({ Name: '/gone' }));
-
-      // Assess
-      await expect(clients.ssm.send(new GetParameterCommand({ Name: '/gone' }))).rejects.toBeInstanceOf(
-        ParameterNotFound,
-      );
     });
 
     it('fails if a parameter is missing, with the SDK ParameterNotFound exception', async () => {
@@ -374,16 +326,6 @@ describe('local emulators', () => {
 
       // Assess
       expect(error).toMatchObject({ name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
-    });
-
-    it('fails if the next token is not one it issued, with InvalidNextToken', async () => {
-      // Act
-      const error: unknown = await clients.ssm
-        .send(new GetParametersByPathCommand({ Path: '/tree', NextToken: 'bogus' }))
-        .catch((e) => e);
-
-      // Assess
-      expect(error).toMatchObject({ name: 'InvalidNextToken' });
     });
 
     it('fails if the operation is unknown, with UnknownOperationException', async () => {

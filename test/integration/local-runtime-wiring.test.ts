@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -14,16 +14,14 @@ import {
   scanTable,
   streamRecords,
   targetTableName,
+  type WalQueue,
+  queueUrl as walQueueUrl,
 } from '#test/support/local-wal-harness';
 
 /** The local runtime follows the stack: change a setting there, and local mode behaves accordingly. */
 describe('local runtime wiring follows the stack', () => {
   let wal: LocalWal;
-  const queueUrl = (logicalIdPart: string) => {
-    const queue = [...wal.provisioned.queues].find(([logicalId]) => logicalId.includes(logicalIdPart))?.[1];
-    if (!queue) throw new Error(`no queue ${logicalIdPart} in the template`);
-    return queue.url;
-  };
+  const queueUrl = (queue: WalQueue) => walQueueUrl(wal, queue);
 
   beforeAll(async () => {
     // GIVEN the stack with a non-default redrive count and stream batch size
@@ -42,6 +40,22 @@ describe('local runtime wiring follows the stack', () => {
 
   afterAll(async () => {
     await wal?.stop();
+  });
+
+  it("resolves the stack's outputs to the local resources", async () => {
+    // GIVEN the running stack / WHEN its outputs are read
+    const { outputs } = wal;
+    // THEN they name what the runtime provisioned, and the API the local one
+    expect(outputs.ApiUrl).toBe(`${wal.apiUrl}/`);
+    expect(wal.provisioned.tables).toContain(outputs.LedgerTableName);
+    expect(wal.provisioned.streams).toEqual([outputs.StreamName]);
+    const queueUrls = [...wal.provisioned.queues.values()].map((queue) => queue.url);
+    for (const url of [outputs.DelayQueueUrl, outputs.RetryQueueUrl, outputs.DeadLetterQueueUrl]) {
+      expect(queueUrls).toContain(url);
+    }
+    expect(outputs.StreamFailureQueueUrl).not.toBe(outputs.DeadLetterQueueUrl);
+    expect(outputs.RetryQueueArn).toMatch(/^arn:aws:sqs:.*:000000000000:/);
+    expect(outputs.AlarmTopicArn).toMatch(/^arn:aws:sns:/);
   });
 
   it("gives the retry queue the stack's redrive policy and visibility timeout", async () => {
@@ -126,6 +140,9 @@ describe('--data-dir', () => {
       expect((await scanTable(wal, ledgerTableName(wal))).map((entry) => entry.id)).toEqual([answer.body.id]);
       expect(await wal.kinesisSources[0]?.pollOnce()).toBe(0);
       expect((await streamRecords(wal)).length).toBe(1);
+      // and the stack's outputs are in the data dir, as `cdk deploy --outputs-file` writes them
+      const file = JSON.parse(readFileSync(join(dataDir, 'outputs.json'), 'utf8'));
+      expect(file).toEqual({ [stackName]: wal.outputs });
     } finally {
       await wal.stop();
       rmSync(dataDir, { recursive: true, force: true });

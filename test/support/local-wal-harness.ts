@@ -2,15 +2,16 @@ import { join } from 'node:path';
 import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { monotonicFactory } from 'ulid';
 import type { IngestDependencies } from '#lambdas/ingest/ingest-mutation';
 import { createDocumentClient } from '#lambdas/shared/clients';
 import type { DeliveryDependencies } from '#lambdas/shared/delivery';
-import { namespaceParameterPrefix, parseNamespaceConfig } from '#lambdas/shared/namespace-config';
+import { namespaceParameterPrefix } from '#lambdas/shared/namespace-config';
 import { SsmNamespaceConfigStore } from '#lambdas/shared/namespace-store';
+import { WAL_OUTPUTS } from '#lib/wal-outputs';
 import { type LocalWal, startLocalWal } from '#src/local/runtime/local-wal';
+import { targetTableName as readTargetTableName } from '#src/local/runtime/namespace-targets';
 import { synthesizeStack } from '#src/local/runtime/synthesize';
 import { silentLogger } from './fixtures';
 import { waitFor } from './wait';
@@ -99,32 +100,25 @@ export async function scanTable(wal: LocalWal, tableName: string): Promise<Recor
   return answer.Items ?? [];
 }
 
-/** The table a namespace's target writes to, as its SSM parameter names it. */
-export async function targetTableName(
+/** The table a namespace's target writes to, as its SSM parameter (the contract for targets) names it. */
+export function targetTableName(
   wal: LocalWal,
   stage: string,
   namespace: string,
   target: string,
 ): Promise<string> {
-  const answer = await wal.clients.ssm.send(
-    new GetParameterCommand({ Name: `/wal/${stage}/namespaces/${namespace}` }),
-  );
-  const config = parseNamespaceConfig(JSON.parse(answer.Parameter?.Value ?? ''), 'parameter');
-  const found = config.targets.find((candidate) => candidate.name === target);
-  if (!found?.tableName) throw new Error(`no table for ${namespace}/${target}`);
-  return found.tableName;
+  return readTargetTableName(wal.clients.ssm, stage, namespace, target);
 }
 
+/** The ledger table, by the stack's LedgerTableName output. */
 export function ledgerTableName(wal: LocalWal): string {
-  const name = wal.provisioned.tables.find((table) => table.includes('Ledger'));
-  if (!name) throw new Error('no ledger table in the template');
-  return name;
+  return wal.outputs[WAL_OUTPUTS.ledgerTableName];
 }
 
 /** Every record on the stream's shards, oldest first per shard. */
 export async function streamRecords(wal: LocalWal): Promise<{ data: string; sequence: string }[]> {
   const records: { data: string; sequence: string }[] = [];
-  for (const streamName of wal.provisioned.streams) {
+  for (const streamName of [wal.outputs[WAL_OUTPUTS.streamName]]) {
     const shards = await wal.clients.kinesis.send(new ListShardsCommand({ StreamName: streamName }));
     for (const shard of shards.Shards ?? []) {
       const iterator = await wal.clients.kinesis.send(
@@ -164,19 +158,24 @@ export async function driveUntil<T>(
   );
 }
 
-export function queueUrl(wal: LocalWal, logicalIdPart: string): string {
-  const queue = [...wal.provisioned.queues].find(([logicalId]) => logicalId.includes(logicalIdPart))?.[1];
-  if (!queue) throw new Error(`no queue ${logicalIdPart} in the template`);
-  return queue.url;
+/** The stack output that gives each of the WAL's queues. */
+const QUEUE_OUTPUTS = {
+  DelayQueue: WAL_OUTPUTS.delayQueueUrl,
+  RetryQueue: WAL_OUTPUTS.retryQueueUrl,
+  DeadLetterQueue: WAL_OUTPUTS.deadLetterQueueUrl,
+  StreamFailureQueue: WAL_OUTPUTS.streamFailureQueueUrl,
+} as const;
+
+export type WalQueue = keyof typeof QUEUE_OUTPUTS;
+
+/** A queue's URL, by the stack's outputs. */
+export function queueUrl(wal: LocalWal, queue: WalQueue): string {
+  return wal.outputs[QUEUE_OUTPUTS[queue]];
 }
 
 /** Drives the event sources until a queue holds nothing (visible, delayed or in flight). */
-export async function driveUntilQueueEmpty(
-  wal: LocalWal,
-  logicalIdPart: string,
-  timeoutMs: number,
-): Promise<void> {
-  const url = queueUrl(wal, logicalIdPart);
+export async function driveUntilQueueEmpty(wal: LocalWal, queue: WalQueue, timeoutMs: number): Promise<void> {
+  const url = queueUrl(wal, queue);
   await driveUntil(
     wal,
     async () => {
@@ -231,7 +230,7 @@ export function deliveryDependenciesOf(wal: LocalWal, stage = 'it'): DeliveryDep
 export function ingestDependenciesOf(wal: LocalWal, stage = 'it'): IngestDependencies {
   return {
     ...sharedDependenciesOf(wal, stage),
-    streamName: wal.provisioned.streams[0] ?? '',
+    streamName: wal.outputs[WAL_OUTPUTS.streamName],
     newId: monotonicFactory(),
     // Short, so a test can see a FAIL's fence run out.
     failFenceMs: 2_000,
@@ -263,10 +262,10 @@ export async function takeTableDown(wal: LocalWal, tableName: string): Promise<(
 }
 
 /** How many messages a queue holds delayed (not yet visible). */
-export async function delayedMessages(wal: LocalWal, logicalIdPart: string): Promise<number> {
+export async function delayedMessages(wal: LocalWal, queue: WalQueue): Promise<number> {
   const answer = await wal.clients.sqs.send(
     new GetQueueAttributesCommand({
-      QueueUrl: queueUrl(wal, logicalIdPart),
+      QueueUrl: queueUrl(wal, queue),
       AttributeNames: ['ApproximateNumberOfMessagesDelayed'],
     }),
   );

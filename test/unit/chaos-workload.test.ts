@@ -1,12 +1,6 @@
-import {
-  InvalidOutageError,
-  OutageResourceNotFoundError,
-  outageResourceName,
-  outageWindows,
-  parseOutage,
-} from '#src/chaos/outages';
+import type { WalOutputs } from '#lib/wal-outputs';
+import { InvalidOutageError, outageResourceName, outageWindows, parseOutage } from '#src/chaos/outages';
 import { countSent, isShared, markerOf, planWorkload } from '#src/chaos/workload';
-import type { CfnTemplate } from '#src/local/runtime/cfn-template';
 
 /** A deterministic random source. */
 function seeded(seed: number): () => number {
@@ -72,14 +66,19 @@ describe('chaos workload', () => {
 });
 
 describe('chaos outages', () => {
-  // GIVEN a template with a ledger, a target table and a named retry queue
-  const template: CfnTemplate = {
-    Resources: {
-      StorageLedger5E7CB2E3: { Type: 'AWS::DynamoDB::Table' },
-      NamespacescountersTargetmainD3C9104B: { Type: 'AWS::DynamoDB::Table' },
-      QueuesRetryQueue7832649F: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'stack-retry' } },
-    },
+  // GIVEN the stack's outputs and the table the namespace's config names
+  const outputs: WalOutputs = {
+    ApiUrl: 'http://127.0.0.1:3000/',
+    LedgerTableName: 'ServerlessWal-chaos-StorageLedger5E7CB2E3',
+    StreamName: 'ServerlessWal-chaos-StorageStream1E4F10F3',
+    DelayQueueUrl: 'http://127.0.0.1:9324/000000000000/stack-delay',
+    RetryQueueUrl: 'http://127.0.0.1:9324/000000000000/stack-retry',
+    RetryQueueArn: 'arn:aws:sqs:us-east-1:000000000000:stack-retry',
+    DeadLetterQueueUrl: 'http://127.0.0.1:9324/000000000000/stack-dlq',
+    StreamFailureQueueUrl: 'http://127.0.0.1:9324/000000000000/stack-stream-failures',
+    AlarmTopicArn: 'arn:aws:sns:us-east-1:000000000000:alarms',
   };
+  const targets = { outputs, targetTable: 'ServerlessWal-chaos-NamespacescountersTargetmainD3C9104B' };
 
   it('reads <resource>:<seconds>', () => {
     // WHEN/THEN an outage spec is parsed into its resource and seconds
@@ -94,22 +93,18 @@ describe('chaos outages', () => {
     }
   });
 
-  it('names the resource as the fault injector matches it: explicit name, else the logical id', () => {
-    // WHEN/THEN each resource kind resolves to the name the fault injector sees
-    expect(outageResourceName(template, 'target')).toBe('NamespacescountersTargetmainD3C9104B');
-    expect(outageResourceName(template, 'ledger')).toBe('StorageLedger5E7CB2E3');
-    expect(outageResourceName(template, 'queue')).toBe('stack-retry');
-  });
-
-  it('fails if the stack has no such resource', () => {
-    // WHEN/THEN the template has no delay queue
-    expect(() => outageResourceName(template, 'delay')).toThrow(OutageResourceNotFoundError);
+  it('names each resource as the fault injector matches it: by its output, the target by the namespace config', () => {
+    // WHEN each outage resource is named / THEN it is the output's value, or the config's table
+    expect(outageResourceName(targets, 'target')).toBe(targets.targetTable);
+    expect(outageResourceName(targets, 'ledger')).toBe(outputs.LedgerTableName);
+    expect(outageResourceName(targets, 'queue')).toBe(outputs.RetryQueueUrl);
+    expect(outageResourceName(targets, 'delay')).toBe(outputs.DelayQueueUrl);
+    expect(outageResourceName(targets, 'stream')).toBe(outputs.StreamName);
   });
 
   it('starts each outage at the given time for its seconds', () => {
-    // WHEN/THEN a 30 s target outage starting at 5 s spans 5 s to 35 s
-    expect(outageWindows(template, [{ resource: 'target', seconds: 30 }], 5_000)).toEqual([
-      { resource: 'NamespacescountersTargetmainD3C9104B', from: 5_000, to: 35_000 },
+    expect(outageWindows(targets, [{ resource: 'target', seconds: 30 }], 5_000)).toEqual([
+      { resource: targets.targetTable, from: 5_000, to: 35_000 },
     ]);
   });
 });

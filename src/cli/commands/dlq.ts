@@ -7,9 +7,10 @@ import { ProgressBar, type ProgressOutput } from './dlq/progress-bar';
 import {
   createSqsClient,
   type DeadLetterQueues,
-  discoverLocalQueues,
+  type DeadLetterQueueUrls,
   type QueueRef,
   queueRef,
+  queueUrlsFromOutputs,
 } from './dlq/queues';
 import { REDRIVE_RATE_RANGE, type RedriveResult, redriveDeadLetters } from './dlq/redrive';
 
@@ -19,16 +20,18 @@ export * from './dlq/inspect';
 export * from './dlq/progress-bar';
 export * from './dlq/queues';
 export * from './dlq/redrive';
-export { type QueueDepth, queueDepth } from './dlq/sample';
+export { queueDepth } from './dlq/sample';
 
-export const DLQ_SUBCOMMANDS = ['list', 'peek', 'redrive'] as const;
-export type DlqSubcommand = (typeof DLQ_SUBCOMMANDS)[number];
-export const DEFAULT_PEEK_COUNT = 10;
+const DLQ_SUBCOMMANDS = ['list', 'peek', 'redrive'] as const;
+type DlqSubcommand = (typeof DLQ_SUBCOMMANDS)[number];
+const DEFAULT_PEEK_COUNT = 10;
 const MAX_PEEK_COUNT = 1000;
 
 /** `wal dlq ...` flags, as parsed (numbers still text). */
 export interface DlqCommandOptions {
   readonly stage: string;
+  /** The stack outputs file the queues are read from (the local runtime's, or `cdk deploy --outputs-file`). */
+  readonly outputsFile: string;
   readonly sqsEndpoint?: string;
   readonly dlqUrl?: string;
   readonly retryQueueUrl?: string;
@@ -46,6 +49,40 @@ export interface DlqIo {
   now(): number;
 }
 
+/** A subcommand once the queues are known. */
+interface DlqRun {
+  readonly sqs: SQSClient;
+  readonly endpoint: string;
+  readonly queues: { deadLetter: QueueRef; retry?: QueueRef };
+  readonly options: DlqCommandOptions;
+  readonly io: DlqIo;
+}
+
+const RUN: Record<DlqSubcommand, (run: DlqRun) => Promise<number>> = {
+  list: async ({ sqs, queues, options, io }) => {
+    const summary = await listDeadLetters(sqs, queues.deadLetter.url);
+    printAll(io, options.json ? [json(summary)] : formatSummary(queues.deadLetter, summary, io.now()));
+    return 0;
+  },
+  peek: async ({ sqs, queues, options, io }) => {
+    const count = integerFlag('-n', options.count, 1, MAX_PEEK_COUNT) ?? DEFAULT_PEEK_COUNT;
+    const peek = await peekDeadLetters(sqs, queues.deadLetter.url, count);
+    printAll(io, options.json ? [json(peek)] : formatPeek(queues.deadLetter, peek, io.now()));
+    return 0;
+  },
+  redrive: async ({ sqs, endpoint, queues, options, io }) => {
+    // Checked by checkFlags: the outputs give both queues, and --dlq-url needs --retry-queue-url.
+    const { deadLetter, retry } = queues;
+    if (!retry) throw new UsageError('wal dlq redrive needs the retry queue (--retry-queue-url).');
+    const rate = integerFlag('--rate', options.rate, REDRIVE_RATE_RANGE.min, REDRIVE_RATE_RANGE.max);
+    return redrive(sqs, { deadLetter, retry }, io, {
+      ...(rate !== undefined ? { rate } : {}),
+      ...(isLocal(endpoint) ? { localEndpoint: endpoint } : {}),
+      json: options.json ?? false,
+    });
+  },
+};
+
 /** `wal dlq list|peek|redrive`: resolves the queues, runs the subcommand, prints; returns the exit code. */
 export async function runDlqCommand(
   subcommand: string | undefined,
@@ -53,17 +90,30 @@ export async function runDlqCommand(
   io: DlqIo,
 ): Promise<number> {
   const command = parseSubcommand(subcommand);
-  const count = command === 'peek' ? integerFlag('-n', options.count, 1, MAX_PEEK_COUNT) : undefined;
-  const rate =
-    command === 'redrive'
-      ? integerFlag('--rate', options.rate, REDRIVE_RATE_RANGE.min, REDRIVE_RATE_RANGE.max)
-      : undefined;
-  if (command !== 'peek' && options.count !== undefined) {
-    throw new UsageError('-n applies to "wal dlq peek" only.');
+  checkFlags(command, options);
+  const urls = queueUrlsOf(options);
+  const { sqs, endpoint } = createSqsClient({
+    ...(options.sqsEndpoint !== undefined ? { endpoint: options.sqsEndpoint } : {}),
+    queueUrl: urls.deadLetter,
+  });
+  try {
+    const queues = {
+      deadLetter: await queueRef(sqs, urls.deadLetter),
+      ...(urls.retry !== undefined ? { retry: await queueRef(sqs, urls.retry) } : {}),
+    };
+    return await RUN[command]({ sqs, endpoint, queues, options, io });
+  } finally {
+    sqs.destroy();
   }
-  if (command !== 'redrive' && options.rate !== undefined) {
-    throw new UsageError('--rate applies to "wal dlq redrive" only.');
-  }
+}
+
+/** The flags that apply to one subcommand only, and the queue URLs that come in pairs. */
+function checkFlags(command: DlqSubcommand, options: DlqCommandOptions): void {
+  if (command === 'peek') integerFlag('-n', options.count, 1, MAX_PEEK_COUNT);
+  else if (options.count !== undefined) throw new UsageError('-n applies to "wal dlq peek" only.');
+  if (command === 'redrive')
+    integerFlag('--rate', options.rate, REDRIVE_RATE_RANGE.min, REDRIVE_RATE_RANGE.max);
+  else if (options.rate !== undefined) throw new UsageError('--rate applies to "wal dlq redrive" only.');
   if (options.retryQueueUrl !== undefined && options.dlqUrl === undefined) {
     throw new UsageError(
       '--retry-queue-url needs --dlq-url too (the stack outputs RetryQueueUrl and DeadLetterQueueUrl).',
@@ -74,38 +124,15 @@ export async function runDlqCommand(
       '"wal dlq redrive --dlq-url" needs --retry-queue-url too (the stack output RetryQueueUrl): the messages go there.',
     );
   }
+}
 
-  const { sqs, endpoint } = createSqsClient({
-    ...(options.sqsEndpoint !== undefined ? { endpoint: options.sqsEndpoint } : {}),
-    ...(options.dlqUrl !== undefined ? { queueUrl: options.dlqUrl } : {}),
-  });
-  try {
-    const queues = await resolveQueues(sqs, endpoint, options);
-    switch (command) {
-      case 'list': {
-        const summary = await listDeadLetters(sqs, queues.deadLetter.url);
-        printAll(io, options.json ? [json(summary)] : formatSummary(queues.deadLetter, summary, io.now()));
-        return 0;
-      }
-      case 'peek': {
-        const peek = await peekDeadLetters(sqs, queues.deadLetter.url, count ?? DEFAULT_PEEK_COUNT);
-        printAll(io, options.json ? [json(peek)] : formatPeek(queues.deadLetter, peek, io.now()));
-        return 0;
-      }
-      case 'redrive': {
-        // Checked above: without --dlq-url discovery finds both, with it --retry-queue-url is required.
-        const { deadLetter, retry } = queues;
-        if (!retry) throw new UsageError('wal dlq redrive needs the retry queue (--retry-queue-url).');
-        return await redrive(sqs, { deadLetter, retry }, io, {
-          ...(rate !== undefined ? { rate } : {}),
-          ...(isLocal(endpoint) ? { localEndpoint: endpoint } : {}),
-          json: options.json ?? false,
-        });
-      }
-    }
-  } finally {
-    sqs.destroy();
-  }
+/** The queues the flags name, else the stage's from the stack outputs file. */
+function queueUrlsOf(options: DlqCommandOptions): DeadLetterQueueUrls {
+  if (options.dlqUrl === undefined) return queueUrlsFromOutputs(options.outputsFile, options.stage);
+  return {
+    deadLetter: options.dlqUrl,
+    ...(options.retryQueueUrl !== undefined ? { retry: options.retryQueueUrl } : {}),
+  };
 }
 
 async function redrive(
@@ -139,30 +166,16 @@ async function redrive(
   } finally {
     bar.finish();
   }
-  if (asJson) {
-    io.print(json(result));
-  } else if (result.status === 'EMPTY') {
-    io.print('The DLQ has no visible messages: nothing to redrive.');
-  } else {
-    io.print(
-      `Done: ${result.moved} message(s) moved to ${queues.retry.name}. Its consumer applies each once more; one ` +
-        'that fails again returns to the DLQ with a new reason ("wal dlq list" shows it).',
-    );
-  }
+  io.print(asJson ? json(result) : redriveOutcome(result, queues));
   return 0;
 }
 
-/** The stage's queues found by name (local), or the ones the flags name; the retry queue only if needed. */
-async function resolveQueues(
-  sqs: SQSClient,
-  endpoint: string,
-  options: DlqCommandOptions,
-): Promise<{ deadLetter: QueueRef; retry?: QueueRef }> {
-  if (options.dlqUrl === undefined) return discoverLocalQueues(sqs, options.stage, endpoint);
-  return {
-    deadLetter: await queueRef(sqs, options.dlqUrl),
-    ...(options.retryQueueUrl !== undefined ? { retry: await queueRef(sqs, options.retryQueueUrl) } : {}),
-  };
+function redriveOutcome(result: RedriveResult, queues: DeadLetterQueues): string {
+  if (result.status === 'EMPTY') return 'The DLQ has no visible messages: nothing to redrive.';
+  return (
+    `Done: ${result.moved} message(s) moved to ${queues.retry.name}. Its consumer applies each once more; one ` +
+    'that fails again returns to the DLQ with a new reason ("wal dlq list" shows it).'
+  );
 }
 
 /** Not AWS: the cancel hint needs the emulator's --endpoint-url. */
@@ -174,8 +187,8 @@ function parseSubcommand(subcommand: string | undefined): DlqSubcommand {
   const found = DLQ_SUBCOMMANDS.find((name) => name === subcommand);
   if (!found) {
     throw new UsageError(
-      `usage: wal dlq ${DLQ_SUBCOMMANDS.join('|')} [--stage S] [--sqs-endpoint URL | --dlq-url URL ` +
-        `--retry-queue-url URL]${subcommand === undefined ? '' : ` (not "${subcommand}")`}`,
+      `usage: wal dlq ${DLQ_SUBCOMMANDS.join('|')} [--stage S] [--data-dir DIR | --outputs-file FILE | ` +
+        `--dlq-url URL --retry-queue-url URL]${subcommand === undefined ? '' : ` (not "${subcommand}")`}`,
     );
   }
   return found;

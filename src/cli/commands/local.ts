@@ -4,7 +4,7 @@ import { parseNamespaceConfig } from '#lambdas/shared/namespace-config';
 import { type LocalWal, startLocalWal } from '#src/local/runtime/local-wal';
 import { synthesizeStack } from '#src/local/runtime/synthesize';
 
-export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
+const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 
 /** Ports people already know; each can be overridden by a flag. */
 export const DEFAULT_PORTS = { api: 3000, dynamodb: 8000, kinesis: 4567, sqs: 9324, ssm: 4583 } as const;
@@ -16,6 +16,8 @@ export interface LocalOptions {
   /** Where DynamoDB, Kinesis, SSM, stream checkpoints and SQS messages are kept; undefined keeps them in memory. */
   readonly dataDir?: string;
   readonly configDir?: string;
+  /** Where the stack's outputs are written (for `wal dlq`), in the shape of `cdk deploy --outputs-file`. */
+  readonly outputsFile: string;
 }
 
 export const DEFAULT_DATA_DIR = join(REPO_ROOT, '.wal-data');
@@ -36,6 +38,7 @@ export async function startLocal(options: LocalOptions, print: (line: string) =>
     apiPort: api,
     ports: emulatorPorts,
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    outputsFile: options.outputsFile,
   });
   const namespaces = await describeNamespaces(wal);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
@@ -52,6 +55,7 @@ export async function startLocal(options: LocalOptions, print: (line: string) =>
       options.dataDir
         ? `  State      ${options.dataDir} (DynamoDB, Kinesis, SSM, stream checkpoints, SQS messages)`
         : '  State      in memory (pass --data-dir to keep it)',
+      `  Outputs    ${options.outputsFile} (what "wal dlq" reads)`,
       `Try:  npm run wal -- put ${namespaces.length > 0 ? (namespaces[0]?.split(' ')[0] ?? 'demo') : 'demo'} --payload '{"id":"a1","n":1}'`,
       'Ctrl-C stops everything.',
     ].join('\n'),

@@ -68,20 +68,42 @@ async function handle(
 ): Promise<void> {
   const url = new URL(request.url ?? '/', 'http://localhost');
   const method = request.method ?? 'GET';
-  let matched: { route: CompiledRoute; values: string[] } | undefined;
-  for (const route of routes) {
-    const match = route.pattern.exec(url.pathname);
-    if (match && (route.method === method || route.method === 'ANY')) {
-      matched = { route, values: match.slice(1) };
-      break;
-    }
-  }
+  const matched = matchRoute(routes, method, url.pathname);
   if (!matched) {
     writeProblem(response, 404, 'Not found', `No route ${method} ${url.pathname}.`);
     return;
   }
-  const body = await readBody(request);
-  const { route, values } = matched;
+  const event = proxyEvent(matched, request, url, await readBody(request));
+  const result = await invoke(matched.route.route, event);
+  response.writeHead(result.statusCode ?? 200, { ...(result.headers as Record<string, string> | undefined) });
+  response.end(
+    result.isBase64Encoded && result.body ? Buffer.from(result.body, 'base64') : (result.body ?? ''),
+  );
+}
+
+interface MatchedRoute {
+  readonly route: CompiledRoute;
+  /** The path parameters' values, in the order of the route's names. */
+  readonly values: string[];
+}
+
+function matchRoute(routes: CompiledRoute[], method: string, path: string): MatchedRoute | undefined {
+  for (const route of routes) {
+    const match = route.pattern.exec(path);
+    if (match && (route.method === method || route.method === 'ANY'))
+      return { route, values: match.slice(1) };
+  }
+  return undefined;
+}
+
+/** The payload format 2.0 event API Gateway hands a Lambda proxy integration. */
+function proxyEvent(
+  { route, values }: MatchedRoute,
+  request: IncomingMessage,
+  url: URL,
+  body: Buffer,
+): APIGatewayProxyEventV2 {
+  const method = request.method ?? 'GET';
   const pathParameters = Object.fromEntries(
     route.parameterNames.map((name, index) => [name, decodeURIComponent(values[index] ?? '')]),
   );
@@ -90,7 +112,7 @@ async function handle(
     if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
   }
   const now = new Date();
-  const event: APIGatewayProxyEventV2 = {
+  return {
     version: '2.0',
     routeKey: route.route.routeKey,
     rawPath: url.pathname,
@@ -119,11 +141,6 @@ async function handle(
     ...(body.length > 0 ? { body: body.toString('utf8') } : {}),
     isBase64Encoded: false,
   };
-  const result = await invoke(route.route, event);
-  response.writeHead(result.statusCode ?? 200, { ...(result.headers as Record<string, string> | undefined) });
-  response.end(
-    result.isBase64Encoded && result.body ? Buffer.from(result.body, 'base64') : (result.body ?? ''),
-  );
 }
 
 function readBody(request: IncomingMessage): Promise<Buffer> {

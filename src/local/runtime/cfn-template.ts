@@ -17,7 +17,7 @@ export interface ResolvedResource {
   readonly attributes: Readonly<Record<string, string>>;
 }
 
-export class UnresolvableValueError extends Error {
+class UnresolvableValueError extends Error {
   constructor(
     readonly where: string,
     readonly value: unknown,

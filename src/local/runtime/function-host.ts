@@ -9,7 +9,7 @@ const WORKER_SCRIPT = join(__dirname, 'function-worker.cjs');
  * account's concurrency); locally each one is a worker thread with its own module graph, so more
  * invocations than this wait for a free one (the wait does not count toward the timeout).
  */
-export const DEFAULT_MAX_ENVIRONMENTS = 8;
+const DEFAULT_MAX_ENVIRONMENTS = 8;
 
 /** A function's handler threw, or its runtime exited: Lambda's "function error". */
 export class FunctionInvocationError extends Error {
@@ -54,7 +54,7 @@ export class FunctionStartDeadlineError extends FunctionInvocationError {
   }
 }
 
-export class FunctionInitError extends Error {
+class FunctionInitError extends Error {
   constructor(
     functionName: string,
     message: string,
@@ -66,7 +66,7 @@ export class FunctionInitError extends Error {
 }
 
 /** The runtime was stopped while the invocation ran or waited. */
-export class FunctionHostStoppedError extends Error {
+class FunctionHostStoppedError extends Error {
   constructor(functionName: string) {
     super(`${functionName}: the local runtime is stopping`);
     this.name = 'FunctionHostStoppedError';

@@ -44,7 +44,7 @@ export interface Provisioned {
   readonly parameters: string[];
 }
 
-export class ProvisionError extends Error {
+class ProvisionError extends Error {
   constructor(
     readonly logicalId: string,
     readonly type: string,
@@ -60,7 +60,7 @@ export class ProvisionError extends Error {
  * A local physical name from the stack and logical id, as CloudFormation would generate one:
  * stable across restarts (so --data-dir state is found again) and within the service's limit.
  */
-export function physicalName(stackName: string, logicalId: string, maxLength: number): string {
+function physicalName(stackName: string, logicalId: string, maxLength: number): string {
   const name = `${stackName}-${logicalId}`.replace(/[^A-Za-z0-9_-]/g, '-');
   if (name.length <= maxLength) return name;
   const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
@@ -172,6 +172,11 @@ function placeholder(logicalId: string, resource: CfnResource, options: Provisio
       return { ref: logicalId, attributes: { ApiEndpoint: options.apiUrl, ApiId: logicalId } };
     case 'AWS::ApiGatewayV2::Stage':
       return { ref: '$default', attributes: {} };
+    case 'AWS::SNS::Topic': {
+      // No SNS locally; the AlarmTopicArn output still reads as a topic's ARN, as a topic's Ref does.
+      const topicArn = arn(options, 'sns', physicalName(options.stackName, logicalId, 256));
+      return { ref: topicArn, attributes: { TopicArn: topicArn } };
+    }
     default: {
       // IAM, KMS, logs and the like do not exist locally; their ARNs only need to be well formed.
       const resourceArn = arn(options, 'local', logicalId);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { WalStack, type WalStackProps } from '#lib/wal-stack';
+import { walStackName } from '#src/outputs/outputs-file';
 import type { CfnTemplate } from './cfn-template';
 
 export interface SynthesizedStack {
@@ -18,7 +19,7 @@ export function synthesizeStack(stage: string, props: Partial<WalStackProps> = {
   const outdir = mkdtempSync(join(tmpdir(), 'wal-synth-'));
   try {
     const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
-    const stackName = `ServerlessWal-${stage}`;
+    const stackName = walStackName(stage);
     new WalStack(app, stackName, { stage, ...props });
     const template = app.synth().getStackByName(stackName).template as CfnTemplate;
     return { stackName, template };

@@ -4,6 +4,7 @@ import type { KinesisEventSourceSettings } from '#src/local/event-sources/kinesi
 import type { SqsEventSourceSettings } from '#src/local/event-sources/sqs-event-source';
 import {
   type CfnTemplate,
+  type ResolveContext,
   referencedLogicalId,
   resolveString,
   resolveValue,
@@ -51,7 +52,7 @@ export interface Wiring {
   readonly routes: RouteWiring[];
 }
 
-export class UnsupportedWiringError extends Error {
+class UnsupportedWiringError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'UnsupportedWiringError';
@@ -60,7 +61,19 @@ export class UnsupportedWiringError extends Error {
 
 /** Reads functions, event source mappings and routes from the template, resolved to local resources. */
 export function readWiring(template: CfnTemplate, provisioned: Provisioned, repoRoot: string): Wiring {
-  const { context } = provisioned;
+  const functions = readFunctions(template, provisioned.context, repoRoot);
+  return {
+    functions,
+    ...readMappings(template, provisioned, functions),
+    routes: readRoutes(template, functions),
+  };
+}
+
+function readFunctions(
+  template: CfnTemplate,
+  context: ResolveContext,
+  repoRoot: string,
+): Map<string, FunctionWiring> {
   const functions = new Map<string, FunctionWiring>();
   for (const [logicalId, resource] of resourcesOfType(template, 'AWS::Lambda::Function')) {
     const entry = resource.Metadata?.[ENTRY_METADATA_KEY];
@@ -86,7 +99,24 @@ export function readWiring(template: CfnTemplate, provisioned: Provisioned, repo
       timeoutSeconds: Number(properties.Timeout ?? 3),
     });
   }
+  return functions;
+}
 
+/** One event source mapping of the template, with what it connects. */
+interface MappingSource {
+  readonly logicalId: string;
+  readonly properties: Record<string, unknown>;
+  readonly fn: FunctionWiring;
+  readonly sourceLogicalId: string;
+  readonly sourceArn: string;
+  readonly reportBatchItemFailures: boolean;
+}
+
+function readMappings(
+  template: CfnTemplate,
+  provisioned: Provisioned,
+  functions: ReadonlyMap<string, FunctionWiring>,
+): { kinesisMappings: KinesisMappingWiring[]; sqsMappings: SqsMappingWiring[] } {
   const kinesisMappings: KinesisMappingWiring[] = [];
   const sqsMappings: SqsMappingWiring[] = [];
   for (const [logicalId, resource] of resourcesOfType(template, 'AWS::Lambda::EventSourceMapping')) {
@@ -94,56 +124,75 @@ export function readWiring(template: CfnTemplate, provisioned: Provisioned, repo
     const functionLogicalId = referencedLogicalId(properties.FunctionName);
     const sourceLogicalId = referencedLogicalId(properties.EventSourceArn);
     const fn = functionLogicalId ? functions.get(functionLogicalId) : undefined;
-    if (!fn || !functionLogicalId || !sourceLogicalId) continue;
-    const source = template.Resources[sourceLogicalId];
-    const sourceArn = resolveString(properties.EventSourceArn, context, `${logicalId}.EventSourceArn`);
-    const reportBatchItemFailures = (properties.FunctionResponseTypes as string[] | undefined)?.includes(
-      'ReportBatchItemFailures',
-    );
-    if (source?.Type === 'AWS::Kinesis::Stream') {
-      const destination = (
-        properties.DestinationConfig as { OnFailure?: { Destination?: unknown } } | undefined
-      )?.OnFailure?.Destination;
-      const destinationId = referencedLogicalId(destination);
-      kinesisMappings.push({
-        logicalId,
-        functionLogicalId,
-        ...(destinationId ? { onFailureQueueUrl: provisioned.queues.get(destinationId)?.url } : {}),
-        settings: {
-          streamName: context.resources.get(sourceLogicalId)?.ref ?? '',
-          streamArn: sourceArn,
-          functionArn: fn.arn,
-          region: context.region,
-          batchSize: Number(properties.BatchSize ?? 100),
-          startingPosition: properties.StartingPosition === 'LATEST' ? 'LATEST' : 'TRIM_HORIZON',
-          reportBatchItemFailures: reportBatchItemFailures ?? false,
-          bisectBatchOnError: properties.BisectBatchOnFunctionError === true,
-          maximumRetryAttempts: Number(properties.MaximumRetryAttempts ?? -1),
-          maximumRecordAgeSeconds: Number(properties.MaximumRecordAgeInSeconds ?? -1),
-        },
-      });
-    } else if (source?.Type === 'AWS::SQS::Queue') {
-      const queue = provisioned.queues.get(sourceLogicalId);
-      if (!queue)
-        throw new UnsupportedWiringError(`${logicalId}: queue ${sourceLogicalId} was not provisioned`);
-      sqsMappings.push({
-        logicalId,
-        functionLogicalId,
-        settings: {
-          queueUrl: queue.url,
-          queueArn: queue.arn,
-          region: context.region,
-          batchSize: Number(properties.BatchSize ?? 10),
-          reportBatchItemFailures: reportBatchItemFailures ?? false,
-        },
-      });
-    } else {
+    if (!fn || !sourceLogicalId) continue;
+    const mapping: MappingSource = {
+      logicalId,
+      properties,
+      fn,
+      sourceLogicalId,
+      sourceArn: resolveString(properties.EventSourceArn, provisioned.context, `${logicalId}.EventSourceArn`),
+      reportBatchItemFailures:
+        (properties.FunctionResponseTypes as string[] | undefined)?.includes('ReportBatchItemFailures') ??
+        false,
+    };
+    const sourceType = template.Resources[sourceLogicalId]?.Type;
+    if (sourceType === 'AWS::Kinesis::Stream') kinesisMappings.push(kinesisMapping(mapping, provisioned));
+    else if (sourceType === 'AWS::SQS::Queue') sqsMappings.push(sqsMapping(mapping, provisioned));
+    else {
       throw new UnsupportedWiringError(
-        `${logicalId}: event sources of type ${source?.Type ?? 'unknown'} do not run locally yet`,
+        `${logicalId}: event sources of type ${sourceType ?? 'unknown'} do not run locally yet`,
       );
     }
   }
+  return { kinesisMappings, sqsMappings };
+}
 
+function kinesisMapping(mapping: MappingSource, provisioned: Provisioned): KinesisMappingWiring {
+  const { properties } = mapping;
+  const { context } = provisioned;
+  const destination = (properties.DestinationConfig as { OnFailure?: { Destination?: unknown } } | undefined)
+    ?.OnFailure?.Destination;
+  const destinationId = referencedLogicalId(destination);
+  return {
+    logicalId: mapping.logicalId,
+    functionLogicalId: mapping.fn.logicalId,
+    ...(destinationId ? { onFailureQueueUrl: provisioned.queues.get(destinationId)?.url } : {}),
+    settings: {
+      streamName: context.resources.get(mapping.sourceLogicalId)?.ref ?? '',
+      streamArn: mapping.sourceArn,
+      functionArn: mapping.fn.arn,
+      region: context.region,
+      batchSize: Number(properties.BatchSize ?? 100),
+      startingPosition: properties.StartingPosition === 'LATEST' ? 'LATEST' : 'TRIM_HORIZON',
+      reportBatchItemFailures: mapping.reportBatchItemFailures,
+      bisectBatchOnError: properties.BisectBatchOnFunctionError === true,
+      maximumRetryAttempts: Number(properties.MaximumRetryAttempts ?? -1),
+      maximumRecordAgeSeconds: Number(properties.MaximumRecordAgeInSeconds ?? -1),
+    },
+  };
+}
+
+function sqsMapping(mapping: MappingSource, provisioned: Provisioned): SqsMappingWiring {
+  const queue = provisioned.queues.get(mapping.sourceLogicalId);
+  if (!queue) {
+    throw new UnsupportedWiringError(
+      `${mapping.logicalId}: queue ${mapping.sourceLogicalId} was not provisioned`,
+    );
+  }
+  return {
+    logicalId: mapping.logicalId,
+    functionLogicalId: mapping.fn.logicalId,
+    settings: {
+      queueUrl: queue.url,
+      queueArn: queue.arn,
+      region: provisioned.context.region,
+      batchSize: Number(mapping.properties.BatchSize ?? 10),
+      reportBatchItemFailures: mapping.reportBatchItemFailures,
+    },
+  };
+}
+
+function readRoutes(template: CfnTemplate, functions: ReadonlyMap<string, FunctionWiring>): RouteWiring[] {
   const routes: RouteWiring[] = [];
   for (const [logicalId, resource] of resourcesOfType(template, 'AWS::ApiGatewayV2::Route')) {
     const properties = resource.Properties ?? {};
@@ -159,7 +208,7 @@ export function readWiring(template: CfnTemplate, provisioned: Provisioned, repo
       authorizationType: String(properties.AuthorizationType ?? 'NONE'),
     });
   }
-  return { functions, kinesisMappings, sqsMappings, routes };
+  return routes;
 }
 
 /** `integrations/<Ref Integration>` as CDK writes a route's target. */

@@ -1,28 +1,3 @@
-/** Which of the WAL's queues a lookup was for. */
-export type QueueRole = 'dead-letter' | 'retry';
-
-const DEPLOYED_HINT =
-  'For a deployed stack pass --dlq-url and --retry-queue-url (its outputs DeadLetterQueueUrl and RetryQueueUrl).';
-
-/** Discovery on an SQS endpoint found no queue of the stage with the expected name. */
-export class QueueNotFoundError extends Error {
-  constructor(
-    readonly role: QueueRole,
-    readonly stage: string,
-    readonly expectedName: string,
-    readonly endpoint: string,
-    readonly found: readonly string[],
-  ) {
-    super(
-      `No ${role} queue for stage "${stage}" at ${endpoint}: no queue named ${expectedName}` +
-        ` (queues of the stage found: ${found.length > 0 ? found.join(', ') : 'none'}). ` +
-        `Is the local WAL running with that stage ("npm start -- --stage ${stage}"), and on that SQS port ` +
-        `(--sqs-endpoint)? ${DEPLOYED_HINT}`,
-    );
-    this.name = 'QueueNotFoundError';
-  }
-}
-
 /** An SQS call failed before the command could do its work (endpoint down, no access, wrong URL). */
 export class SqsCallError extends Error {
   constructor(
@@ -30,7 +5,7 @@ export class SqsCallError extends Error {
     readonly target: string,
     options: { cause: unknown },
   ) {
-    const reason = options.cause instanceof Error ? options.cause.message : String(options.cause);
+    const reason = messageOf(options.cause);
     super(
       `SQS ${action} on ${target} failed: ${reason || describeCause(options.cause)}. Check that the local WAL runs ` +
         `("npm start") or, for a deployed stack, the queue URL and that your AWS credentials may call sqs:${action}.`,
@@ -75,7 +50,7 @@ export class RedriveStartError extends Error {
     readonly destinationArn: string,
     options: { cause: unknown },
   ) {
-    const reason = options.cause instanceof Error ? options.cause.message : String(options.cause);
+    const reason = messageOf(options.cause);
     super(
       `SQS would not start moving ${sourceArn} to ${destinationArn}: ${reason}. Check both ARNs (the source ` +
         'must be a DLQ named in a redrive policy) and that your credentials may call sqs:StartMessageMoveTask.',
@@ -130,6 +105,10 @@ export class RedriveTaskNotFoundError extends Error {
     );
     this.name = 'RedriveTaskNotFoundError';
   }
+}
+
+function messageOf(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
 }
 
 function describeCause(cause: unknown): string {

@@ -77,7 +77,7 @@ function timeAndAge(at: number, now: number): string {
 }
 
 /** 42s, 3m 5s, 2h 10m, 4d 3h */
-export function duration(ms: number): string {
+function duration(ms: number): string {
   const seconds = Math.floor(ms / 1000);
   if (seconds < 60) return `${seconds}s`;
   const minutes = Math.floor(seconds / 60);

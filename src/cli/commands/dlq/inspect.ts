@@ -3,7 +3,7 @@ import { type DeadLetter, describeDeadLetter } from './describe';
 import { type QueueDepth, sampleMessages } from './sample';
 
 /** How many messages `listDeadLetters` reads at most to group reasons. */
-export const LIST_SAMPLE_LIMIT = 1000;
+const LIST_SAMPLE_LIMIT = 1000;
 
 export interface ReasonCount {
   readonly reason: string;

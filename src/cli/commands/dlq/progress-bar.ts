@@ -9,7 +9,7 @@ export interface ProgressOutput {
 const WIDTH = 24;
 
 /** `[##########--------------] 8/14 moved (RUNNING)` */
-export function renderProgress(progress: RedriveProgress, width = WIDTH): string {
+function renderProgress(progress: RedriveProgress, width = WIDTH): string {
   const { moved, toMove, status } = progress;
   if (toMove === undefined || toMove <= 0) return `[${'?'.repeat(width)}] ${moved} moved (${status})`;
   const filled = Math.min(width, Math.round((moved / toMove) * width));

@@ -1,10 +1,12 @@
-import { GetQueueAttributesCommand, ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { WAL_OUTPUTS } from '#lib/wal-outputs';
 import { UsageError } from '#src/cli/usage-error';
 import { DEFAULT_LOCAL_REGION } from '#src/local/constants';
-import { QueueNotFoundError, SqsCallError } from './errors';
+import { readStackOutputs, walStackName } from '#src/outputs/outputs-file';
+import { SqsCallError } from './errors';
 
 /** Where `wal local` serves SQS unless --sqs-port says otherwise. */
-export const DEFAULT_SQS_ENDPOINT = 'http://127.0.0.1:9324';
+const DEFAULT_SQS_ENDPOINT = 'http://127.0.0.1:9324';
 
 export interface QueueRef {
   readonly url: string;
@@ -18,44 +20,19 @@ export interface DeadLetterQueues {
   readonly retry: QueueRef;
 }
 
-/**
- * The local runtime's queue names for a stage (src/local/runtime/provision.ts): the DLQ has no fixed
- * name, so it is `<stack>-<logicalId>` and the logical id ends with a CDK hash; the retry queue is
- * `<stack>-retry-<stack instance>` (lib/wal-queues.ts; the instance part is `local` locally).
- */
-export function localQueueNames(stage: string): { deadLetterPrefix: string; retryPrefix: string } {
-  const stackName = `ServerlessWal-${stage}`;
-  return { deadLetterPrefix: `${stackName}-QueuesDeadLetterQueue`, retryPrefix: `${stackName}-retry-` };
+/** The URLs of the queues a command works on; the retry queue's only when known. */
+export interface DeadLetterQueueUrls {
+  readonly deadLetter: string;
+  readonly retry?: string;
 }
 
-/** Finds the stage's DLQ and retry queue on an SQS endpoint (the local runtime) by their names. */
-export async function discoverLocalQueues(
-  sqs: SQSClient,
-  stage: string,
-  endpoint: string,
-): Promise<DeadLetterQueues> {
-  const names = localQueueNames(stage);
-  const urls = await listQueueUrls(sqs, `ServerlessWal-${stage}-`, endpoint);
-  const byName = new Map(urls.map((url) => [queueNameOf(url), url]));
-  const found = [...byName.keys()].sort();
-  const deadLetterName = found.find((name) => name.startsWith(names.deadLetterPrefix));
-  const deadLetterUrl = deadLetterName === undefined ? undefined : byName.get(deadLetterName);
-  if (!deadLetterUrl) {
-    throw new QueueNotFoundError('dead-letter', stage, `${names.deadLetterPrefix}*`, endpoint, found);
-  }
-  const retryName = found.find((name) => name.startsWith(names.retryPrefix));
-  const retryUrl = retryName === undefined ? undefined : byName.get(retryName);
-  if (!retryUrl) throw new QueueNotFoundError('retry', stage, `${names.retryPrefix}*`, endpoint, found);
-  return { deadLetter: await queueRef(sqs, deadLetterUrl), retry: await queueRef(sqs, retryUrl) };
-}
-
-/** The queues of a deployed stack, from its DeadLetterQueueUrl and RetryQueueUrl outputs. */
-export async function queuesFromUrls(
-  sqs: SQSClient,
-  deadLetterUrl: string,
-  retryUrl: string,
-): Promise<DeadLetterQueues> {
-  return { deadLetter: await queueRef(sqs, deadLetterUrl), retry: await queueRef(sqs, retryUrl) };
+/** The stage's DLQ and retry queue from a stack outputs file (the local runtime's, or `cdk deploy`'s). */
+export function queueUrlsFromOutputs(outputsFile: string, stage: string): Required<DeadLetterQueueUrls> {
+  const outputs = readStackOutputs(outputsFile, walStackName(stage));
+  return {
+    deadLetter: outputs.get(WAL_OUTPUTS.deadLetterQueueUrl),
+    retry: outputs.get(WAL_OUTPUTS.retryQueueUrl),
+  };
 }
 
 export interface SqsClientOptions {
@@ -90,7 +67,7 @@ export function createSqsClient(options: SqsClientOptions): { sqs: SQSClient; en
  * `https://sqs.eu-west-1.amazonaws.com/...` (or the legacy `eu-west-1.queue.amazonaws.com`) -> eu-west-1;
  * another AWS host -> AWS_REGION; not AWS (the emulator) -> undefined.
  */
-export function awsRegionOf(queueUrl: string): string | undefined {
+function awsRegionOf(queueUrl: string): string | undefined {
   const host = parseUrl(queueUrl).hostname;
   const match =
     /^sqs\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/.exec(host) ??
@@ -102,7 +79,7 @@ export function awsRegionOf(queueUrl: string): string | undefined {
   return region;
 }
 
-export function queueNameOf(url: string): string {
+function queueNameOf(url: string): string {
   return parseUrl(url).pathname.split('/').filter(Boolean).pop() ?? '';
 }
 
@@ -118,23 +95,6 @@ export async function queueRef(sqs: SQSClient, url: string): Promise<QueueRef> {
   } catch (error) {
     throw new SqsCallError('GetQueueAttributes', url, { cause: error });
   }
-}
-
-async function listQueueUrls(sqs: SQSClient, prefix: string, endpoint: string): Promise<string[]> {
-  const urls: string[] = [];
-  let nextToken: string | undefined;
-  do {
-    try {
-      const answer = await sqs.send(
-        new ListQueuesCommand({ QueueNamePrefix: prefix, MaxResults: 1000, NextToken: nextToken }),
-      );
-      urls.push(...(answer.QueueUrls ?? []));
-      nextToken = answer.NextToken;
-    } catch (error) {
-      throw new SqsCallError('ListQueues', endpoint, { cause: error });
-    }
-  } while (nextToken);
-  return urls;
 }
 
 function originOf(url: string): string {

@@ -62,53 +62,77 @@ export async function redriveDeadLetters(
 ): Promise<RedriveResult> {
   const sourceArn = queues.deadLetter.arn;
   const destinationArn = queues.retry.arn;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((done) => setTimeout(done, ms)));
-  const running = (await listMoveTasks(sqs, sourceArn)).find((task) => task.Status === 'RUNNING');
-  if (running) {
-    throw new RedriveAlreadyRunningError(
-      sourceArn,
-      {
-        ...(running.TaskHandle !== undefined ? { handle: running.TaskHandle } : {}),
-        ...(running.ApproximateNumberOfMessagesMoved !== undefined
-          ? { moved: running.ApproximateNumberOfMessagesMoved }
-          : {}),
-        ...(running.ApproximateNumberOfMessagesToMove !== undefined
-          ? { toMove: running.ApproximateNumberOfMessagesToMove }
-          : {}),
-      },
-      options.localEndpoint,
-    );
-  }
+  await refuseIfRunning(sqs, sourceArn, options.localEndpoint);
   const depth = await queueDepth(sqs, queues.deadLetter.url);
   if (depth.visible === 0) return { status: 'EMPTY', moved: 0 };
 
   const taskHandle = await startMoveTask(sqs, sourceArn, destinationArn, options);
   options.onStarted?.(taskHandle);
+  return followTask(sqs, { sourceArn, destinationArn, taskHandle }, options);
+}
+
+/** SQS runs one move task per DLQ: a running one (someone else's) is an error that says how to cancel it. */
+async function refuseIfRunning(sqs: SQSClient, sourceArn: string, localEndpoint?: string): Promise<void> {
+  const running = (await listMoveTasks(sqs, sourceArn)).find((task) => task.Status === 'RUNNING');
+  if (!running) return;
+  const progress = progressOf(running);
+  throw new RedriveAlreadyRunningError(
+    sourceArn,
+    {
+      ...(running.TaskHandle !== undefined ? { handle: running.TaskHandle } : {}),
+      ...(running.ApproximateNumberOfMessagesMoved !== undefined ? { moved: progress.moved } : {}),
+      ...(progress.toMove !== undefined ? { toMove: progress.toMove } : {}),
+    },
+    localEndpoint,
+  );
+}
+
+/** Polls the started task until it ends: its result when COMPLETED, an error when FAILED or CANCELLED. */
+async function followTask(
+  sqs: SQSClient,
+  task: { sourceArn: string; destinationArn: string; taskHandle: string },
+  options: RedriveOptions,
+): Promise<RedriveResult> {
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((done) => setTimeout(done, ms)));
   let unlisted = 0;
   for (;;) {
     await sleep(options.pollIntervalMs ?? 1_000);
-    const task = ourTask(await listMoveTasks(sqs, sourceArn), taskHandle, destinationArn);
-    if (!task) {
-      if (++unlisted >= MAX_UNLISTED_POLLS) throw new RedriveTaskNotFoundError(sourceArn, taskHandle);
+    const listed = ourTask(await listMoveTasks(sqs, task.sourceArn), task.taskHandle, task.destinationArn);
+    if (!listed) {
+      if (++unlisted >= MAX_UNLISTED_POLLS)
+        throw new RedriveTaskNotFoundError(task.sourceArn, task.taskHandle);
       continue;
     }
-    const progress = progressOf(task);
+    const progress = progressOf(listed);
     options.onProgress?.(progress);
-    switch (progress.status) {
-      case 'COMPLETED':
-        return {
-          status: 'COMPLETED',
-          moved: progress.moved,
-          ...(progress.toMove !== undefined ? { toMove: progress.toMove } : {}),
-          taskHandle,
-        };
-      case 'FAILED':
-        throw new RedriveFailedError(task.FailureReason, progress.moved);
-      case 'CANCELLED':
-        throw new RedriveCancelledError(progress.moved);
-      default:
-      // RUNNING or CANCELLING: look again.
+    const result = resultOf(listed, progress, task.taskHandle);
+    if (result) return result;
+  }
+}
+
+/** The redrive's result once its task has COMPLETED, its error if it FAILED or was CANCELLED; else undefined. */
+function resultOf(
+  listed: ListMessageMoveTasksResultEntry,
+  progress: RedriveProgress,
+  taskHandle: string,
+): RedriveResult | undefined {
+  switch (progress.status) {
+    case 'COMPLETED': {
+      const { toMove } = progress;
+      return {
+        status: 'COMPLETED',
+        moved: progress.moved,
+        ...(toMove !== undefined ? { toMove } : {}),
+        taskHandle,
+      };
     }
+    case 'FAILED':
+      throw new RedriveFailedError(listed.FailureReason, progress.moved);
+    case 'CANCELLED':
+      throw new RedriveCancelledError(progress.moved);
+    default:
+      // RUNNING or CANCELLING: look again.
+      return undefined;
   }
 }
 
