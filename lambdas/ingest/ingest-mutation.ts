@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Logger } from '@aws-lambda-powertools/logger';
-import { type KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { ENVELOPE_VERSION, type Envelope, effectiveTime } from '#lambdas/shared/envelope';
 import { crashPoint } from '#lambdas/shared/faults';
 import { ProblemError } from '#lambdas/shared/http/problem';
@@ -9,14 +8,13 @@ import {
   expiresAt,
   fenceEarlierAttempts,
   getLedgerEntry,
-  type Ledger,
   type LedgerEntry,
   ledgerKey,
 } from '#lambdas/shared/ledger';
 import { errorMessage } from '#lambdas/shared/logger';
 import type { MutationRequest } from '#lambdas/shared/mutation-request';
-import type { NamespaceConfigSource } from '#lambdas/shared/namespace-store';
-import type { Target, TargetClients } from '#lambdas/shared/targets/index';
+import type { Target } from '#lambdas/shared/targets/index';
+import type { WalDependencies } from '#lambdas/shared/wal-dependencies';
 import { type AcceptedMutation, acceptMutation, parseMutationRequest } from './validate-mutation';
 
 export type Durability = 'SUCCESS' | 'FAIL' | 'UNKNOWN';
@@ -32,16 +30,9 @@ export interface MutationAnswer {
   readonly message?: string;
 }
 
-export interface IngestDependencies {
-  readonly kinesis: KinesisClient;
+export interface IngestDependencies extends WalDependencies {
   readonly streamName: string;
-  readonly ledger: Ledger;
-  readonly namespaces: NamespaceConfigSource;
-  readonly targetClients: TargetClients;
-  readonly logger: Logger;
-  readonly now: () => number;
   readonly newId: () => string;
-  readonly random: () => number;
   /** Region this stack runs in, recorded as the mutation's origin. */
   readonly region?: string;
   /**

@@ -1,17 +1,15 @@
-import type { Logger } from '@aws-lambda-powertools/logger';
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { backoffMs } from './backoff';
 import type { LoggedMutation } from './envelope';
 import { crashPoint } from './faults';
-import type { Ledger } from './ledger';
 import { errorMessage } from './logger';
 import { withBoundedErrorTexts } from './message-budget';
 import type { NamespaceConfig } from './namespace-config';
-import { type NamespaceConfigSource, UnknownNamespaceError } from './namespace-store';
+import { UnknownNamespaceError } from './namespace-store';
 import type { PoisonMessage, QueueMessage, RetryMessage } from './queue-message';
-import { type ApplyOutcome, createTarget, type TargetClients } from './targets';
+import { type ApplyOutcome, createTarget } from './targets';
 import { UnorderableMutationError } from './targets/item-history';
+import type { WalDependencies } from './wal-dependencies';
 
 /** SQS cannot delay a message longer than this; longer waits hop (re-enqueue until due). */
 export const MAX_SQS_DELAY_SECONDS = 900;
@@ -25,17 +23,9 @@ export interface QueueUrls {
 }
 
 /** What the consumers need to route and deliver; built once per Lambda container. */
-export interface DeliveryDependencies {
+export interface DeliveryDependencies extends WalDependencies {
   readonly sqs: SQSClient;
-  /** To re-read a stream range that reached the mapping's on-failure destination. */
-  readonly kinesis: KinesisClient;
   readonly queues: QueueUrls;
-  readonly ledger: Ledger;
-  readonly namespaces: NamespaceConfigSource;
-  readonly targetClients: TargetClients;
-  readonly logger: Logger;
-  readonly now: () => number;
-  readonly random: () => number;
   /** How long a prepared record may stay uncommitted before the consumer fences it. */
   readonly commitTimeoutMs: number;
 }
