@@ -26,6 +26,21 @@ import type { WalStorage } from './wal-storage';
 /** The stage name of the API: its URL has no stage segment. */
 const DEFAULT_STAGE = '$default';
 
+/** What each access log line records: one JSON object per request. */
+const ACCESS_LOG_FIELDS = {
+  requestId: '$context.requestId',
+  requestTime: '$context.requestTime',
+  routeKey: '$context.routeKey',
+  status: '$context.status',
+  caller: '$context.identity.caller',
+  userArn: '$context.identity.userArn',
+  sourceIp: '$context.identity.sourceIp',
+  responseLength: '$context.responseLength',
+  integrationStatus: '$context.integrationStatus',
+  integrationLatency: '$context.integrationLatency',
+  error: '$context.error.message',
+} as const;
+
 export interface WalIngestApiProps {
   readonly storage: WalStorage;
   readonly namespaces: NamespaceParameters;
@@ -92,11 +107,27 @@ export class WalIngestApi extends Construct {
 
   constructor(scope: Construct, id: string, props: WalIngestApiProps) {
     super(scope, id);
-    const { storage, namespaces } = props;
     const removalPolicy = props.removalPolicy ?? DEFAULT_REMOVAL_POLICY;
-    const timeout = props.timeout ?? INGEST_TIMEOUT;
+    this.ingest = this.createIngestFunction(props, removalPolicy);
+    this.api = new apigwv2.HttpApi(this, 'HttpApi', {
+      apiName: `${Stack.of(this).stackName}-api`,
+      description: `serverless-wal ${props.namespaces.stage}: mutations in, durable answers out`,
+      // The default stage is created below, to give it throttling and access logs.
+      createDefaultStage: false,
+    });
+    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention ?? DEFAULT_LOG_RETENTION,
+      removalPolicy,
+    });
+    this.stage = this.addDefaultStage(props.throttle);
+    this.addRoutes();
+  }
 
-    this.ingest = new WalFunction(this, 'Ingest', {
+  /** The ingest Lambda, with what it needs to append to the WAL and to read the namespace configs. */
+  private createIngestFunction(props: WalIngestApiProps, removalPolicy: RemovalPolicy): WalFunction {
+    const { storage, namespaces } = props;
+    const timeout = props.timeout ?? INGEST_TIMEOUT;
+    const ingest = new WalFunction(this, 'Ingest', {
       entry: LAMBDA_ENTRIES.ingest,
       serviceName: 'wal-ingest',
       description: 'serverless-wal: validates, prepares and commits mutations',
@@ -115,49 +146,30 @@ export class WalIngestApi extends Construct {
         [ENV.failFenceSeconds]: String(failFenceSeconds(timeout)),
       },
     });
-    storage.grantAppend(this.ingest);
-    namespaces.grantRead(this.ingest);
+    storage.grantAppend(ingest);
+    namespaces.grantRead(ingest);
     // An unknown namespace must be a 404 (ParameterNotFound), not an AccessDenied turned into a 5xx.
-    namespaces.grantLookup(this.ingest);
+    namespaces.grantLookup(ingest);
+    return ingest;
+  }
 
-    this.api = new apigwv2.HttpApi(this, 'HttpApi', {
-      apiName: `${Stack.of(this).stackName}-api`,
-      description: `serverless-wal ${namespaces.stage}: mutations in, durable answers out`,
-      // The default stage is created below, to give it throttling and access logs.
-      createDefaultStage: false,
-    });
-
-    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
-      retention: props.logRetention ?? DEFAULT_LOG_RETENTION,
-      removalPolicy,
-    });
-    this.stage = this.api.addStage('DefaultStage', {
+  /** The `$default` stage of {@link api}: throttled, with JSON access logs to {@link accessLogGroup}. */
+  private addDefaultStage(throttle: apigwv2.ThrottleSettings | undefined): apigwv2.HttpStage {
+    return this.api.addStage('DefaultStage', {
       stageName: DEFAULT_STAGE,
       autoDeploy: true,
-      throttle: props.throttle ?? { ...DEFAULT_API_THROTTLE },
+      throttle: throttle ?? { ...DEFAULT_API_THROTTLE },
       accessLogSettings: {
         destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup),
-        format: AccessLogFormat.custom(
-          JSON.stringify({
-            requestId: '$context.requestId',
-            requestTime: '$context.requestTime',
-            routeKey: '$context.routeKey',
-            status: '$context.status',
-            caller: '$context.identity.caller',
-            userArn: '$context.identity.userArn',
-            sourceIp: '$context.identity.sourceIp',
-            responseLength: '$context.responseLength',
-            integrationStatus: '$context.integrationStatus',
-            integrationLatency: '$context.integrationLatency',
-            error: '$context.error.message',
-          }),
-        ),
+        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
       },
     });
+  }
 
+  /** Every route is IAM-authorised (SigV4) and served by the ingest Lambda. */
+  private addRoutes(): void {
     const integration = new HttpLambdaIntegration('Ingest', this.ingest.handler);
     const authorizer = new HttpIamAuthorizer();
-    // Every route is IAM-authorised (SigV4) and served by the ingest Lambda.
     for (const route of Object.values(ROUTES)) {
       this.api.addRoutes({
         path: route.path,

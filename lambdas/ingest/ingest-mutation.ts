@@ -4,6 +4,7 @@ import { ENVELOPE_VERSION, type Envelope, effectiveTime } from '#lambdas/shared/
 import { crashPoint } from '#lambdas/shared/faults';
 import { ProblemError } from '#lambdas/shared/http/problem';
 import {
+  type CommitResult,
   commitLedgerEntry,
   expiresAt,
   fenceEarlierAttempts,
@@ -321,15 +322,29 @@ function answerFromCommitted(
   };
 }
 
+/**
+ * The commit: a conditional ledger put that makes the prepared record count. SUCCESS if it wrote the entry
+ * or the key was already committed with this request; FAIL (after fencing) if the key is fenced; else UNKNOWN.
+ */
 async function commit(
   deps: IngestDependencies,
   entry: LedgerEntry & { id: string },
   retentionDays: number,
 ): Promise<MutationAnswer> {
   const envelope = entry.envelope as Envelope;
-  let result: Awaited<ReturnType<typeof commitLedgerEntry>>;
+  const result = await writeCommit(deps, entry, envelope);
+  if (result.committed) return answerCommitted(deps, entry, envelope);
+  return answerRefusedCommit(deps, entry, envelope, result.existing, retentionDays);
+}
+
+/** The conditional ledger put; an error is UNKNOWN, since the write may have happened. */
+async function writeCommit(
+  deps: IngestDependencies,
+  entry: LedgerEntry & { id: string },
+  envelope: Envelope,
+): Promise<CommitResult> {
   try {
-    result = await commitLedgerEntry(deps.ledger, entry, deps.now());
+    return await commitLedgerEntry(deps.ledger, entry, deps.now());
   } catch (error) {
     deps.logger.warn('Commit outcome unknown', {
       namespace: entry.namespace,
@@ -345,22 +360,37 @@ async function commit(
       error,
     );
   }
-  if (result.committed) {
-    deps.logger.info('Mutation committed', {
-      namespace: entry.namespace,
-      id: entry.id,
-      sequence: entry.sequence,
-    });
-    crashPoint('after-commit');
-    return {
-      id: entry.id,
-      namespace: entry.namespace,
-      durable: 'SUCCESS',
-      sequence: entry.sequence,
-      effectiveAt: isoTime(effectiveTime(envelope)),
-    };
-  }
-  const existing = result.existing;
+}
+
+/** This attempt's entry is committed: SUCCESS with its own sequence. */
+function answerCommitted(
+  deps: IngestDependencies,
+  entry: LedgerEntry & { id: string },
+  envelope: Envelope,
+): MutationAnswer {
+  deps.logger.info('Mutation committed', {
+    namespace: entry.namespace,
+    id: entry.id,
+    sequence: entry.sequence,
+  });
+  crashPoint('after-commit');
+  return {
+    id: entry.id,
+    namespace: entry.namespace,
+    durable: 'SUCCESS',
+    sequence: entry.sequence,
+    effectiveAt: isoTime(effectiveTime(envelope)),
+  };
+}
+
+/** The put's condition failed: the entry already there decides (committed, fenced, or unexplained: UNKNOWN). */
+async function answerRefusedCommit(
+  deps: IngestDependencies,
+  entry: LedgerEntry & { id: string },
+  envelope: Envelope,
+  existing: LedgerEntry | undefined,
+  retentionDays: number,
+): Promise<MutationAnswer> {
   if (existing?.state === 'COMMITTED' && existing.id) {
     return answerFromCommitted(
       existing,
