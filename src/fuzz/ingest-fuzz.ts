@@ -108,23 +108,44 @@ export async function sendCase(
   key: string,
 ): Promise<CaseResult> {
   const { body, headers } = buildRequest(fuzzCase, key);
-  const describe = (what: string) =>
+  const describe: Describe = (what) =>
     `${what}; request: POST ${namespace} ${JSON.stringify(headers)} ${body.slice(0, 2_000)}`;
-  let status: number;
-  let contentType: string | null;
-  let text: string;
+  let answer: RawAnswer;
   try {
-    const response = await fetch(`${wal.apiUrl}/v1/namespaces/${encodeURIComponent(namespace)}/mutations`, {
+    answer = await post(`${wal.apiUrl}/v1/namespaces/${encodeURIComponent(namespace)}/mutations`, {
       method: 'POST',
       headers,
       body,
     });
-    status = response.status;
-    contentType = response.headers.get('content-type');
-    text = await response.text();
   } catch (error) {
     return { verdict: 'crash', status: 0, problem: describe(`no answer: ${String(error)}`) };
   }
+  return judgeAnswer(answer, describe, body, key);
+}
+
+/** Says what went wrong, followed by the request that caused it. */
+type Describe = (what: string) => string;
+
+/** An HTTP answer as read off the wire, before any judgement. */
+interface RawAnswer {
+  readonly status: number;
+  readonly contentType: string | null;
+  readonly text: string;
+}
+
+/** Posts a request and reads its whole answer; throws when there is no answer. */
+async function post(url: string, init: RequestInit): Promise<RawAnswer> {
+  const response = await fetch(url, init);
+  return {
+    status: response.status,
+    contentType: response.headers.get('content-type'),
+    text: await response.text(),
+  };
+}
+
+/** Every answer must be JSON; its status class decides what else it must be. */
+function judgeAnswer(raw: RawAnswer, describe: Describe, body: string, key: string): CaseResult {
+  const { status, text } = raw;
   let answer: unknown;
   try {
     answer = JSON.parse(text);
@@ -137,29 +158,45 @@ export async function sendCase(
   }
   if (status >= 500 && status <= 599)
     return { verdict: '5xx', status, problem: describe(`${status} ${text.slice(0, 500)}`) };
-  if (status >= 400 && status <= 499) {
-    const problem = answer as { status?: unknown; type?: unknown; detail?: unknown };
-    const valid =
-      contentType === 'application/problem+json' &&
-      problem.status === status &&
-      typeof problem.type === 'string' &&
-      typeof problem.detail === 'string';
-    return valid
-      ? {
-          verdict: '4xx',
-          status,
-          rejection: String(problem.type).split('/').pop(),
-          detail: String(problem.detail),
-          problem: describe(String(problem.detail)),
-        }
-      : {
-          verdict: 'crash',
-          status,
-          problem: describe(`${status} that is not problem+json: ${text.slice(0, 500)}`),
-        };
-  }
+  if (status >= 400 && status <= 499) return judgeRejection(raw, answer, describe);
   if (status < 200 || status > 299)
     return { verdict: 'crash', status, problem: describe(`unexpected status ${status}`) };
+  return judgeAcknowledgement(raw, answer, describe, body, key);
+}
+
+/** A 4xx must be a problem+json whose status matches the answer's and that says what was wrong. */
+function judgeRejection(raw: RawAnswer, answer: unknown, describe: Describe): CaseResult {
+  const { status, contentType, text } = raw;
+  const problem = answer as { status?: unknown; type?: unknown; detail?: unknown };
+  const valid =
+    contentType === 'application/problem+json' &&
+    problem.status === status &&
+    typeof problem.type === 'string' &&
+    typeof problem.detail === 'string';
+  return valid
+    ? {
+        verdict: '4xx',
+        status,
+        rejection: String(problem.type).split('/').pop(),
+        detail: String(problem.detail),
+        problem: describe(String(problem.detail)),
+      }
+    : {
+        verdict: 'crash',
+        status,
+        problem: describe(`${status} that is not problem+json: ${text.slice(0, 500)}`),
+      };
+}
+
+/** A 2xx must say the mutation is durable and name it; then the oracle predicts its effect. */
+function judgeAcknowledgement(
+  raw: RawAnswer,
+  answer: unknown,
+  describe: Describe,
+  body: string,
+  key: string,
+): CaseResult {
+  const { status, text } = raw;
   const acknowledged = answer as { durable?: unknown; id?: unknown };
   if (acknowledged.durable !== 'SUCCESS' || typeof acknowledged.id !== 'string') {
     return {

@@ -16,7 +16,7 @@ import { KinesisEventSource } from '#src/local/event-sources/kinesis-event-sourc
 import { SqsEventSource } from '#src/local/event-sources/sqs-event-source';
 import { close, listen } from '#src/local/http-server';
 import { OUTPUTS_FILE_NAME, writeStackOutputs } from '#src/outputs/outputs-file';
-import { createApiServer } from './api-server';
+import { type ApiServer, createApiServer } from './api-server';
 import type { CfnTemplate } from './cfn-template';
 import { CheckpointFile } from './checkpoint-file';
 import { FunctionHost } from './function-host';
@@ -123,47 +123,17 @@ async function startOnEmulators(
   teardown.add(async () => {
     for (const client of Object.values(clients)) client.destroy();
   });
-
-  // The API listens first (answering 503): the template's API endpoint resolves to its port.
-  const api = createApiServer();
-  const apiHost = options.host ?? '127.0.0.1';
-  const apiUrl = `http://${apiHost}:${await listen(api.server, options.apiPort ?? 0, apiHost)}`;
-  teardown.add(() => close(api.server));
-
-  const provisioned = await provisionTemplate(options.template, clients, {
-    stackName: options.stackName,
-    region: emulators.region,
-    accountId: LOCAL_ACCOUNT_ID,
+  const { api, apiUrl } = await startApi(options, teardown);
+  const { provisioned, outputs, wiring, overrideEnv } = await provisionStack(
+    options,
+    emulators,
+    clients,
     apiUrl,
-  });
-  const outputs = resolveOutputs(options.template, provisioned.context, apiUrl);
-  const wiring = readWiring(options.template, provisioned, options.repoRoot);
-  const overrideEnv =
-    typeof options.overrideEnv === 'function'
-      ? await options.overrideEnv({ outputs, clients })
-      : options.overrideEnv;
+  );
   const hostOf = await startFunctionHosts(wiring, emulators, overrideEnv, teardown);
   const { kinesisSources, sqsSources } = createEventSources(wiring, clients, hostOf, options.dataDir);
-
-  // API Gateway gives its Lambda integration 30 s from the request's arrival: an attempt that could not
-  // start by then never does (the FAIL fence's arithmetic counts on that).
-  api.serve(wiring.routes, (route, event) =>
-    hostOf(route.functionLogicalId).invoke<APIGatewayProxyStructuredResultV2>(event, {
-      startBy: event.requestContext.timeEpoch + API_GATEWAY_INTEGRATION_TIMEOUT_MS,
-    }),
-  );
-  if (options.autoPoll ?? true) {
-    const sources = [
-      ...kinesisSources.map((source) => ({
-        name: source.settings.streamName,
-        pollOnce: () => source.pollOnce(),
-      })),
-      ...sqsSources.map((source) => ({ name: source.settings.queueUrl, pollOnce: () => source.pollOnce() })),
-    ];
-    teardown.add(
-      startPollLoops(sources, { intervalMs: options.pollIntervalMs ?? 100, log: options.log ?? stderrLog }),
-    );
-  }
+  serveRoutes(api, wiring, hostOf);
+  if (options.autoPoll ?? true) teardown.add(startAutoPoll(kinesisSources, sqsSources, options));
   const outputsFile = options.outputsFile ?? (options.dataDir && join(options.dataDir, OUTPUTS_FILE_NAME));
   if (outputsFile) writeStackOutputs(outputsFile, options.stackName, outputs);
 
@@ -184,6 +154,76 @@ async function startOnEmulators(
     invoke: (functionLogicalId, event) => hostOf(functionLogicalId).invoke(event),
     stop: () => teardown.run(),
   };
+}
+
+/** The API listens first (answering 503): the template's API endpoint resolves to its port. */
+async function startApi(
+  options: LocalWalOptions,
+  teardown: Teardown,
+): Promise<{ api: ApiServer; apiUrl: string }> {
+  const api = createApiServer();
+  const apiHost = options.host ?? '127.0.0.1';
+  const apiUrl = `http://${apiHost}:${await listen(api.server, options.apiPort ?? 0, apiHost)}`;
+  teardown.add(() => close(api.server));
+  return { api, apiUrl };
+}
+
+/** The template's resources, created; what its outputs resolve to; how its functions are wired. */
+async function provisionStack(
+  options: LocalWalOptions,
+  emulators: Emulators,
+  clients: LocalClients,
+  apiUrl: string,
+): Promise<{
+  provisioned: Provisioned;
+  outputs: WalOutputs;
+  wiring: Wiring;
+  overrideEnv: Record<string, string> | undefined;
+}> {
+  const provisioned = await provisionTemplate(options.template, clients, {
+    stackName: options.stackName,
+    region: emulators.region,
+    accountId: LOCAL_ACCOUNT_ID,
+    apiUrl,
+  });
+  const outputs = resolveOutputs(options.template, provisioned.context, apiUrl);
+  const wiring = readWiring(options.template, provisioned, options.repoRoot);
+  // Resolved only now: a function of the stack may name the resources just created.
+  const overrideEnv =
+    typeof options.overrideEnv === 'function'
+      ? await options.overrideEnv({ outputs, clients })
+      : options.overrideEnv;
+  return { provisioned, outputs, wiring, overrideEnv };
+}
+
+/** Hands the template's routes to their functions; until now the API answered 503. */
+function serveRoutes(api: ApiServer, wiring: Wiring, hostOf: (logicalId: string) => FunctionHost): void {
+  // API Gateway gives its Lambda integration 30 s from the request's arrival: an attempt that could not
+  // start by then never does (the FAIL fence's arithmetic counts on that).
+  api.serve(wiring.routes, (route, event) =>
+    hostOf(route.functionLogicalId).invoke<APIGatewayProxyStructuredResultV2>(event, {
+      startBy: event.requestContext.timeEpoch + API_GATEWAY_INTEGRATION_TIMEOUT_MS,
+    }),
+  );
+}
+
+/** Polls every event source continuously, as Lambda's pollers do; returns what stops the loops. */
+function startAutoPoll(
+  kinesisSources: readonly KinesisEventSource[],
+  sqsSources: readonly SqsEventSource[],
+  options: LocalWalOptions,
+): () => Promise<void> {
+  const sources = [
+    ...kinesisSources.map((source) => ({
+      name: source.settings.streamName,
+      pollOnce: () => source.pollOnce(),
+    })),
+    ...sqsSources.map((source) => ({ name: source.settings.queueUrl, pollOnce: () => source.pollOnce() })),
+  ];
+  return startPollLoops(sources, {
+    intervalMs: options.pollIntervalMs ?? 100,
+    log: options.log ?? stderrLog,
+  });
 }
 
 function createClients(emulators: Emulators): LocalClients {

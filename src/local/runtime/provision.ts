@@ -87,17 +87,42 @@ export async function provisionTemplate(
     stackName: options.stackName,
   };
   const provisioned: Provisioned = { context, tables: [], streams: [], queues: new Map(), parameters: [] };
+  const run: ProvisionRun = { template, clients, options, resources, provisioned };
 
   // Names first: every Ref and GetAtt of the data resources is known before anything is created.
   for (const [logicalId, resource] of Object.entries(template.Resources)) {
     resources.set(logicalId, placeholder(logicalId, resource, options));
   }
+  await createQueues(run);
+  await createTables(run);
+  await createStreams(run);
+  // Queue attributes once every queue exists: redrive policies name other queues.
+  for (const [logicalId, resource] of resourcesOfType(template, 'AWS::SQS::Queue')) {
+    await guard(logicalId, resource, () => setQueueAttributes(clients.sqs, logicalId, resource, context));
+  }
+  await putParameters(run);
+  return provisioned;
+}
+
+/** What each step of provisioning reads, and the resolved resources and result it fills in. */
+interface ProvisionRun {
+  readonly template: CfnTemplate;
+  readonly clients: ProvisionClients;
+  readonly options: ProvisionOptions;
+  /** The map behind `provisioned.context.resources`, which resolution only reads. */
+  readonly resources: Map<string, ResolvedResource>;
+  readonly provisioned: Provisioned;
+}
+
+/** Creates the queues (attributes come later) and records their real URLs over the placeholders. */
+async function createQueues(run: ProvisionRun): Promise<void> {
+  const { template, clients, options, resources, provisioned } = run;
   for (const [logicalId, resource] of resourcesOfType(template, 'AWS::SQS::Queue')) {
     await guard(logicalId, resource, async () => {
       const name = physicalName(options.stackName, logicalId, resource.Properties?.FifoQueue ? 75 : 80);
       const queueName =
         resource.Properties?.QueueName !== undefined
-          ? resolveString(resource.Properties.QueueName, context, `${logicalId}.QueueName`)
+          ? resolveString(resource.Properties.QueueName, provisioned.context, `${logicalId}.QueueName`)
           : resource.Properties?.FifoQueue
             ? `${name}.fifo`
             : name;
@@ -111,12 +136,22 @@ export async function provisionTemplate(
       provisioned.queues.set(logicalId, { url, arn: queueArn, name: queueName });
     });
   }
+}
+
+/** Creates the tables under their placeholder names. */
+async function createTables(run: ProvisionRun): Promise<void> {
+  const { template, clients, resources, provisioned } = run;
   for (const [logicalId, resource] of resourcesOfType(template, 'AWS::DynamoDB::Table')) {
     await guard(logicalId, resource, () =>
-      createTable(clients.dynamodb, resources, logicalId, resource, context),
+      createTable(clients.dynamodb, resources, logicalId, resource, provisioned.context),
     );
     provisioned.tables.push(resources.get(logicalId)?.ref ?? '');
   }
+}
+
+/** Creates the streams; one that exists already (a kept data dir) stays as it is. */
+async function createStreams(run: ProvisionRun): Promise<void> {
+  const { template, clients, options, resources, provisioned } = run;
   for (const [logicalId, resource] of resourcesOfType(template, 'AWS::Kinesis::Stream')) {
     const name = resources.get(logicalId)?.ref ?? '';
     const shardCount = Number(resource.Properties?.ShardCount ?? options.onDemandShardCount ?? 2);
@@ -129,18 +164,19 @@ export async function provisionTemplate(
     });
     provisioned.streams.push(name);
   }
-  // Queue attributes once every queue exists: redrive policies name other queues.
-  for (const [logicalId, resource] of resourcesOfType(template, 'AWS::SQS::Queue')) {
-    await guard(logicalId, resource, () => setQueueAttributes(clients.sqs, logicalId, resource, context));
-  }
+}
+
+/** Writes the SSM parameters, overwriting what a kept data dir holds. */
+async function putParameters(run: ProvisionRun): Promise<void> {
+  const { template, clients, provisioned } = run;
   for (const [logicalId, resource] of resourcesOfType(template, 'AWS::SSM::Parameter')) {
     await guard(logicalId, resource, async () => {
       const properties = resource.Properties ?? {};
-      const name = resolveString(properties.Name, context, `${logicalId}.Name`);
+      const name = resolveString(properties.Name, provisioned.context, `${logicalId}.Name`);
       await clients.ssm.send(
         new PutParameterCommand({
           Name: name,
-          Value: resolveString(properties.Value, context, `${logicalId}.Value`),
+          Value: resolveString(properties.Value, provisioned.context, `${logicalId}.Value`),
           Type: 'String',
           Overwrite: true,
         }),
@@ -148,7 +184,6 @@ export async function provisionTemplate(
       provisioned.parameters.push(name);
     });
   }
-  return provisioned;
 }
 
 /** What a resource resolves to before (or without) being created locally. */

@@ -41,7 +41,7 @@ export function persistSqs(service: SqsService, path: string, now: () => number 
   const attached = new WeakSet<EmulatedQueue>();
   let closed = false;
 
-  const record = (entry: JournalEntry, sync = true) => {
+  const record: RecordEntry = (entry, sync = true) => {
     if (closed) return;
     journal.append(entry, sync);
     model.apply(entry);
@@ -52,47 +52,12 @@ export function persistSqs(service: SqsService, path: string, now: () => number 
 
   const attach = (queue: EmulatedQueue) => {
     attached.add(queue);
-    const name = queue.QueueName;
-    const setRecord = queue.setRecord;
-    restore(queue, setRecord, model, now());
-
-    queue.setRecord = (input: Record<string, unknown>, messageId?: string) => {
-      const result = setRecord(input, messageId);
-      const stored = result.record as EmulatedRecord;
-      // A FIFO deduplication hit answers with the message already on the queue: nothing new to keep.
-      if (messageId === undefined && model.has(name, stored.MessageId)) return result;
-      const delaySeconds = Number(input.DelaySeconds);
-      const delayMs = (Number.isNaN(delaySeconds) ? queue.DelaySeconds : delaySeconds) * 1000;
-      record({ op: 'put', queue: name, message: toStored(queue, stored, now() + delayMs) });
-      return result;
-    };
-
-    const receive = queue.receive.bind(queue);
-    queue.receive = async (request: Parameters<EmulatedQueue['receive']>[0]) => {
-      const received = (await receive(request)) as EmulatedRecord[];
-      for (const message of received) {
-        const count = Number(message.attributes.ApproximateReceiveCount);
-        if (model.has(name, message.MessageId)) {
-          // Not synced: losing a count in a crash grants one more attempt, never loses a message.
-          record({ op: 'receive', queue: name, id: message.MessageId, count }, false);
-        } else record({ op: 'put', queue: name, message: toStored(queue, message, now()) });
-      }
-      return received;
-    };
-
-    const deleteMessage = queue.delete.bind(queue);
-    queue.delete = (receiptHandle: string) => {
-      const deleted = deleteMessage(receiptHandle);
-      const id = messageIdOf(receiptHandle);
-      if (id !== undefined && model.has(name, id)) record({ op: 'delete', queue: name, id });
-      return deleted;
-    };
-
-    const clearRecords = queue.clearRecords.bind(queue);
-    queue.clearRecords = () => {
-      clearRecords();
-      record({ op: 'clear', queue: name });
-    };
+    const hooks: QueueHooks = { queue, name: queue.QueueName, model, record, now };
+    restore(queue, queue.setRecord, model, now());
+    hookSetRecord(hooks);
+    hookReceive(hooks);
+    hookDelete(hooks);
+    hookClearRecords(hooks);
   };
 
   return {
@@ -105,6 +70,69 @@ export function persistSqs(service: SqsService, path: string, now: () => number 
       closed = true;
       journal.close();
     },
+  };
+}
+
+/** Journals one change and applies it to the model; `sync` false skips the fsync. */
+type RecordEntry = (entry: JournalEntry, sync?: boolean) => void;
+
+/** What the hooks on one queue share. */
+interface QueueHooks {
+  readonly queue: EmulatedQueue;
+  readonly name: string;
+  readonly model: SqsModel;
+  readonly record: RecordEntry;
+  readonly now: () => number;
+}
+
+/** Journals every message put on the queue: sends, batches and the emulator's own moves. */
+function hookSetRecord({ queue, name, model, record, now }: QueueHooks): void {
+  const setRecord = queue.setRecord;
+  queue.setRecord = (input: Record<string, unknown>, messageId?: string) => {
+    const result = setRecord(input, messageId);
+    const stored = result.record as EmulatedRecord;
+    // A FIFO deduplication hit answers with the message already on the queue: nothing new to keep.
+    if (messageId === undefined && model.has(name, stored.MessageId)) return result;
+    const delaySeconds = Number(input.DelaySeconds);
+    const delayMs = (Number.isNaN(delaySeconds) ? queue.DelaySeconds : delaySeconds) * 1000;
+    record({ op: 'put', queue: name, message: toStored(queue, stored, now() + delayMs) });
+    return result;
+  };
+}
+
+/** Journals the receive count of every message handed out (redrive policies count on it). */
+function hookReceive({ queue, name, model, record, now }: QueueHooks): void {
+  const receive = queue.receive.bind(queue);
+  queue.receive = async (request: Parameters<EmulatedQueue['receive']>[0]) => {
+    const received = (await receive(request)) as EmulatedRecord[];
+    for (const message of received) {
+      const count = Number(message.attributes.ApproximateReceiveCount);
+      if (model.has(name, message.MessageId)) {
+        // Not synced: losing a count in a crash grants one more attempt, never loses a message.
+        record({ op: 'receive', queue: name, id: message.MessageId, count }, false);
+      } else record({ op: 'put', queue: name, message: toStored(queue, message, now()) });
+    }
+    return received;
+  };
+}
+
+/** Journals every deletion of a message the journal holds. */
+function hookDelete({ queue, name, model, record }: QueueHooks): void {
+  const deleteMessage = queue.delete.bind(queue);
+  queue.delete = (receiptHandle: string) => {
+    const deleted = deleteMessage(receiptHandle);
+    const id = messageIdOf(receiptHandle);
+    if (id !== undefined && model.has(name, id)) record({ op: 'delete', queue: name, id });
+    return deleted;
+  };
+}
+
+/** Journals a purge or a DeleteQueue, which empty the queue at once. */
+function hookClearRecords({ queue, name, record }: QueueHooks): void {
+  const clearRecords = queue.clearRecords.bind(queue);
+  queue.clearRecords = () => {
+    clearRecords();
+    record({ op: 'clear', queue: name });
   };
 }
 

@@ -1,4 +1,11 @@
-import { queueMessageSchema, streamFailureSchema } from '#lambdas/shared/queue-message';
+import {
+  type PoisonMessage,
+  type QueueMessage,
+  queueMessageSchema,
+  type RetryMessage,
+  type StreamRecordMessage,
+  streamFailureSchema,
+} from '#lambdas/shared/queue-message';
 import type { SampledMessage } from './sample';
 
 /** What a DLQ message is: a WAL queue message kind, or a body the WAL did not write. */
@@ -36,58 +43,62 @@ const SNIPPET_LENGTH = 160;
 
 /** Reads a DLQ message body (shapes in lambdas/shared/queue-message.ts) into what an operator needs. */
 export function describeDeadLetter(message: SampledMessage): DeadLetter {
+  const base = envelopeOf(message);
+  const json = parseJson(message.body);
+  const parsed = queueMessageSchema.safeParse(json);
+  if (!parsed.success) return describeForeign(base, json, message.body);
+  return describeQueueMessage(base, parsed.data);
+}
+
+/** What every DLQ message has, whatever its body: its id, when it was sent, where it came from. */
+type LetterBase = Pick<DeadLetter, 'messageId' | 'sentAt' | 'sourceQueue'>;
+
+/** The message's id and the SQS attributes that say when and from where it reached the DLQ. */
+function envelopeOf(message: SampledMessage): LetterBase {
   const sentAt = Number(message.attributes.SentTimestamp);
   const sourceArn = message.attributes.DeadLetterQueueSourceArn;
-  const base = {
+  return {
     messageId: message.messageId,
     ...(Number.isFinite(sentAt) && sentAt > 0 ? { sentAt } : {}),
     ...(sourceArn ? { sourceQueue: sourceArn.split(':').pop() ?? sourceArn } : {}),
   };
-  // A message with no reason did not come from the WAL's give-up path: its consumer kept failing on
-  // it and the source queue's redrive policy moved it here as it was.
-  const movedByPolicy = `no reason: moved by the ${base.sourceQueue ?? 'source'} queue's redrive policy after its consumer failed repeatedly`;
-  const json = parseJson(message.body);
-  const parsed = queueMessageSchema.safeParse(json);
-  if (!parsed.success) {
-    const failure = streamFailureSchema.safeParse(json);
-    if (failure.success) {
-      const { shardId, startSequenceNumber, endSequenceNumber } = failure.data.KinesisBatchInfo;
-      return {
-        ...base,
-        kind: 'stream-failure',
-        reason: movedByPolicy,
-        snippet: `stream batch ${shardId} ${startSequenceNumber}..${endSequenceNumber}`,
-      };
-    }
-    return { ...base, kind: 'unrecognized', reason: UNRECOGNIZED_REASON, snippet: snippet(message.body) };
+}
+
+/**
+ * The reason of a message with none: it did not come from the WAL's give-up path, so its consumer
+ * kept failing on it and the source queue's redrive policy moved it here as it was.
+ */
+function movedByPolicy(base: LetterBase): string {
+  return `no reason: moved by the ${base.sourceQueue ?? 'source'} queue's redrive policy after its consumer failed repeatedly`;
+}
+
+/** A body that is no WAL queue message: a Kinesis event source's failure record, or something else. */
+function describeForeign(base: LetterBase, json: unknown, body: string): DeadLetter {
+  const failure = streamFailureSchema.safeParse(json);
+  if (!failure.success) {
+    return { ...base, kind: 'unrecognized', reason: UNRECOGNIZED_REASON, snippet: snippet(body) };
   }
-  const letter = parsed.data;
+  const { shardId, startSequenceNumber, endSequenceNumber } = failure.data.KinesisBatchInfo;
+  return {
+    ...base,
+    kind: 'stream-failure',
+    reason: movedByPolicy(base),
+    snippet: `stream batch ${shardId} ${startSequenceNumber}..${endSequenceNumber}`,
+  };
+}
+
+/** One of the WAL's own queue messages, by kind. */
+function describeQueueMessage(base: LetterBase, letter: QueueMessage): DeadLetter {
   switch (letter.kind) {
     case 'retry':
-      return {
-        ...base,
-        kind: 'retry',
-        reason: letter.reason ?? movedByPolicy,
-        namespace: letter.mutation.envelope.namespace,
-        id: letter.mutation.envelope.id,
-        target: letter.target,
-        attempts: letter.attempt,
-        lastError: letter.lastError,
-      };
+      return describeRetry(base, letter);
     case 'poison':
-      return {
-        ...base,
-        kind: 'poison',
-        reason: letter.reason,
-        ...(letter.namespace ? { namespace: letter.namespace } : {}),
-        ...(letter.id ? { id: letter.id } : {}),
-        snippet: snippet(Buffer.from(letter.data, 'base64').toString('utf8')),
-      };
+      return describePoison(base, letter);
     case 'deliver':
       return {
         ...base,
         kind: 'deliver',
-        reason: movedByPolicy,
+        reason: movedByPolicy(base),
         namespace: letter.mutation.envelope.namespace,
         id: letter.mutation.envelope.id,
         target: letter.target,
@@ -96,19 +107,49 @@ export function describeDeadLetter(message: SampledMessage): DeadLetter {
       return {
         ...base,
         kind: 'recheck',
-        reason: movedByPolicy,
+        reason: movedByPolicy(base),
         namespace: letter.mutation.envelope.namespace,
         id: letter.mutation.envelope.id,
       };
     case 'stream-record':
-      // A record copied off the stream after every retry failed; the policy moved it after it failed again.
-      return {
-        ...base,
-        kind: 'stream-record',
-        reason: `${letter.reason}; then ${movedByPolicy}`,
-        snippet: snippet(Buffer.from(letter.data, 'base64').toString('utf8')),
-      };
+      return describeStreamRecord(base, letter);
   }
+}
+
+/** A delivery the WAL gave up on (with its reason), or one the policy moved mid-retry (without). */
+function describeRetry(base: LetterBase, letter: RetryMessage): DeadLetter {
+  return {
+    ...base,
+    kind: 'retry',
+    reason: letter.reason ?? movedByPolicy(base),
+    namespace: letter.mutation.envelope.namespace,
+    id: letter.mutation.envelope.id,
+    target: letter.target,
+    attempts: letter.attempt,
+    lastError: letter.lastError,
+  };
+}
+
+/** Something the WAL could not parse or route at all; the snippet shows what it held. */
+function describePoison(base: LetterBase, letter: PoisonMessage): DeadLetter {
+  return {
+    ...base,
+    kind: 'poison',
+    reason: letter.reason,
+    ...(letter.namespace ? { namespace: letter.namespace } : {}),
+    ...(letter.id ? { id: letter.id } : {}),
+    snippet: snippet(Buffer.from(letter.data, 'base64').toString('utf8')),
+  };
+}
+
+/** A record copied off the stream after every retry failed; the policy moved it after it failed again. */
+function describeStreamRecord(base: LetterBase, letter: StreamRecordMessage): DeadLetter {
+  return {
+    ...base,
+    kind: 'stream-record',
+    reason: `${letter.reason}; then ${movedByPolicy(base)}`,
+    snippet: snippet(Buffer.from(letter.data, 'base64').toString('utf8')),
+  };
 }
 
 function parseJson(body: string): unknown {
