@@ -44,8 +44,8 @@ export function writeStackOutputs(
 }
 
 /**
- * One stack's outputs from the file: the stack named `stackName`, or the only stack the file holds
- * (`cdk deploy --outputs-file` of a single stack).
+ * One stack's outputs from the file: the stack named `stackName`, and no other, so a redrive never acts on
+ * another stage's queues because it happens to be the only stack in the file.
  */
 export function readStackOutputs(path: string, stackName: string): StackOutputs {
   let text: string;
@@ -61,11 +61,12 @@ export function readStackOutputs(path: string, stackName: string): StackOutputs 
   }
   const file = parseOutputsFile(path, text);
   const stacks = Object.keys(file);
-  const chosen = file[stackName] ?? (stacks.length === 1 ? file[stacks[0] as string] : undefined);
+  const chosen = file[stackName];
   if (!chosen) {
     throw new OutputsFileError(
       path,
-      `it has no stack ${stackName} (stacks: ${stacks.length > 0 ? stacks.join(', ') : 'none'})`,
+      `it has no stack ${stackName} (stacks: ${stacks.length > 0 ? stacks.join(', ') : 'none'}): ` +
+        'pass the --stage of the stack you mean',
     );
   }
   return new StackOutputs(path, chosen);

@@ -3,6 +3,7 @@ import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ENVELOPE_VERSION, type Envelope } from '#lambdas/shared/envelope';
 import { commitLedgerEntry, getLedgerEntry, ledgerKey } from '#lambdas/shared/ledger';
+import { WAL_OUTPUTS } from '#lib/wal-outputs';
 import type { LocalWal } from '#src/local/runtime/local-wal';
 import {
   delayedMessages,
@@ -48,7 +49,7 @@ describe('delivery guarantees (emulators)', () => {
 
   it('sends a poison record to the DLQ with its reason, and the shard keeps flowing', async () => {
     // GIVEN a record on the stream that is not a WAL envelope, followed by a real mutation on the same shard
-    const streamName = wal.provisioned.streams[0] as string;
+    const streamName = wal.outputs[WAL_OUTPUTS.streamName];
     await wal.clients.kinesis.send(
       new PutRecordCommand({
         StreamName: streamName,
@@ -82,7 +83,7 @@ describe('delivery guarantees (emulators)', () => {
       payload: { id: 'fenced-1', from: 'fenced attempt' },
       loggedAt: Date.now(),
     };
-    const streamName = wal.provisioned.streams[0] as string;
+    const streamName = wal.outputs[WAL_OUTPUTS.streamName];
     const prepared = await wal.clients.kinesis.send(
       new PutRecordCommand({
         StreamName: streamName,

@@ -140,8 +140,9 @@ describe('ingest to target (emulators)', () => {
     const records = await streamRecords(wal);
     const olderRecord = records.find((record) => record.data.includes(String(older.body.id)));
     if (!olderRecord) throw new Error('older record not on the stream');
-    const consumer = [...wal.wiring.functions.values()].find((fn) => fn.logicalId.includes('StreamConsumer'));
+    // The stream consumer is the function the template wires to the stream's mapping.
     const mapping = wal.wiring.kinesisMappings[0];
+    const consumer = mapping && wal.wiring.functions.get(mapping.functionLogicalId);
     if (!consumer || !mapping) throw new Error('no stream consumer in the template');
     const event: KinesisStreamEvent = {
       Records: [

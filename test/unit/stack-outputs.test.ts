@@ -56,12 +56,16 @@ describe('stack outputs file', () => {
     expect(readStackOutputs(path, 'ServerlessWal-b').get('LedgerTableName')).toBe('b-ledger');
   });
 
-  it("reads the only stack of a deployed stack's file whatever the stage", () => {
-    // GIVEN the file cdk wrote for one stack
+  it('fails if the file holds only another stage\'s stack, rather than acting on that stage', () => {
+    // GIVEN the file cdk wrote for the prod stack alone
     const path = fileIn();
     writeFileSync(path, JSON.stringify({ 'ServerlessWal-prod': { DeadLetterQueueUrl: 'https://sqs/dlq' } }));
-    // WHEN it is read for the default stage / THEN that stack's outputs are used
-    expect(readStackOutputs(path, 'ServerlessWal-local').get('DeadLetterQueueUrl')).toBe('https://sqs/dlq');
+    // WHEN it is read for the default stage / THEN it fails, naming the stack there is and --stage
+    expect(() => readStackOutputs(path, 'ServerlessWal-local')).toThrow(
+      /no stack ServerlessWal-local \(stacks: ServerlessWal-prod\): pass the --stage/,
+    );
+    // AND with the stage named, that stack's outputs are read
+    expect(readStackOutputs(path, 'ServerlessWal-prod').get('DeadLetterQueueUrl')).toBe('https://sqs/dlq');
   });
 
   it('fails if the file is not an outputs file, or lacks the output', () => {
