@@ -47,7 +47,10 @@ describe('Lambda recursive loop detection', () => {
     expect(propertiesOf(stack.consumers.queueConsumer)).toMatchObject({ RecursiveLoop: 'Allow' });
   });
 
-  test.each(['streamConsumer', 'ingest'] as const)('%s keeps the protection (Terminate)', (name) => {
+  test.each(
+    // GIVEN each function not meant to loop
+    ['streamConsumer', 'ingest'] as const,
+  )('%s keeps the protection (Terminate)', (name) => {
     // THEN the function keeps Lambda's loop protection
     const fn = name === 'ingest' ? stack.ingestApi.ingest : stack.consumers[name];
     expect(propertiesOf(fn)).toMatchObject({ RecursiveLoop: 'Terminate' });
@@ -83,25 +86,21 @@ describe('timeouts nest', () => {
     });
   });
 
-  test.each(['streamConsumer', 'queueConsumer'] as const)(
-    "%s: one worst-case SDK call < its timeout, and the queues' visibility >= 6 x it",
-    (name) => {
-      // WHEN the consumer's timeout and SDK budget are read
-      const timeoutMs = (propertiesOf(stack.consumers[name]).Timeout as number) * 1000;
-      const budget = budgetOf(stack.consumers[name]);
-      // THEN one worst-case call fits, and every queue it reads stays invisible for 6 timeouts
-      expect(budget).toEqual({ maxAttempts: 3, connectionTimeoutMs: 1000, requestTimeoutMs: 3000 });
-      expect(worstCaseCallMs(budget)).toBeLessThan(timeoutMs);
-      for (const queue of [
-        stack.queues.delayQueue,
-        stack.queues.retryQueue,
-        stack.queues.streamFailureQueue,
-      ]) {
-        const visibility = template.toJSON().Resources[logicalIdOf(queue)].Properties.VisibilityTimeout;
-        expect(visibility * 1000).toBeGreaterThanOrEqual(VISIBILITY_TIMEOUT_FACTOR * timeoutMs);
-      }
-    },
-  );
+  test.each(
+    // GIVEN each consumer
+    ['streamConsumer', 'queueConsumer'] as const,
+  )("%s: one worst-case SDK call < its timeout, and the queues' visibility >= 6 x it", (name) => {
+    // WHEN the consumer's timeout and SDK budget are read
+    const timeoutMs = (propertiesOf(stack.consumers[name]).Timeout as number) * 1000;
+    const budget = budgetOf(stack.consumers[name]);
+    // THEN one worst-case call fits, and every queue it reads stays invisible for 6 timeouts
+    expect(budget).toEqual({ maxAttempts: 3, connectionTimeoutMs: 1000, requestTimeoutMs: 3000 });
+    expect(worstCaseCallMs(budget)).toBeLessThan(timeoutMs);
+    for (const queue of [stack.queues.delayQueue, stack.queues.retryQueue, stack.queues.streamFailureQueue]) {
+      const visibility = template.toJSON().Resources[logicalIdOf(queue)].Properties.VisibilityTimeout;
+      expect(visibility * 1000).toBeGreaterThanOrEqual(VISIBILITY_TIMEOUT_FACTOR * timeoutMs);
+    }
+  });
 
   test("a short consumer timeout (the chaos run's 3 s) gets a smaller budget that still nests", () => {
     // WHEN
@@ -155,18 +154,18 @@ describe('retained resources with fixed names', () => {
     });
   }
 
-  test.each(['dev', 'prod'])(
-    'with the %s settings, no retained resource has a name fixed across stacks',
-    (stage) => {
-      // GIVEN the stage's removal policy (prod retains)
-      const settings = stageSettings(stage);
-      // WHEN
-      const synthesized = newTestStack({ stage: 'test', configDir, settings });
-      const resources = Template.fromStack(synthesized).toJSON().Resources as Resources;
-      // THEN
-      expect(retainedWithFixedName(resources)).toEqual([]);
-    },
-  );
+  test.each(
+    // GIVEN the dev stage (deletes) and the prod stage (retains)
+    ['dev', 'prod'],
+  )('with the %s settings, no retained resource has a name fixed across stacks', (stage) => {
+    // GIVEN the stage's removal policy (prod retains)
+    const settings = stageSettings(stage);
+    // WHEN
+    const synthesized = newTestStack({ stage: 'test', configDir, settings });
+    const resources = Template.fromStack(synthesized).toJSON().Resources as Resources;
+    // THEN
+    expect(retainedWithFixedName(resources)).toEqual([]);
+  });
 
   test('prod retains the queues, and each queue name carries the stack instance (AWS::StackId)', () => {
     // WHEN the stack is synthesized with prod's settings

@@ -120,16 +120,16 @@ describe('the largest messages the WAL sends fit their queue', () => {
     expect(bytes(envelope) + 256).toBeLessThanOrEqual(KINESIS_MAX_RECORD_BYTES);
   });
 
-  test.each(['delayQueue', 'retryQueue', 'deadLetterQueue'] as const)(
-    'a delay/retry message with a reason (the DLQ shape) fits the %s',
-    (queue) => {
-      // WHEN
-      const message = largestRetryMessage(MAX_PAYLOAD_BYTES);
-      // THEN
-      expect(bytes(message)).toBeLessThanOrEqual(maxRetryMessageBytes(MAX_PAYLOAD_BYTES));
-      expect(bytes(message)).toBeLessThanOrEqual(maximumMessageSizeOf(stack.queues[queue]));
-    },
-  );
+  test.each(
+    // GIVEN each queue a delay/retry message may be sent to
+    ['delayQueue', 'retryQueue', 'deadLetterQueue'] as const,
+  )('a delay/retry message with a reason (the DLQ shape) fits the %s', (queue) => {
+    // WHEN
+    const message = largestRetryMessage(MAX_PAYLOAD_BYTES);
+    // THEN
+    expect(bytes(message)).toBeLessThanOrEqual(maxRetryMessageBytes(MAX_PAYLOAD_BYTES));
+    expect(bytes(message)).toBeLessThanOrEqual(maximumMessageSizeOf(stack.queues[queue]));
+  });
 
   test('a poison message holding the largest queue message as base64 fits the DLQ', () => {
     // GIVEN the raw bytes of the largest queue message, which a consumer could not parse

@@ -178,7 +178,10 @@ describe('resolveStage', () => {
     expect(withStage({ 'a.json': namespace('a') }, (dir) => resolveStage('dev', dir))).toBe('dev');
   });
 
-  test.each([undefined, null, ''])('fails if no stage is given (%p), listing the stages found', (value) => {
+  test.each(
+    // GIVEN a missing or empty stage name
+    [undefined, null, ''],
+  )('fails if no stage is given (%p), listing the stages found', (value) => {
     // WHEN/THEN no stage name is resolved
     withStage({ 'a.json': namespace('a') }, (dir) => {
       expect(() => resolveStage(value, dir)).toThrow(MissingStageError);
@@ -244,6 +247,7 @@ describe('stageSettings', () => {
 
 describe('WalStack at synth', () => {
   test.each<[string, Record<string, ConfigFile>, new (...args: never[]) => Error]>([
+    // GIVEN each broken stage, with the error it must raise
     ['a file is not valid JSON', { 'orders.json': '{' }, NamespaceConfigSyntaxError],
     [
       'a namespace violates the schema',
@@ -338,7 +342,10 @@ describe('construct validation', () => {
     ).toThrow(VisibilityTimeoutTooShortError);
   });
 
-  test.each([0, 1.5, 1001])('fails if maxReceiveCount is %p', (maxReceiveCount) => {
+  test.each(
+    // GIVEN a count that is not an integer from 1 to 1000
+    [0, 1.5, 1001],
+  )('fails if maxReceiveCount is %p', (maxReceiveCount) => {
     // GIVEN the scaffold; WHEN/THEN queues are built with the invalid count
     const { stack, storage } = scaffold();
     expect(

@@ -45,32 +45,32 @@ function streamMapping(stack: WalStack, template: Template): Record<string, unkn
 }
 
 describe('default stage settings', () => {
-  test.each(['dev', 'local', 'prod'])(
-    '%s: 5 receives, batches of 100, 10 retries, records up to 6 h',
-    (stage) => {
-      // GIVEN
-      expect(stageSettings(stage)).toMatchObject({
-        queueMaxReceiveCount: 5,
-        streamBatchSize: 100,
-        streamRetryAttempts: 10,
-        streamMaxRecordAge: Duration.hours(6),
+  test.each(
+    // GIVEN each stage with the default settings
+    ['dev', 'local', 'prod'],
+  )('%s: 5 receives, batches of 100, 10 retries, records up to 6 h', (stage) => {
+    // GIVEN
+    expect(stageSettings(stage)).toMatchObject({
+      queueMaxReceiveCount: 5,
+      streamBatchSize: 100,
+      streamRetryAttempts: 10,
+      streamMaxRecordAge: Duration.hours(6),
+    });
+    // WHEN
+    const { stack, template } = synth(stage);
+    // THEN
+    for (const name of REDRIVEN_QUEUES) {
+      expect(queueProperties(stack, template, name)).toMatchObject({
+        RedrivePolicy: { deadLetterTargetArn: arnOf(stack.queues.deadLetterQueue), maxReceiveCount: 5 },
+        VisibilityTimeout: 360,
       });
-      // WHEN
-      const { stack, template } = synth(stage);
-      // THEN
-      for (const name of REDRIVEN_QUEUES) {
-        expect(queueProperties(stack, template, name)).toMatchObject({
-          RedrivePolicy: { deadLetterTargetArn: arnOf(stack.queues.deadLetterQueue), maxReceiveCount: 5 },
-          VisibilityTimeout: 360,
-        });
-      }
-      expect(streamMapping(stack, template)).toMatchObject({
-        BatchSize: 100,
-        MaximumRetryAttempts: 10,
-        MaximumRecordAgeInSeconds: 6 * 3600,
-      });
-    },
-  );
+    }
+    expect(streamMapping(stack, template)).toMatchObject({
+      BatchSize: 100,
+      MaximumRetryAttempts: 10,
+      MaximumRecordAgeInSeconds: 6 * 3600,
+    });
+  });
 
   test('the local stage pins queueMaxReceiveCount to 5', () => {
     // WHEN/THEN local's settings are read
@@ -135,21 +135,30 @@ describe('overridden stage settings', () => {
 });
 
 describe('invalid stage settings', () => {
-  test.each([0, 1001, 1.5, Number.NaN])('fails if queueMaxReceiveCount is %p, naming the value', (value) => {
+  test.each(
+    // GIVEN a receive count that is not an integer from 1 to 1000
+    [0, 1001, 1.5, Number.NaN],
+  )('fails if queueMaxReceiveCount is %p, naming the value', (value) => {
     // WHEN/THEN dev is synthesized with the invalid value
     const create = () => newTestStack({ stage: 'dev', configDir, settings: { queueMaxReceiveCount: value } });
     expect(create).toThrow(InvalidQueueSettingError);
     expect(create).toThrow(`Invalid maxReceiveCount ${value}: an integer from 1 to 1000`);
   });
 
-  test.each([0, 10_001, 2.5, -1, Number.NaN])('fails if streamBatchSize is %p, naming the value', (value) => {
+  test.each(
+    // GIVEN a batch size that is not an integer from 1 to 10000
+    [0, 10_001, 2.5, -1, Number.NaN],
+  )('fails if streamBatchSize is %p, naming the value', (value) => {
     // WHEN/THEN dev is synthesized with the invalid value
     const create = () => newTestStack({ stage: 'dev', configDir, settings: { streamBatchSize: value } });
     expect(create).toThrow(InvalidStreamSettingError);
     expect(create).toThrow(`Invalid streamBatchSize ${value}: an integer from 1 to 10000`);
   });
 
-  test.each([-1, 10_001, 0.5])('fails if streamRetryAttempts is %p, naming the value', (value) => {
+  test.each(
+    // GIVEN a retry count that is not an integer from 0 to 10000
+    [-1, 10_001, 0.5],
+  )('fails if streamRetryAttempts is %p, naming the value', (value) => {
     // WHEN/THEN dev is synthesized with the invalid value
     const create = () => newTestStack({ stage: 'dev', configDir, settings: { streamRetryAttempts: value } });
     expect(create).toThrow(InvalidStreamSettingError);
@@ -157,6 +166,7 @@ describe('invalid stage settings', () => {
   });
 
   test.each([
+    // GIVEN a maximum record age outside 60 s to 7 days, or not whole seconds, with how it is described
     [Duration.seconds(59), '59 seconds'],
     [Duration.days(8), '8 days'],
     [Duration.millis(60_500), '1 minute 500 millis'],

@@ -53,6 +53,7 @@ describe('alarm topic', () => {
 
 describe('queue alarms', () => {
   test.each([
+    // GIVEN each queue alarm with its queue, metric and threshold
     ['deadLetterDepth', 'deadLetterQueue', 'ApproximateNumberOfMessagesVisible', 1],
     ['deadLetterAge', 'deadLetterQueue', 'ApproximateAgeOfOldestMessage', 24 * 3600],
     ['streamFailureDepth', 'streamFailureQueue', 'ApproximateNumberOfMessagesVisible', 1],
@@ -90,6 +91,7 @@ describe('stream alarm', () => {
 
 describe('consumer alarms', () => {
   test.each([
+    // GIVEN each consumer alarm with its metric
     ['streamConsumer', 'Errors', 'Errors'],
     ['streamConsumer', 'Throttles', 'Throttles'],
     ['streamConsumer', 'RecursionDropped', 'RecursiveInvocationsDropped'],

@@ -61,6 +61,7 @@ describe('KMS key', () => {
   });
 
   test('has no alias or other physical name', () => {
+    // THEN no alias is created
     template.resourceCountIs('AWS::KMS::Alias', 0);
   });
 });
@@ -68,6 +69,7 @@ describe('KMS key', () => {
 describe('Kinesis stream', () => {
   // THEN (each test) what the template holds for the stream
   test('is on-demand and encrypted with the WAL key', () => {
+    // THEN one stream, on demand, encrypted with the WAL key and unnamed
     template.resourceCountIs('AWS::Kinesis::Stream', 1);
     template.hasResourceProperties('AWS::Kinesis::Stream', {
       StreamModeDetails: { StreamMode: 'ON_DEMAND' },
@@ -82,6 +84,7 @@ describe('Kinesis stream', () => {
 describe('ledger table', () => {
   // THEN (each test) what the template holds for the ledger
   test('is keyed by pk only, with the byId index, TTL, PITR and SSE-KMS with the WAL key', () => {
+    // THEN its properties are exactly these, with the schema constants it is built from
     expect(propertiesOf(stack.storage.ledger)).toEqual({
       KeySchema: [{ AttributeName: LEDGER_PARTITION_KEY, KeyType: 'HASH' }],
       AttributeDefinitions: expect.arrayContaining([
@@ -108,6 +111,7 @@ describe('ledger table', () => {
   });
 
   test('is deleted with a non-prod stack', () => {
+    // THEN it is deleted, not retained, on removal and replacement
     const ledger = resources[logicalIdOf(stack.storage.ledger)];
     expect(ledger).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
   });
@@ -123,49 +127,53 @@ describe('SQS queues', () => {
   });
 
   test('there are exactly four', () => {
+    // THEN four queues are created
     template.resourceCountIs('AWS::SQS::Queue', 4);
   });
 
-  test.each(['delay', 'retry', 'streamFailure', 'deadLetter'] as const)(
-    '%s queue is SSE-KMS with the WAL key and keeps messages 14 days',
-    (name) => {
-      expect(propertiesOf(queues()[name])).toMatchObject({
-        KmsMasterKeyId: keyArn(),
-        MessageRetentionPeriod: 14 * 24 * 3600,
-      });
-    },
-  );
+  test.each(
+    // GIVEN each of the four queues
+    ['delay', 'retry', 'streamFailure', 'deadLetter'] as const,
+  )('%s queue is SSE-KMS with the WAL key and keeps messages 14 days', (name) => {
+    // THEN it is encrypted with the WAL key and keeps messages 14 days
+    expect(propertiesOf(queues()[name])).toMatchObject({
+      KmsMasterKeyId: keyArn(),
+      MessageRetentionPeriod: 14 * 24 * 3600,
+    });
+  });
 
-  test.each(['delay', 'retry', 'streamFailure', 'deadLetter'] as const)(
-    '%s queue has a policy that denies every non-TLS request',
-    (name) => {
-      const queue: sqs.Queue = queues()[name];
-      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-        Queues: [{ Ref: logicalIdOf(queue) }],
-        PolicyDocument: {
-          Statement: Match.arrayWith([
-            {
-              Effect: 'Deny',
-              Principal: { AWS: '*' },
-              Action: 'sqs:*',
-              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-              Resource: arnOf(queue),
-            },
-          ]),
-        },
-      });
-    },
-  );
+  test.each(
+    // GIVEN each of the four queues
+    ['delay', 'retry', 'streamFailure', 'deadLetter'] as const,
+  )('%s queue has a policy that denies every non-TLS request', (name) => {
+    // THEN its queue policy denies any request made without TLS
+    const queue: sqs.Queue = queues()[name];
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: logicalIdOf(queue) }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 'sqs:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            Resource: arnOf(queue),
+          },
+        ]),
+      },
+    });
+  });
 
-  test.each(['delay', 'retry', 'streamFailure'] as const)(
-    '%s queue redrives to the DLQ after 5 receives, with a visibility of 6x the consumer timeout',
-    (name) => {
-      expect(propertiesOf(queues()[name])).toMatchObject({
-        RedrivePolicy: { deadLetterTargetArn: arnOf(stack.queues.deadLetterQueue), maxReceiveCount: 5 },
-        VisibilityTimeout: 6 * 60,
-      });
-    },
-  );
+  test.each(
+    // GIVEN each queue that redrives to the DLQ
+    ['delay', 'retry', 'streamFailure'] as const,
+  )('%s queue redrives to the DLQ after 5 receives, with a visibility of 6x the consumer timeout', (name) => {
+    // THEN it redrives to the DLQ after 5 receives and hides messages for 6 minutes
+    expect(propertiesOf(queues()[name])).toMatchObject({
+      RedrivePolicy: { deadLetterTargetArn: arnOf(stack.queues.deadLetterQueue), maxReceiveCount: 5 },
+      VisibilityTimeout: 6 * 60,
+    });
+  });
 
   test('the DLQ allows exactly the WAL queues as its sources (byQueue)', () => {
     // GIVEN the names of the source queues: the stack name, the role and the stack instance id
@@ -185,6 +193,7 @@ describe('SQS queues', () => {
   });
 
   test('the DLQ is not named (the name is generated)', () => {
+    // THEN the DLQ has no QueueName
     expect(propertiesOf(stack.queues.deadLetterQueue).QueueName).toBeUndefined();
   });
 });
@@ -198,15 +207,18 @@ describe('Lambda functions', () => {
   });
 
   test('there are exactly three, none of them named', () => {
+    // THEN three functions are created, none with a FunctionName
     template.resourceCountIs('AWS::Lambda::Function', 3);
     template.allResourcesProperties('AWS::Lambda::Function', { FunctionName: Match.absent() });
   });
 
   test.each([
+    // GIVEN each function with its timeout and memory
     ['ingest', 15, 512],
     ['streamConsumer', 60, 512],
     ['queueConsumer', 60, 512],
   ])('%s runs Node.js 22 on arm64 with timeout %i s and %i MB', (name, timeout, memory) => {
+    // THEN its runtime, architecture, handler, timeout, memory and log group are as configured
     const fn = functions()[name] as WalFunction;
     expect(propertiesOf(fn.handler)).toMatchObject({
       Architectures: ['arm64'],
@@ -218,15 +230,17 @@ describe('Lambda functions', () => {
     });
   });
 
-  test.each(['ingest', 'streamConsumer', 'queueConsumer'])(
-    '%s logs to its own log group with a retention',
-    (name) => {
-      const fn = functions()[name] as WalFunction;
-      expect(propertiesOf(fn.logGroup)).toEqual({ RetentionInDays: 7, Tags: expect.any(Array) });
-    },
-  );
+  test.each(
+    // GIVEN each function
+    ['ingest', 'streamConsumer', 'queueConsumer'],
+  )('%s logs to its own log group with a retention', (name) => {
+    // THEN its log group keeps logs 7 days
+    const fn = functions()[name] as WalFunction;
+    expect(propertiesOf(fn.logGroup)).toEqual({ RetentionInDays: 7, Tags: expect.any(Array) });
+  });
 
   test('ingest gets the stage, ledger, stream, parameter prefix, config max age and FAIL fence', () => {
+    // THEN its environment holds exactly these variables
     expect(propertiesOf(stack.ingestApi.ingest.handler).Environment).toEqual({
       Variables: {
         NODE_OPTIONS: '--enable-source-maps',
@@ -247,9 +261,11 @@ describe('Lambda functions', () => {
   });
 
   test.each([
+    // GIVEN each consumer with its service name
     ['streamConsumer', 'wal-stream-consumer'],
     ['queueConsumer', 'wal-queue-consumer'],
   ])('%s gets the ledger, queues, commit timeout and config max age', (name, service) => {
+    // THEN its environment holds exactly these variables
     const fn = functions()[name] as WalFunction;
     expect(propertiesOf(fn.handler).Environment).toEqual({
       Variables: {
@@ -273,6 +289,7 @@ describe('Lambda functions', () => {
   });
 
   test('the commit timeout is longer than the ingest timeout', () => {
+    // THEN the stream consumer's commit timeout exceeds the ingest timeout
     const ingestTimeout = propertiesOf(stack.ingestApi.ingest.handler).Timeout as number;
     const variables = (
       propertiesOf(stack.consumers.streamConsumer.handler).Environment as { Variables: Json }
@@ -284,10 +301,12 @@ describe('Lambda functions', () => {
 describe('event source mappings', () => {
   // THEN (each test) what the template holds for the mappings
   test('there are four: the stream and three queues', () => {
+    // THEN four mappings are created
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 4);
   });
 
   test('the stream consumer reads the stream in order, bisects, bounds retries and age, and keeps failures', () => {
+    // THEN the stream mapping has exactly these settings
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: logicalIdOf(stack.consumers.streamConsumer.handler) },
       EventSourceArn: arnOf(stack.storage.stream),
@@ -302,22 +321,24 @@ describe('event source mappings', () => {
     });
   });
 
-  test.each(['delayQueue', 'retryQueue', 'streamFailureQueue'] as const)(
-    'the queue consumer reads the %s with partial batch responses',
-    (name) => {
-      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-        FunctionName: { Ref: logicalIdOf(stack.consumers.queueConsumer.handler) },
-        EventSourceArn: arnOf(stack.queues[name]),
-        BatchSize: 10,
-        FunctionResponseTypes: ['ReportBatchItemFailures'],
-      });
-    },
-  );
+  test.each(
+    // GIVEN each queue the queue consumer reads
+    ['delayQueue', 'retryQueue', 'streamFailureQueue'] as const,
+  )('the queue consumer reads the %s with partial batch responses', (name) => {
+    // THEN its mapping takes batches of 10 and reports partial batch failures
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: logicalIdOf(stack.consumers.queueConsumer.handler) },
+      EventSourceArn: arnOf(stack.queues[name]),
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
 });
 
 describe('HTTP API', () => {
   // THEN (each test) what the template holds for the API
   test('has exactly the mutation, get-mutation and health routes, all IAM-authorised', () => {
+    // THEN the three routes exist, each with AWS_IAM authorization
     const routes = template.findResources('AWS::ApiGatewayV2::Route');
     const keys = Object.values(routes).map((route) => ({
       RouteKey: route.Properties.RouteKey,
@@ -334,12 +355,14 @@ describe('HTTP API', () => {
   });
 
   test('the route keys are the ones the ingest Lambda switches on', () => {
+    // THEN the route keys are those of ROUTES
     const routes = template.findResources('AWS::ApiGatewayV2::Route');
     const keys = Object.values(routes).map((route) => route.Properties.RouteKey);
     expect(keys.sort()).toEqual(Object.values(ROUTES).map(routeKey).sort());
   });
 
   test('every route goes to the one ingest Lambda integration (payload format 2.0)', () => {
+    // THEN one AWS_PROXY integration to ingest is the target of all three routes
     template.resourceCountIs('AWS::ApiGatewayV2::Integration', 1);
     const [integrationId] = Object.keys(
       template.findResources('AWS::ApiGatewayV2::Integration', {
@@ -358,6 +381,7 @@ describe('HTTP API', () => {
   });
 
   test('the default stage auto-deploys, is throttled and writes JSON access logs', () => {
+    // THEN one $default stage auto-deploys, is throttled and logs JSON access lines
     template.resourceCountIs('AWS::ApiGatewayV2::Stage', 1);
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
@@ -381,6 +405,7 @@ describe('namespace parameters', () => {
     }));
 
   test('there is one per namespace, named by the contract', () => {
+    // THEN there is one parameter per namespace, under /wal/test/namespaces/
     expect(
       parameterValues()
         .map((parameter) => parameter.name)
@@ -389,6 +414,7 @@ describe('namespace parameters', () => {
   });
 
   test('each value parses with the runtime schema and keeps the configured settings', () => {
+    // THEN the profiles value parses and keeps its retry and target settings
     const profiles = parameterValues().find((parameter) => parameter.name.endsWith('/profiles'));
     expect(profiles?.value.retry.maxAttempts).toBe(3);
     expect(profiles?.value.targets).toEqual([
@@ -397,6 +423,7 @@ describe('namespace parameters', () => {
   });
 
   test('a provisioned target gets the generated name of its table', () => {
+    // THEN the orders target names the table provisioned for it
     const table = stack.namespaces.provisionedTables.get('orders/orders');
     if (!table) throw new Error('orders/orders was not provisioned');
     const orders = parameterValues().find((parameter) => parameter.name.endsWith('/orders'));
@@ -413,6 +440,7 @@ describe('namespace parameters', () => {
 describe('provisioned target table', () => {
   // THEN (each test) what the template holds for the provisioned table
   test('is keyed as configured, on demand, with PITR and SSE-KMS with the WAL key', () => {
+    // THEN its properties are exactly these, and it is deleted with the stack
     const table = stack.namespaces.provisionedTables.get('orders/orders');
     if (!table) throw new Error('orders/orders was not provisioned');
     expect(propertiesOf(table)).toEqual({
@@ -435,6 +463,7 @@ describe('provisioned target table', () => {
   });
 
   test('only the ledger and the provisioned target are created (the existing table is imported)', () => {
+    // THEN two tables are created, neither with a fixed name
     template.resourceCountIs('AWS::DynamoDB::Table', 2);
     template.allResourcesProperties('AWS::DynamoDB::Table', { TableName: Match.absent() });
   });
@@ -467,23 +496,25 @@ describe('IAM', () => {
     expect(wildcards).toEqual([]);
   });
 
-  test.each(['streamConsumer', 'queueConsumer'] as const)(
-    'the %s may write exactly the configured target tables and the ledger',
-    (name) => {
-      const ledger = logicalIdOf(stack.storage.ledger);
-      const orders = logicalIdOf(stack.namespaces.provisionedTables.get('orders/orders') ?? stack);
-      expect([...new Set(dynamoDbResources(stack.consumers[name]))].sort()).toEqual(
-        [
-          `<GetAtt:${ledger}.Arn>`,
-          `<GetAtt:${ledger}.Arn>/index/*`,
-          `<GetAtt:${orders}.Arn>`,
-          'arn:<Ref:AWS::Partition>:dynamodb:eu-west-1:111111111111:table/existing-profiles',
-        ].sort(),
-      );
-    },
-  );
+  test.each(
+    // GIVEN each consumer
+    ['streamConsumer', 'queueConsumer'] as const,
+  )('the %s may write exactly the configured target tables and the ledger', (name) => {
+    // THEN its DynamoDB permissions cover exactly the ledger, its indexes and both targets
+    const ledger = logicalIdOf(stack.storage.ledger);
+    const orders = logicalIdOf(stack.namespaces.provisionedTables.get('orders/orders') ?? stack);
+    expect([...new Set(dynamoDbResources(stack.consumers[name]))].sort()).toEqual(
+      [
+        `<GetAtt:${ledger}.Arn>`,
+        `<GetAtt:${ledger}.Arn>/index/*`,
+        `<GetAtt:${orders}.Arn>`,
+        'arn:<Ref:AWS::Partition>:dynamodb:eu-west-1:111111111111:table/existing-profiles',
+      ].sort(),
+    );
+  });
 
   test('the ingest Lambda may use the ledger but no target table', () => {
+    // THEN its DynamoDB permissions cover the ledger and its indexes only
     const ledger = logicalIdOf(stack.storage.ledger);
     expect([...new Set(dynamoDbResources(stack.ingestApi.ingest))].sort()).toEqual(
       [`<GetAtt:${ledger}.Arn>`, `<GetAtt:${ledger}.Arn>/index/*`].sort(),
@@ -491,6 +522,7 @@ describe('IAM', () => {
   });
 
   test("the ingest Lambda may query the ledger's byId index (GET .../mutations/{id})", () => {
+    // THEN it may query the ledger and its indexes, and the byId index exists
     const ledgerArn = `<GetAtt:${logicalIdOf(stack.storage.ledger)}.Arn>`;
     const queries = statementsOf(stack.ingestApi.ingest)
       .map(({ statement }) => statement)
@@ -507,6 +539,7 @@ describe('IAM', () => {
   });
 
   test('the ingest Lambda may put records on the stream and read the namespace parameters', () => {
+    // THEN it may put records with the WAL key, and read exactly the namespace parameters and their prefix
     const ingest = statementsOf(stack.ingestApi.ingest).map(({ statement }) => statement);
     expect(ingest).toEqual(
       expect.arrayContaining([
@@ -535,36 +568,39 @@ describe('IAM', () => {
     );
   });
 
-  test.each(['streamConsumer', 'queueConsumer'] as const)(
-    'the %s may look up any namespace parameter, so a removed namespace reads as not found',
-    (name) => {
-      const ssmResources = statementsOf(stack.consumers[name])
-        .filter(({ statement }) => asList(statement.Action).includes('ssm:GetParameter'))
-        .flatMap(({ statement }) => asList(statement.Resource).map((resource) => flatten(resource)));
-      expect(ssmResources).toContain(
-        'arn:<Ref:AWS::Partition>:ssm:eu-west-1:111111111111:parameter/wal/test/namespaces/*',
-      );
-    },
-  );
+  test.each(
+    // GIVEN each consumer
+    ['streamConsumer', 'queueConsumer'] as const,
+  )('the %s may look up any namespace parameter, so a removed namespace reads as not found', (name) => {
+    // THEN it may call GetParameter on any name under the namespace prefix
+    const ssmResources = statementsOf(stack.consumers[name])
+      .filter(({ statement }) => asList(statement.Action).includes('ssm:GetParameter'))
+      .flatMap(({ statement }) => asList(statement.Resource).map((resource) => flatten(resource)));
+    expect(ssmResources).toContain(
+      'arn:<Ref:AWS::Partition>:ssm:eu-west-1:111111111111:parameter/wal/test/namespaces/*',
+    );
+  });
 
-  test.each(['streamConsumer', 'queueConsumer'] as const)(
-    'the %s may send to the delay, retry and dead-letter queues',
-    (name) => {
-      const sendTargets = statementsOf(stack.consumers[name])
-        .filter(({ statement }) => asList(statement.Action).includes('sqs:SendMessage'))
-        .flatMap(({ statement }) => asList(statement.Resource).map((resource) => flatten(resource)));
-      const arn = (queue: sqs.Queue) => `<GetAtt:${logicalIdOf(queue)}.Arn>`;
-      expect(sendTargets).toEqual(
-        expect.arrayContaining([
-          arn(stack.queues.delayQueue),
-          arn(stack.queues.retryQueue),
-          arn(stack.queues.deadLetterQueue),
-        ]),
-      );
-    },
-  );
+  test.each(
+    // GIVEN each consumer
+    ['streamConsumer', 'queueConsumer'] as const,
+  )('the %s may send to the delay, retry and dead-letter queues', (name) => {
+    // THEN it may send to the delay, retry and dead-letter queues
+    const sendTargets = statementsOf(stack.consumers[name])
+      .filter(({ statement }) => asList(statement.Action).includes('sqs:SendMessage'))
+      .flatMap(({ statement }) => asList(statement.Resource).map((resource) => flatten(resource)));
+    const arn = (queue: sqs.Queue) => `<GetAtt:${logicalIdOf(queue)}.Arn>`;
+    expect(sendTargets).toEqual(
+      expect.arrayContaining([
+        arn(stack.queues.delayQueue),
+        arn(stack.queues.retryQueue),
+        arn(stack.queues.deadLetterQueue),
+      ]),
+    );
+  });
 
   test('the stream consumer may send failed batches to the stream-failure queue (its on-failure destination)', () => {
+    // THEN one of its SendMessage statements names the stream-failure queue
     const sends = statementsOf(stack.consumers.streamConsumer).filter(({ statement }) =>
       asList(statement.Action).includes('sqs:SendMessage'),
     );
@@ -574,6 +610,7 @@ describe('IAM', () => {
   });
 
   test('the queue consumer may re-read the stream', () => {
+    // THEN its GetRecords statement names only the stream
     const reads = statementsOf(stack.consumers.queueConsumer).filter(({ statement }) =>
       asList(statement.Action).includes('kinesis:GetRecords'),
     );
@@ -584,16 +621,19 @@ describe('IAM', () => {
 describe('outputs', () => {
   // THEN (each test) the outputs tools find resources by
   test.each([
+    // GIVEN each output with the resource it references
     ['LedgerTableName', () => ({ Ref: logicalIdOf(stack.storage.ledger) })],
     ['StreamName', () => ({ Ref: logicalIdOf(stack.storage.stream) })],
     ['DelayQueueUrl', () => ({ Ref: logicalIdOf(stack.queues.delayQueue) })],
     ['RetryQueueUrl', () => ({ Ref: logicalIdOf(stack.queues.retryQueue) })],
     ['DeadLetterQueueUrl', () => ({ Ref: logicalIdOf(stack.queues.deadLetterQueue) })],
   ])('%s', (name, value) => {
+    // THEN the output references that resource
     template.hasOutput(name, { Value: value() });
   });
 
   test('ApiUrl is the default stage URL', () => {
+    // THEN ApiUrl is the API's default endpoint
     const output = (json.Outputs as { [key: string]: { Value: Json } }).ApiUrl;
     expect(flatten(output?.Value)).toBe(
       `https://<Ref:${logicalIdOf(stack.ingestApi.api)}>.execute-api.eu-west-1.<Ref:AWS::URLSuffix>/`,
@@ -614,6 +654,7 @@ describe('prod stage', () => {
   );
 
   test('retains the key, stream, tables, queues and log groups', () => {
+    // THEN every resource of these types is retained
     for (const type of [
       'AWS::KMS::Key',
       'AWS::Kinesis::Stream',
@@ -630,6 +671,7 @@ describe('prod stage', () => {
   });
 
   test('protects its tables from deletion and keeps the stream and logs longer', () => {
+    // THEN tables are protected from deletion, the stream and logs are kept longer, throttling is higher
     prod.allResourcesProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: true });
     prod.hasResourceProperties('AWS::Kinesis::Stream', { RetentionPeriodHours: 7 * 24 });
     prod.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });

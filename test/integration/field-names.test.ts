@@ -46,6 +46,7 @@ describe('field names and strings stored as sent (emulators)', () => {
 
   describe('stores names JavaScript treats specially, exactly as sent', () => {
     it.each([
+      // GIVEN payloads whose field names are Object.prototype names
       ['"constructor" as a string', { id: 'ctor-1', constructor: 'acme' }],
       ['"constructor" as an object', { id: 'ctor-2', constructor: { name: 'Acme', since: 1999 } }],
       // The SDK's marshall sniffs value.constructor.name: these would be written as a string, a set, a number.
@@ -104,6 +105,7 @@ describe('field names and strings stored as sent (emulators)', () => {
 
   describe('rejects what cannot be stored as sent, naming the field, writing nothing', () => {
     it.each([
+      // GIVEN each request DynamoDB or JSON cannot hold as sent, with the pointer to the bad field
       [
         '"__proto__" at the top of the payload',
         '{"payload":{"id":"p1","__proto__":{"x":1}}}',

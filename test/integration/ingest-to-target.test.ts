@@ -175,6 +175,7 @@ describe('ingest to target (emulators)', () => {
 
   describe('bad input', () => {
     it.each([
+      // GIVEN each bad request with the status and code it must get
       ['the body is not JSON', 'orders', '{"payload":', {}, 400, 'invalid-json'],
       ['the payload is missing', 'orders', { op: 'put' }, {}, 400, 'missing-payload'],
       [

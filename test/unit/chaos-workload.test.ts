@@ -103,6 +103,7 @@ describe('chaos outages', () => {
   });
 
   it('starts each outage at the given time for its seconds', () => {
+    // WHEN a 30 s outage of the target starts at 5 s / THEN its window is 5 s to 35 s
     expect(outageWindows(targets, [{ resource: 'target', seconds: 30 }], 5_000)).toEqual([
       { resource: targets.targetTable, from: 5_000, to: 35_000 },
     ]);

@@ -31,25 +31,25 @@ describe('client factories', () => {
     Object.assign(process.env, saved);
   });
 
-  test.each(Object.keys(FACTORIES) as Array<keyof typeof FACTORIES>)(
-    '%s client takes the budget the stack sets, and a request timeout throws',
-    async (service) => {
-      // GIVEN the variables the stack sets on a function
-      Object.assign(
-        process.env,
-        sdkBudgetEnvironment({ maxAttempts: 2, connectionTimeoutMs: 300, requestTimeoutMs: 900 }),
-      );
-      // WHEN the handler module creates its client
-      const settings = await settingsOf(FACTORIES[service]());
-      // THEN
-      expect(settings.maxAttempts).toBe(2);
-      expect(settings.handler).toMatchObject({
-        connectionTimeout: 300,
-        requestTimeout: 900,
-        throwOnRequestTimeout: true,
-      });
-    },
-  );
+  test.each(
+    // GIVEN each AWS client factory
+    Object.keys(FACTORIES) as Array<keyof typeof FACTORIES>,
+  )('%s client takes the budget the stack sets, and a request timeout throws', async (service) => {
+    // GIVEN the variables the stack sets on a function
+    Object.assign(
+      process.env,
+      sdkBudgetEnvironment({ maxAttempts: 2, connectionTimeoutMs: 300, requestTimeoutMs: 900 }),
+    );
+    // WHEN the handler module creates its client
+    const settings = await settingsOf(FACTORIES[service]());
+    // THEN
+    expect(settings.maxAttempts).toBe(2);
+    expect(settings.handler).toMatchObject({
+      connectionTimeout: 300,
+      requestTimeout: 900,
+      throwOnRequestTimeout: true,
+    });
+  });
 
   test('without the variables a client keeps the default budget', async () => {
     // GIVEN no budget variable is set

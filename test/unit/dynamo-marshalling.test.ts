@@ -6,6 +6,7 @@ import { fromAttributeValue, toAttributeValue } from '#lambdas/shared/dynamo-mar
 
 describe('toAttributeValue / fromAttributeValue', () => {
   it.each([
+    // GIVEN each value with the attribute it marshals to
     ['a "constructor" string', { constructor: 'acme' }, { M: { constructor: { S: 'acme' } } }],
     [
       'a "constructor" naming a built-in',

@@ -289,6 +289,7 @@ describe('ingestMutation', () => {
 
   describe('bad input', () => {
     it.each([
+      // GIVEN each invalid request with the status and code it must get
       ['the payload is missing', { op: 'put' }, undefined, 400, 'missing-payload'],
       ['the op is unknown', { payload: { id: 'a' }, op: 'upsert' }, undefined, 400, 'invalid-mutation'],
       ['a field is unknown', { payload: { id: 'a' }, colour: 1 }, undefined, 400, 'invalid-mutation'],

@@ -16,6 +16,7 @@ describe('boundErrorText', () => {
   });
 
   test.each([
+    // GIVEN each kind of character, with one of them
     ['ASCII', 'x'],
     ['control characters (6 bytes each as JSON)', '\u0001'],
     ['emoji (surrogate pairs)', '😀'],

@@ -35,6 +35,7 @@ describe('mutationRequestSchema: client data stored as sent', () => {
   });
 
   it.each([
+    // GIVEN each body JSON or DynamoDB cannot hold as sent, with the pointer and the message
     ['"__proto__" in the payload', '{"payload":{"id":"a","__proto__":1}}', '/payload/__proto__', /__proto__/],
     [
       'a nested "__proto__"',

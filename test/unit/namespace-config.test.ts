@@ -28,6 +28,7 @@ describe('parseNamespaceConfig', () => {
   });
 
   it.each([
+    // GIVEN each invalid config with the message it must give
     ['the name has capitals', { name: 'Orders', targets: [target] }, /name: namespace name must match/],
     ['there is no target', { name: 'orders', targets: [] }, /at least one target/],
     ['a field is unknown', { name: 'orders', targets: [target], colour: 'red' }, /Unrecognized key/],

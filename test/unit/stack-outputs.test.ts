@@ -56,7 +56,7 @@ describe('stack outputs file', () => {
     expect(readStackOutputs(path, 'ServerlessWal-b').get('LedgerTableName')).toBe('b-ledger');
   });
 
-  it('fails if the file holds only another stage\'s stack, rather than acting on that stage', () => {
+  it("fails if the file holds only another stage's stack, rather than acting on that stage", () => {
     // GIVEN the file cdk wrote for the prod stack alone
     const path = fileIn();
     writeFileSync(path, JSON.stringify({ 'ServerlessWal-prod': { DeadLetterQueueUrl: 'https://sqs/dlq' } }));

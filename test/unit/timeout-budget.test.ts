@@ -103,6 +103,7 @@ describe('sdkBudgetFromEnvironment', () => {
   });
 
   test.each([
+    // GIVEN each invalid maxAttempts value
     ['not a number', 'abc'],
     ['zero', '0'],
     ['missing while the others are set', undefined],
