@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -49,6 +49,9 @@ describe('wal dlq (emulators)', () => {
   let queues: DeadLetterQueues;
   let endpoint: string;
   let outputsFile: string;
+  // The outputs files of these tests; removed after them.
+  const scratch = mkdtempSync(join(tmpdir(), 'wal-outputs-'));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
   withTestWal(async (started) => {
     wal = started;
@@ -58,7 +61,7 @@ describe('wal dlq (emulators)', () => {
       retry: await queueRef(wal.clients.sqs, wal.outputs.RetryQueueUrl),
     };
     // What the local runtime writes into its data dir; this WAL keeps its state in memory.
-    outputsFile = join(mkdtempSync(join(tmpdir(), 'wal-outputs-')), 'outputs.json');
+    outputsFile = join(mkdtempSync(join(scratch, 'outputs-')), 'outputs.json');
     writeStackOutputs(outputsFile, 'ServerlessWal-it', wal.outputs);
   });
 
@@ -267,7 +270,7 @@ describe('wal dlq (emulators)', () => {
 
   it('fails if the outputs file has no stack for the stage, saying which stacks it has', async () => {
     // GIVEN an outputs file with the stack of stage "it" and another one
-    const twoStacks = join(mkdtempSync(join(tmpdir(), 'wal-outputs-')), 'outputs.json');
+    const twoStacks = join(mkdtempSync(join(scratch, 'outputs-')), 'outputs.json');
     writeStackOutputs(twoStacks, 'ServerlessWal-it', wal.outputs);
     writeStackOutputs(twoStacks, 'ServerlessWal-other', wal.outputs);
     // WHEN "wal dlq list" runs for stage "nope"

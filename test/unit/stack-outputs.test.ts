@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WAL_OUTPUTS } from '#lib/wal-outputs';
@@ -40,7 +40,9 @@ describe('stack outputs, locally resolved', () => {
 });
 
 describe('stack outputs file', () => {
-  const fileIn = () => join(mkdtempSync(join(tmpdir(), 'wal-outputs-')), 'outputs.json');
+  const scratch = mkdtempSync(join(tmpdir(), 'wal-outputs-'));
+  const fileIn = () => join(mkdtempSync(join(scratch, 'file-')), 'outputs.json');
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
   it('writes the shape of cdk deploy --outputs-file, keeping other stacks', () => {
     // GIVEN a file with one stack's outputs
