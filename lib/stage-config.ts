@@ -306,7 +306,7 @@ function checkRetention({ config, source }: LoadedNamespace, settings: StageSett
 }
 
 /** Reads one `<namespace>.json` file. */
-function loadNamespaceFile(source: string): LoadedNamespace {
+export function loadNamespaceFile(source: string): LoadedNamespace {
   const text = fs.readFileSync(source, 'utf8');
   let json: unknown;
   try {

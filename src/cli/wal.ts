@@ -7,6 +7,7 @@ import { OUTPUTS_FILE_NAME } from '#src/outputs/outputs-file';
 import { runDlqCommand } from './commands/dlq';
 import { getMutation } from './commands/get';
 import { DEFAULT_DATA_DIR, DEFAULT_PORTS, startLocal } from './commands/local';
+import { runNsCommand } from './commands/ns';
 import { putMutation } from './commands/put';
 import { DEFAULT_LOCAL_ENDPOINT, type WalHttpAnswer } from './http-client';
 import { runTool } from './run-tool';
@@ -31,6 +32,9 @@ const HELP = `wal: the serverless-wal command line
       DeadLetterQueueUrl and RetryQueueUrl: locally from the running WAL's DIR/outputs.json (default .wal-data);
       for a deployed stack from the file "cdk deploy --outputs-file FILE" wrote, or given as URLs (AWS
       credentials and the URL's region are used). See docs/runbook.md.
+  wal ns validate <namespace.json> [more.json ...]
+      Checks namespace files as "cdk synth" does (JSON, the schema with the path of each mistake, the file
+      name = the namespace name). One line per file; exit 1 if any is invalid.
 
 --endpoint defaults to $WAL_ENDPOINT or ${DEFAULT_LOCAL_ENDPOINT} (the local runtime). An https endpoint (a
 deployed stack's ApiUrl) is called with SigV4 signatures from your AWS credentials.`;
@@ -42,6 +46,7 @@ const COMMANDS: Record<string, Command> = {
   put: runPut,
   get: runGet,
   dlq: runDlq,
+  ns: runNs,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -163,6 +168,11 @@ async function runGet(args: string[]): Promise<number> {
   const [namespace, id] = positionals;
   if (!namespace || !id) throw new UsageError('usage: wal get <namespace> <id>');
   return printAnswer(await getMutation(values.endpoint, namespace, id));
+}
+
+async function runNs(args: string[]): Promise<number> {
+  const [subcommand, ...files] = args;
+  return runNsCommand(subcommand, files, (line) => console.log(line));
 }
 
 async function runDlq(args: string[]): Promise<number> {
