@@ -4,7 +4,7 @@ import {
   NamespaceConfigSyntaxError,
   NamespaceFileNameMismatchError,
 } from '#lib/stage-config';
-import { UsageError } from '../usage-error';
+import { UsageError } from '#src/cli/usage-error';
 
 const NS_SUBCOMMANDS = ['validate'] as const;
 
