@@ -1,9 +1,7 @@
-import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import {
-  type NamespaceConfig,
-  namespaceParameterName,
-  parseNamespaceConfig,
-} from '#lambdas/shared/namespace-config';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { logger } from '#lambdas/shared/logger';
+import { namespaceParameterName, namespaceParameterPrefix } from '#lambdas/shared/namespace-config';
+import { SsmNamespaceConfigStore } from '#lambdas/shared/namespace-store';
 
 class TargetTableNotFoundError extends Error {
   constructor(
@@ -17,17 +15,6 @@ class TargetTableNotFoundError extends Error {
   }
 }
 
-/** A namespace's config as the stage's SSM parameter holds it: the contract for its targets. */
-async function readNamespaceConfig(
-  ssm: SSMClient,
-  stage: string,
-  namespace: string,
-): Promise<NamespaceConfig> {
-  const name = namespaceParameterName(stage, namespace);
-  const answer = await ssm.send(new GetParameterCommand({ Name: name }));
-  return parseNamespaceConfig(JSON.parse(answer.Parameter?.Value ?? ''), name);
-}
-
 /** The table a namespace's target writes to (`target` by name, else its first target with a table). */
 export async function targetTableName(
   ssm: SSMClient,
@@ -35,7 +22,10 @@ export async function targetTableName(
   namespace: string,
   target?: string,
 ): Promise<string> {
-  const config = await readNamespaceConfig(ssm, stage, namespace);
+  // The store the Lambdas read namespaces with, uncached: an unknown namespace is an UnknownNamespaceError.
+  const config = await new SsmNamespaceConfigStore(ssm, namespaceParameterPrefix(stage), 0, logger).get(
+    namespace,
+  );
   const found = config.targets.find(
     (candidate) => candidate.tableName !== undefined && (target === undefined || candidate.name === target),
   );
