@@ -1,22 +1,33 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import {
-  type DynamoDbTargetConfig,
   type NamespaceConfig,
   namespaceParameterName,
   namespaceParameterPrefix,
+  type ProvisionableType,
+  RESOURCE_FIELDS,
 } from '#lambdas/shared/namespace-config';
-import { EXPIRES_AT_ATTRIBUTE } from '#lambdas/shared/targets/wal-attributes';
+import { grantPermissions, targetResources } from './targets/index';
+import type { TargetPermission } from './targets/target-resources';
 import { DEFAULT_REMOVAL_POLICY } from './wal-defaults';
 
 /** A standard-tier SSM parameter holds at most 4 KB. */
 const MAX_PARAMETER_LENGTH = 4096;
-/** Stands in for a table name token when the parameter's size is checked (DynamoDB's longest). */
-const LONGEST_TABLE_NAME = 'x'.repeat(255);
+/**
+ * The longest value each provisioned resource's name token may resolve to, for the parameter's size check:
+ * DynamoDB's 255-character table name, an SQS URL with an 80-character name, ARNs with the longest names.
+ */
+const LONGEST_RESOURCE_VALUE: Record<ProvisionableType, number> = {
+  dynamodb: 255,
+  sqs: 140,
+  kinesis: 200,
+  sns: 330,
+  eventbridge: 330,
+};
 
 export interface NamespaceParametersProps {
   /** The stage, which names the parameters: `/wal/<stage>/namespaces/<name>`. */
@@ -50,24 +61,20 @@ export class NamespaceParameterTooLargeError extends Error {
 
 /**
  * The control plane of a stage: one SSM parameter per namespace holding its validated config as
- * JSON, the DynamoDB target tables the configs ask the stack to provision (their generated names
- * are written into the parameter), and references to the existing tables they name.
+ * JSON, the target resources the configs ask the stack to provision (their generated names are
+ * written into the parameter), and the permissions delivering to every target needs.
  */
-const ATTRIBUTE_TYPES = {
-  string: dynamodb.AttributeType.STRING,
-  number: dynamodb.AttributeType.NUMBER,
-} as const;
-
 export class NamespaceParameters extends Construct {
   readonly stage: string;
   /** The path under which the parameters live (what `NAMESPACE_PARAMETER_PREFIX` says). */
   readonly parameterPrefix: string;
   /** By namespace name. */
   readonly parameters: ReadonlyMap<string, ssm.StringParameter>;
+  /** Resources the stack created for targets (`provision: true`), by `<namespace>/<target>`. */
+  readonly provisioned: ReadonlyMap<string, IConstruct>;
   /** Tables the stack created, by `<namespace>/<target>`. */
   readonly provisionedTables: ReadonlyMap<string, dynamodb.Table>;
-  /** Every DynamoDB target table, provisioned or imported, by `<namespace>/<target>`. */
-  readonly targetTables: ReadonlyMap<string, dynamodb.ITable>;
+  private readonly permissions: TargetPermission[] = [];
 
   constructor(scope: Construct, id: string, props: NamespaceParametersProps) {
     super(scope, id);
@@ -75,32 +82,28 @@ export class NamespaceParameters extends Construct {
     this.parameterPrefix = namespaceParameterPrefix(props.stage);
     const removalPolicy = props.removalPolicy ?? DEFAULT_REMOVAL_POLICY;
     const parameters = new Map<string, ssm.StringParameter>();
-    const provisionedTables = new Map<string, dynamodb.Table>();
-    const targetTables = new Map<string, dynamodb.ITable>();
+    const provisioned = new Map<string, IConstruct>();
 
     for (const namespace of props.namespaces) {
       // One scope per namespace: construct ids stay unique whatever the target names are.
-      const scopeOfNamespace = new Construct(this, namespace.name);
+      const context = {
+        scope: new Construct(this, namespace.name),
+        namespace: namespace.name,
+        encryptionKey: props.encryptionKey,
+        removalPolicy,
+      };
       const targets = namespace.targets.map((target) => {
-        const key = `${namespace.name}/${target.name}`;
-        if (target.tableName !== undefined) {
-          targetTables.set(
-            key,
-            dynamodb.Table.fromTableName(scopeOfNamespace, `Target-${target.name}`, target.tableName),
-          );
-          return target;
-        }
-        const table = this.provisionTable(scopeOfNamespace, target, props.encryptionKey, removalPolicy);
-        provisionedTables.set(key, table);
-        targetTables.set(key, table);
-        return { ...target, tableName: table.tableName };
+        const resources = targetResources(target, context);
+        this.permissions.push(...resources.permissions);
+        if (resources.provisioned) provisioned.set(`${namespace.name}/${target.name}`, resources.provisioned);
+        return resources.config;
       });
       const value = { ...namespace, targets };
       checkSize(namespace.name, value);
 
       parameters.set(
         namespace.name,
-        new ssm.StringParameter(scopeOfNamespace, 'Parameter', {
+        new ssm.StringParameter(context.scope, 'Parameter', {
           parameterName: namespaceParameterName(props.stage, namespace.name),
           description: `serverless-wal ${props.stage}: config of namespace ${namespace.name}`,
           stringValue: Stack.of(this).toJsonString(value),
@@ -109,8 +112,12 @@ export class NamespaceParameters extends Construct {
       );
     }
     this.parameters = parameters;
-    this.provisionedTables = provisionedTables;
-    this.targetTables = targetTables;
+    this.provisioned = provisioned;
+    this.provisionedTables = new Map(
+      [...provisioned].filter(
+        (entry): entry is [string, dynamodb.Table] => entry[1] instanceof dynamodb.Table,
+      ),
+    );
   }
 
   /** Read every namespace's parameter (and nothing else under the prefix). */
@@ -140,45 +147,25 @@ export class NamespaceParameters extends Construct {
     });
   }
 
-  /** Apply mutations (conditional put and delete) to exactly the target tables the configs name. */
-  grantWriteTargets(grantee: iam.IGrantable): iam.Grant {
-    return [...this.targetTables.values()]
-      .map((table) => table.grantWriteData(grantee))
-      .reduce((all, grant) => all.combine(grant), iam.Grant.drop(grantee, 'no target tables'));
-  }
-
-  private provisionTable(
-    scope: Construct,
-    target: DynamoDbTargetConfig,
-    encryptionKey: kms.IKey,
-    removalPolicy: RemovalPolicy,
-  ): dynamodb.Table {
-    return new dynamodb.Table(scope, `Target-${target.name}`, {
-      // Key attribute types come from the config (`partitionKeyType`, `sortKeyType`; strings by default).
-      partitionKey: {
-        name: target.key.partitionKey,
-        type: ATTRIBUTE_TYPES[target.key.partitionKeyType ?? 'string'],
-      },
-      sortKey:
-        target.key.sortKey === undefined
-          ? undefined
-          : { name: target.key.sortKey, type: ATTRIBUTE_TYPES[target.key.sortKeyType ?? 'string'] },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
-      encryptionKey,
-      deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
-      // The WAL's delete tombstones expire after the namespace's retention.
-      timeToLiveAttribute: EXPIRES_AT_ATTRIBUTE,
-      removalPolicy,
-    });
+  /** Deliver mutations to exactly the targets the configs name (tables, queues, streams, ...). */
+  grantDeliver(grantee: iam.IGrantable): iam.Grant {
+    return grantPermissions(grantee, this.permissions);
   }
 }
 
 function checkSize(namespace: string, value: NamespaceConfig): void {
   const longest = JSON.stringify({
     ...value,
-    targets: value.targets.map((target) => ({ ...target, tableName: LONGEST_TABLE_NAME })),
+    targets: value.targets.map((target) =>
+      target.type in RESOURCE_FIELDS && 'provision' in target && target.provision === true
+        ? {
+            ...target,
+            [RESOURCE_FIELDS[target.type as ProvisionableType]]: 'x'.repeat(
+              LONGEST_RESOURCE_VALUE[target.type as ProvisionableType],
+            ),
+          }
+        : target,
+    ),
   });
   if (longest.length > MAX_PARAMETER_LENGTH) {
     throw new NamespaceParameterTooLargeError(namespace, longest.length);

@@ -6,7 +6,9 @@ import {
   InvalidNamespaceConfigError,
   LEDGER_MIN_RETENTION_DAYS,
   type NamespaceConfig,
+  type ProvisionableType,
   parseNamespaceConfig,
+  RESOURCE_FIELDS,
 } from '#lambdas/shared/namespace-config';
 import {
   DEFAULT_API_THROTTLE,
@@ -319,12 +321,14 @@ export function loadNamespaceFile(source: string): LoadedNamespace {
   const fileName = path.basename(source, '.json');
   if (fileName !== config.name) throw new NamespaceFileNameMismatchError(source, fileName, config.name);
 
-  // The stack fills `tableName` of provisioned targets; a source file with both is ambiguous.
-  const issues = config.targets.flatMap((target, index) =>
-    target.provision === true && target.tableName !== undefined
-      ? [`targets.${index}: target "${target.name}" sets both "tableName" and "provision": true; choose one`]
-      : [],
-  );
+  // The stack fills the resource field of provisioned targets; a source file with both is ambiguous.
+  const issues = config.targets.flatMap((target, index) => {
+    if (!(target.type in RESOURCE_FIELDS) || !('provision' in target) || target.provision !== true) return [];
+    const field = RESOURCE_FIELDS[target.type as ProvisionableType];
+    return (target as Record<string, unknown>)[field] === undefined
+      ? []
+      : [`targets.${index}: target "${target.name}" sets both "${field}" and "provision": true; choose one`];
+  });
   if (issues.length > 0) throw new InvalidNamespaceConfigError(source, issues);
 
   return { config, source };

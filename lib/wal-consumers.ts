@@ -275,7 +275,7 @@ function grantConsumer(consumer: WalFunction, { storage, queues, namespaces }: W
   namespaces.grantRead(consumer);
   // A namespace removed by a deploy must read as ParameterNotFound (-> DLQ with a reason), not AccessDenied.
   namespaces.grantLookup(consumer);
-  namespaces.grantWriteTargets(consumer);
+  namespaces.grantDeliver(consumer);
 }
 
 function validateStreamSettings(

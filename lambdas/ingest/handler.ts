@@ -1,5 +1,10 @@
 import { monotonicFactory } from 'ulid';
-import { createDocumentClient, createKinesisClient, createSsmClient } from '#lambdas/shared/clients';
+import {
+  createDocumentClient,
+  createKinesisClient,
+  createSsmClient,
+  createTargetClients,
+} from '#lambdas/shared/clients';
 import { positiveSeconds, readEnvironment } from '#lambdas/shared/environment';
 import { logger } from '#lambdas/shared/logger';
 import { namespaceStoreFromEnvironment } from '#lambdas/shared/namespace-store';
@@ -14,7 +19,7 @@ const dependencies: IngestDependencies = {
   streamName: env.streamName,
   ledger: { documentClient, tableName: env.ledgerTableName },
   namespaces: namespaceStoreFromEnvironment(createSsmClient(), logger),
-  targetClients: { documentClient },
+  targetClients: createTargetClients(documentClient),
   logger,
   now: Date.now,
   newId: monotonicFactory(),

@@ -81,6 +81,7 @@ export async function ingestMutation(
     idempotencyKey: parsed.clientKey ?? id,
     loggedAt: now,
     origin: deps.region,
+    configVersion: config.version,
   });
   return prepareAndCommit(deps, envelope, requestHash, config.retentionDays);
 }
@@ -107,6 +108,8 @@ interface EnvelopeIds {
   readonly idempotencyKey: string;
   readonly loggedAt: number;
   readonly origin: string | undefined;
+  /** The namespace config's version the mutation is accepted under. */
+  readonly configVersion: number;
 }
 
 function buildEnvelope({ request, targets, deliverAt }: AcceptedMutation, ids: EnvelopeIds): Envelope {
@@ -130,6 +133,7 @@ function buildEnvelope({ request, targets, deliverAt }: AcceptedMutation, ids: E
     loggedAt: ids.loggedAt,
     ...(deliverAt !== undefined ? { deliverAt } : {}),
     ...(ids.origin ? { origin: ids.origin } : {}),
+    configVersion: ids.configVersion,
   };
 }
 

@@ -1,5 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -7,6 +11,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { withExactMarshalling } from './dynamo-marshalling';
 import { withFaults } from './faults';
 import { type SdkBudget, sdkBudgetFromEnvironment } from './sdk-budget';
+import { lazyTargetClients, type TargetClients } from './targets/index';
 
 /**
  * AWS client factories. Endpoints come from the standard `AWS_ENDPOINT_URL_<SERVICE>` variables,
@@ -63,4 +68,37 @@ export function createSqsClient(): SQSClient {
 
 export function createSsmClient(): SSMClient {
   return withFaults(new SSMClient(clientSettings()), 'SSM');
+}
+
+export function createSnsClient(): SNSClient {
+  return withFaults(new SNSClient(clientSettings()), 'SNS');
+}
+
+export function createEventBridgeClient(): EventBridgeClient {
+  return withFaults(new EventBridgeClient(clientSettings()), 'EventBridge');
+}
+
+export function createLambdaClient(): LambdaClient {
+  return withFaults(new LambdaClient(clientSettings()), 'Lambda');
+}
+
+export function createSecretsManagerClient(): SecretsManagerClient {
+  return withFaults(new SecretsManagerClient(clientSettings()), 'SecretsManager');
+}
+
+/** Every target's client, each created on first use (the ingest Lambda validates only and creates none). */
+export function createTargetClients(
+  documentClient: DynamoDBDocumentClient,
+  shared: { readonly sqs?: SQSClient; readonly kinesis?: KinesisClient; readonly ssm?: SSMClient } = {},
+): TargetClients {
+  return lazyTargetClients({
+    documentClient: () => documentClient,
+    sqs: () => shared.sqs ?? createSqsClient(),
+    kinesis: () => shared.kinesis ?? createKinesisClient(),
+    sns: createSnsClient,
+    eventBridge: createEventBridgeClient,
+    lambda: createLambdaClient,
+    ssm: () => shared.ssm ?? createSsmClient(),
+    secretsManager: createSecretsManagerClient,
+  });
 }

@@ -1,5 +1,11 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { createDocumentClient, createKinesisClient, createSqsClient, createSsmClient } from './clients';
+import {
+  createDocumentClient,
+  createKinesisClient,
+  createSqsClient,
+  createSsmClient,
+  createTargetClients,
+} from './clients';
 import type { DeliveryDependencies } from './delivery';
 import { positiveSeconds, readEnvironment } from './environment';
 import { namespaceStoreFromEnvironment } from './namespace-store';
@@ -14,13 +20,16 @@ export function createDeliveryDependencies(logger: Logger): DeliveryDependencies
     'commitTimeoutSeconds',
   ]);
   const documentClient = createDocumentClient();
+  const sqs = createSqsClient();
+  const kinesis = createKinesisClient();
+  const ssm = createSsmClient();
   return {
-    sqs: createSqsClient(),
-    kinesis: createKinesisClient(),
+    sqs,
+    kinesis,
     queues: { delay: env.delayQueueUrl, retry: env.retryQueueUrl, deadLetter: env.deadLetterQueueUrl },
     ledger: { documentClient, tableName: env.ledgerTableName },
-    namespaces: namespaceStoreFromEnvironment(createSsmClient(), logger),
-    targetClients: { documentClient },
+    namespaces: namespaceStoreFromEnvironment(ssm, logger),
+    targetClients: createTargetClients(documentClient, { sqs, kinesis, ssm }),
     logger,
     now: Date.now,
     random: Math.random,

@@ -7,8 +7,9 @@ import { withBoundedErrorTexts } from './message-budget';
 import type { NamespaceConfig } from './namespace-config';
 import { UnknownNamespaceError } from './namespace-store';
 import type { PoisonMessage, QueueMessage, RetryMessage } from './queue-message';
-import { type ApplyOutcome, createTarget } from './targets';
+import { type ApplyOutcome, createTarget, UnsupportedTargetError } from './targets';
 import { UnorderableMutationError } from './targets/item-history';
+import { PermanentTargetError } from './targets/target-errors';
 import type { WalDependencies } from './wal-dependencies';
 
 /** SQS cannot delay a message longer than this; longer waits hop (re-enqueue until due). */
@@ -153,9 +154,13 @@ const OUTCOME_LOG_MESSAGES: Record<ApplyOutcome, string> = {
   replaced: 'Mutation replaced by later writes',
 };
 
-/** Errors that say the target refuses the mutation itself (not the target's health). */
+/** Errors that say the target refuses the mutation itself (not the target's health): retrying cannot help. */
 function isRejection(error: unknown): boolean {
-  return (error as { name?: string } | undefined)?.name === 'ValidationException';
+  return (
+    error instanceof PermanentTargetError ||
+    error instanceof UnsupportedTargetError ||
+    (error as { name?: string } | undefined)?.name === 'ValidationException'
+  );
 }
 
 /** Puts a message on the DLQ with its reason. */

@@ -33,6 +33,8 @@ export const envelopeSchema = z.object({
   deliverAt: z.number().int().optional(),
   /** Region the mutation was first logged in (replication does not send it back there). */
   origin: z.string().optional(),
+  /** The namespace config's `version` at ingest (absent in records logged before versions existed). */
+  configVersion: z.number().int().min(1).optional(),
 });
 
 export type Envelope = z.infer<typeof envelopeSchema>;

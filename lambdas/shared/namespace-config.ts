@@ -38,9 +38,13 @@ const attributeName = z
 
 const keyType = z.enum(['string', 'number']);
 
+const targetName = z
+  .string()
+  .regex(TARGET_NAME_PATTERN, 'target name must match [A-Za-z0-9][A-Za-z0-9_-]{0,62}');
+
 export const dynamoDbTargetSchema = z
   .object({
-    name: z.string().regex(TARGET_NAME_PATTERN, 'target name must match [A-Za-z0-9][A-Za-z0-9_-]{0,62}'),
+    name: targetName,
     type: z.literal('dynamodb'),
     /** An existing table. Exactly one of `tableName` and `provision` is set in the source config. */
     tableName: z.string().min(3).max(255).optional(),
@@ -60,8 +64,181 @@ export const dynamoDbTargetSchema = z
     message: 'a dynamodb target needs "tableName" (an existing table) or "provision": true',
   });
 
-/** Later issues add sqs | kinesis | sns | eventbridge | http | lambda | region here. */
-export const targetSchema = z.discriminatedUnion('type', [dynamoDbTargetSchema]);
+/**
+ * The field that names a target's resource once it exists: set in the source config for an existing resource,
+ * or written by the stack into the parameter for one it provisions (`provision: true`).
+ */
+export const RESOURCE_FIELDS = {
+  dynamodb: 'tableName',
+  sqs: 'queueUrl',
+  kinesis: 'streamArn',
+  sns: 'topicArn',
+  eventbridge: 'eventBusArn',
+} as const;
+export type ProvisionableType = keyof typeof RESOURCE_FIELDS;
+
+/** An existing resource (`field`) or `provision: true`; the source config may not set both (lib/stage-config.ts). */
+function existingOrProvisioned(field: string) {
+  return (target: { provision?: boolean | undefined }) =>
+    (target as Record<string, unknown>)[field] !== undefined || target.provision === true;
+}
+function existingOrProvisionedMessage(type: string, field: string): { message: string } {
+  return { message: `a ${type} target needs "${field}" (an existing resource) or "provision": true` };
+}
+
+const SQS_QUEUE_URL_PATTERN = /^https?:\/\/[^/\s]+\/\d{12}\/[A-Za-z0-9_-]{1,80}(\.fifo)?$/;
+
+/**
+ * An SQS queue, standard or FIFO (a URL ending in `.fifo`, or `fifo: true` when provisioned). FIFO: message
+ * group = the partition key (hashed when SQS would refuse it), deduplication id = the mutation id.
+ */
+export const sqsTargetSchema = z
+  .object({
+    name: targetName,
+    type: z.literal('sqs'),
+    /** An existing queue: `https://sqs.<region>.amazonaws.com/<account>/<name>`. */
+    queueUrl: z
+      .string()
+      .regex(
+        SQS_QUEUE_URL_PATTERN,
+        'must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)',
+      )
+      .optional(),
+    /** The stack creates the queue; CDK then writes its URL into `queueUrl`. */
+    provision: z.boolean().optional(),
+    /** With `provision`: a FIFO queue. @default false */
+    fifo: z.boolean().optional(),
+  })
+  .strict()
+  .refine(existingOrProvisioned('queueUrl'), existingOrProvisionedMessage('sqs', 'queueUrl'))
+  .refine((target) => target.fifo === undefined || target.provision === true, {
+    message:
+      '"fifo" applies to a provisioned queue; an existing FIFO queue is known by its URL ending in ".fifo"',
+    path: ['fifo'],
+  });
+
+const arnPattern = (service: string, resource: string) =>
+  new RegExp(`^arn:aws[a-z-]*:${service}:[a-z0-9-]+:\\d{12}:${resource}$`);
+
+/** A Kinesis data stream; the partition key is the mutation's (hashed beyond Kinesis's 256 characters). */
+export const kinesisTargetSchema = z
+  .object({
+    name: targetName,
+    type: z.literal('kinesis'),
+    streamArn: z
+      .string()
+      .regex(arnPattern('kinesis', 'stream/[A-Za-z0-9_.-]{1,128}'), 'must be a Kinesis stream ARN')
+      .optional(),
+    provision: z.boolean().optional(),
+    /** With `provision`: shards of the stream. @default 1 */
+    shardCount: z.number().int().min(1).max(500).optional(),
+  })
+  .strict()
+  .refine(existingOrProvisioned('streamArn'), existingOrProvisionedMessage('kinesis', 'streamArn'))
+  .refine((target) => target.shardCount === undefined || target.provision === true, {
+    message: '"shardCount" applies to a provisioned stream',
+    path: ['shardCount'],
+  });
+
+/** An SNS topic, standard or FIFO (an ARN ending in `.fifo`, or `fifo: true` when provisioned). */
+export const snsTargetSchema = z
+  .object({
+    name: targetName,
+    type: z.literal('sns'),
+    topicArn: z
+      .string()
+      .regex(arnPattern('sns', '[A-Za-z0-9_-]{1,256}(\\.fifo)?'), 'must be an SNS topic ARN')
+      .optional(),
+    provision: z.boolean().optional(),
+    fifo: z.boolean().optional(),
+  })
+  .strict()
+  .refine(existingOrProvisioned('topicArn'), existingOrProvisionedMessage('sns', 'topicArn'))
+  .refine((target) => target.fifo === undefined || target.provision === true, {
+    message:
+      '"fifo" applies to a provisioned topic; an existing FIFO topic is known by its ARN ending in ".fifo"',
+    path: ['fifo'],
+  });
+
+/** An EventBridge bus; each mutation is one event with `source` and `detail-type` from here. */
+export const eventBridgeTargetSchema = z
+  .object({
+    name: targetName,
+    type: z.literal('eventbridge'),
+    eventBusArn: z
+      .string()
+      .regex(arnPattern('events', 'event-bus/[A-Za-z0-9._/-]{1,256}'), 'must be an EventBridge event bus ARN')
+      .optional(),
+    provision: z.boolean().optional(),
+    source: z
+      .string()
+      .min(1)
+      .max(256)
+      .refine((source) => !source.startsWith('aws.'), {
+        message: 'sources starting with "aws." are reserved for AWS',
+      }),
+    detailType: z.string().min(1).max(128),
+  })
+  .strict()
+  .refine(existingOrProvisioned('eventBusArn'), existingOrProvisionedMessage('eventbridge', 'eventBusArn'));
+
+/** A Lambda function invoked synchronously with the envelope. */
+export const lambdaTargetSchema = z
+  .object({
+    name: targetName,
+    type: z.literal('lambda'),
+    functionArn: z
+      .string()
+      .regex(
+        arnPattern('lambda', 'function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?'),
+        'must be a Lambda function ARN (optionally with a version or alias)',
+      ),
+  })
+  .strict();
+
+/** Where an HTTP target's signing secret lives: never in the namespace parameter itself. */
+const secretReferenceSchema = z.union([
+  z.strictObject({
+    /** An SSM SecureString parameter name (`/path/to/secret`). */
+    ssmParameter: z
+      .string()
+      .regex(/^\/[A-Za-z0-9_./-]{1,1010}$/, 'must be an SSM parameter name starting with "/"'),
+  }),
+  z.strictObject({
+    /** A Secrets Manager secret ARN. */
+    secretArn: z
+      .string()
+      .regex(
+        arnPattern('secretsmanager', 'secret:[A-Za-z0-9/_+=.@-]{1,512}'),
+        'must be a Secrets Manager secret ARN',
+      ),
+  }),
+]);
+
+/** Longest wait for a webhook's answer; a consumer delivers a batch's messages one after another. */
+export const MAX_HTTP_TIMEOUT_SECONDS = 10;
+
+/** A webhook: HTTPS (plain HTTP only in local mode), signed with HMAC-SHA256, `Idempotency-Key: <mutation id>`. */
+export const httpTargetSchema = z
+  .object({
+    name: targetName,
+    type: z.literal('http'),
+    url: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }),
+    secret: secretReferenceSchema,
+    /** @default 5 */
+    timeoutSeconds: z.number().min(1).max(MAX_HTTP_TIMEOUT_SECONDS).optional(),
+  })
+  .strict();
+
+export const targetSchema = z.discriminatedUnion('type', [
+  dynamoDbTargetSchema,
+  sqsTargetSchema,
+  kinesisTargetSchema,
+  snsTargetSchema,
+  eventBridgeTargetSchema,
+  lambdaTargetSchema,
+  httpTargetSchema,
+]);
 
 const retrySchema = z
   .object({
@@ -79,6 +256,11 @@ const retrySchema = z
 export const namespaceConfigSchema = z
   .object({
     name: z.string().regex(NAMESPACE_NAME_PATTERN, 'namespace name must match [a-z0-9][a-z0-9_-]{0,62}'),
+    /**
+     * The config's revision, raised by whoever changes it (`wal ns set` does): stamped on every envelope, so a
+     * receiver and an operator can tell which routing a mutation was accepted under.
+     */
+    version: z.number().int().min(1).default(1),
     enabled: z.boolean().default(true),
     /**
      * Refuse mutations without an idempotency key (400). Without a key a mutation is at least once: a
@@ -136,6 +318,13 @@ export const namespaceConfigSchema = z
 export type NamespaceConfig = z.output<typeof namespaceConfigSchema>;
 export type TargetConfig = z.output<typeof targetSchema>;
 export type DynamoDbTargetConfig = z.output<typeof dynamoDbTargetSchema>;
+export type SqsTargetConfig = z.output<typeof sqsTargetSchema>;
+export type KinesisTargetConfig = z.output<typeof kinesisTargetSchema>;
+export type SnsTargetConfig = z.output<typeof snsTargetSchema>;
+export type EventBridgeTargetConfig = z.output<typeof eventBridgeTargetSchema>;
+export type LambdaTargetConfig = z.output<typeof lambdaTargetSchema>;
+export type HttpTargetConfig = z.output<typeof httpTargetSchema>;
+export type TargetType = TargetConfig['type'];
 export type RetryConfig = NamespaceConfig['retry'];
 
 export class InvalidNamespaceConfigError extends Error {
@@ -176,4 +365,24 @@ export function namespaceParameterName(stage: string, namespace: string): string
 
 export function namespaceParameterPrefix(stage: string): string {
   return `/wal/${stage}/namespaces/`;
+}
+
+/** The resource a target writes to (table, queue URL, ARN, webhook URL), or undefined before the stack provisions it. */
+export function targetResource(target: TargetConfig): string | undefined {
+  switch (target.type) {
+    case 'dynamodb':
+      return target.tableName;
+    case 'sqs':
+      return target.queueUrl;
+    case 'kinesis':
+      return target.streamArn;
+    case 'sns':
+      return target.topicArn;
+    case 'eventbridge':
+      return target.eventBusArn;
+    case 'lambda':
+      return target.functionArn;
+    case 'http':
+      return target.url;
+  }
 }

@@ -3,6 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createTargetClients } from '#lambdas/shared/clients';
 import type { DeliveryDependencies } from '#lambdas/shared/delivery';
 import type { Envelope, LoggedMutation } from '#lambdas/shared/envelope';
 import { type NamespaceConfig, parseNamespaceConfig } from '#lambdas/shared/namespace-config';
@@ -67,7 +68,7 @@ export function deliveryDependencies(config: NamespaceConfig, now: number): Deli
     queues: { delay: 'delay-url', retry: 'retry-url', deadLetter: 'dlq-url' },
     ledger: { documentClient, tableName: 'ledger' },
     namespaces: staticNamespaces(config),
-    targetClients: { documentClient },
+    targetClients: createTargetClients(documentClient),
     logger: silentLogger,
     now: () => now,
     random: () => 1,

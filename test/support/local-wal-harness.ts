@@ -5,7 +5,7 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { monotonicFactory } from 'ulid';
 import type { IngestDependencies } from '#lambdas/ingest/ingest-mutation';
-import { createDocumentClient } from '#lambdas/shared/clients';
+import { createDocumentClient, createTargetClients } from '#lambdas/shared/clients';
 import type { DeliveryDependencies } from '#lambdas/shared/delivery';
 import { namespaceParameterPrefix } from '#lambdas/shared/namespace-config';
 import { SsmNamespaceConfigStore } from '#lambdas/shared/namespace-store';
@@ -205,7 +205,7 @@ function sharedDependenciesOf(wal: LocalWal, stage: string) {
       0,
       silentLogger,
     ),
-    targetClients: { documentClient },
+    targetClients: createTargetClients(documentClient),
     logger: silentLogger,
     now: Date.now,
     random: Math.random,

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
-import { parseNamespaceConfig } from '#lambdas/shared/namespace-config';
+import { parseNamespaceConfig, targetResource } from '#lambdas/shared/namespace-config';
 import { type LocalWal, startLocalWal } from '#src/local/runtime/local-wal';
 import { synthesizeStack } from '#src/local/runtime/synthesize';
 
@@ -70,7 +70,7 @@ async function describeNamespaces(wal: LocalWal): Promise<string[]> {
     const answer = await wal.clients.ssm.send(new GetParameterCommand({ Name: name }));
     const config = parseNamespaceConfig(JSON.parse(answer.Parameter?.Value ?? '{}'), name);
     const targets = config.targets.map((target) =>
-      `${target.name} (${target.type} ${target.tableName ?? ''})`.trim(),
+      `${target.name} (${target.type} ${targetResource(target) ?? ''})`.trim(),
     );
     lines.push(`${config.name}${config.enabled ? '' : ' [disabled]'} -> ${targets.join(', ')}`);
   }

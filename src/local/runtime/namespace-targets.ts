@@ -27,8 +27,12 @@ export async function targetTableName(
     namespace,
   );
   const found = config.targets.find(
-    (candidate) => candidate.tableName !== undefined && (target === undefined || candidate.name === target),
+    (candidate) =>
+      candidate.type === 'dynamodb' &&
+      candidate.tableName !== undefined &&
+      (target === undefined || candidate.name === target),
   );
-  if (!found?.tableName) throw new TargetTableNotFoundError(namespaceParameterName(stage, namespace), target);
+  if (found?.type !== 'dynamodb' || !found.tableName)
+    throw new TargetTableNotFoundError(namespaceParameterName(stage, namespace), target);
   return found.tableName;
 }
