@@ -14,6 +14,7 @@ import {
 import { grantPermissions, targetResources } from './targets/index';
 import type { TargetPermission } from './targets/target-resources';
 import { DEFAULT_REMOVAL_POLICY } from './wal-defaults';
+import type { NamespaceQueues } from './wal-queues';
 
 /** A standard-tier SSM parameter holds at most 4 KB. */
 const MAX_PARAMETER_LENGTH = 4096;
@@ -21,6 +22,7 @@ const MAX_PARAMETER_LENGTH = 4096;
  * The longest value each provisioned resource's name token may resolve to, for the parameter's size check:
  * DynamoDB's 255-character table name, an SQS URL with an 80-character name, ARNs with the longest names.
  */
+const LONGEST_QUEUE_URL = 'x'.repeat(140);
 const LONGEST_RESOURCE_VALUE: Record<ProvisionableType, number> = {
   dynamodb: 255,
   sqs: 140,
@@ -41,6 +43,11 @@ export interface NamespaceParametersProps {
    * @default DEFAULT_REMOVAL_POLICY (RemovalPolicy.RETAIN)
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * The own queues of isolated namespaces, whose URLs go into their parameters (`delivery.queues`).
+   * @default - none
+   */
+  readonly namespaceQueues?: ReadonlyMap<string, NamespaceQueues>;
 }
 
 /** A namespace's config parameter would not fit a standard-tier SSM parameter. */
@@ -98,7 +105,7 @@ export class NamespaceParameters extends Construct {
         if (resources.provisioned) provisioned.set(`${namespace.name}/${target.name}`, resources.provisioned);
         return resources.config;
       });
-      const value = { ...namespace, targets };
+      const value = { ...namespace, targets, delivery: deliveryOf(namespace, props.namespaceQueues) };
       checkSize(namespace.name, value);
 
       parameters.set(
@@ -153,6 +160,16 @@ export class NamespaceParameters extends Construct {
   }
 }
 
+/** The namespace's delivery settings with its own queues' URLs when it is isolated. */
+function deliveryOf(
+  namespace: NamespaceConfig,
+  namespaceQueues: ReadonlyMap<string, NamespaceQueues> | undefined,
+): NamespaceConfig['delivery'] {
+  const queues = namespaceQueues?.get(namespace.name);
+  if (!queues) return namespace.delivery;
+  return { ...namespace.delivery, queues: { delay: queues.delay.queueUrl, retry: queues.retry.queueUrl } };
+}
+
 function checkSize(namespace: string, value: NamespaceConfig): void {
   const longest = JSON.stringify({
     ...value,
@@ -166,6 +183,9 @@ function checkSize(namespace: string, value: NamespaceConfig): void {
           }
         : target,
     ),
+    delivery: value.delivery.queues
+      ? { ...value.delivery, queues: { delay: LONGEST_QUEUE_URL, retry: LONGEST_QUEUE_URL } }
+      : value.delivery,
   });
   if (longest.length > MAX_PARAMETER_LENGTH) {
     throw new NamespaceParameterTooLargeError(namespace, longest.length);

@@ -329,6 +329,9 @@ export function loadNamespaceFile(source: string): LoadedNamespace {
       ? []
       : [`targets.${index}: target "${target.name}" sets both "${field}" and "provision": true; choose one`];
   });
+  if (config.delivery.queues !== undefined) {
+    issues.push('delivery.queues: the stack writes the queues of an isolated namespace; remove "queues"');
+  }
   if (issues.length > 0) throw new InvalidNamespaceConfigError(source, issues);
 
   return { config, source };

@@ -232,6 +232,19 @@ export class WalConsumers extends Construct {
         new SqsEventSource(queue, { batchSize, reportBatchItemFailures: true }),
       );
     }
+    // An isolated namespace's queues have mappings of their own: its backlog waits behind nobody else's, and
+    // its cap bounds what a retry storm in it can take of the function's concurrency.
+    for (const { namespace, delay, retry } of queues.namespaceQueues.values()) {
+      for (const queue of [delay, retry]) {
+        consumer.handler.addEventSource(
+          new SqsEventSource(queue, {
+            batchSize,
+            reportBatchItemFailures: true,
+            ...(namespace.maxConcurrency === undefined ? {} : { maxConcurrency: namespace.maxConcurrency }),
+          }),
+        );
+      }
+    }
     return consumer;
   }
 }

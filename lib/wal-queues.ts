@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ArnFormat, Aws, Duration, Fn, type RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -50,7 +51,32 @@ export interface WalQueuesProps {
    * @default - the stack name, which is unique per account and region
    */
   readonly queueNamePrefix?: string;
+  /**
+   * Namespaces that get delay and retry queues of their own (`delivery.isolated` in their config).
+   * @default - none: every namespace shares the WAL's queues
+   */
+  readonly isolatedNamespaces?: readonly IsolatedNamespace[];
 }
+
+/** A namespace whose delayed and retried mutations wait on queues of its own. */
+export interface IsolatedNamespace {
+  readonly name: string;
+  /**
+   * The most concurrent consumer invocations its queues may use.
+   * @default - no cap
+   */
+  readonly maxConcurrency?: number;
+}
+
+/** An isolated namespace's own queues. Its dead letters go to the shared DLQ. */
+export interface NamespaceQueues {
+  readonly namespace: IsolatedNamespace;
+  readonly delay: sqs.Queue;
+  readonly retry: sqs.Queue;
+}
+
+/** SQS lets a redrive allow policy name at most 10 source queues. */
+const MAX_REDRIVE_SOURCE_QUEUES = 10;
 
 /** A queue setting that SQS would reject, or that would break the consumer's guarantees. */
 export class InvalidQueueSettingError extends Error {
@@ -83,6 +109,8 @@ export class WalQueues extends Construct {
   /** Visibility timeout of the delay, retry and stream-failure queues. */
   readonly visibilityTimeout: Duration;
   readonly maxReceiveCount: number;
+  /** The own queues of each isolated namespace, by namespace name. */
+  readonly namespaceQueues: ReadonlyMap<string, NamespaceQueues>;
 
   constructor(scope: Construct, id: string, props: WalQueuesProps) {
     super(scope, id);
@@ -100,9 +128,14 @@ export class WalQueues extends Construct {
       delay: `${prefix}-delay-${instance}`,
       streamFailure: `${prefix}-stream-failures-${instance}`,
     };
-    const sourceQueues = Object.entries(names).map(([key, name]) =>
-      sqs.Queue.fromQueueArn(this, `${key}Source`, queueArn(this, name)),
-    );
+    const isolated = (props.isolatedNamespaces ?? []).map((namespace) => ({
+      namespace,
+      names: isolatedQueueNames(prefix, namespace.name, instance),
+    }));
+    const sourceNames = [
+      ...Object.values(names),
+      ...isolated.flatMap(({ names }) => [names.delay, names.retry]),
+    ];
     const common = {
       encryption: sqs.QueueEncryption.KMS,
       encryptionMasterKey: props.encryptionKey,
@@ -114,8 +147,7 @@ export class WalQueues extends Construct {
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       ...common,
-      // Only the WAL's own queues may use it as their DLQ (and be redriven to).
-      redriveAllowPolicy: { redrivePermission: sqs.RedrivePermission.BY_QUEUE, sourceQueues },
+      redriveAllowPolicy: this.redriveAllowPolicy(sourceNames),
     });
     const withDeadLetterQueue = {
       ...common,
@@ -128,14 +160,49 @@ export class WalQueues extends Construct {
       ...withDeadLetterQueue,
       queueName: names.streamFailure,
     });
+    this.namespaceQueues = new Map(
+      isolated.map(({ namespace, names }) => {
+        const scopeOfNamespace = new Construct(this, `Namespace-${namespace.name}`);
+        const queues = {
+          namespace,
+          delay: new sqs.Queue(scopeOfNamespace, 'DelayQueue', {
+            ...withDeadLetterQueue,
+            queueName: names.delay,
+          }),
+          retry: new sqs.Queue(scopeOfNamespace, 'RetryQueue', {
+            ...withDeadLetterQueue,
+            queueName: names.retry,
+          }),
+        };
+        return [namespace.name, queues];
+      }),
+    );
+  }
+
+  /**
+   * Only the WAL's own queues may use the DLQ (and be redriven to). SQS names at most 10 source queues; with
+   * more (isolated namespaces), any queue of the account may: the DLQ's own policy still limits who sends.
+   */
+  private redriveAllowPolicy(sourceNames: readonly string[]): sqs.RedriveAllowPolicy {
+    if (sourceNames.length > MAX_REDRIVE_SOURCE_QUEUES)
+      return { redrivePermission: sqs.RedrivePermission.ALLOW_ALL };
+    const sourceQueues = sourceNames.map((name, index) =>
+      sqs.Queue.fromQueueArn(this, `Source${index}`, queueArn(this, name)),
+    );
+    return { redrivePermission: sqs.RedrivePermission.BY_QUEUE, sourceQueues };
   }
 
   /** Send to the delay, retry and dead-letter queues (what a consumer parks, retries or gives up). */
   grantEnqueue(grantee: iam.IGrantable): iam.Grant {
-    return this.delayQueue
-      .grantSendMessages(grantee)
-      .combine(this.retryQueue.grantSendMessages(grantee))
-      .combine(this.deadLetterQueue.grantSendMessages(grantee));
+    return [...this.namespaceQueues.values()]
+      .flatMap((queues) => [queues.delay, queues.retry])
+      .reduce(
+        (all, queue) => all.combine(queue.grantSendMessages(grantee)),
+        this.delayQueue
+          .grantSendMessages(grantee)
+          .combine(this.retryQueue.grantSendMessages(grantee))
+          .combine(this.deadLetterQueue.grantSendMessages(grantee)),
+      );
   }
 
   /**
@@ -164,6 +231,19 @@ export class WalQueues extends Construct {
  * are new each time a stack of this name is created. A pseudo parameter, so the DLQ's redrive allow
  * policy can name the queues without referring to them.
  */
+/**
+ * Names of an isolated namespace's queues: a hash of the namespace keeps them within SQS's 80 characters
+ * (names are fixed so the DLQ's redrive allow policy can name them without a dependency cycle).
+ */
+function isolatedQueueNames(
+  prefix: string,
+  namespace: string,
+  instance: string,
+): { delay: string; retry: string } {
+  const hash = createHash('sha256').update(namespace).digest('hex').slice(0, 8);
+  return { delay: `${prefix}-n${hash}-delay-${instance}`, retry: `${prefix}-n${hash}-retry-${instance}` };
+}
+
 function stackInstanceId(): string {
   return Fn.select(0, Fn.split('-', Fn.select(2, Fn.split('/', Aws.STACK_ID))));
 }

@@ -53,12 +53,17 @@ export class WalStack extends Stack {
       consumerTimeout: settings.consumerTimeout,
       maxReceiveCount: settings.queueMaxReceiveCount,
       removalPolicy: settings.removalPolicy,
+      isolatedNamespaces: this.config.namespaces
+        .map(({ config }) => config)
+        .filter((config) => config.delivery.isolated)
+        .map((config) => ({ name: config.name, maxConcurrency: config.delivery.maxConcurrency })),
     });
     this.namespaces = new NamespaceParameters(this, 'Namespaces', {
       stage,
       namespaces: this.config.namespaces.map((namespace) => namespace.config),
       encryptionKey: this.storage.key,
       removalPolicy: settings.removalPolicy,
+      namespaceQueues: this.queues.namespaceQueues,
     });
     this.ingestApi = this.createIngestApi(settings);
     this.consumers = this.createConsumers(settings);

@@ -4,7 +4,9 @@ import {
   type DeliveryDependencies,
   deadLetter,
   deliverToTarget,
+  deliveryQueues,
   MAX_SQS_DELAY_SECONDS,
+  type QueueUrls,
   RECHECK_DELAY_MS,
   routeCommitted,
   sendToQueue,
@@ -95,6 +97,21 @@ function parseBody(record: SQSRecord): QueueMessage | StreamFailure | undefined 
   return failure.success ? failure.data : undefined;
 }
 
+/**
+ * The queues a waiting message hops on: its namespace's (isolated or shared). Any of them is correct, as one
+ * consumer drains them all, so a namespace whose config cannot be read now hops on the shared ones.
+ */
+async function queuesOfNamespace(
+  deps: DeliveryDependencies,
+  namespace: string,
+): Promise<Pick<QueueUrls, 'delay' | 'retry'>> {
+  try {
+    return deliveryQueues(deps, await deps.namespaces.get(namespace));
+  } catch {
+    return deps.queues;
+  }
+}
+
 /** Re-enqueues a message that is not due yet (waits past SQS's 900 s limit hop by hop). */
 async function hopIfEarly(
   deps: DeliveryDependencies,
@@ -103,7 +120,8 @@ async function hopIfEarly(
 ): Promise<boolean> {
   // Up to a second early is fine: SQS delays are whole seconds.
   if (message.notBefore - deps.now() <= 1_000) return false;
-  const queueUrl = message.kind === 'deliver' ? deps.queues.delay : deps.queues.retry;
+  const queues = await queuesOfNamespace(deps, message.mutation.envelope.namespace);
+  const queueUrl = message.kind === 'deliver' ? queues.delay : queues.retry;
   await sendToQueue(
     deps,
     queueUrl,

@@ -44,7 +44,8 @@ export async function routeCommitted(deps: DeliveryDependencies, mutation: Logge
   for (const target of names) {
     const due = envelope.deliverAt ?? 0;
     if (due > deps.now()) {
-      await sendToQueue(deps, deps.queues.delay, { kind: 'deliver', mutation, target, notBefore: due }, due);
+      const queue = deliveryQueues(deps, config).delay;
+      await sendToQueue(deps, queue, { kind: 'deliver', mutation, target, notBefore: due }, due);
       deps.logger.info('Mutation delayed', {
         namespace: envelope.namespace,
         id: envelope.id,
@@ -55,6 +56,14 @@ export async function routeCommitted(deps: DeliveryDependencies, mutation: Logge
       await deliverToTarget(deps, { config, mutation, target });
     }
   }
+}
+
+/** The delay and retry queues of a namespace: its own when it is isolated, else the WAL's shared ones. */
+export function deliveryQueues(
+  deps: Pick<DeliveryDependencies, 'queues'>,
+  config: NamespaceConfig,
+): Pick<QueueUrls, 'delay' | 'retry'> {
+  return config.delivery.queues ?? deps.queues;
 }
 
 /** One delivery of a mutation to one of its targets. */
@@ -124,7 +133,7 @@ async function retryOrDeadLetter(
     return;
   }
   const notBefore = deps.now() + backoffMs(config.retry, failure.attempt, deps.random);
-  await sendToQueue(deps, deps.queues.retry, { ...failure, notBefore }, notBefore);
+  await sendToQueue(deps, deliveryQueues(deps, config).retry, { ...failure, notBefore }, notBefore);
   deps.logger.warn('Mutation retry scheduled', {
     namespace: failure.mutation.envelope.namespace,
     id: failure.mutation.envelope.id,

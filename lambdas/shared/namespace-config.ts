@@ -253,6 +253,30 @@ const retrySchema = z
     message: 'maxBackoffSeconds must be at least initialBackoffSeconds',
   });
 
+/**
+ * Isolation from noisy neighbours: an isolated namespace's delayed and retried mutations wait on queues of
+ * its own, drained by their own event source mappings with a concurrency cap, so a retry storm in one
+ * namespace neither queues ahead of the others' retries nor takes all of the consumer's concurrency. The
+ * DLQ stays shared (one place to watch and redrive). A deploy creates the queues.
+ */
+const deliverySchema = z
+  .object({
+    /** @default false */
+    isolated: z.boolean().default(false),
+    /** With `isolated`: the most concurrent consumer invocations for its queues (Lambda: 2 to 1000). @default - no cap */
+    maxConcurrency: z.number().int().min(2).max(1000).optional(),
+    /** Written by the stack for an isolated namespace: its own queue URLs. Never set in config/. */
+    queues: z.strictObject({ delay: z.string().min(1), retry: z.string().min(1) }).optional(),
+  })
+  .strict()
+  .refine(
+    (delivery) =>
+      delivery.isolated || (delivery.maxConcurrency === undefined && delivery.queues === undefined),
+    {
+      message: '"maxConcurrency" and "queues" apply to an isolated namespace ("isolated": true)',
+    },
+  );
+
 export const namespaceConfigSchema = z
   .object({
     name: z.string().regex(NAMESPACE_NAME_PATTERN, 'namespace name must match [a-z0-9][a-z0-9_-]{0,62}'),
@@ -288,6 +312,7 @@ export const namespaceConfigSchema = z
      * routed: the DLQ keeps messages 14 days, and a delayed mutation waits up to maxDelaySeconds.
      */
     retentionDays: z.number().int().min(LEDGER_MIN_RETENTION_DAYS).max(3650).default(30),
+    delivery: deliverySchema.default({ isolated: false }),
   })
   .strict()
   .superRefine((config, ctx) => {
