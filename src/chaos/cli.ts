@@ -4,6 +4,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 import { parseArgs } from 'node:util';
 import { runTool } from '#src/cli/run-tool';
+import { formatFifoReport, isFifoClean } from './fifo-check';
 import { parseOutage } from './outages';
 import { formatReport, formatSent, isClean } from './reconcile';
 import { runChaos } from './run-chaos';
@@ -71,6 +72,7 @@ async function main(): Promise<number> {
   if (process.stdout.isTTY) process.stdout.write('\n');
   console.log(formatReport(run.report));
   console.log(formatSent(run.report));
+  if (run.fifo) console.log(formatFifoReport(run.fifo));
   console.log(`took ${run.seconds.toFixed(1)} s`);
   for (const problem of run.report.problems) console.log(`  problem: ${problem}`);
   for (const letter of run.report.deadLetters) {
@@ -78,7 +80,8 @@ async function main(): Promise<number> {
       `  dlq: ${letter.id} ${letter.mutation ?? '(not a mutation the clients were answered)'}: ${letter.reason}`,
     );
   }
-  return isClean(run.report) ? 0 : 1;
+  for (const problem of run.fifo?.problems ?? []) console.log(`  fifo problem: ${problem}`);
+  return isClean(run.report) && (run.fifo === undefined || isFifoClean(run.fifo)) ? 0 : 1;
 }
 
 runTool(main);

@@ -10,6 +10,8 @@ import { targetTableName } from '#src/local/runtime/namespace-targets';
 import { synthesizeStack } from '#src/local/runtime/synthesize';
 import { fillEffectiveTimes, type MutationResult, sendWorkload } from './client';
 import { configChange } from './config-change';
+import { type FifoReport, reconcileFifo } from './fifo-check';
+import { fifoTargetOf, receiveAll } from './fifo-receiver';
 import type { Item } from './oracle';
 import { type OutageSpec, type OutageWindow, outageWindows } from './outages';
 import { type ChaosReport, reconcile, type SettledState } from './reconcile';
@@ -40,6 +42,8 @@ export interface ChaosOptions {
 
 export interface ChaosRun {
   readonly report: ChaosReport;
+  /** The namespace's SQS FIFO target as its receiver saw it, when the namespace has one. */
+  readonly fifo?: FifoReport;
   readonly results: MutationResult[];
   readonly outages: readonly OutageWindow[];
   readonly seconds: number;
@@ -78,8 +82,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosRun> {
   });
   try {
     await waitForOutages(sendAt, outages, options);
-    const { report, results } = await sendAndSettle({ wal, targetTable }, started, options);
-    return { report, results, outages, seconds: (Date.now() - started) / 1000 };
+    const fifoTarget = await fifoTargetOf(wal.clients.ssm, namespaceParameterName(STAGE, NAMESPACE));
+    const stack = { wal, targetTable, ...(fifoTarget ? { fifoTarget } : {}) };
+    const { report, results, fifoDeadLettered } = await sendAndSettle(stack, started, options);
+    const fifo = fifoTarget
+      ? reconcileFifo(results, await receiveAll(wal.clients.sqs, fifoTarget.queueUrl), fifoDeadLettered)
+      : undefined;
+    return { report, results, ...(fifo ? { fifo } : {}), outages, seconds: (Date.now() - started) / 1000 };
   } finally {
     await wal.stop();
   }
@@ -118,13 +127,15 @@ async function waitForOutages(
 interface ChaosStack {
   readonly wal: LocalWal;
   readonly targetTable: string;
+  /** The namespace's SQS FIFO target, if it has one: its dead letters are told apart from the table's. */
+  readonly fifoTarget?: { readonly name: string; readonly queueUrl: string };
 }
 
 async function sendAndSettle(
   stack: ChaosStack,
   started: number,
   options: ChaosOptions,
-): Promise<{ report: ChaosReport; results: MutationResult[] }> {
+): Promise<{ report: ChaosReport; results: MutationResult[]; fifoDeadLettered: ReadonlySet<string> }> {
   const { wal } = stack;
   const plan = planWorkload({ mutations: options.mutations, runId: `r${started.toString(36)}` });
   const change = configChange(wal.clients.ssm, namespaceParameterName(STAGE, NAMESPACE));
@@ -146,11 +157,12 @@ async function sendAndSettle(
   const filling = Date.now();
   const results = await fillEffectiveTimes(sent, { apiUrl: wal.apiUrl, namespace: NAMESPACE });
   const settling = Date.now();
-  const state = await settle(stack, results, options);
+  const fifoDeadLettered = new Set<string>();
+  const state = await settle(stack, results, options, fifoDeadLettered);
   options.onEvent?.(
     `effective times looked up in ${((settling - filling) / 1000).toFixed(1)} s, settled in ${since(settling)}`,
   );
-  return { report: reconcile(results, state, countSent(plan, results)), results };
+  return { report: reconcile(results, state, countSent(plan, results)), results, fifoDeadLettered };
 }
 
 interface Step {
@@ -196,13 +208,14 @@ async function settle(
   stack: ChaosStack,
   results: MutationResult[],
   options: ChaosOptions,
+  fifoDeadLettered: Set<string>,
 ): Promise<SettledState> {
   const deadline = Date.now() + options.settleTimeoutMs;
   const deadLettered = new Map<string, string>();
   const acked = results.filter((result) => result.outcome === 'acked').length;
   let quietRounds = 0;
   for (;;) {
-    const state = await readState(stack, deadLettered);
+    const state = await readState(stack, deadLettered, fifoDeadLettered);
     const report = reconcile(results, state);
     options.onProgress?.({ phase: 'settle', done: report.applied + report.dlq, total: acked });
     quietRounds = (await queuesBusy(stack.wal)) ? 0 : quietRounds + 1;
@@ -244,8 +257,9 @@ async function queuesBusy(wal: LocalWal): Promise<boolean> {
 }
 
 async function readState(
-  { wal, targetTable }: ChaosStack,
+  { wal, targetTable, fifoTarget }: ChaosStack,
   deadLettered: Map<string, string>,
+  fifoDeadLettered: Set<string>,
 ): Promise<SettledState> {
   const documents = DynamoDBDocumentClient.from(wal.clients.dynamodb);
   const items = new Map<string, Item>();
@@ -258,7 +272,11 @@ async function readState(
     start = page.LastEvaluatedKey;
   } while (start);
   // Reading the DLQ hides its messages for a moment: ids seen once are remembered.
-  for (const [id, reason] of await deadLetters(wal)) deadLettered.set(id, reason);
+  for (const letter of await deadLetters(wal)) {
+    // A dead letter of the FIFO target says nothing about the table, and the other way round.
+    if (fifoTarget && letter.target === fifoTarget.name) fifoDeadLettered.add(letter.id);
+    else deadLettered.set(letter.id, letter.reason);
+  }
   return { items, deadLettered };
 }
 
@@ -267,8 +285,8 @@ async function readState(
  * look. Read loosely (not with the implementation's schema): a message names its mutation as
  * `mutation.envelope.id` or `id`, and says why in `reason` or `lastError`.
  */
-async function deadLetters(wal: LocalWal): Promise<Map<string, string>> {
-  const found = new Map<string, string>();
+async function deadLetters(wal: LocalWal): Promise<{ id: string; target?: string; reason: string }[]> {
+  const found: { id: string; target?: string; reason: string }[] = [];
   for (let round = 0; round < 100; round++) {
     const answer = await wal.clients.sqs.send(
       new ReceiveMessageCommand({
@@ -280,18 +298,27 @@ async function deadLetters(wal: LocalWal): Promise<Map<string, string>> {
     const messages = answer.Messages ?? [];
     if (messages.length === 0) break;
     for (const message of messages) {
-      const body = parseJson(message.Body);
-      const mutation = body.mutation as { envelope?: { id?: unknown } } | undefined;
-      const id = mutation?.envelope?.id ?? body.id ?? streamRecordId(body);
-      const reason = body.reason ?? body.lastError ?? body.kind ?? 'no reason given';
-      const attempts =
-        typeof body.attempt === 'number' && !String(reason).includes('attempt')
-          ? ` after ${body.attempt} attempt(s)`
-          : '';
-      if (typeof id === 'string') found.set(id, `${String(reason)}${attempts}`);
+      const letter = deadLetterOf(parseJson(message.Body));
+      if (letter) found.push(letter);
     }
   }
   return found;
+}
+
+/** A DLQ message's mutation id, target and reason, read loosely; undefined when it names no mutation. */
+function deadLetterOf(
+  body: Record<string, unknown>,
+): { id: string; target?: string; reason: string } | undefined {
+  const mutation = body.mutation as { envelope?: { id?: unknown } } | undefined;
+  const id = mutation?.envelope?.id ?? body.id ?? streamRecordId(body);
+  if (typeof id !== 'string') return undefined;
+  const reason = body.reason ?? body.lastError ?? body.kind ?? 'no reason given';
+  const attempts =
+    typeof body.attempt === 'number' && !String(reason).includes('attempt')
+      ? ` after ${body.attempt} attempt(s)`
+      : '';
+  const target = typeof body.target === 'string' ? { target: body.target } : {};
+  return { id, ...target, reason: `${String(reason)}${attempts}` };
 }
 
 function parseJson(text: string | undefined): Record<string, unknown> {

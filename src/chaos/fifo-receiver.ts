@@ -1,0 +1,54 @@
+import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { ReceivedFifoMessage } from './fifo-check';
+
+/** The namespace's SQS FIFO target, read from its parameter as an operator would: its name and queue URL. */
+export async function fifoTargetOf(
+  ssm: SSMClient,
+  parameterName: string,
+): Promise<{ name: string; queueUrl: string } | undefined> {
+  const answer = await ssm.send(new GetParameterCommand({ Name: parameterName }));
+  const config = JSON.parse(answer.Parameter?.Value ?? '{}') as { targets?: Record<string, unknown>[] };
+  const target = (config.targets ?? []).find(
+    (candidate) => candidate.type === 'sqs' && String(candidate.queueUrl ?? '').endsWith('.fifo'),
+  );
+  return target ? { name: String(target.name), queueUrl: String(target.queueUrl) } : undefined;
+}
+
+/**
+ * Everything on the FIFO queue, as a receiver sees it. Messages are left on the queue (hidden for the read):
+ * the local SQS deduplicates only against messages it still holds, so deleting them would let a late
+ * duplicate in that AWS's 5-minute window would drop.
+ */
+export async function receiveAll(sqs: SQSClient, queueUrl: string): Promise<ReceivedFifoMessage[]> {
+  const messages: ReceivedFifoMessage[] = [];
+  for (;;) {
+    const answer = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 600,
+        // The local SQS returns system attributes (dedup and group ids) only for 'All'.
+        AttributeNames: ['All'],
+      }),
+    );
+    const page = answer.Messages ?? [];
+    if (page.length === 0) return messages;
+    for (const message of page) {
+      messages.push({
+        id: envelopeId(message.Body),
+        deduplicationId: message.Attributes?.MessageDeduplicationId,
+        groupId: message.Attributes?.MessageGroupId,
+      });
+    }
+  }
+}
+
+function envelopeId(body: string | undefined): string | undefined {
+  try {
+    const value = JSON.parse(body ?? '{}') as { id?: unknown };
+    return typeof value.id === 'string' ? value.id : undefined;
+  } catch {
+    return undefined;
+  }
+}
