@@ -19,7 +19,6 @@ const clients = {
   ssm: new SSMClient({ region: 'us-east-1' }),
   secretsManager: new SecretsManagerClient({ region: 'us-east-1' }),
 };
-const NOW = 1_700_000_000_000;
 
 let receiver: WebhookReceiver;
 beforeAll(async () => {
@@ -109,7 +108,7 @@ describe('HttpTarget', () => {
     // THEN
     await expect(apply).rejects.toThrow(PermanentTargetError);
     await expect(apply).rejects.toThrow(
-      new RegExp(`answered ${status}: receiver says ${status}.*${escape(hint)}$`),
+      new RegExp(`answered ${status}: receiver says ${status}.*${escapeRegExp(hint)}$`),
     );
   });
 
@@ -192,7 +191,7 @@ describe('createTarget', () => {
   });
 });
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
