@@ -10,7 +10,7 @@ import { webhookHeaders } from './webhook-signature';
 /** How long the WAL waits for a webhook's answer unless the target sets `timeoutSeconds`. */
 export const DEFAULT_HTTP_TIMEOUT_SECONDS = 5;
 /** Characters of a refusing answer's body kept in the error (and so in the DLQ message). */
-export const RESPONSE_EXCERPT_CHARS = 200;
+const RESPONSE_EXCERPT_CHARS = 200;
 /** Bytes of an answer's body read at most, whatever it holds. */
 const RESPONSE_READ_BYTES = 4096;
 
