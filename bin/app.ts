@@ -8,6 +8,7 @@ import {
   MissingStageError,
   NamespaceConfigSyntaxError,
   NamespaceFileNameMismatchError,
+  PlainHttpTargetError,
   resolveStage,
   UnknownStageError,
 } from '#lib/stage-config';
@@ -25,6 +26,7 @@ const CONFIG_ERRORS = [
   InvalidNamespaceConfigError,
   TimeoutsDoNotNestError,
   NamespaceParameterTooLargeError,
+  PlainHttpTargetError,
 ];
 
 const app = new App();

@@ -10,6 +10,8 @@ import {
   parseNamespaceConfig,
   RESOURCE_FIELDS,
 } from '#lambdas/shared/namespace-config';
+import { DEFAULT_HTTP_TIMEOUT_SECONDS } from '#lambdas/shared/targets/http-target';
+import { checkWebhookTimeout } from './timeout-budget';
 import {
   DEFAULT_API_THROTTLE,
   DEFAULT_CONFIG_MAX_AGE,
@@ -102,6 +104,13 @@ export interface StageSettings {
    * @default Duration.seconds(60) for every stage
    */
   readonly consumerTimeout: Duration;
+  /**
+   * Let http targets POST to plain `http://` URLs (a receiver on the developer's machine). Everywhere
+   * else a webhook must be `https://`: the synth fails on an `http://` url, and the consumers refuse one
+   * at runtime (lambdas/shared/targets/http-target.ts).
+   * @default true for `local`, false for every other stage
+   */
+  readonly allowHttpTargets: boolean;
 }
 
 /**
@@ -122,6 +131,7 @@ const DEFAULT_STAGE_SETTINGS: StageSettings = {
   streamRetryAttempts: DEFAULT_STREAM_RETRY_ATTEMPTS,
   streamMaxRecordAge: DEFAULT_STREAM_MAX_RECORD_AGE,
   consumerTimeout: DEFAULT_CONSUMER_TIMEOUT,
+  allowHttpTargets: false,
 };
 
 /** Per-stage departures from {@link DEFAULT_STAGE_SETTINGS}. */
@@ -137,7 +147,13 @@ const STAGE_SETTINGS_OVERRIDES: Readonly<Record<string, Partial<StageSettings>>>
   // Local runs pick up edited namespace configs quickly and log everything. The local runtime
   // emulates the redrive policy, so its receive count is pinned here (the default, 5) rather than
   // following a future change of the default; its queues keep the 360 s visibility timeout.
-  local: { logLevel: 'DEBUG', configMaxAge: Duration.seconds(5), queueMaxReceiveCount: 5 },
+  // Webhook receivers run on the developer's machine, without TLS.
+  local: {
+    logLevel: 'DEBUG',
+    configMaxAge: Duration.seconds(5),
+    queueMaxReceiveCount: 5,
+    allowHttpTargets: true,
+  },
 };
 
 /** The settings of `stage`: defaults, then the stage's overrides, then `overrides`. */
@@ -286,7 +302,11 @@ export function loadStageConfig(
 
   const namespaces = files.map((file) => loadNamespaceFile(path.join(directory, file)));
   const settings = stageSettings(stage, overrides);
-  for (const namespace of namespaces) checkRetention(namespace, settings);
+  for (const namespace of namespaces) {
+    checkRetention(namespace, settings);
+    if (!settings.allowHttpTargets) checkHttpsTargets(stage, namespace);
+    checkWebhookTimeouts(namespace, settings);
+  }
   return { stage, directory, namespaces, settings };
 }
 
@@ -304,6 +324,44 @@ function checkRetention({ config, source }: LoadedNamespace, settings: StageSett
       `retentionDays: must be at least ${needed} in this stage (the stream's ${streamDays} days of retention, ` +
         `the DLQ's 14 days plus a day, the longest delay's ${delayDays} days); it is ${config.retentionDays}`,
     ]);
+  }
+}
+
+/** An http target with a plain `http://` url, in a stage that allows only HTTPS. */
+export class PlainHttpTargetError extends Error {
+  constructor(
+    readonly stage: string,
+    readonly namespace: string,
+    readonly target: string,
+    readonly url: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `Namespace "${namespace}", target "${target}": url ${url} is plain http://, which stage "${stage}" ` +
+        'refuses (webhooks carry payloads in clear and are signed, not encrypted): use an https:// URL. ' +
+        'Only the local stage (allowHttpTargets) may POST to http:// receivers.',
+      options,
+    );
+    this.name = 'PlainHttpTargetError';
+  }
+}
+
+function checkHttpsTargets(stage: string, { config }: LoadedNamespace): void {
+  for (const target of config.targets) {
+    if (target.type === 'http' && new URL(target.url).protocol !== 'https:') {
+      throw new PlainHttpTargetError(stage, config.name, target.name, target.url);
+    }
+  }
+}
+
+function checkWebhookTimeouts({ config }: LoadedNamespace, settings: StageSettings): void {
+  for (const target of config.targets) {
+    if (target.type !== 'http') continue;
+    checkWebhookTimeout(
+      settings.consumerTimeout,
+      target.timeoutSeconds ?? DEFAULT_HTTP_TIMEOUT_SECONDS,
+      `namespace "${config.name}", http target "${target.name}"`,
+    );
   }
 }
 

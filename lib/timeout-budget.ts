@@ -96,6 +96,27 @@ export function consumerSdkBudget(timeout: Duration): SdkBudget {
   return budget;
 }
 
+/**
+ * A webhook's POST is the target write of a consumer's per-record budget: its timeout must fit the share
+ * one SDK call gets ({@link CONSUMER_CALLS_PER_TIMEOUT} per consumer timeout), next to the ledger read,
+ * the namespace config and signing secret reads (cached) and a retry-queue send.
+ */
+export function checkWebhookTimeout(
+  consumerTimeout: Duration,
+  webhookTimeoutSeconds: number,
+  what: string,
+): void {
+  const shareMs = consumerTimeout.toMilliseconds() / CONSUMER_CALLS_PER_TIMEOUT;
+  if (webhookTimeoutSeconds * 1000 > shareMs) {
+    throw new TimeoutsDoNotNestError(
+      what,
+      `its timeoutSeconds ${webhookTimeoutSeconds} s is more than the ${shareMs} ms a target call may take ` +
+        `in a consumer whose timeout is ${consumerTimeout.toSeconds()} s (a quarter of it): lower ` +
+        'timeoutSeconds or raise consumerTimeout',
+    );
+  }
+}
+
 /** Fails unless `calls` worst-case SDK calls fit in `availableMs`. */
 function checkPath(what: string, budget: SdkBudget, calls: number, availableMs: number): void {
   const pathMs = calls * worstCaseCallMs(budget);

@@ -76,6 +76,11 @@ export interface WalConsumersProps {
    */
   readonly queueBatchSize?: number;
   /**
+   * Let http targets POST to plain `http://` URLs (local mode only): sets WAL_ALLOW_HTTP_TARGETS.
+   * @default false
+   */
+  readonly allowHttpTargets?: boolean;
+  /**
    * @default DEFAULT_LOG_LEVEL ('INFO')
    */
   readonly logLevel?: LogLevel;
@@ -179,6 +184,8 @@ export class WalConsumers extends Construct {
         [ENV.deadLetterQueueUrl]: queues.deadLetterQueue.queueUrl,
         [ENV.commitTimeoutSeconds]: String(this.commitTimeout.toSeconds()),
         [ENV.configMaxAgeSeconds]: String((props.configMaxAge ?? DEFAULT_CONFIG_MAX_AGE).toSeconds()),
+        // Only where it is allowed: a deployed consumer without the variable refuses http:// URLs.
+        ...(props.allowHttpTargets === true ? { [ENV.allowHttpTargets]: 'true' } : {}),
       },
     };
   }

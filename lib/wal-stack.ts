@@ -101,6 +101,7 @@ export class WalStack extends Stack {
       streamBatchSize: settings.streamBatchSize,
       streamRetryAttempts: settings.streamRetryAttempts,
       streamMaxRecordAge: settings.streamMaxRecordAge,
+      allowHttpTargets: settings.allowHttpTargets,
     });
   }
 

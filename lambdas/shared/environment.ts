@@ -15,6 +15,8 @@ export const ENV = {
   commitTimeoutSeconds: 'COMMIT_TIMEOUT_SECONDS',
   failFenceSeconds: 'FAIL_FENCE_SECONDS',
   configMaxAgeSeconds: 'CONFIG_MAX_AGE_SECONDS',
+  /** `true` lets http targets POST to plain `http://` URLs: set by the stack in local mode only. */
+  allowHttpTargets: 'WAL_ALLOW_HTTP_TARGETS',
 } as const;
 
 export type EnvKey = keyof typeof ENV;

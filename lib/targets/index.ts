@@ -1,5 +1,6 @@
 import type { TargetConfig } from '#lambdas/shared/namespace-config';
 import { dynamoDbTargetResources } from './dynamodb-resources';
+import { httpTargetResources } from './http-resources';
 import type { TargetResourceContext, TargetResources } from './target-resources';
 
 export { grantPermissions, type TargetResourceContext, type TargetResources } from './target-resources';
@@ -21,6 +22,8 @@ export function targetResources(target: TargetConfig, context: TargetResourceCon
   switch (target.type) {
     case 'dynamodb':
       return dynamoDbTargetResources(target, context);
+    case 'http':
+      return httpTargetResources(target, context);
     default:
       throw new UnsupportedTargetTypeError(context.namespace, target.name, target.type);
   }

@@ -8,6 +8,7 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { TargetConfig } from '#lambdas/shared/namespace-config';
 import { DynamoDbTarget } from './dynamodb-target';
+import { HttpTarget, plainHttpAllowed } from './http-target';
 import type { Target } from './target';
 
 export type { ApplyOutcome, Target } from './target';
@@ -51,6 +52,8 @@ export function createTarget(config: TargetConfig, clients: TargetClients): Targ
   switch (config.type) {
     case 'dynamodb':
       return new DynamoDbTarget(config, clients.documentClient);
+    case 'http':
+      return new HttpTarget(config, clients, { allowPlainHttp: plainHttpAllowed() });
     default:
       throw new UnsupportedTargetError(config.name, config.type);
   }
