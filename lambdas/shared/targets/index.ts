@@ -8,6 +8,8 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { TargetConfig } from '#lambdas/shared/namespace-config';
 import { DynamoDbTarget } from './dynamodb-target';
+import { KinesisTarget } from './kinesis-target';
+import { SqsTarget } from './sqs-target';
 import type { Target } from './target';
 
 export type { ApplyOutcome, Target } from './target';
@@ -51,6 +53,10 @@ export function createTarget(config: TargetConfig, clients: TargetClients): Targ
   switch (config.type) {
     case 'dynamodb':
       return new DynamoDbTarget(config, clients.documentClient);
+    case 'sqs':
+      return new SqsTarget(config, () => clients.sqs);
+    case 'kinesis':
+      return new KinesisTarget(config, () => clients.kinesis);
     default:
       throw new UnsupportedTargetError(config.name, config.type);
   }
