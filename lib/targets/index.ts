@@ -1,5 +1,7 @@
 import type { TargetConfig } from '#lambdas/shared/namespace-config';
 import { dynamoDbTargetResources } from './dynamodb-resources';
+import { kinesisTargetResources } from './kinesis-resources';
+import { sqsTargetResources } from './sqs-resources';
 import type { TargetResourceContext, TargetResources } from './target-resources';
 
 export { grantPermissions, type TargetResourceContext, type TargetResources } from './target-resources';
@@ -21,6 +23,10 @@ export function targetResources(target: TargetConfig, context: TargetResourceCon
   switch (target.type) {
     case 'dynamodb':
       return dynamoDbTargetResources(target, context);
+    case 'sqs':
+      return sqsTargetResources(target, context);
+    case 'kinesis':
+      return kinesisTargetResources(target, context);
     default:
       throw new UnsupportedTargetTypeError(context.namespace, target.name, target.type);
   }
