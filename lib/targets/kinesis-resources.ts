@@ -3,9 +3,9 @@ import type { KinesisTargetConfig } from '#lambdas/shared/namespace-config';
 import type { TargetPermission, TargetResourceContext, TargetResources } from './target-resources';
 
 /** What the Kinesis target does to its stream (lambdas/shared/targets/kinesis-target.ts): one record a mutation. */
-export const KINESIS_TARGET_ACTIONS = ['kinesis:PutRecord'] as const;
+const KINESIS_TARGET_ACTIONS = ['kinesis:PutRecord'] as const;
 /** Putting a record on a stream encrypted with a customer key needs a data key from it. */
-export const KINESIS_TARGET_KEY_ACTIONS = ['kms:GenerateDataKey'] as const;
+const KINESIS_TARGET_KEY_ACTIONS = ['kms:GenerateDataKey'] as const;
 
 /**
  * A Kinesis target: an existing stream by ARN, or one the stack provisions (provisioned mode, `shardCount`

@@ -6,7 +6,7 @@ import { QUEUE_MAX_MESSAGE_BYTES } from '#lib/wal-queues';
 import type { TargetResourceContext, TargetResources } from './target-resources';
 
 /** What the SQS target does to its queue (lambdas/shared/targets/sqs-target.ts). */
-export const SQS_TARGET_ACTIONS = ['sqs:SendMessage'] as const;
+const SQS_TARGET_ACTIONS = ['sqs:SendMessage'] as const;
 
 /** The longest SQS keeps a message: a receiver that is down for days loses nothing to retention. */
 const TARGET_QUEUE_RETENTION = Duration.days(14);
@@ -59,7 +59,7 @@ function provisionQueue(target: SqsTargetConfig, context: TargetResourceContext)
  * (`sqs.<region>.amazonaws.com`, legacy `<region>.queue.amazonaws.com`); any other host (a local emulator)
  * is taken to be in the stack's region.
  */
-export function queueArnOfUrl(scope: Construct, queueUrl: string): string {
+function queueArnOfUrl(scope: Construct, queueUrl: string): string {
   const url = new URL(queueUrl);
   const [account, name] = url.pathname.split('/').filter(Boolean);
   const region =

@@ -8,7 +8,7 @@ import { classifyAwsError, PermanentTargetError } from './target-errors';
  * What Kinesis accepts as a partition key: 1 to 256 Unicode characters. Control characters and lone
  * surrogates are kept out too (they may not survive the request's JSON), so such keys are hashed.
  */
-export const KINESIS_PARTITION_KEY = { maxLength: 256, allowed: /^[^\p{Cc}\p{Cs}]+$/u };
+const KINESIS_PARTITION_KEY = { maxLength: 256, allowed: /^[^\p{Cc}\p{Cs}]+$/u };
 
 /**
  * Kinesis errors that say the stream, its key or the request is wrong: retrying cannot help. Throttling
@@ -28,7 +28,7 @@ const KINESIS_PERMANENT_ERRORS = new Set([
 ]);
 
 /** True when a Kinesis PutRecord error means retrying this record cannot help. */
-export function isPermanentKinesisError(error: unknown): boolean {
+function isPermanentKinesisError(error: unknown): boolean {
   const name = (error as { name?: unknown } | undefined)?.name;
   return typeof name === 'string' && KINESIS_PERMANENT_ERRORS.has(name);
 }

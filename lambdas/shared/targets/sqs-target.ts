@@ -32,7 +32,7 @@ const SQS_PERMANENT_ERRORS = new Set([
 ]);
 
 /** True when an SQS SendMessage error means retrying this message cannot help. */
-export function isPermanentSqsError(error: unknown): boolean {
+function isPermanentSqsError(error: unknown): boolean {
   const { name, Code } = (error ?? {}) as { name?: unknown; Code?: unknown };
   return (
     (typeof name === 'string' && SQS_PERMANENT_ERRORS.has(name)) ||
