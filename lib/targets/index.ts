@@ -1,6 +1,8 @@
 import type { TargetConfig } from '#lambdas/shared/namespace-config';
 import { dynamoDbTargetResources } from './dynamodb-resources';
 import { httpTargetResources } from './http-resources';
+import { kinesisTargetResources } from './kinesis-resources';
+import { sqsTargetResources } from './sqs-resources';
 import type { TargetResourceContext, TargetResources } from './target-resources';
 
 export { grantPermissions, type TargetResourceContext, type TargetResources } from './target-resources';
@@ -24,6 +26,10 @@ export function targetResources(target: TargetConfig, context: TargetResourceCon
       return dynamoDbTargetResources(target, context);
     case 'http':
       return httpTargetResources(target, context);
+    case 'sqs':
+      return sqsTargetResources(target, context);
+    case 'kinesis':
+      return kinesisTargetResources(target, context);
     default:
       throw new UnsupportedTargetTypeError(context.namespace, target.name, target.type);
   }

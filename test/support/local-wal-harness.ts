@@ -10,7 +10,7 @@ import type { DeliveryDependencies } from '#lambdas/shared/delivery';
 import { namespaceParameterPrefix } from '#lambdas/shared/namespace-config';
 import { SsmNamespaceConfigStore } from '#lambdas/shared/namespace-store';
 import { WAL_OUTPUTS } from '#lib/wal-outputs';
-import { type LocalWal, startLocalWal } from '#src/local/runtime/local-wal';
+import { type LocalWal, type ProvisionedStack, startLocalWal } from '#src/local/runtime/local-wal';
 import { targetTableName as readTargetTableName } from '#src/local/runtime/namespace-targets';
 import { synthesizeStack } from '#src/local/runtime/synthesize';
 import { silentLogger } from './fixtures';
@@ -19,16 +19,25 @@ import { waitFor } from './wait';
 export const REPO_ROOT = join(__dirname, '..', '..');
 export const FIXTURE_CONFIG_DIR = join(REPO_ROOT, 'test', 'fixtures', 'config');
 
+/**
+ * Variables the test's functions get: fixed, or computed once the stack's resources exist (an outage of a
+ * target queue, whose name only provisioning knows).
+ */
+export type TestEnv = Record<string, string> | ((stack: ProvisionedStack) => Promise<Record<string, string>>);
+
 /** The local WAL for stage `it` (test/fixtures/config/it), driven by the test (no background polling). */
-async function startTestWal(stage = 'it', env: Record<string, string> = {}): Promise<LocalWal> {
+async function startTestWal(stage = 'it', env: TestEnv = {}): Promise<LocalWal> {
   const { stackName, template } = synthesizeStack(stage, { configDir: FIXTURE_CONFIG_DIR });
   return startLocalWal({
     stackName,
     template,
     repoRoot: REPO_ROOT,
     autoPoll: false,
-    // WAL_TEST_LOGS=DEBUG shows the functions' structured logs.
-    overrideEnv: { POWERTOOLS_LOG_LEVEL: process.env.WAL_TEST_LOGS ?? 'SILENT', ...env },
+    overrideEnv: async (stack) => ({
+      // WAL_TEST_LOGS=DEBUG shows the functions' structured logs.
+      POWERTOOLS_LOG_LEVEL: process.env.WAL_TEST_LOGS ?? 'SILENT',
+      ...(typeof env === 'function' ? await env(stack) : env),
+    }),
   });
 }
 
@@ -36,10 +45,7 @@ async function startTestWal(stage = 'it', env: Record<string, string> = {}): Pro
  * The test WAL (stage `it`) for a describe block: started before its tests (then `onStart` can look
  * things up), always stopped after them.
  */
-export function withTestWal(
-  onStart: (wal: LocalWal) => void | Promise<void>,
-  env: Record<string, string> = {},
-): void {
+export function withTestWal(onStart: (wal: LocalWal) => void | Promise<void>, env: TestEnv = {}): void {
   let wal: LocalWal | undefined;
   beforeAll(async () => {
     wal = await startTestWal('it', env);

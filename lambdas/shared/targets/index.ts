@@ -9,6 +9,8 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { TargetConfig } from '#lambdas/shared/namespace-config';
 import { DynamoDbTarget } from './dynamodb-target';
 import { HttpTarget, plainHttpAllowed } from './http-target';
+import { KinesisTarget } from './kinesis-target';
+import { SqsTarget } from './sqs-target';
 import type { Target } from './target';
 
 export type { ApplyOutcome, Target } from './target';
@@ -54,6 +56,10 @@ export function createTarget(config: TargetConfig, clients: TargetClients): Targ
       return new DynamoDbTarget(config, clients.documentClient);
     case 'http':
       return new HttpTarget(config, clients, { allowPlainHttp: plainHttpAllowed() });
+    case 'sqs':
+      return new SqsTarget(config, () => clients.sqs);
+    case 'kinesis':
+      return new KinesisTarget(config, () => clients.kinesis);
     default:
       throw new UnsupportedTargetError(config.name, config.type);
   }

@@ -126,7 +126,9 @@ async function createQueues(run: ProvisionRun): Promise<void> {
           : resource.Properties?.FifoQueue
             ? `${name}.fifo`
             : name;
-      const answer = await clients.sqs.send(new CreateQueueCommand({ QueueName: queueName }));
+      const answer = await clients.sqs.send(
+        new CreateQueueCommand({ QueueName: queueName, Attributes: fifoAttributes(resource) }),
+      );
       const url = answer.QueueUrl ?? '';
       const queueArn = arn(options, 'sqs', queueName);
       resources.set(logicalId, {
@@ -136,6 +138,26 @@ async function createQueues(run: ProvisionRun): Promise<void> {
       provisioned.queues.set(logicalId, { url, arn: queueArn, name: queueName });
     });
   }
+}
+
+// SQS takes these only when it creates a queue (FifoQueue) or only for FIFO queues: set at creation.
+const FIFO_ATTRIBUTES = [
+  'FifoQueue',
+  'ContentBasedDeduplication',
+  'DeduplicationScope',
+  'FifoThroughputLimit',
+] as const;
+
+/** A FIFO queue's attributes as CreateQueue takes them (strings); none for a standard queue. */
+function fifoAttributes(resource: CfnResource): Record<string, string> | undefined {
+  const properties = resource.Properties ?? {};
+  if (properties.FifoQueue !== true && properties.FifoQueue !== 'true') return undefined;
+  const attributes: Record<string, string> = {};
+  for (const name of FIFO_ATTRIBUTES) {
+    const value = properties[name];
+    if (value !== undefined) attributes[name] = String(value);
+  }
+  return attributes;
 }
 
 /** Creates the tables under their placeholder names. */
