@@ -15,7 +15,7 @@ import { type Emulators, type EmulatorsOptions, startEmulators } from '#src/loca
 import { KinesisEventSource } from '#src/local/event-sources/kinesis-event-source';
 import { SqsEventSource } from '#src/local/event-sources/sqs-event-source';
 import { close, listen } from '#src/local/http-server';
-import { OUTPUTS_FILE_NAME, writeStackOutputs } from '#src/outputs/outputs-file';
+import { LOCAL_OUTPUTS, OUTPUTS_FILE_NAME, writeStackOutputs } from '#src/outputs/outputs-file';
 import { type ApiServer, createApiServer } from './api-server';
 import type { CfnTemplate } from './cfn-template';
 import { CheckpointFile } from './checkpoint-file';
@@ -135,7 +135,13 @@ async function startOnEmulators(
   serveRoutes(api, wiring, hostOf);
   if (options.autoPoll ?? true) teardown.add(startAutoPoll(kinesisSources, sqsSources, options));
   const outputsFile = options.outputsFile ?? (options.dataDir && join(options.dataDir, OUTPUTS_FILE_NAME));
-  if (outputsFile) writeStackOutputs(outputsFile, options.stackName, outputs);
+  // Plus the local Parameter Store's endpoint, where `wal ns` finds the namespace parameters.
+  if (outputsFile) {
+    writeStackOutputs(outputsFile, options.stackName, {
+      ...outputs,
+      [LOCAL_OUTPUTS.ssmEndpoint]: emulators.endpoints.ssm,
+    });
+  }
 
   const pollOnce = async () => {
     const counts = await Promise.all([...kinesisSources, ...sqsSources].map((source) => source.pollOnce()));
