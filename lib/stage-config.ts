@@ -343,7 +343,8 @@ export function readNamespaceFile(source: string): LoadedNamespace {
 
 /** The field the stack fills for a target with `provision: true` (RESOURCE_FIELDS), else undefined. */
 export function provisionedResourceField(target: TargetConfig): string | undefined {
-  if (!(target.type in RESOURCE_FIELDS) || !('provision' in target) || target.provision !== true) return undefined;
+  if (!(target.type in RESOURCE_FIELDS) || !('provision' in target) || target.provision !== true)
+    return undefined;
   return RESOURCE_FIELDS[target.type as ProvisionableType];
 }
 

@@ -136,7 +136,8 @@ export class SsmStore {
     path: string,
     options: { recursive: boolean; decrypt: boolean; maxResults: number; nextToken?: string },
   ): { parameters: ParameterView[]; nextToken?: string } {
-    if (!path.startsWith('/')) throw new SsmValidationError(`The parameter path ${path} must start with "/".`);
+    if (!path.startsWith('/'))
+      throw new SsmValidationError(`The parameter path ${path} must start with "/".`);
     const prefix = path.endsWith('/') ? path : `${path}/`;
     const after = options.nextToken === undefined ? undefined : decodeToken(options.nextToken);
     const matching = this.sorted().filter((parameter) => {

@@ -321,7 +321,13 @@ describe('local emulators', () => {
 
     it('lists the parameters right under a path, a page of MaxResults at a time', async () => {
       // Arrange: three parameters under /listed/ns, one deeper, one beside the path
-      for (const name of ['/listed/ns/c', '/listed/ns/a', '/listed/ns/b', '/listed/ns/deep/x', '/listed/nsx']) {
+      for (const name of [
+        '/listed/ns/c',
+        '/listed/ns/a',
+        '/listed/ns/b',
+        '/listed/ns/deep/x',
+        '/listed/nsx',
+      ]) {
         await clients.ssm.send(new PutParameterCommand({ Name: name, Value: name, Type: 'String' }));
       }
 

@@ -143,7 +143,9 @@ describe('--data-dir', () => {
       // and the stack's outputs are in the data dir, as `cdk deploy --outputs-file` writes them, with the
       // local Parameter Store's endpoint (for `wal ns`)
       const file = JSON.parse(readFileSync(join(dataDir, 'outputs.json'), 'utf8'));
-      expect(file).toEqual({ [stackName]: { ...wal.outputs, LocalSsmEndpoint: wal.emulators.endpoints.ssm } });
+      expect(file).toEqual({
+        [stackName]: { ...wal.outputs, LocalSsmEndpoint: wal.emulators.endpoints.ssm },
+      });
     } finally {
       await wal.stop();
       rmSync(dataDir, { recursive: true, force: true });
