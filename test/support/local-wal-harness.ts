@@ -20,7 +20,11 @@ export const REPO_ROOT = join(__dirname, '..', '..');
 export const FIXTURE_CONFIG_DIR = join(REPO_ROOT, 'test', 'fixtures', 'config');
 
 /** The local WAL for stage `it` (test/fixtures/config/it), driven by the test (no background polling). */
-async function startTestWal(stage = 'it', env: Record<string, string> = {}): Promise<LocalWal> {
+async function startTestWal(
+  stage = 'it',
+  env: Record<string, string> = {},
+  functionOutput?: (chunk: string) => void,
+): Promise<LocalWal> {
   const { stackName, template } = synthesizeStack(stage, { configDir: FIXTURE_CONFIG_DIR });
   return startLocalWal({
     stackName,
@@ -29,20 +33,22 @@ async function startTestWal(stage = 'it', env: Record<string, string> = {}): Pro
     autoPoll: false,
     // WAL_TEST_LOGS=DEBUG shows the functions' structured logs.
     overrideEnv: { POWERTOOLS_LOG_LEVEL: process.env.WAL_TEST_LOGS ?? 'SILENT', ...env },
+    ...(functionOutput ? { functionOutput } : {}),
   });
 }
 
 /**
  * The test WAL (stage `it`) for a describe block: started before its tests (then `onStart` can look
- * things up), always stopped after them.
+ * things up), always stopped after them. `functionOutput` receives the functions' logs.
  */
 export function withTestWal(
   onStart: (wal: LocalWal) => void | Promise<void>,
   env: Record<string, string> = {},
+  functionOutput?: (chunk: string) => void,
 ): void {
   let wal: LocalWal | undefined;
   beforeAll(async () => {
-    wal = await startTestWal('it', env);
+    wal = await startTestWal('it', env, functionOutput);
     await onStart(wal);
   });
   afterAll(async () => {

@@ -48,6 +48,8 @@ export interface LocalWalOptions extends EmulatorsOptions {
     | ((stack: ProvisionedStack) => Promise<Record<string, string>>);
   /** Where to write the stack's outputs. @default `<dataDir>/outputs.json`, none without a data dir */
   readonly outputsFile?: string;
+  /** Where the functions' stdout and stderr (their logs) go. @default this process's stdout and stderr */
+  readonly functionOutput?: (chunk: string) => void;
   /** The runtime's own structured logs (a failing event source). @default JSON lines on stderr */
   readonly log?: RuntimeLog;
 }
@@ -130,7 +132,7 @@ async function startOnEmulators(
     clients,
     apiUrl,
   );
-  const hostOf = await startFunctionHosts(wiring, emulators, overrideEnv, teardown);
+  const hostOf = await startFunctionHosts(wiring, emulators, overrideEnv, teardown, options.functionOutput);
   const { kinesisSources, sqsSources } = createEventSources(wiring, clients, hostOf, options.dataDir);
   serveRoutes(api, wiring, hostOf);
   if (options.autoPoll ?? true) teardown.add(startAutoPoll(kinesisSources, sqsSources, options));
@@ -253,6 +255,7 @@ async function startFunctionHosts(
   emulators: Emulators,
   overrideEnv: Record<string, string> | undefined,
   teardown: Teardown,
+  output: ((chunk: string) => void) | undefined,
 ): Promise<(logicalId: string) => FunctionHost> {
   const baseEnv = {
     ...process.env,
@@ -266,7 +269,7 @@ async function startFunctionHosts(
   });
   await Promise.all(
     [...wiring.functions.values()].map(async (fn) => {
-      hosts.set(fn.logicalId, await FunctionHost.start(fn, baseEnv, overrideEnv));
+      hosts.set(fn.logicalId, await FunctionHost.start(fn, baseEnv, overrideEnv, output ? { output } : {}));
     }),
   );
   return (logicalId) => hosts.get(logicalId) as FunctionHost;
