@@ -11,6 +11,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { type NamespaceConfig, parseNamespaceConfig } from '#lambdas/shared/namespace-config';
 import {
+  connectNamespaceParameters,
   InvalidCurrentConfigError,
   lineDiff,
   NamespaceFileMismatchError,
@@ -21,6 +22,8 @@ import {
   planToggle,
   runNsCommand,
 } from '#src/cli/commands/ns';
+import { UsageError } from '#src/cli/usage-error';
+import { writeStackOutputs } from '#src/outputs/outputs-file';
 
 const TABLE = 'ServerlessWal-it-ordersMainTable-ABC123';
 const QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/audit';
@@ -278,5 +281,35 @@ describe('wal ns commands against Parameter Store (SDK mocked)', () => {
     expect(code).toBe(0);
     expect(lines[0]).toMatch(/^broken {2}INVALID: /);
     expect(lines[1]).toBe(`orders  enabled  version 3  main (dynamodb ${TABLE}), audit (sqs ${QUEUE_URL})`);
+  });
+});
+
+describe('wal ns: where the parameters are', () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'wal-ns-where-'));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it("finds the local SSM endpoint in the data dir's outputs.json, and AWS for --stage S alone", () => {
+    // GIVEN a data dir whose outputs.json (as the local runtime writes it) names the SSM endpoint of stage it
+    writeStackOutputs(join(scratch, 'outputs.json'), 'ServerlessWal-it', {
+      LocalSsmEndpoint: 'http://127.0.0.1:4999',
+    });
+    // WHEN the parameters are located
+    const local = connectNamespaceParameters({ stage: 'it', dataDir: scratch });
+    const deployed = connectNamespaceParameters({ stage: 'dev' });
+    // THEN the local one is that endpoint, --stage dev alone is the deployed stage
+    expect([local.where, local.deployed, local.stage]).toEqual(['http://127.0.0.1:4999', false, 'it']);
+    expect([deployed.deployed, deployed.stage]).toEqual([true, 'dev']);
+    local.destroy();
+    deployed.destroy();
+  });
+
+  it('fails if both --outputs-file and --data-dir are given, or the endpoint is not a URL', () => {
+    // WHEN/THEN each is a usage error
+    expect(() =>
+      connectNamespaceParameters({ dataDir: scratch, outputsFile: join(scratch, 'x.json') }),
+    ).toThrow(UsageError);
+    expect(() => connectNamespaceParameters({ ssmEndpoint: 'not a url' })).toThrow(
+      /not a valid SSM endpoint URL/,
+    );
   });
 });
