@@ -9,6 +9,7 @@ import {
   type ProvisionableType,
   parseNamespaceConfig,
   RESOURCE_FIELDS,
+  type TargetConfig,
 } from '#lambdas/shared/namespace-config';
 import { DEFAULT_HTTP_TIMEOUT_SECONDS } from '#lambdas/shared/targets/http-target';
 import { checkWebhookTimeout } from './timeout-budget';
@@ -365,8 +366,28 @@ function checkWebhookTimeouts({ config }: LoadedNamespace, settings: StageSettin
   }
 }
 
-/** Reads one `<namespace>.json` file. */
+/** Reads one `<namespace>.json` file, as the stack takes it (a provisioned target without its resource field). */
 export function loadNamespaceFile(source: string): LoadedNamespace {
+  const loaded = readNamespaceFile(source);
+  // The stack fills the resource field of provisioned targets; a source file with both is ambiguous.
+  const issues = loaded.config.targets.flatMap((target, index) => {
+    const field = provisionedResourceField(target);
+    return field === undefined || (target as Record<string, unknown>)[field] === undefined
+      ? []
+      : [`targets.${index}: target "${target.name}" sets both "${field}" and "provision": true; choose one`];
+  });
+  if (loaded.config.delivery.queues !== undefined) {
+    issues.push('delivery.queues: the stack writes the queues of an isolated namespace; remove "queues"');
+  }
+  if (issues.length > 0) throw new InvalidNamespaceConfigError(source, issues);
+  return loaded;
+}
+
+/**
+ * Reads one `<namespace>.json` file: JSON, the namespace schema, the file name = the namespace name. What a
+ * provisioned target's resource field may hold is left to the caller (`wal ns set` accepts the stack's value).
+ */
+export function readNamespaceFile(source: string): LoadedNamespace {
   const text = fs.readFileSync(source, 'utf8');
   let json: unknown;
   try {
@@ -378,21 +399,14 @@ export function loadNamespaceFile(source: string): LoadedNamespace {
 
   const fileName = path.basename(source, '.json');
   if (fileName !== config.name) throw new NamespaceFileNameMismatchError(source, fileName, config.name);
-
-  // The stack fills the resource field of provisioned targets; a source file with both is ambiguous.
-  const issues = config.targets.flatMap((target, index) => {
-    if (!(target.type in RESOURCE_FIELDS) || !('provision' in target) || target.provision !== true) return [];
-    const field = RESOURCE_FIELDS[target.type as ProvisionableType];
-    return (target as Record<string, unknown>)[field] === undefined
-      ? []
-      : [`targets.${index}: target "${target.name}" sets both "${field}" and "provision": true; choose one`];
-  });
-  if (config.delivery.queues !== undefined) {
-    issues.push('delivery.queues: the stack writes the queues of an isolated namespace; remove "queues"');
-  }
-  if (issues.length > 0) throw new InvalidNamespaceConfigError(source, issues);
-
   return { config, source };
+}
+
+/** The field the stack fills for a target with `provision: true` (RESOURCE_FIELDS), else undefined. */
+export function provisionedResourceField(target: TargetConfig): string | undefined {
+  if (!(target.type in RESOURCE_FIELDS) || !('provision' in target) || target.provision !== true)
+    return undefined;
+  return RESOURCE_FIELDS[target.type as ProvisionableType];
 }
 
 function describeAvailable(available: readonly string[]): string {

@@ -35,6 +35,17 @@ const HELP = `wal: the serverless-wal command line
   wal ns validate <namespace.json> [more.json ...]
       Checks namespace files as "cdk synth" does (JSON, the schema with the path of each mistake, the file
       name = the namespace name). One line per file; exit 1 if any is invalid.
+  wal ns list | get <name> | set <name> --file <name>.json [--dry-run] | enable <name> | disable <name>
+  wal ns ...  [--stage local] [--data-dir DIR | --outputs-file FILE | --ssm-endpoint URL]
+      The namespace parameters (/wal/<stage>/namespaces/<name>) the functions read, hot: list shows each
+      namespace's state, version and targets (type and resource); get prints one parameter's JSON; set checks
+      the file as "cdk synth" does, keeps the resources the stack provisioned (provision: true), shows the diff
+      and writes it with the version raised (--dry-run: the diff only); enable/disable flip "enabled". The
+      functions apply a change within the stage's config max age (5 s local, 60 s otherwise). Locally the SSM
+      endpoint is read from the running WAL's DIR/outputs.json (default .wal-data) unless --ssm-endpoint
+      gives it; "--stage S" (not local) alone works on the deployed stage with your AWS credentials and
+      region. A deployed parameter belongs to CloudFormation: the next "cdk deploy" writes config/<stage>/
+      back over a change made here, so make it there too (locally: the next "wal local" start).
 
 --endpoint defaults to $WAL_ENDPOINT or ${DEFAULT_LOCAL_ENDPOINT} (the local runtime). An https endpoint (a
 deployed stack's ApiUrl) is called with SigV4 signatures from your AWS credentials.`;
@@ -171,8 +182,32 @@ async function runGet(args: string[]): Promise<number> {
 }
 
 async function runNs(args: string[]): Promise<number> {
-  const [subcommand, ...files] = args;
-  return runNsCommand(subcommand, files, (line) => console.log(line));
+  const [subcommand, ...rest] = args;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      stage: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'outputs-file': { type: 'string' },
+      'ssm-endpoint': { type: 'string' },
+      file: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+    },
+  });
+  return runNsCommand(
+    subcommand,
+    positionals,
+    {
+      dryRun: values['dry-run'],
+      ...(values.stage !== undefined ? { stage: values.stage } : {}),
+      ...(values['data-dir'] !== undefined ? { dataDir: resolve(values['data-dir']) } : {}),
+      ...(values['outputs-file'] !== undefined ? { outputsFile: resolve(values['outputs-file']) } : {}),
+      ...(values['ssm-endpoint'] !== undefined ? { ssmEndpoint: values['ssm-endpoint'] } : {}),
+      ...(values.file !== undefined ? { file: values.file } : {}),
+    },
+    (line) => console.log(line),
+  );
 }
 
 async function runDlq(args: string[]): Promise<number> {

@@ -66,12 +66,30 @@ const putParameterInput = z.object({
   Tags: z.array(z.unknown()).optional(),
   Policies: z.string().optional(),
 });
+const getParametersByPathInput = z.object({
+  Path: z.string().min(1).max(2048),
+  Recursive: z.boolean().optional(),
+  WithDecryption: withDecryption,
+  MaxResults: z.number().int().min(1).max(10).optional(),
+  NextToken: z.string().min(1).optional(),
+  ParameterFilters: z.array(z.unknown()).max(0, 'the local endpoint supports no ParameterFilters').optional(),
+});
 type Operation = (store: SsmStore, input: unknown) => unknown;
 
 const operations: Record<string, Operation> = {
   GetParameter: (store, input) => {
     const request = parse(getParameterInput, input);
     return { Parameter: store.get(request.Name, request.WithDecryption === true) };
+  },
+  GetParametersByPath: (store, input) => {
+    const request = parse(getParametersByPathInput, input);
+    const { parameters, nextToken } = store.byPath(request.Path, {
+      recursive: request.Recursive === true,
+      decrypt: request.WithDecryption === true,
+      maxResults: request.MaxResults ?? 10,
+      ...(request.NextToken === undefined ? {} : { nextToken: request.NextToken }),
+    });
+    return { Parameters: parameters, ...(nextToken === undefined ? {} : { NextToken: nextToken }) };
   },
   PutParameter: (store, input) => {
     const { version, tier } = store.put(parse(putParameterInput, input));

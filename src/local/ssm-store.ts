@@ -128,6 +128,31 @@ export class SsmStore {
     return { version: parameter.Version, tier };
   }
 
+  /**
+   * GetParametersByPath: the parameters right under `path` (and deeper when `recursive`), by name, `maxResults`
+   * a page; `nextToken` is the last name of the previous page.
+   */
+  byPath(
+    path: string,
+    options: { recursive: boolean; decrypt: boolean; maxResults: number; nextToken?: string },
+  ): { parameters: ParameterView[]; nextToken?: string } {
+    if (!path.startsWith('/'))
+      throw new SsmValidationError(`The parameter path ${path} must start with "/".`);
+    const prefix = path.endsWith('/') ? path : `${path}/`;
+    const after = options.nextToken === undefined ? undefined : decodeToken(options.nextToken);
+    const matching = this.sorted().filter((parameter) => {
+      const rest = parameter.Name.startsWith(prefix) ? parameter.Name.slice(prefix.length) : undefined;
+      if (!rest || (!options.recursive && rest.includes('/'))) return false;
+      return after === undefined || parameter.Name > after;
+    });
+    const page = matching.slice(0, options.maxResults);
+    const last = page.at(-1);
+    return {
+      parameters: page.map((parameter) => this.view(parameter, options.decrypt)),
+      ...(matching.length > page.length && last ? { nextToken: encodeToken(last.Name) } : {}),
+    };
+  }
+
   arn(name: string): string {
     const { region, accountId } = this.options;
     return `arn:aws:ssm:${region}:${accountId}:parameter${name.startsWith('/') ? name : `/${name}`}`;
@@ -217,6 +242,16 @@ function resolveTier(
   if (requested === 'Intelligent-Tiering')
     return value.length > MAX_VALUE_LENGTH.Standard ? 'Advanced' : 'Standard';
   return requested ?? existing ?? 'Standard';
+}
+
+function encodeToken(name: string): string {
+  return Buffer.from(name, 'utf8').toString('base64url');
+}
+
+function decodeToken(token: string): string {
+  const name = Buffer.from(token, 'base64url').toString('utf8');
+  if (!name.startsWith('/')) throw new SsmValidationError('The NextToken is not valid.');
+  return name;
 }
 
 function fakeCiphertext(value: string): string {

@@ -11,6 +11,13 @@ export type OutputsFile = Record<string, Record<string, string>>;
 /** The outputs file the local runtime writes into its data dir. */
 export const OUTPUTS_FILE_NAME = 'outputs.json';
 
+/**
+ * What only the local runtime adds to its outputs file (no stack output: a deployed stack has no such
+ * thing): the endpoint of its Parameter Store, where `wal ns` reads and writes the namespace parameters.
+ */
+export const LOCAL_OUTPUTS = { ssmEndpoint: 'LocalSsmEndpoint' } as const;
+export type LocalOutputName = (typeof LOCAL_OUTPUTS)[keyof typeof LOCAL_OUTPUTS];
+
 /** The stack of a stage, as bin/app.ts names it: its key in an outputs file. */
 export function walStackName(stage: string): string {
   return `ServerlessWal-${stage}`;
@@ -79,7 +86,7 @@ export class StackOutputs {
     private readonly values: Readonly<Record<string, string>>,
   ) {}
 
-  get(name: WalOutputName): string {
+  get(name: WalOutputName | LocalOutputName): string {
     const value = this.values[name];
     if (value === undefined) throw new OutputsFileError(this.path, `its stack has no output ${name}`);
     return value;

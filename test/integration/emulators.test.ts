@@ -29,6 +29,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import {
   GetParameterCommand,
+  GetParametersByPathCommand,
   ParameterAlreadyExists,
   ParameterNotFound,
   PutParameterCommand,
@@ -316,6 +317,33 @@ describe('local emulators', () => {
       expect(error).toBeInstanceOf(ParameterAlreadyExists);
       expect(error).toMatchObject({ name: 'ParameterAlreadyExists' });
       expect(Parameter).toMatchObject({ Value: 'first', Version: 1 });
+    });
+
+    it('lists the parameters right under a path, a page of MaxResults at a time', async () => {
+      // Arrange: three parameters under /listed/ns, one deeper, one beside the path
+      for (const name of [
+        '/listed/ns/c',
+        '/listed/ns/a',
+        '/listed/ns/b',
+        '/listed/ns/deep/x',
+        '/listed/nsx',
+      ]) {
+        await clients.ssm.send(new PutParameterCommand({ Name: name, Value: name, Type: 'String' }));
+      }
+
+      // Act: pages of two, following NextToken
+      const pages: string[][] = [];
+      let nextToken: string | undefined;
+      do {
+        const answer = await clients.ssm.send(
+          new GetParametersByPathCommand({ Path: '/listed/ns/', MaxResults: 2, NextToken: nextToken }),
+        );
+        pages.push((answer.Parameters ?? []).map((parameter) => parameter.Name ?? ''));
+        nextToken = answer.NextToken;
+      } while (nextToken);
+
+      // Assess: by name, not the deeper one nor the neighbour
+      expect(pages).toEqual([['/listed/ns/a', '/listed/ns/b'], ['/listed/ns/c']]);
     });
 
     it('fails if the parameter name is invalid, with ValidationException', async () => {

@@ -140,9 +140,12 @@ describe('--data-dir', () => {
       expect((await scanTable(wal, ledgerTableName(wal))).map((entry) => entry.id)).toEqual([answer.body.id]);
       expect(await wal.kinesisSources[0]?.pollOnce()).toBe(0);
       expect((await streamRecords(wal)).length).toBe(1);
-      // and the stack's outputs are in the data dir, as `cdk deploy --outputs-file` writes them
+      // and the stack's outputs are in the data dir, as `cdk deploy --outputs-file` writes them, with the
+      // local Parameter Store's endpoint (for `wal ns`)
       const file = JSON.parse(readFileSync(join(dataDir, 'outputs.json'), 'utf8'));
-      expect(file).toEqual({ [stackName]: wal.outputs });
+      expect(file).toEqual({
+        [stackName]: { ...wal.outputs, LocalSsmEndpoint: wal.emulators.endpoints.ssm },
+      });
     } finally {
       await wal.stop();
       rmSync(dataDir, { recursive: true, force: true });

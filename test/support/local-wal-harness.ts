@@ -26,7 +26,11 @@ export const FIXTURE_CONFIG_DIR = join(REPO_ROOT, 'test', 'fixtures', 'config');
 export type TestEnv = Record<string, string> | ((stack: ProvisionedStack) => Promise<Record<string, string>>);
 
 /** The local WAL for stage `it` (test/fixtures/config/it), driven by the test (no background polling). */
-async function startTestWal(stage = 'it', env: TestEnv = {}): Promise<LocalWal> {
+async function startTestWal(
+  stage = 'it',
+  env: TestEnv = {},
+  functionOutput?: (chunk: string) => void,
+): Promise<LocalWal> {
   const { stackName, template } = synthesizeStack(stage, { configDir: FIXTURE_CONFIG_DIR });
   return startLocalWal({
     stackName,
@@ -38,17 +42,22 @@ async function startTestWal(stage = 'it', env: TestEnv = {}): Promise<LocalWal> 
       POWERTOOLS_LOG_LEVEL: process.env.WAL_TEST_LOGS ?? 'SILENT',
       ...(typeof env === 'function' ? await env(stack) : env),
     }),
+    ...(functionOutput ? { functionOutput } : {}),
   });
 }
 
 /**
  * The test WAL (stage `it`) for a describe block: started before its tests (then `onStart` can look
- * things up), always stopped after them.
+ * things up), always stopped after them. `functionOutput` receives the functions' logs.
  */
-export function withTestWal(onStart: (wal: LocalWal) => void | Promise<void>, env: TestEnv = {}): void {
+export function withTestWal(
+  onStart: (wal: LocalWal) => void | Promise<void>,
+  env: TestEnv = {},
+  functionOutput?: (chunk: string) => void,
+): void {
   let wal: LocalWal | undefined;
   beforeAll(async () => {
-    wal = await startTestWal('it', env);
+    wal = await startTestWal('it', env, functionOutput);
     await onStart(wal);
   });
   afterAll(async () => {

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runNsCommand } from '#src/cli/commands/ns';
+import { runNsCommand, validateNamespaceFiles } from '#src/cli/commands/ns';
 import { UsageError } from '#src/cli/usage-error';
 
 describe('wal ns validate', () => {
@@ -20,7 +20,7 @@ describe('wal ns validate', () => {
 
   function validate(...files: string[]): { code: number; lines: string[] } {
     const lines: string[] = [];
-    const code = runNsCommand('validate', files, (line) => lines.push(line));
+    const code = validateNamespaceFiles(files, (line) => lines.push(line));
     return { code, lines };
   }
 
@@ -67,9 +67,11 @@ describe('wal ns validate', () => {
     expect(validate(missing)).toEqual({ code: 1, lines: [`invalid: ${missing}: cannot be read (ENOENT)`] });
   });
 
-  it('fails if no file or an unknown subcommand is given, as a usage error', () => {
+  it('fails if no file or an unknown subcommand is given, as a usage error', async () => {
     // WHEN/THEN "wal ns validate" without files and "wal ns remove" are usage errors
     expect(() => validate()).toThrow(UsageError);
-    expect(() => runNsCommand('remove', [], () => undefined)).toThrow(/subcommands are validate/);
+    await expect(runNsCommand('remove', [], {}, () => undefined)).rejects.toThrow(
+      /subcommands are validate, list, get, set, enable, disable/,
+    );
   });
 });

@@ -55,7 +55,7 @@ export async function startLocal(options: LocalOptions, print: (line: string) =>
       options.dataDir
         ? `  State      ${options.dataDir} (DynamoDB, Kinesis, SSM, stream checkpoints, SQS messages)`
         : '  State      in memory (pass --data-dir to keep it)',
-      `  Outputs    ${options.outputsFile} (what "wal dlq" reads)`,
+      `  Outputs    ${options.outputsFile} (what "wal dlq" and "wal ns" read)`,
       `Try:  npm run wal -- put ${namespaces.length > 0 ? (namespaces[0]?.split(' ')[0] ?? 'demo') : 'demo'} --payload '{"id":"a1","n":1}'`,
       'Ctrl-C stops everything.',
     ].join('\n'),

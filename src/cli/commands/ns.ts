@@ -1,12 +1,30 @@
-import { InvalidNamespaceConfigError } from '#lambdas/shared/namespace-config';
+import {
+  InvalidNamespaceConfigError,
+  type NamespaceConfig,
+  parseNamespaceConfig,
+  targetResource,
+} from '#lambdas/shared/namespace-config';
 import {
   loadNamespaceFile,
   NamespaceConfigSyntaxError,
   NamespaceFileNameMismatchError,
+  readNamespaceFile,
 } from '#lib/stage-config';
 import { UsageError } from '#src/cli/usage-error';
+import { type NamespaceParameter, type PlannedChange, planSet, planToggle } from './ns/change';
+import { NamespaceFileMismatchError } from './ns/errors';
+import {
+  connectNamespaceParameters,
+  type NamespaceParameterStore,
+  type NsConnectionOptions,
+} from './ns/parameters';
 
-const NS_SUBCOMMANDS = ['validate'] as const;
+export * from './ns/change';
+export * from './ns/errors';
+export * from './ns/line-diff';
+export * from './ns/parameters';
+
+const NS_SUBCOMMANDS = ['validate', 'list', 'get', 'set', 'enable', 'disable'] as const;
 
 /** Mistakes in a namespace file that the command reports, one file at a time, without stopping. */
 const CONFIG_ERRORS = [
@@ -20,7 +38,7 @@ const CONFIG_ERRORS = [
  * namespace schema with a path for each mistake, file name = namespace name, tableName or provision).
  * Prints one line per file; 0 if every file is valid, 1 if any is not.
  */
-function validateNamespaceFiles(files: readonly string[], print: (line: string) => void): number {
+export function validateNamespaceFiles(files: readonly string[], print: (line: string) => void): number {
   if (files.length === 0) throw new UsageError('usage: wal ns validate <namespace.json> [more.json ...]');
   let invalid = 0;
   for (const file of files) {
@@ -43,14 +61,129 @@ function describeFailure(file: string, error: unknown): string {
   throw error;
 }
 
-/** Runs `wal ns <subcommand>`. */
-export function runNsCommand(
+/** `wal ns` flags, as parsed. */
+export interface NsCommandOptions extends NsConnectionOptions {
+  /** `set --file F`. */
+  readonly file?: string;
+  /** `set --dry-run`: show the diff, write nothing. */
+  readonly dryRun?: boolean;
+}
+
+type Print = (line: string) => void;
+
+/** Runs `wal ns <subcommand>`; the exit code. */
+export async function runNsCommand(
   subcommand: string | undefined,
-  files: readonly string[],
-  print: (line: string) => void,
-): number {
-  if (subcommand === 'validate') return validateNamespaceFiles(files, print);
-  throw new UsageError(
-    `Unknown "wal ns" subcommand "${subcommand ?? ''}": the subcommands are ${NS_SUBCOMMANDS.join(', ')}.`,
+  args: readonly string[],
+  options: NsCommandOptions,
+  print: Print,
+): Promise<number> {
+  if (subcommand === 'validate') return validateNamespaceFiles(args, print);
+  if (!NS_SUBCOMMANDS.some((known) => known === subcommand)) {
+    throw new UsageError(
+      `Unknown "wal ns" subcommand "${subcommand ?? ''}": the subcommands are ${NS_SUBCOMMANDS.join(', ')}.`,
+    );
+  }
+  const [name] = args;
+  if (subcommand !== 'list' && !name) throw new UsageError(`usage: wal ns ${subcommand} <namespace>`);
+  if (subcommand === 'set' && !options.file)
+    throw new UsageError('usage: wal ns set <namespace> --file <namespace>.json');
+  const store = connectNamespaceParameters(options);
+  try {
+    if (subcommand === 'list') return await listNamespaces(store, print);
+    if (subcommand === 'get') return await showNamespace(store, name as string, print);
+    const current = await store.get(name as string);
+    const plan =
+      subcommand === 'set'
+        ? planSet(current, readFileFor(current.namespace, options.file as string), options.file as string)
+        : planToggle(current, subcommand === 'enable');
+    return await applyChange(store, current, plan, options.dryRun === true, print);
+  } finally {
+    store.destroy();
+  }
+}
+
+/** The file's config, checked as `cdk synth` checks config/ (a provisioned target may carry the stack's value). */
+function readFileFor(namespace: string, file: string): NamespaceConfig {
+  const { config } = readNamespaceFile(file);
+  if (config.name !== namespace) throw new NamespaceFileMismatchError(namespace, file, config.name);
+  return config;
+}
+
+/** `wal ns list`: one line per namespace (name, enabled, version, targets with their type and resource). */
+async function listNamespaces(store: NamespaceParameterStore, print: Print): Promise<number> {
+  const parameters = await store.list();
+  if (parameters.length === 0) print(`no namespace in stage "${store.stage}" (${describeWhere(store)})`);
+  for (const parameter of parameters) print(describeNamespace(parameter));
+  return 0;
+}
+
+function describeNamespace(parameter: NamespaceParameter): string {
+  let config: NamespaceConfig;
+  try {
+    config = parseNamespaceConfig(JSON.parse(parameter.value), parameter.parameterName);
+  } catch (error) {
+    return `${parameter.namespace}  INVALID: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  const targets = config.targets
+    .map((target) => `${target.name} (${target.type} ${targetResource(target) ?? 'not provisioned'})`)
+    .join(', ');
+  return `${config.name}  ${config.enabled ? 'enabled' : 'DISABLED'}  version ${config.version}  ${targets}`;
+}
+
+/** `wal ns get`: the parameter's JSON, pretty (as stored when it is not JSON). */
+async function showNamespace(
+  store: NamespaceParameterStore,
+  namespace: string,
+  print: Print,
+): Promise<number> {
+  const { value } = await store.get(namespace);
+  try {
+    print(JSON.stringify(JSON.parse(value), null, 2));
+  } catch {
+    print(value);
+  }
+  return 0;
+}
+
+async function applyChange(
+  store: NamespaceParameterStore,
+  current: NamespaceParameter,
+  plan: PlannedChange,
+  dryRun: boolean,
+  print: Print,
+): Promise<number> {
+  const { namespace, parameterName } = current;
+  if (plan.diff.length === 0) {
+    print(`namespace "${namespace}" is unchanged (version ${plan.fromVersion}): nothing written.`);
+    return 0;
+  }
+  print(
+    `namespace "${namespace}" (${parameterName}, ${describeWhere(store)}): version ${plan.fromVersion} -> ${plan.config.version}`,
   );
+  for (const line of plan.diff) print(line);
+  if (store.deployed) {
+    print(
+      `warning: CloudFormation owns ${parameterName}: the next "cdk deploy" of stage ${store.stage} writes ` +
+        `config/${store.stage}/${namespace}.json over this change. Make the same change there.`,
+    );
+  } else {
+    print(
+      `note: "wal local" writes config/${store.stage}/${namespace}.json over this change when it starts again.`,
+    );
+  }
+  if (dryRun) {
+    print('dry run: nothing written.');
+    return 0;
+  }
+  const parameterVersion = await store.put({ ...current, value: JSON.stringify(plan.config) });
+  print(
+    `written: version ${plan.config.version} of namespace "${namespace}" (parameter version ${parameterVersion ?? '?'}). ` +
+      "The functions use it once their cached copy is older than the stage's config max age.",
+  );
+  return 0;
+}
+
+function describeWhere(store: NamespaceParameterStore): string {
+  return store.deployed ? 'AWS' : `local SSM ${store.where}`;
 }

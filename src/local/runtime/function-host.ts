@@ -88,6 +88,8 @@ interface SerializedError {
 export interface FunctionHostOptions {
   /** @default DEFAULT_MAX_ENVIRONMENTS */
   readonly maxEnvironments?: number;
+  /** Where the functions' stdout and stderr (their logs) go. @default this process's stdout and stderr */
+  readonly output?: (chunk: string) => void;
 }
 
 /**
@@ -106,6 +108,7 @@ export class FunctionHost {
   private nextId = 0;
   private stopped = false;
   private readonly maxEnvironments: number;
+  private readonly output: ((chunk: string) => void) | undefined;
 
   private constructor(
     readonly wiring: FunctionWiring,
@@ -114,6 +117,7 @@ export class FunctionHost {
     options: FunctionHostOptions,
   ) {
     this.maxEnvironments = Math.max(1, options.maxEnvironments ?? DEFAULT_MAX_ENVIRONMENTS);
+    this.output = options.output;
     this.park(first);
   }
 
@@ -125,7 +129,7 @@ export class FunctionHost {
     options: FunctionHostOptions = {},
   ): Promise<FunctionHost> {
     const env = { ...baseEnv, ...wiring.environment, AWS_LAMBDA_FUNCTION_NAME: wiring.name, ...overrideEnv };
-    return new FunctionHost(wiring, env, await spawn(wiring, env), options);
+    return new FunctionHost(wiring, env, await spawn(wiring, env, options.output), options);
   }
 
   /**
@@ -205,7 +209,7 @@ export class FunctionHost {
       if (this.busy.size + this.starting < this.maxEnvironments) {
         this.starting += 1;
         try {
-          const worker = await spawn(this.wiring, this.env);
+          const worker = await spawn(this.wiring, this.env, this.output);
           if (this.stopped) {
             await worker.terminate();
             continue;
@@ -252,9 +256,15 @@ const watched = new WeakSet<Worker>();
 const lastErrors = new WeakMap<Worker, Error>();
 
 /** Starts a worker and waits until the handler module has loaded (the function's init phase). */
-async function spawn(wiring: FunctionWiring, env: Record<string, string | undefined>): Promise<Worker> {
+async function spawn(
+  wiring: FunctionWiring,
+  env: Record<string, string | undefined>,
+  output: ((chunk: string) => void) | undefined,
+): Promise<Worker> {
   const worker = new Worker(WORKER_SCRIPT, {
     env,
+    stdout: output !== undefined,
+    stderr: output !== undefined,
     workerData: {
       entry: wiring.entry,
       handlerExport: wiring.handlerExport,
@@ -262,6 +272,11 @@ async function spawn(wiring: FunctionWiring, env: Record<string, string | undefi
       functionArn: wiring.arn,
     },
   });
+  if (output) {
+    for (const stream of [worker.stdout, worker.stderr]) {
+      stream.on('data', (chunk: Buffer) => output(chunk.toString('utf8')));
+    }
+  }
   try {
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error) =>

@@ -15,7 +15,7 @@ import { type Emulators, type EmulatorsOptions, startEmulators } from '#src/loca
 import { KinesisEventSource } from '#src/local/event-sources/kinesis-event-source';
 import { SqsEventSource } from '#src/local/event-sources/sqs-event-source';
 import { close, listen } from '#src/local/http-server';
-import { OUTPUTS_FILE_NAME, writeStackOutputs } from '#src/outputs/outputs-file';
+import { LOCAL_OUTPUTS, OUTPUTS_FILE_NAME, writeStackOutputs } from '#src/outputs/outputs-file';
 import { type ApiServer, createApiServer } from './api-server';
 import type { CfnTemplate } from './cfn-template';
 import { CheckpointFile } from './checkpoint-file';
@@ -48,6 +48,8 @@ export interface LocalWalOptions extends EmulatorsOptions {
     | ((stack: ProvisionedStack) => Promise<Record<string, string>>);
   /** Where to write the stack's outputs. @default `<dataDir>/outputs.json`, none without a data dir */
   readonly outputsFile?: string;
+  /** Where the functions' stdout and stderr (their logs) go. @default this process's stdout and stderr */
+  readonly functionOutput?: (chunk: string) => void;
   /** The runtime's own structured logs (a failing event source). @default JSON lines on stderr */
   readonly log?: RuntimeLog;
 }
@@ -130,12 +132,18 @@ async function startOnEmulators(
     clients,
     apiUrl,
   );
-  const hostOf = await startFunctionHosts(wiring, emulators, overrideEnv, teardown);
+  const hostOf = await startFunctionHosts(wiring, emulators, overrideEnv, teardown, options.functionOutput);
   const { kinesisSources, sqsSources } = createEventSources(wiring, clients, hostOf, options.dataDir);
   serveRoutes(api, wiring, hostOf);
   if (options.autoPoll ?? true) teardown.add(startAutoPoll(kinesisSources, sqsSources, options));
   const outputsFile = options.outputsFile ?? (options.dataDir && join(options.dataDir, OUTPUTS_FILE_NAME));
-  if (outputsFile) writeStackOutputs(outputsFile, options.stackName, outputs);
+  // Plus the local Parameter Store's endpoint, where `wal ns` finds the namespace parameters.
+  if (outputsFile) {
+    writeStackOutputs(outputsFile, options.stackName, {
+      ...outputs,
+      [LOCAL_OUTPUTS.ssmEndpoint]: emulators.endpoints.ssm,
+    });
+  }
 
   const pollOnce = async () => {
     const counts = await Promise.all([...kinesisSources, ...sqsSources].map((source) => source.pollOnce()));
@@ -247,6 +255,7 @@ async function startFunctionHosts(
   emulators: Emulators,
   overrideEnv: Record<string, string> | undefined,
   teardown: Teardown,
+  output: ((chunk: string) => void) | undefined,
 ): Promise<(logicalId: string) => FunctionHost> {
   const baseEnv = {
     ...process.env,
@@ -260,7 +269,7 @@ async function startFunctionHosts(
   });
   await Promise.all(
     [...wiring.functions.values()].map(async (fn) => {
-      hosts.set(fn.logicalId, await FunctionHost.start(fn, baseEnv, overrideEnv));
+      hosts.set(fn.logicalId, await FunctionHost.start(fn, baseEnv, overrideEnv, output ? { output } : {}));
     }),
   );
   return (logicalId) => hosts.get(logicalId) as FunctionHost;
