@@ -63,7 +63,7 @@ describe('an isolated namespace', () => {
 
   it('has its queue URLs in its parameter, and the shared namespace has none', () => {
     // THEN the parameter of "noisy" names its own queues; "orders" keeps the shared ones
-    const valueOf = (name: string) =>
+    const parameterValue = (name: string) =>
       JSON.parse(
         flatten(
           template.toJSON().Resources[logicalIdOf(stack.namespaces.parameters.get(name) ?? stack)].Properties
@@ -71,7 +71,7 @@ describe('an isolated namespace', () => {
         ),
       );
     const own = stack.queues.namespaceQueues.get('noisy');
-    expect(valueOf('noisy').delivery).toEqual({
+    expect(parameterValue('noisy').delivery).toEqual({
       isolated: true,
       maxConcurrency: 5,
       queues: {
@@ -79,7 +79,7 @@ describe('an isolated namespace', () => {
         retry: `<Ref:${logicalIdOf(own?.retry ?? stack)}>`,
       },
     });
-    expect(valueOf('orders').delivery).toEqual({ isolated: false });
+    expect(parameterValue('orders').delivery).toEqual({ isolated: false });
   });
 
   it('lets the consumers send to its queues', () => {
