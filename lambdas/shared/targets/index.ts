@@ -8,6 +8,9 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { TargetConfig } from '#lambdas/shared/namespace-config';
 import { DynamoDbTarget } from './dynamodb-target';
+import { EventBridgeTarget } from './eventbridge-target';
+import { LambdaTarget } from './lambda-target';
+import { SnsTarget } from './sns-target';
 import type { Target } from './target';
 
 export type { ApplyOutcome, Target } from './target';
@@ -51,6 +54,12 @@ export function createTarget(config: TargetConfig, clients: TargetClients): Targ
   switch (config.type) {
     case 'dynamodb':
       return new DynamoDbTarget(config, clients.documentClient);
+    case 'sns':
+      return new SnsTarget(config, () => clients.sns);
+    case 'eventbridge':
+      return new EventBridgeTarget(config, () => clients.eventBridge);
+    case 'lambda':
+      return new LambdaTarget(config, () => clients.lambda);
     default:
       throw new UnsupportedTargetError(config.name, config.type);
   }
