@@ -1,5 +1,8 @@
 import type { TargetConfig } from '#lambdas/shared/namespace-config';
 import { dynamoDbTargetResources } from './dynamodb-resources';
+import { eventBridgeTargetResources } from './eventbridge-resources';
+import { lambdaTargetResources } from './lambda-resources';
+import { snsTargetResources } from './sns-resources';
 import type { TargetResourceContext, TargetResources } from './target-resources';
 
 export { grantPermissions, type TargetResourceContext, type TargetResources } from './target-resources';
@@ -21,6 +24,12 @@ export function targetResources(target: TargetConfig, context: TargetResourceCon
   switch (target.type) {
     case 'dynamodb':
       return dynamoDbTargetResources(target, context);
+    case 'sns':
+      return snsTargetResources(target, context);
+    case 'eventbridge':
+      return eventBridgeTargetResources(target, context);
+    case 'lambda':
+      return lambdaTargetResources(target);
     default:
       throw new UnsupportedTargetTypeError(context.namespace, target.name, target.type);
   }
