@@ -3,7 +3,7 @@ import type { EventBridgeTargetConfig } from '#lambdas/shared/namespace-config';
 import type { TargetResourceContext, TargetResources } from './target-resources';
 
 /** What the EventBridge target does (lambdas/shared/targets/eventbridge-target.ts): PutEvents on its bus. */
-export const EVENTBRIDGE_TARGET_ACTIONS = ['events:PutEvents'] as const;
+const EVENTBRIDGE_TARGET_ACTIONS = ['events:PutEvents'] as const;
 
 /** An EventBridge target: an existing bus by ARN, or a bus the stack provisions (CDK generates its name). */
 export function eventBridgeTargetResources(

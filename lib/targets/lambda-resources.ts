@@ -2,7 +2,7 @@ import type { LambdaTargetConfig } from '#lambdas/shared/namespace-config';
 import type { TargetResources } from './target-resources';
 
 /** What the Lambda target does (lambdas/shared/targets/lambda-target.ts): a synchronous Invoke. */
-export const LAMBDA_TARGET_ACTIONS = ['lambda:InvokeFunction'] as const;
+const LAMBDA_TARGET_ACTIONS = ['lambda:InvokeFunction'] as const;
 
 /** `arn:...:function:<name>` of a function ARN that may end in `:<version or alias>`. */
 function unqualified(functionArn: string): string {

@@ -3,13 +3,13 @@ import type { SnsTargetConfig } from '#lambdas/shared/namespace-config';
 import type { TargetResourceContext, TargetResources } from './target-resources';
 
 /** What the SNS target does (lambdas/shared/targets/sns-target.ts): one Publish per delivery. */
-export const SNS_TARGET_ACTIONS = ['sns:Publish'] as const;
+const SNS_TARGET_ACTIONS = ['sns:Publish'] as const;
 
 /**
  * What publishing to a topic encrypted with the stack's key needs besides sns:Publish: SNS makes a data
  * key with the publisher's rights (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
  */
-export const SNS_ENCRYPTED_PUBLISH_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'] as const;
+const SNS_ENCRYPTED_PUBLISH_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'] as const;
 
 /**
  * An SNS target: an existing topic by ARN (standard, or FIFO when the ARN ends in `.fifo`), or one the

@@ -12,7 +12,7 @@ import { classifyAwsError, PermanentTargetError, TransientTargetError } from './
 export const LAMBDA_PERMANENT_ERROR_TYPE = 'PermanentError';
 
 /** How much of a function's error text the WAL keeps (DLQ reason, logs): never its whole answer. */
-export const MAX_FUNCTION_ERROR_CHARS = 512;
+const MAX_FUNCTION_ERROR_CHARS = 512;
 
 /** Invoke errors, beyond the common ones, that retrying the same payload cannot fix. */
 const PERMANENT_LAMBDA_ERRORS = new Set([
