@@ -70,19 +70,19 @@ export function createSsmClient(): SSMClient {
   return withFaults(new SSMClient(clientSettings()), 'SSM');
 }
 
-export function createSnsClient(): SNSClient {
+function createSnsClient(): SNSClient {
   return withFaults(new SNSClient(clientSettings()), 'SNS');
 }
 
-export function createEventBridgeClient(): EventBridgeClient {
+function createEventBridgeClient(): EventBridgeClient {
   return withFaults(new EventBridgeClient(clientSettings()), 'EventBridge');
 }
 
-export function createLambdaClient(): LambdaClient {
+function createLambdaClient(): LambdaClient {
   return withFaults(new LambdaClient(clientSettings()), 'Lambda');
 }
 
-export function createSecretsManagerClient(): SecretsManagerClient {
+function createSecretsManagerClient(): SecretsManagerClient {
   return withFaults(new SecretsManagerClient(clientSettings()), 'SecretsManager');
 }
 

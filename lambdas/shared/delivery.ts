@@ -7,7 +7,7 @@ import { withBoundedErrorTexts } from './message-budget';
 import type { NamespaceConfig } from './namespace-config';
 import { UnknownNamespaceError } from './namespace-store';
 import type { PoisonMessage, QueueMessage, RetryMessage } from './queue-message';
-import { type ApplyOutcome, createTarget, UnsupportedTargetError } from './targets';
+import { type ApplyOutcome, createTarget } from './targets';
 import { UnorderableMutationError } from './targets/item-history';
 import { PermanentTargetError } from './targets/target-errors';
 import type { WalDependencies } from './wal-dependencies';
@@ -167,7 +167,6 @@ const OUTCOME_LOG_MESSAGES: Record<ApplyOutcome, string> = {
 function isRejection(error: unknown): boolean {
   return (
     error instanceof PermanentTargetError ||
-    error instanceof UnsupportedTargetError ||
     (error as { name?: string } | undefined)?.name === 'ValidationException'
   );
 }

@@ -216,7 +216,7 @@ const secretReferenceSchema = z.union([
 ]);
 
 /** Longest wait for a webhook's answer; a consumer delivers a batch's messages one after another. */
-export const MAX_HTTP_TIMEOUT_SECONDS = 10;
+const MAX_HTTP_TIMEOUT_SECONDS = 10;
 
 /** A webhook: HTTPS (plain HTTP only in local mode), signed with HMAC-SHA256, `Idempotency-Key: <mutation id>`. */
 export const httpTargetSchema = z
@@ -349,7 +349,6 @@ export type SnsTargetConfig = z.output<typeof snsTargetSchema>;
 export type EventBridgeTargetConfig = z.output<typeof eventBridgeTargetSchema>;
 export type LambdaTargetConfig = z.output<typeof lambdaTargetSchema>;
 export type HttpTargetConfig = z.output<typeof httpTargetSchema>;
-export type TargetType = TargetConfig['type'];
 export type RetryConfig = NamespaceConfig['retry'];
 
 export class InvalidNamespaceConfigError extends Error {

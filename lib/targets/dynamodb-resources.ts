@@ -13,7 +13,7 @@ const ATTRIBUTE_TYPES = {
  * What the DynamoDB target does to its table (lambdas/shared/targets/dynamodb-target.ts): a consistent
  * read of the item and its history, then a conditional put (deletes are tombstone puts).
  */
-export const DYNAMODB_TARGET_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem'] as const;
+const DYNAMODB_TARGET_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem'] as const;
 
 /** A DynamoDB target: an existing table by name, or one the stack provisions with the configured key. */
 export function dynamoDbTargetResources(

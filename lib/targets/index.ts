@@ -1,23 +1,14 @@
 import type { TargetConfig } from '#lambdas/shared/namespace-config';
 import { dynamoDbTargetResources } from './dynamodb-resources';
+import { eventBridgeTargetResources } from './eventbridge-resources';
 import { httpTargetResources } from './http-resources';
 import { kinesisTargetResources } from './kinesis-resources';
+import { lambdaTargetResources } from './lambda-resources';
+import { snsTargetResources } from './sns-resources';
 import { sqsTargetResources } from './sqs-resources';
 import type { TargetResourceContext, TargetResources } from './target-resources';
 
 export { grantPermissions, type TargetResourceContext, type TargetResources } from './target-resources';
-
-/** A target type the stack cannot deploy yet. */
-export class UnsupportedTargetTypeError extends Error {
-  constructor(
-    readonly namespace: string,
-    readonly target: string,
-    readonly type: string,
-  ) {
-    super(`Namespace "${namespace}", target "${target}": the stack cannot deploy "${type}" targets yet`);
-    this.name = 'UnsupportedTargetTypeError';
-  }
-}
 
 /** The stack's side of a target: what it provisions, what the parameter holds, what consumers are granted. */
 export function targetResources(target: TargetConfig, context: TargetResourceContext): TargetResources {
@@ -30,7 +21,11 @@ export function targetResources(target: TargetConfig, context: TargetResourceCon
       return sqsTargetResources(target, context);
     case 'kinesis':
       return kinesisTargetResources(target, context);
-    default:
-      throw new UnsupportedTargetTypeError(context.namespace, target.name, target.type);
+    case 'sns':
+      return snsTargetResources(target, context);
+    case 'eventbridge':
+      return eventBridgeTargetResources(target, context);
+    case 'lambda':
+      return lambdaTargetResources(target);
   }
 }

@@ -9,6 +9,7 @@ import { getMutation } from './commands/get';
 import { DEFAULT_DATA_DIR, DEFAULT_PORTS, startLocal } from './commands/local';
 import { runNsCommand } from './commands/ns';
 import { putMutation } from './commands/put';
+import { runSinksCommand } from './commands/sinks';
 import { DEFAULT_LOCAL_ENDPOINT, type WalHttpAnswer } from './http-client';
 import { runTool } from './run-tool';
 import { UsageError } from './usage-error';
@@ -17,6 +18,7 @@ const HELP = `wal: the serverless-wal command line
 
   wal local [--stage local] [--data-dir DIR | --in-memory] [--host 127.0.0.1] [--outputs-file FILE]
             [--port 3000] [--dynamodb-port 8000] [--kinesis-port 4567] [--sqs-port 9324] [--ssm-port 4583]
+            [--sinks-port 4599]
       Runs the whole WAL on this machine (emulators + the real handlers), wired from the stage's template.
       Writes the stack's outputs as "cdk deploy --outputs-file" does, to FILE (default DIR/outputs.json, also
       with --in-memory).
@@ -46,6 +48,10 @@ const HELP = `wal: the serverless-wal command line
       gives it; "--stage S" (not local) alone works on the deployed stage with your AWS credentials and
       region. A deployed parameter belongs to CloudFormation: the next "cdk deploy" writes config/<stage>/
       back over a change made here, so make it there too (locally: the next "wal local" start).
+  wal sinks [--target NAME] [--data-dir DIR] [-n 3]
+      What the local sinks (the SNS, EventBridge and Lambda targets of "wal local") received: per topic, bus or
+      function, the count and the last N messages. --target keeps resources whose ARN contains NAME or messages
+      for the WAL target NAME. Reads DIR/sinks.jsonl (default .wal-data; none with --in-memory).
 
 --endpoint defaults to $WAL_ENDPOINT or ${DEFAULT_LOCAL_ENDPOINT} (the local runtime). An https endpoint (a
 deployed stack's ApiUrl) is called with SigV4 signatures from your AWS credentials.`;
@@ -58,6 +64,7 @@ const COMMANDS: Record<string, Command> = {
   get: runGet,
   dlq: runDlq,
   ns: runNs,
+  sinks: runSinks,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -100,6 +107,7 @@ async function runLocal(args: string[]): Promise<number> {
       'kinesis-port': { type: 'string' },
       'sqs-port': { type: 'string' },
       'ssm-port': { type: 'string' },
+      'sinks-port': { type: 'string' },
       'config-dir': { type: 'string' },
       'outputs-file': { type: 'string' },
     },
@@ -115,6 +123,7 @@ async function runLocal(args: string[]): Promise<number> {
         kinesis: port(values['kinesis-port'], DEFAULT_PORTS.kinesis, '--kinesis-port'),
         sqs: port(values['sqs-port'], DEFAULT_PORTS.sqs, '--sqs-port'),
         ssm: port(values['ssm-port'], DEFAULT_PORTS.ssm, '--ssm-port'),
+        sinks: port(values['sinks-port'], DEFAULT_PORTS.sinks, '--sinks-port'),
       },
       ...(values['in-memory'] ? {} : { dataDir }),
       outputsFile: resolve(values['outputs-file'] ?? join(dataDir, OUTPUTS_FILE_NAME)),
@@ -205,6 +214,29 @@ async function runNs(args: string[]): Promise<number> {
       ...(values['outputs-file'] !== undefined ? { outputsFile: resolve(values['outputs-file']) } : {}),
       ...(values['ssm-endpoint'] !== undefined ? { ssmEndpoint: values['ssm-endpoint'] } : {}),
       ...(values.file !== undefined ? { file: values.file } : {}),
+    },
+    (line) => console.log(line),
+  );
+}
+
+async function runSinks(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      target: { type: 'string' },
+      'data-dir': { type: 'string' },
+      n: { type: 'string', short: 'n' },
+    },
+  });
+  const last = values.n === undefined ? undefined : Number(values.n);
+  if (last !== undefined && (!Number.isInteger(last) || last < 0)) {
+    throw new UsageError(`-n must be a whole number of messages, not "${values.n}".`);
+  }
+  return runSinksCommand(
+    {
+      dataDir: resolve(values['data-dir'] ?? DEFAULT_DATA_DIR),
+      ...(values.target !== undefined ? { target: values.target } : {}),
+      ...(last !== undefined ? { last } : {}),
     },
     (line) => console.log(line),
   );

@@ -7,6 +7,8 @@ import { createRequestHandler } from 'local-aws-sqs';
 import { DEFAULT_LOCAL_HOST, DEFAULT_LOCAL_REGION, LOCAL_ACCOUNT_ID } from './constants';
 import { lockDataDir } from './data-dir-lock';
 import { close, endpointUrl, listen, urlHost } from './http-server';
+import type { SinkJournal } from './sinks/sink-journal';
+import { startSinks } from './sinks/sinks-server';
 import { persistSqs } from './sqs-journal/persistent-sqs';
 import { startSsmServer } from './ssm-server';
 
@@ -15,7 +17,8 @@ export { DataDirInUseError } from './data-dir-lock';
 /** The SQS journal's file in a data dir (see src/local/sqs-journal). */
 export const SQS_JOURNAL_FILE = 'sqs-journal.log';
 
-export const EMULATOR_NAMES = ['dynamodb', 'kinesis', 'sqs', 'ssm'] as const;
+/** `sinks` stands in for the SNS, EventBridge and Lambda targets (src/local/sinks). */
+export const EMULATOR_NAMES = ['dynamodb', 'kinesis', 'sqs', 'ssm', 'sinks'] as const;
 export type EmulatorName = (typeof EMULATOR_NAMES)[number];
 
 export interface EmulatorsOptions {
@@ -34,6 +37,8 @@ export interface EmulatorsOptions {
 export interface Emulators {
   endpoints: Record<EmulatorName, string>;
   region: string;
+  /** What the SNS, EventBridge and Lambda sinks received; tests program their failures here. */
+  sinks: SinkJournal;
   /** Variables that point the AWS SDK v3 clients at the emulators. */
   env(): Record<string, string>;
   /** Closes every server and socket; safe to call more than once. */
@@ -64,7 +69,7 @@ class EmulatorStopError extends Error {
   }
 }
 
-/** Starts DynamoDB (dynalite), Kinesis (kinesalite), SQS (local-aws-sqs) and SSM in this process. */
+/** Starts DynamoDB (dynalite), Kinesis (kinesalite), SQS (local-aws-sqs), SSM and the target sinks in this process. */
 export async function startEmulators(options: EmulatorsOptions = {}): Promise<Emulators> {
   const host = options.host ?? DEFAULT_LOCAL_HOST;
   const region = options.region ?? DEFAULT_LOCAL_REGION;
@@ -96,14 +101,19 @@ export async function startEmulators(options: EmulatorsOptions = {}): Promise<Em
     outcomes.flatMap((outcome) => ('emulator' in outcome ? [[outcome.name, outcome.emulator.endpoint]] : [])),
   ) as Record<EmulatorName, string>;
   let stopping: Promise<void> | undefined;
+  const sinks = running.find((emulator) => emulator.sinks !== undefined)?.sinks as SinkJournal;
   return {
     endpoints,
     region,
+    sinks,
     env: () => ({
       AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
       AWS_ENDPOINT_URL_KINESIS: endpoints.kinesis,
       AWS_ENDPOINT_URL_SQS: endpoints.sqs,
       AWS_ENDPOINT_URL_SSM: endpoints.ssm,
+      AWS_ENDPOINT_URL_SNS: endpoints.sinks,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: endpoints.sinks,
+      AWS_ENDPOINT_URL_LAMBDA: endpoints.sinks,
       AWS_REGION: region,
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
@@ -118,6 +128,8 @@ export async function startEmulators(options: EmulatorsOptions = {}): Promise<Em
 interface RunningEmulator {
   endpoint: string;
   stop(): Promise<void>;
+  /** The sinks' journal (the sinks only). */
+  sinks?: SinkJournal;
 }
 
 interface StartContext {
@@ -136,6 +148,10 @@ const STARTERS: Record<EmulatorName, (context: StartContext) => Promise<RunningE
   sqs: startSqs,
   ssm: async ({ host, port, region, dataDir }) =>
     startSsmServer({ host, port, region, persistPath: dataDir && join(dataDir, 'ssm.json') }),
+  sinks: async ({ host, port, dataDir }) => {
+    const sinks = await startSinks({ host, port, dataDir });
+    return { endpoint: sinks.endpoint, stop: () => sinks.stop(), sinks: sinks.journal };
+  },
 };
 
 async function startDynamodb({ host, port, region, dataDir }: StartContext): Promise<RunningEmulator> {

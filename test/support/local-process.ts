@@ -23,6 +23,8 @@ const FREE_PORTS = [
   '0',
   '--ssm-port',
   '0',
+  '--sinks-port',
+  '0',
 ];
 
 /** `npm start -- <args>` (the README's quick start) on free ports. */

@@ -8,8 +8,11 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { TargetConfig } from '#lambdas/shared/namespace-config';
 import { DynamoDbTarget } from './dynamodb-target';
+import { EventBridgeTarget } from './eventbridge-target';
 import { HttpTarget, plainHttpAllowed } from './http-target';
 import { KinesisTarget } from './kinesis-target';
+import { LambdaTarget } from './lambda-target';
+import { SnsTarget } from './sns-target';
 import { SqsTarget } from './sqs-target';
 import type { Target } from './target';
 
@@ -60,18 +63,11 @@ export function createTarget(config: TargetConfig, clients: TargetClients): Targ
       return new SqsTarget(config, () => clients.sqs);
     case 'kinesis':
       return new KinesisTarget(config, () => clients.kinesis);
-    default:
-      throw new UnsupportedTargetError(config.name, config.type);
-  }
-}
-
-/** A target type this build cannot deliver to. */
-export class UnsupportedTargetError extends Error {
-  constructor(
-    readonly target: string,
-    readonly type: string,
-  ) {
-    super(`target "${target}" has type "${type}", which this build of the WAL cannot deliver to`);
-    this.name = 'UnsupportedTargetError';
+    case 'sns':
+      return new SnsTarget(config, () => clients.sns);
+    case 'eventbridge':
+      return new EventBridgeTarget(config, () => clients.eventBridge);
+    case 'lambda':
+      return new LambdaTarget(config, () => clients.lambda);
   }
 }

@@ -7,12 +7,19 @@ import { synthesizeStack } from '#src/local/runtime/synthesize';
 const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 
 /** Ports people already know; each can be overridden by a flag. */
-export const DEFAULT_PORTS = { api: 3000, dynamodb: 8000, kinesis: 4567, sqs: 9324, ssm: 4583 } as const;
+export const DEFAULT_PORTS = {
+  api: 3000,
+  dynamodb: 8000,
+  kinesis: 4567,
+  sqs: 9324,
+  ssm: 4583,
+  sinks: 4599,
+} as const;
 
 export interface LocalOptions {
   readonly stage: string;
   readonly host: string;
-  readonly ports: { api: number; dynamodb: number; kinesis: number; sqs: number; ssm: number };
+  readonly ports: { api: number; dynamodb: number; kinesis: number; sqs: number; ssm: number; sinks: number };
   /** Where DynamoDB, Kinesis, SSM, stream checkpoints and SQS messages are kept; undefined keeps them in memory. */
   readonly dataDir?: string;
   readonly configDir?: string;
@@ -51,9 +58,10 @@ export async function startLocal(options: LocalOptions, print: (line: string) =>
       `  Kinesis    ${endpoints.kinesis}`,
       `  SQS        ${endpoints.sqs}`,
       `  SSM        ${endpoints.ssm}`,
+      `  Sinks      ${endpoints.sinks}   (SNS, EventBridge and Lambda targets; "wal sinks" lists what they got)`,
       ...namespaces.map((line, index) => `  ${index === 0 ? 'Namespaces' : '          '} ${line}`),
       options.dataDir
-        ? `  State      ${options.dataDir} (DynamoDB, Kinesis, SSM, stream checkpoints, SQS messages)`
+        ? `  State      ${options.dataDir} (DynamoDB, Kinesis, SSM, stream checkpoints, SQS messages, sinks)`
         : '  State      in memory (pass --data-dir to keep it)',
       `  Outputs    ${options.outputsFile} (what "wal dlq" and "wal ns" read)`,
       `Try:  npm run wal -- put ${namespaces.length > 0 ? (namespaces[0]?.split(' ')[0] ?? 'demo') : 'demo'} --payload '{"id":"a1","n":1}'`,

@@ -230,9 +230,16 @@ function placeholder(logicalId: string, resource: CfnResource, options: Provisio
     case 'AWS::ApiGatewayV2::Stage':
       return { ref: '$default', attributes: {} };
     case 'AWS::SNS::Topic': {
-      // No SNS locally; the AlarmTopicArn output still reads as a topic's ARN, as a topic's Ref does.
-      const topicArn = arn(options, 'sns', physicalName(options.stackName, logicalId, 256));
-      return { ref: topicArn, attributes: { TopicArn: topicArn } };
+      // Topics need no creating: the local sinks take any topic ARN (a FIFO one keeps its ".fifo" name).
+      const name =
+        explicitName(resource, 'TopicName', options) ?? physicalName(options.stackName, logicalId, 256);
+      const topicArn = arn(options, 'sns', name);
+      return { ref: topicArn, attributes: { TopicArn: topicArn, TopicName: name } };
+    }
+    case 'AWS::Events::EventBus': {
+      // Likewise for buses: the sinks take any bus, named by ARN.
+      const name = explicitName(resource, 'Name', options) ?? physicalName(options.stackName, logicalId, 256);
+      return { ref: name, attributes: { Arn: arn(options, 'events', `event-bus/${name}`), Name: name } };
     }
     default: {
       // IAM, KMS, logs and the like do not exist locally; their ARNs only need to be well formed.
