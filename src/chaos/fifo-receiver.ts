@@ -1,4 +1,4 @@
-import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { ReceivedFifoMessage } from './fifo-check';
 
@@ -28,12 +28,14 @@ export async function receiveAll(sqs: SQSClient, queueUrl: string): Promise<Rece
         QueueUrl: queueUrl,
         MaxNumberOfMessages: 10,
         VisibilityTimeout: 600,
+        WaitTimeSeconds: 1,
         // The local SQS returns system attributes (dedup and group ids) only for 'All'.
         AttributeNames: ['All'],
       }),
     );
     const page = answer.Messages ?? [];
-    if (page.length === 0) return messages;
+    // An empty answer is not an empty queue: the local SQS may answer before it looked (a loaded machine).
+    if (page.length === 0 && (await visibleMessages(sqs, queueUrl)) === 0) return messages;
     for (const message of page) {
       messages.push({
         id: envelopeId(message.Body),
@@ -42,6 +44,13 @@ export async function receiveAll(sqs: SQSClient, queueUrl: string): Promise<Rece
       });
     }
   }
+}
+
+async function visibleMessages(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const answer = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+  );
+  return Number(answer.Attributes?.ApproximateNumberOfMessages ?? 0);
 }
 
 function envelopeId(body: string | undefined): string | undefined {
