@@ -1,3 +1,4 @@
+import { formatFifoReport, isFifoClean } from '#src/chaos/fifo-check';
 import { formatReport, formatSent, isClean } from '#src/chaos/reconcile';
 import { runChaos } from '#src/chaos/run-chaos';
 
@@ -15,7 +16,7 @@ describe('chaos: every op, every client, in the WAL order, nothing lost or appli
   it('keeps every guarantee with 15% faults, crashes and a config change', async () => {
     // GIVEN the local WAL with 15% faults at every AWS call, 2% crashes and a mid-run config change
     // WHEN 120 mutations of every op and client kind are sent and settle
-    const { report } = await runChaos({
+    const { report, fifo } = await runChaos({
       mutations: MUTATIONS,
       faultRate: 0.15,
       crashRate: 0.02,
@@ -50,6 +51,13 @@ describe('chaos: every op, every client, in the WAL order, nothing lost or appli
     }
     expect(report.sent['abandoned-attempts']).toBeGreaterThan(0);
     expect(report.unknown).toBeGreaterThan(0);
+    // AND the namespace's SQS FIFO target, seen from its receiver: every acked id, each dedup id once
+    expect(fifo && { line: formatFifoReport(fifo), problems: fifo.problems }).toEqual({
+      line: expect.stringContaining('lost=0'),
+      problems: [],
+    });
+    expect(fifo && isFifoClean(fifo)).toBe(true);
+    expect((fifo?.delivered ?? 0) + (fifo?.dlq ?? 0)).toBe(report.acked);
   }, 300_000);
 
   it('keeps every guarantee through a 5 s outage of the target table', async () => {
