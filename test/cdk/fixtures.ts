@@ -1,10 +1,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, type CfnElement, Stack } from 'aws-cdk-lib';
+import { App, type CfnElement, NestedStack, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { WalStack, type WalStackProps } from '#lib/wal-stack';
+import type { CfnTemplate } from '#src/local/runtime/cfn-template';
+import { flattenNestedStacks } from '#src/local/runtime/nested-stacks';
 
 /** A file's content: an object is written as JSON, a string as is (to write broken JSON). */
 export type ConfigFile = Record<string, unknown> | string;
@@ -66,11 +68,29 @@ export function synthesizeOnce(
   beforeAll(() => {
     configDir = writeConfigDir({ [stage]: files });
     const stack = newTestStack({ stage, configDir });
-    onSynth({ configDir, stack, template: Template.fromStack(stack) });
+    onSynth({ configDir, stack, template: stageTemplate(stack) });
   });
   afterAll(() => {
     if (configDir) removeDir(configDir);
   });
+}
+
+/**
+ * The stack's template with its nested stacks' resources in it (the namespaces live in nested stacks), wired as
+ * CloudFormation wires them: what the local runtime runs (src/local/runtime/nested-stacks.ts). Logical ids are the
+ * ones each resource has in its own stack.
+ */
+export function stageTemplate(stack: Stack): Template {
+  const nested = new Map(
+    stack.node
+      .findAll()
+      .filter((construct): construct is NestedStack => NestedStack.isNestedStack(construct))
+      .map((child) => [
+        stack.resolve(child.nestedStackResource?.logicalId) as string,
+        Template.fromStack(child).toJSON() as CfnTemplate,
+      ]),
+  );
+  return Template.fromJSON(flattenNestedStacks(Template.fromStack(stack).toJSON() as CfnTemplate, nested));
 }
 
 /** The logical id of an L2's CloudFormation resource. */

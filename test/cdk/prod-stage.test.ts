@@ -7,7 +7,8 @@ import { REPO_ROOT } from '#lib/wal-function';
 /**
  * Runs the CDK app entry (bin/app.ts) the way `cdk synth -c stage=<stage>` does: the CLI hands the
  * context and the output folder over in CDK_CONTEXT_JSON and CDK_OUTDIR. Bundling is skipped
- * (bundling.test.ts covers it) and AWS credentials are removed: the synth must work offline.
+ * (bundling.test.ts covers it) and AWS credentials are removed: the synth must work offline. The resources of
+ * the nested stacks (the namespaces) are added to the template's, as CloudFormation deploys them.
  */
 function synthesize(stage: string): {
   template: { Resources: Record<string, { Type: string }>; Outputs: object };
@@ -30,7 +31,14 @@ function synthesize(stage: string): {
       },
     );
     const file = path.join(outdir, `ServerlessWal-${stage}.template.json`);
-    return { template: JSON.parse(fs.readFileSync(file, 'utf8')) };
+    const template = JSON.parse(fs.readFileSync(file, 'utf8'));
+    for (const nested of fs.readdirSync(outdir).filter((name) => name.endsWith('.nested.template.json'))) {
+      Object.assign(
+        template.Resources,
+        JSON.parse(fs.readFileSync(path.join(outdir, nested), 'utf8')).Resources,
+      );
+    }
+    return { template };
   } finally {
     fs.rmSync(outdir, { recursive: true, force: true });
   }
