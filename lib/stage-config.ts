@@ -10,6 +10,7 @@ import {
   parseNamespaceConfig,
   RESOURCE_FIELDS,
 } from '#lambdas/shared/namespace-config';
+import { PROVISIONED_LOCK_FILE } from './provisioned-lock';
 import {
   DEFAULT_API_THROTTLE,
   DEFAULT_CONFIG_MAX_AGE,
@@ -102,6 +103,12 @@ export interface StageSettings {
    * @default Duration.seconds(60) for every stage
    */
   readonly consumerTimeout: Duration;
+  /**
+   * Whether synth compares the provisioned targets with `config/<stage>/provisioned.lock.json` and refuses a
+   * change that would replace one (lib/provisioned-lock.ts).
+   * @default true for `prod`, false for every other stage
+   */
+  readonly provisionedLock: boolean;
 }
 
 /**
@@ -122,6 +129,7 @@ const DEFAULT_STAGE_SETTINGS: StageSettings = {
   streamRetryAttempts: DEFAULT_STREAM_RETRY_ATTEMPTS,
   streamMaxRecordAge: DEFAULT_STREAM_MAX_RECORD_AGE,
   consumerTimeout: DEFAULT_CONSUMER_TIMEOUT,
+  provisionedLock: false,
 };
 
 /** Per-stage departures from {@link DEFAULT_STAGE_SETTINGS}. */
@@ -133,6 +141,7 @@ const STAGE_SETTINGS_OVERRIDES: Readonly<Record<string, Partial<StageSettings>>>
     logRetention: RetentionDays.THREE_MONTHS,
     apiRateLimit: 1000,
     apiBurstLimit: 2000,
+    provisionedLock: true,
   },
   // Local runs pick up edited namespace configs quickly and log everything. The local runtime
   // emulates the redrive policy, so its receive count is pinned here (the default, 5) rather than
@@ -279,7 +288,7 @@ export function loadStageConfig(
   const directory = path.join(configDir, stage);
   const files = fs
     .readdirSync(directory, { withFileTypes: true })
-    .filter((entry) => entry.isFile() && entry.name.endsWith('.json'))
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.json') && entry.name !== PROVISIONED_LOCK_FILE)
     .map((entry) => entry.name)
     .sort();
   if (files.length === 0) throw new EmptyStageError(stage, directory);

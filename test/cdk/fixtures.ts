@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { App, type CfnElement, NestedStack, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
+import { parseNamespaceConfig } from '#lambdas/shared/namespace-config';
+import { PROVISIONED_LOCK_FILE, provisionedEntries } from '#lib/provisioned-lock';
 import { WalStack, type WalStackProps } from '#lib/wal-stack';
 import type { CfnTemplate } from '#src/local/runtime/cfn-template';
 import { flattenNestedStacks } from '#src/local/runtime/nested-stacks';
@@ -11,8 +13,15 @@ import { flattenNestedStacks } from '#src/local/runtime/nested-stacks';
 /** A file's content: an object is written as JSON, a string as is (to write broken JSON). */
 export type ConfigFile = Record<string, unknown> | string;
 
-/** Creates a throw-away config dir: `{ stage: { 'name.json': content } }`. The real config/ stays untouched. */
-export function writeConfigDir(stages: Record<string, Record<string, ConfigFile>>): string {
+/**
+ * Creates a throw-away config dir: `{ stage: { 'name.json': content } }`. The real config/ stays untouched. Each
+ * stage gets the lock file of what its valid namespace files provision (as if deployed), unless it has one or
+ * `lock` is false.
+ */
+export function writeConfigDir(
+  stages: Record<string, Record<string, ConfigFile>>,
+  { lock = true }: { lock?: boolean } = {},
+): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wal-config-'));
   for (const [stage, files] of Object.entries(stages)) {
     fs.mkdirSync(path.join(dir, stage));
@@ -20,8 +29,23 @@ export function writeConfigDir(stages: Record<string, Record<string, ConfigFile>
       const text = typeof content === 'string' ? content : JSON.stringify(content, null, 2);
       fs.writeFileSync(path.join(dir, stage, name), text);
     }
+    if (lock && !(PROVISIONED_LOCK_FILE in files)) writeLock(path.join(dir, stage), files);
   }
   return dir;
+}
+
+function writeLock(directory: string, files: Record<string, ConfigFile>): void {
+  const namespaces = Object.entries(files).flatMap(([name, content]) => {
+    if (typeof content === 'string') return [];
+    try {
+      return [parseNamespaceConfig(content, name)];
+    } catch {
+      return [];
+    }
+  });
+  const provisioned = provisionedEntries(namespaces);
+  if (Object.keys(provisioned).length === 0) return;
+  fs.writeFileSync(path.join(directory, PROVISIONED_LOCK_FILE), JSON.stringify({ version: 1, provisioned }));
 }
 
 export function removeDir(dir: string): void {
