@@ -28,7 +28,7 @@ export const NAMESPACE_STACK_COUNT = 32;
  * the physical name of the nested stack (`<stack>-Namespaces07-<random>`), and with it the generated name of every
  * table it creates: the consumers are granted the provisioned tables by that prefix.
  */
-export function namespaceStackLogicalId(index: number): string {
+function namespaceStackLogicalId(index: number): string {
   return `Namespaces${String(index).padStart(2, '0')}`;
 }
 
