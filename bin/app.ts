@@ -2,6 +2,7 @@
 import { App } from 'aws-cdk-lib';
 import { InvalidNamespaceConfigError } from '#lambdas/shared/namespace-config';
 import { NamespaceParameterTooLargeError } from '#lib/namespace-parameters';
+import { ProvisionedLockOutdatedError, ProvisionedTargetReplacementError } from '#lib/provisioned-lock';
 import {
   EmptyStageError,
   InvalidStageNameError,
@@ -27,6 +28,8 @@ const CONFIG_ERRORS = [
   TimeoutsDoNotNestError,
   NamespaceParameterTooLargeError,
   PlainHttpTargetError,
+  ProvisionedTargetReplacementError,
+  ProvisionedLockOutdatedError,
 ];
 
 const app = new App();

@@ -12,6 +12,7 @@ import {
   type TargetConfig,
 } from '#lambdas/shared/namespace-config';
 import { DEFAULT_HTTP_TIMEOUT_SECONDS } from '#lambdas/shared/targets/http-target';
+import { PROVISIONED_LOCK_FILE } from './provisioned-lock';
 import { checkWebhookTimeout } from './timeout-budget';
 import {
   DEFAULT_API_THROTTLE,
@@ -112,6 +113,12 @@ export interface StageSettings {
    * @default true for `local`, false for every other stage
    */
   readonly allowHttpTargets: boolean;
+  /**
+   * Whether synth compares the provisioned targets with `config/<stage>/provisioned.lock.json` and refuses a
+   * change that would replace one (lib/provisioned-lock.ts).
+   * @default true for `prod`, false for every other stage
+   */
+  readonly provisionedLock: boolean;
 }
 
 /**
@@ -133,6 +140,7 @@ const DEFAULT_STAGE_SETTINGS: StageSettings = {
   streamMaxRecordAge: DEFAULT_STREAM_MAX_RECORD_AGE,
   consumerTimeout: DEFAULT_CONSUMER_TIMEOUT,
   allowHttpTargets: false,
+  provisionedLock: false,
 };
 
 /** Per-stage departures from {@link DEFAULT_STAGE_SETTINGS}. */
@@ -144,6 +152,7 @@ const STAGE_SETTINGS_OVERRIDES: Readonly<Record<string, Partial<StageSettings>>>
     logRetention: RetentionDays.THREE_MONTHS,
     apiRateLimit: 1000,
     apiBurstLimit: 2000,
+    provisionedLock: true,
   },
   // Local runs pick up edited namespace configs quickly and log everything. The local runtime
   // emulates the redrive policy, so its receive count is pinned here (the default, 5) rather than
@@ -296,7 +305,7 @@ export function loadStageConfig(
   const directory = path.join(configDir, stage);
   const files = fs
     .readdirSync(directory, { withFileTypes: true })
-    .filter((entry) => entry.isFile() && entry.name.endsWith('.json'))
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.json') && entry.name !== PROVISIONED_LOCK_FILE)
     .map((entry) => entry.name)
     .sort();
   if (files.length === 0) throw new EmptyStageError(stage, directory);

@@ -1,6 +1,7 @@
 import { CfnOutput, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { NamespaceParameters } from './namespace-parameters';
+import { ALLOW_REPLACE_CONTEXT, checkProvisionedLock, UPDATE_LOCK_CONTEXT } from './provisioned-lock';
 import { DEFAULT_CONFIG_DIR, loadStageConfig, type StageConfig, type StageSettings } from './stage-config';
 import { WalAlarms } from './wal-alarms';
 import { WalConsumers } from './wal-consumers';
@@ -42,6 +43,7 @@ export class WalStack extends Stack {
     // Validate the namespace configs before creating anything.
     this.config = loadStageConfig(stage, configDir ?? DEFAULT_CONFIG_DIR, overrides);
     const { settings } = this.config;
+    if (settings.provisionedLock) this.checkProvisionedLock();
     Tags.of(this).add('wal:stage', stage);
 
     this.storage = new WalStorage(this, 'Storage', {
@@ -78,6 +80,19 @@ export class WalStack extends Stack {
       api: this.ingestApi.api,
     });
     this.addOutputs();
+  }
+
+  /** Refuses a config change that would replace a provisioned target, unless `-c wal:allowReplace` names it. */
+  private checkProvisionedLock(): void {
+    const allowReplace: unknown = this.node.tryGetContext(ALLOW_REPLACE_CONTEXT);
+    const updateLock: unknown = this.node.tryGetContext(UPDATE_LOCK_CONTEXT);
+    checkProvisionedLock({
+      stage: this.config.stage,
+      directory: this.config.directory,
+      namespaces: this.config.namespaces.map((namespace) => namespace.config),
+      allowReplace: typeof allowReplace === 'string' ? allowReplace.split(',').map((id) => id.trim()) : [],
+      updateLock: updateLock === true || updateLock === 'true',
+    });
   }
 
   private createIngestApi(settings: StageSettings): WalIngestApi {

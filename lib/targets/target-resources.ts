@@ -1,4 +1,4 @@
-import type { RemovalPolicy } from 'aws-cdk-lib';
+import { type RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct, IConstruct } from 'constructs';
@@ -35,7 +35,18 @@ export interface TargetResources {
 }
 
 /**
- * Grants every permission, one statement per distinct set of actions, each naming its resources once.
+ * The most characters of ARNs one statement lists, as the CDK estimates them. The CDK moves what does not fit a
+ * role's 10,000-character inline policy into managed policies of at most 6,000, statement by statement: a
+ * statement larger than that (300 existing tables) would fit none, so long lists are cut into statements that
+ * each nearly fill one managed policy.
+ */
+const MAX_STATEMENT_ARN_CHARS = 5500;
+/** What the CDK counts an unresolved ARN (a token) as (`@aws-cdk/aws-iam.arnSizeEstimate`, default 150). */
+const TOKEN_ARN_CHARS = 150;
+
+/**
+ * Grants every permission, one statement per distinct set of actions, each naming its resources once
+ * (in several statements of at most {@link MAX_STATEMENT_ARN_CHARS} when the list is long).
  * Never a `*` resource: a target without resources grants nothing.
  */
 export function grantPermissions(
@@ -52,8 +63,29 @@ export function grantPermissions(
     byActions.set(key, entry);
   }
   return [...byActions.values()]
-    .map(({ actions, resourceArns }) =>
-      iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [...resourceArns] }),
+    .flatMap(({ actions, resourceArns }) =>
+      chunkArns([...resourceArns]).map((chunk) =>
+        iam.Grant.addToPrincipal({ grantee, actions, resourceArns: chunk }),
+      ),
     )
     .reduce((all, grant) => all.combine(grant), iam.Grant.drop(grantee, 'no target resources'));
+}
+
+/** ARNs in lists of at most {@link MAX_STATEMENT_ARN_CHARS} characters, in their order. */
+function chunkArns(arns: readonly string[]): string[][] {
+  const chunks: string[][] = [];
+  let current: string[] = [];
+  let length = 0;
+  for (const arn of arns) {
+    const arnLength = (Token.isUnresolved(arn) ? TOKEN_ARN_CHARS : arn.length) + 3;
+    if (current.length > 0 && length + arnLength > MAX_STATEMENT_ARN_CHARS) {
+      chunks.push(current);
+      current = [];
+      length = 0;
+    }
+    current.push(arn);
+    length += arnLength;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }

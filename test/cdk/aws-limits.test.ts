@@ -11,7 +11,14 @@ import {
 import type { WalFunction } from '#lib/wal-function';
 import { VISIBILITY_TIMEOUT_FACTOR } from '#lib/wal-queues';
 import type { WalStack } from '#lib/wal-stack';
-import { type Json, logicalIdOf, newTestStack, ORDERS_NAMESPACE, synthesizeOnce } from './fixtures';
+import {
+  type Json,
+  logicalIdOf,
+  newTestStack,
+  ORDERS_NAMESPACE,
+  stageTemplate,
+  synthesizeOnce,
+} from './fixtures';
 
 // GIVEN a stage with one namespace, synthesized as dev (DESTROY) and as prod (RETAIN) settings.
 const NAMESPACES = { 'orders.json': ORDERS_NAMESPACE };
@@ -162,7 +169,7 @@ describe('retained resources with fixed names', () => {
     const settings = stageSettings(stage);
     // WHEN
     const synthesized = newTestStack({ stage: 'test', configDir, settings });
-    const resources = Template.fromStack(synthesized).toJSON().Resources as Resources;
+    const resources = stageTemplate(synthesized).toJSON().Resources as Resources;
     // THEN
     expect(retainedWithFixedName(resources)).toEqual([]);
   });

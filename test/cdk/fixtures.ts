@@ -1,16 +1,27 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, type CfnElement, Stack } from 'aws-cdk-lib';
+import { App, type CfnElement, NestedStack, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
+import { parseNamespaceConfig } from '#lambdas/shared/namespace-config';
+import { PROVISIONED_LOCK_FILE, provisionedEntries } from '#lib/provisioned-lock';
 import { WalStack, type WalStackProps } from '#lib/wal-stack';
+import type { CfnTemplate } from '#src/local/runtime/cfn-template';
+import { flattenNestedStacks } from '#src/local/runtime/nested-stacks';
 
 /** A file's content: an object is written as JSON, a string as is (to write broken JSON). */
 export type ConfigFile = Record<string, unknown> | string;
 
-/** Creates a throw-away config dir: `{ stage: { 'name.json': content } }`. The real config/ stays untouched. */
-export function writeConfigDir(stages: Record<string, Record<string, ConfigFile>>): string {
+/**
+ * Creates a throw-away config dir: `{ stage: { 'name.json': content } }`. The real config/ stays untouched. Each
+ * stage gets the lock file of what its valid namespace files provision (as if deployed), unless it has one or
+ * `lock` is false.
+ */
+export function writeConfigDir(
+  stages: Record<string, Record<string, ConfigFile>>,
+  { lock = true }: { lock?: boolean } = {},
+): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wal-config-'));
   for (const [stage, files] of Object.entries(stages)) {
     fs.mkdirSync(path.join(dir, stage));
@@ -18,8 +29,23 @@ export function writeConfigDir(stages: Record<string, Record<string, ConfigFile>
       const text = typeof content === 'string' ? content : JSON.stringify(content, null, 2);
       fs.writeFileSync(path.join(dir, stage, name), text);
     }
+    if (lock && !(PROVISIONED_LOCK_FILE in files)) writeLock(path.join(dir, stage), files);
   }
   return dir;
+}
+
+function writeLock(directory: string, files: Record<string, ConfigFile>): void {
+  const namespaces = Object.entries(files).flatMap(([name, content]) => {
+    if (typeof content === 'string') return [];
+    try {
+      return [parseNamespaceConfig(content, name)];
+    } catch {
+      return [];
+    }
+  });
+  const provisioned = provisionedEntries(namespaces);
+  if (Object.keys(provisioned).length === 0) return;
+  fs.writeFileSync(path.join(directory, PROVISIONED_LOCK_FILE), JSON.stringify({ version: 1, provisioned }));
 }
 
 export function removeDir(dir: string): void {
@@ -66,11 +92,29 @@ export function synthesizeOnce(
   beforeAll(() => {
     configDir = writeConfigDir({ [stage]: files });
     const stack = newTestStack({ stage, configDir });
-    onSynth({ configDir, stack, template: Template.fromStack(stack) });
+    onSynth({ configDir, stack, template: stageTemplate(stack) });
   });
   afterAll(() => {
     if (configDir) removeDir(configDir);
   });
+}
+
+/**
+ * The stack's template with its nested stacks' resources in it (the namespaces live in nested stacks), wired as
+ * CloudFormation wires them: what the local runtime runs (src/local/runtime/nested-stacks.ts). Logical ids are the
+ * ones each resource has in its own stack.
+ */
+export function stageTemplate(stack: Stack): Template {
+  const nested = new Map(
+    stack.node
+      .findAll()
+      .filter((construct): construct is NestedStack => NestedStack.isNestedStack(construct))
+      .map((child) => [
+        stack.resolve(child.nestedStackResource?.logicalId) as string,
+        Template.fromStack(child).toJSON() as CfnTemplate,
+      ]),
+  );
+  return Template.fromJSON(flattenNestedStacks(Template.fromStack(stack).toJSON() as CfnTemplate, nested));
 }
 
 /** The logical id of an L2's CloudFormation resource. */

@@ -4,7 +4,7 @@ import { stageSettings } from '#lib/stage-config';
 import { InvalidStreamSettingError } from '#lib/wal-consumers';
 import { InvalidQueueSettingError } from '#lib/wal-queues';
 import type { WalStack, WalStackProps } from '#lib/wal-stack';
-import { arnOf, logicalIdOf, newTestStack, removeDir, writeConfigDir } from './fixtures';
+import { arnOf, logicalIdOf, newTestStack, removeDir, stageTemplate, writeConfigDir } from './fixtures';
 
 // GIVEN the same namespace in a dev, a local and a prod stage.
 const NAMESPACE = {
@@ -227,7 +227,7 @@ describe('provisioned target key types', () => {
     });
     try {
       // WHEN
-      const template = Template.fromStack(newTestStack({ stage: 'dev', configDir }));
+      const template = stageTemplate(newTestStack({ stage: 'dev', configDir }));
       // THEN
       template.hasResourceProperties('AWS::DynamoDB::Table', {
         KeySchema: [

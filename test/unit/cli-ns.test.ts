@@ -34,6 +34,18 @@ describe('wal ns validate', () => {
     expect(lines).toEqual([`valid: ${file}: namespace "orders", targets orders (dynamodb)`]);
   });
 
+  it("skips the stage's lock file that a glob of config/<stage>/*.json also names", () => {
+    // GIVEN the prod stage's files: its namespace and its lock of provisioned targets
+    const files = ['orders.json', 'provisioned.lock.json'].map((name) =>
+      join(__dirname, '..', '..', 'config', 'prod', name),
+    );
+    // WHEN both are validated
+    const { code, lines } = validate(...files);
+    // THEN the namespace is valid and the lock is skipped, not reported invalid
+    expect(code).toBe(0);
+    expect(lines[1]).toBe(`skipped: ${files[1]}: the stage's lock of provisioned targets, not a namespace`);
+  });
+
   it('fails if a field is wrong, naming its path, and still checks the other files', () => {
     // GIVEN a namespace whose retry.maxAttempts is 0, and a valid one
     const bad = namespaceFile('bad', { ...orders, name: 'bad', retry: { ...orders.retry, maxAttempts: 0 } });

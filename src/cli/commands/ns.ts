@@ -4,6 +4,7 @@ import {
   parseNamespaceConfig,
   targetResource,
 } from '#lambdas/shared/namespace-config';
+import { PROVISIONED_LOCK_FILE } from '#lib/provisioned-lock';
 import {
   loadNamespaceFile,
   NamespaceConfigSyntaxError,
@@ -42,6 +43,11 @@ export function validateNamespaceFiles(files: readonly string[], print: (line: s
   if (files.length === 0) throw new UsageError('usage: wal ns validate <namespace.json> [more.json ...]');
   let invalid = 0;
   for (const file of files) {
+    // `wal ns validate config/prod/*.json` also names the stage's lock file, which is no namespace.
+    if (file.endsWith(`/${PROVISIONED_LOCK_FILE}`) || file === PROVISIONED_LOCK_FILE) {
+      print(`skipped: ${file}: the stage's lock of provisioned targets, not a namespace`);
+      continue;
+    }
     try {
       const { config } = loadNamespaceFile(file);
       const targets = config.targets.map((target) => `${target.name} (${target.type})`).join(', ');
