@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { PlainHttpTargetError } from '#lib/stage-config';
 import { TimeoutsDoNotNestError } from '#lib/timeout-budget';
@@ -111,8 +111,8 @@ describe('http targets in a deployed stage', () => {
     const parameter = stack.namespaces.parameters.get('webhooks');
     const value = JSON.parse(
       flatten(
-        Template.fromStack(stack).toJSON().Resources[logicalIdOf(parameter ?? stack)].Properties
-          .Value as Json,
+        Template.fromStack(Stack.of(parameter ?? stack)).toJSON().Resources[logicalIdOf(parameter ?? stack)]
+          .Properties.Value as Json,
       ),
     ) as { targets: unknown[] };
     expect(value.targets).toEqual(WEBHOOKS_NAMESPACE.targets);
