@@ -223,7 +223,11 @@ export const httpTargetSchema = z
   .object({
     name: targetName,
     type: z.literal('http'),
-    url: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }),
+    url: z
+      .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+      .refine((url) => !/^[a-z]+:\/\/[^/]*@/i.test(url), {
+        message: 'must not carry credentials (user:password@): the signature authenticates the WAL',
+      }),
     secret: secretReferenceSchema,
     /** @default 5 */
     timeoutSeconds: z.number().min(1).max(MAX_HTTP_TIMEOUT_SECONDS).optional(),

@@ -133,6 +133,23 @@ describe('HttpTarget', () => {
     await expect(apply).rejects.toThrow(/the request failed \(ECONNREFUSED\)/);
   });
 
+  it('fails for good if the stored secret cannot sign (a whsec_ secret that is not base64)', async () => {
+    // GIVEN a secret parameter holding a broken whsec_ value
+    ssmMock.on(GetParameterCommand).resolves({ Parameter: { Value: 'whsec_not*base64!' } });
+    // WHEN a mutation is sent
+    const apply = target().apply(scripted([200]));
+    // THEN the DLQ gets it at once with the reason (retrying cannot fix the secret)
+    await expect(apply).rejects.toThrow(PermanentTargetError);
+    await expect(apply).rejects.toThrow(/not base64/);
+  });
+
+  it('signs with a raw secret as receivers read it: without a trailing newline', async () => {
+    // GIVEN the receiver's secret stored with a trailing newline, as editors save it
+    ssmMock.on(GetParameterCommand).resolves({ Parameter: { Value: `${SECRET}\n` } });
+    // WHEN a mutation is sent THEN the receiver (with the trimmed secret) verifies it and answers 200
+    await expect(target().apply(scripted([200]))).resolves.toBe('applied');
+  });
+
   it('fails for good if the URL is plain http:// outside local mode, before reading the secret', async () => {
     // GIVEN a container that does not allow http://
     // WHEN

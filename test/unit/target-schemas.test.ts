@@ -102,6 +102,11 @@ describe('target schemas', () => {
       /targets\.0\.url/,
     ],
     ['the type is unknown', { type: 'carrier-pigeon' }, /targets\.0\.type/],
+    [
+      'an http url carries credentials',
+      { type: 'http', url: 'https://user:pw@hooks.example.com', secret: { ssmParameter: '/s' } },
+      /targets\.0\.url: must not carry credentials/,
+    ],
   ])('fails if %s', (_name, target, message) => {
     // WHEN it is parsed THEN the error names the field
     expect(() => parseNamespaceConfig(withTarget(target), 'events.json')).toThrow(message);

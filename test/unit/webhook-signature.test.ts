@@ -148,3 +148,12 @@ describe('verifyWebhook', () => {
     expect(id).toBe(VECTOR.id);
   });
 });
+
+describe('signingKeys of a raw secret', () => {
+  it('ignores surrounding whitespace, as a receiver reading the same stored value does', () => {
+    // GIVEN a raw (non-whsec_) secret stored with a trailing newline
+    // WHEN its keys are derived THEN they are those of the trimmed secret
+    expect(signingKeys('my-raw-secret\n')).toEqual(signingKeys('my-raw-secret'));
+    expect(signingKeys('my-raw-secret')).toEqual([Buffer.from('my-raw-secret', 'utf8')]);
+  });
+});

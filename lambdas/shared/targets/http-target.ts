@@ -5,7 +5,7 @@ import type { MessageEnvelope } from './message-envelope';
 import { MessageTarget } from './message-target';
 import { PermanentTargetError, TransientTargetError } from './target-errors';
 import { readWebhookSecret, type SecretClients } from './webhook-secret';
-import { webhookHeaders } from './webhook-signature';
+import { InvalidWebhookSecretError, type SignedContent, webhookHeaders } from './webhook-signature';
 
 /** How long the WAL waits for a webhook's answer unless the target sets `timeoutSeconds`. */
 export const DEFAULT_HTTP_TIMEOUT_SECONDS = 5;
@@ -52,6 +52,7 @@ export class HttpTarget extends MessageTarget {
     const id = mutation.envelope.id;
     const timestamp = Math.floor((this.options.now ?? Date.now)() / 1000);
     const timeoutSeconds = this.config.timeoutSeconds ?? DEFAULT_HTTP_TIMEOUT_SECONDS;
+    const signature = this.signatureHeaders(secret, { id, timestamp, body });
     const signal = AbortSignal.timeout(timeoutSeconds * 1000);
     let response: Response;
     try {
@@ -61,7 +62,7 @@ export class HttpTarget extends MessageTarget {
           'content-type': 'application/json',
           'idempotency-key': id,
           'user-agent': 'serverless-wal',
-          ...webhookHeaders(secret, { id, timestamp, body }),
+          ...signature,
         },
         body,
         redirect: 'manual',
@@ -71,6 +72,16 @@ export class HttpTarget extends MessageTarget {
       throw this.requestError(error, timeoutSeconds);
     }
     await this.checkAnswer(response);
+  }
+
+  /** The signature headers; a secret that cannot sign is the operator's to fix: the DLQ, not retries. */
+  private signatureHeaders(secret: string, content: SignedContent): Record<string, string> {
+    try {
+      return webhookHeaders(secret, content);
+    } catch (error) {
+      if (!(error instanceof InvalidWebhookSecretError)) throw error;
+      throw new PermanentTargetError(this.name, error.message, { cause: error });
+    }
   }
 
   private checkedUrl(): URL {

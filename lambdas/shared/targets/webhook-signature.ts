@@ -53,7 +53,8 @@ export function signingKeys(secret: string): Buffer[] {
   if (tokens.length > 1 && tokens.every((token) => token.startsWith(SECRET_PREFIX))) {
     return tokens.map(keyOf);
   }
-  return [keyOf(secret)];
+  // A stored value often ends in a newline; receivers trim theirs too.
+  return [keyOf(secret.trim())];
 }
 
 function keyOf(secret: string): Buffer {
