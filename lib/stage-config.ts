@@ -312,12 +312,22 @@ export function loadStageConfig(
 
   const namespaces = files.map((file) => loadNamespaceFile(path.join(directory, file)));
   const settings = stageSettings(stage, overrides);
-  for (const namespace of namespaces) {
-    checkRetention(namespace, settings);
-    if (!settings.allowHttpTargets) checkHttpsTargets(stage, namespace);
-    checkWebhookTimeouts(namespace, settings);
-  }
+  for (const namespace of namespaces) checkNamespaceForStage(stage, namespace, settings);
   return { stage, directory, namespaces, settings };
+}
+
+/**
+ * What a namespace must satisfy in its stage beyond the schema (retention against the stream, https webhooks,
+ * webhook timeouts against the consumer's): checked at synth and by `wal ns set` before it writes.
+ */
+export function checkNamespaceForStage(
+  stage: string,
+  namespace: LoadedNamespace,
+  settings: StageSettings,
+): void {
+  checkRetention(namespace, settings);
+  if (!settings.allowHttpTargets) checkHttpsTargets(stage, namespace);
+  checkWebhookTimeouts(namespace, settings);
 }
 
 /**

@@ -273,9 +273,14 @@ async function readState(
   } while (start);
   // Reading the DLQ hides its messages for a moment: ids seen once are remembered.
   for (const letter of await deadLetters(wal)) {
-    // A dead letter of the FIFO target says nothing about the table, and the other way round.
-    if (fifoTarget && letter.target === fifoTarget.name) fifoDeadLettered.add(letter.id);
-    else deadLettered.set(letter.id, letter.reason);
+    // A dead letter of the FIFO target says nothing about the table, and the other way round; one without a
+    // target (the whole mutation could not be routed) holds it back from both.
+    if (fifoTarget && letter.target !== undefined && letter.target === fifoTarget.name) {
+      fifoDeadLettered.add(letter.id);
+      continue;
+    }
+    deadLettered.set(letter.id, letter.reason);
+    if (letter.target === undefined) fifoDeadLettered.add(letter.id);
   }
   return { items, deadLettered };
 }

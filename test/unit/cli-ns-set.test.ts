@@ -59,6 +59,32 @@ function fileConfig(overrides: Record<string, unknown> = {}): NamespaceConfig {
   return parseNamespaceConfig({ ...SOURCE, ...overrides }, 'orders.json');
 }
 
+describe('wal ns set: an isolated namespace', () => {
+  const OWN = {
+    delay: 'https://sqs.eu-west-1.amazonaws.com/123456789012/own-delay',
+    retry: 'https://sqs.eu-west-1.amazonaws.com/123456789012/own-retry',
+  };
+
+  it('keeps the queue URLs the stack wrote', () => {
+    // GIVEN an isolated namespace's parameter with its own queues, and its source file (no queues)
+    const current = stackParameter({ delivery: { isolated: true, queues: OWN } });
+    const file = fileConfig({ delivery: { isolated: true }, retry: { maxAttempts: 4 } });
+    // WHEN the change is planned THEN its delays and retries still go to its own queues
+    expect(planSet(current, file, 'orders.json').config.delivery).toEqual({ isolated: true, queues: OWN });
+  });
+
+  it.each([
+    // GIVEN isolation turned on, or off, in the file only
+    ['turns isolation on', {}, { isolated: true }],
+    ['turns isolation off', { delivery: { isolated: true, queues: OWN } }, { isolated: false }],
+  ])('fails if the file %s (its queues come and go with a deploy)', (_name, currentOverrides, delivery) => {
+    // WHEN the change is planned THEN it is refused, naming delivery.isolated
+    expect(() => planSet(stackParameter(currentOverrides), fileConfig({ delivery }), 'orders.json')).toThrow(
+      /delivery\.isolated is (true|false) in the parameter/,
+    );
+  });
+});
+
 describe('wal ns set: the planned change', () => {
   it('keeps the provisioned table name, raises the version and diffs the change', () => {
     // GIVEN the stack's parameter (version 3) and the source file with one change: maxAttempts 4
@@ -233,6 +259,23 @@ describe('wal ns commands against Parameter Store (SDK mocked)', () => {
     expect(lines[0]).toBe('namespace "orders" (/wal/dev/namespaces/orders, AWS): version 3 -> 4');
     expect(lines.join('\n')).toMatch(/warning: CloudFormation owns .*next "cdk deploy" of stage dev writes/);
     expect(lines.at(-1)).toMatch(/^written: version 4 of namespace "orders" \(parameter version 9\)/);
+  });
+
+  it('fails if a deployed stage would get a plain http:// webhook (its consumers refuse it)', async () => {
+    // GIVEN the deployed stage dev's parameter, and a file adding an http:// webhook
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: stackParameter().value } });
+    const hook = {
+      name: 'hook',
+      type: 'http',
+      url: 'http://hooks.example.com/wal',
+      secret: { ssmParameter: '/s' },
+    };
+    const file = writeFile('orders', { ...SOURCE, targets: [...SOURCE.targets, hook] });
+    // WHEN `wal ns set` runs against dev THEN it refuses, as "cdk synth" would, and writes nothing
+    await expect(run('set', ['orders'], { file, stage: 'dev', ssmEndpoint: undefined })).rejects.toThrow(
+      /url http:\/\/hooks\.example\.com\/wal is plain http:\/\//,
+    );
+    expect(ssm.commandCalls(PutParameterCommand)).toHaveLength(0);
   });
 
   it('shows the diff and writes nothing with --dry-run', async () => {

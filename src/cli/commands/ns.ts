@@ -6,10 +6,12 @@ import {
 } from '#lambdas/shared/namespace-config';
 import { PROVISIONED_LOCK_FILE } from '#lib/provisioned-lock';
 import {
+  checkNamespaceForStage,
   loadNamespaceFile,
   NamespaceConfigSyntaxError,
   NamespaceFileNameMismatchError,
   readNamespaceFile,
+  stageSettings,
 } from '#lib/stage-config';
 import { UsageError } from '#src/cli/usage-error';
 import { type NamespaceParameter, type PlannedChange, planSet, planToggle } from './ns/change';
@@ -101,7 +103,11 @@ export async function runNsCommand(
     const current = await store.get(name as string);
     const plan =
       subcommand === 'set'
-        ? planSet(current, readFileFor(current.namespace, options.file as string), options.file as string)
+        ? planSet(
+            current,
+            readFileFor(store.stage, current.namespace, options.file as string),
+            options.file as string,
+          )
         : planToggle(current, subcommand === 'enable');
     return await applyChange(store, current, plan, options.dryRun === true, print);
   } finally {
@@ -109,11 +115,16 @@ export async function runNsCommand(
   }
 }
 
-/** The file's config, checked as `cdk synth` checks config/ (a provisioned target may carry the stack's value). */
-function readFileFor(namespace: string, file: string): NamespaceConfig {
-  const { config } = readNamespaceFile(file);
-  if (config.name !== namespace) throw new NamespaceFileMismatchError(namespace, file, config.name);
-  return config;
+/**
+ * The file's config, checked as `cdk synth` checks config/<stage>/ (a provisioned target may carry the stack's
+ * value): the schema, the file name, and the stage's rules (https webhooks outside local, retention, timeouts).
+ */
+function readFileFor(stage: string, namespace: string, file: string): NamespaceConfig {
+  const loaded = readNamespaceFile(file);
+  if (loaded.config.name !== namespace)
+    throw new NamespaceFileMismatchError(namespace, file, loaded.config.name);
+  checkNamespaceForStage(stage, loaded, stageSettings(stage));
+  return loaded.config;
 }
 
 /** `wal ns list`: one line per namespace (name, enabled, version, targets with their type and resource). */

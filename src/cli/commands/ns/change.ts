@@ -34,6 +34,8 @@ interface CurrentValue {
   readonly error?: unknown;
   readonly version: number;
   readonly targets: readonly RawTarget[];
+  /** The current `delivery`, read leniently (an isolated namespace's queues live there). */
+  readonly delivery: RawTarget;
   /** Pretty JSON (the validated config when valid), or the raw text. */
   readonly pretty: string;
 }
@@ -43,16 +45,17 @@ function readCurrent(current: NamespaceParameter): CurrentValue {
   try {
     json = JSON.parse(current.value);
   } catch (error) {
-    return { error, version: 1, targets: [], pretty: current.value };
+    return { error, version: 1, targets: [], delivery: {}, pretty: current.value };
   }
   const record = isRecord(json) ? json : {};
   const version = Number.isInteger(record.version) && (record.version as number) >= 1 ? record.version : 1;
   const targets = Array.isArray(record.targets) ? record.targets.filter(isRecord) : [];
+  const delivery = isRecord(record.delivery) ? record.delivery : {};
   try {
     const config = parseNamespaceConfig(json, current.parameterName);
-    return { config, version: config.version, targets, pretty: pretty(config) };
+    return { config, version: config.version, targets, delivery, pretty: pretty(config) };
   } catch (error) {
-    return { error, version: version as number, targets, pretty: pretty(json) };
+    return { error, version: version as number, targets, delivery, pretty: pretty(json) };
   }
 }
 
@@ -64,7 +67,8 @@ export function planSet(current: NamespaceParameter, file: NamespaceConfig, sour
   const before = readCurrent(current);
   const targets = keepProvisionedResources(file.targets, before.targets, source);
   const version = Math.max(before.version + 1, file.version);
-  const config = parseNamespaceConfig({ ...file, targets, version }, source);
+  const delivery = keepDeliveryQueues(file.delivery, before.delivery, source);
+  const config = parseNamespaceConfig({ ...file, targets, delivery, version }, source);
   return { config, fromVersion: before.version, diff: diffIgnoringVersion(before, config) };
 }
 
@@ -74,6 +78,32 @@ export function planToggle(current: NamespaceParameter, enabled: boolean): Plann
   if (!before.config) throw new InvalidCurrentConfigError(current.parameterName, { cause: before.error });
   const config = { ...before.config, enabled, version: before.version + 1 };
   return { config, fromVersion: before.version, diff: diffIgnoringVersion(before, config) };
+}
+
+/**
+ * An isolated namespace's own queues exist only through a deploy: `set` keeps the queue URLs the stack wrote,
+ * and refuses to turn isolation on or off (its queues, their mappings and grants come and go with a deploy;
+ * without them, delayed and retried mutations would wait on queues nobody drains).
+ */
+function keepDeliveryQueues(
+  delivery: NamespaceConfig['delivery'],
+  current: RawTarget,
+  source: string,
+): NamespaceConfig['delivery'] {
+  const wasIsolated = current.isolated === true;
+  if (delivery.isolated !== wasIsolated) {
+    throw new ProvisionedResourceChangeError(source, [
+      `delivery.isolated is ${String(wasIsolated)} in the parameter and ${String(delivery.isolated)} in the file: ` +
+        "an isolated namespace's own queues are created and removed by a deploy",
+    ]);
+  }
+  if (!wasIsolated) return delivery;
+  if (delivery.queues !== undefined && JSON.stringify(delivery.queues) !== JSON.stringify(current.queues)) {
+    throw new ProvisionedResourceChangeError(source, [
+      'delivery.queues: the stack wrote these queue URLs; leave "queues" out of the file',
+    ]);
+  }
+  return { ...delivery, queues: current.queues as NamespaceConfig['delivery']['queues'] };
 }
 
 /** The diff, empty when only the version differs (a write would change nothing but the stamp). */
