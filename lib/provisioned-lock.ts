@@ -11,6 +11,8 @@ import {
  * never read as a namespace.
  */
 export const PROVISIONED_LOCK_FILE = 'provisioned.lock.json';
+/** The lock entry of an isolated namespace's own queues: `<namespace>/@delivery-queues`. */
+const ISOLATED_QUEUES_ENTRY = '@delivery-queues';
 /** Context key: `-c wal:allowReplace=<namespace>/<target>[,<namespace>/<target>...]`. */
 export const ALLOW_REPLACE_CONTEXT = 'wal:allowReplace';
 /** Context key: `-c wal:updateLock=true` writes the lock from the config (after the replacement check). */
@@ -78,6 +80,9 @@ export function provisionedEntries(namespaces: readonly NamespaceConfig[]): Reco
         ...(settings.fifo === undefined ? {} : { fifo: settings.fifo }),
       };
     }
+    // An isolated namespace's own delay and retry queues hold its waiting mutations: ending the isolation
+    // removes their mappings, and what waits on them would never be delivered. "@" cannot start a target name.
+    if (namespace.delivery.isolated) entries[`${namespace.name}/${ISOLATED_QUEUES_ENTRY}`] = { type: 'sqs' };
   }
   return Object.fromEntries(Object.entries(entries).sort(([a], [b]) => a.localeCompare(b)));
 }

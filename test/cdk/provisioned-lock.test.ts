@@ -127,6 +127,20 @@ describe('prod: provisioned targets are locked', () => {
     ]);
   });
 
+  test("fails if an isolated namespace's isolation ends (what waits on its own queues would be stranded)", () => {
+    // GIVEN orders was deployed isolated: its own queues are in the lock
+    const isolated = { ...ORDERS, delivery: { isolated: true } };
+    const lock = {
+      version: 1,
+      provisioned: { ...LOCK.provisioned, 'orders/@delivery-queues': { type: 'sqs' } },
+    };
+    expect(() => synthesizeProd({ 'orders.json': isolated, [PROVISIONED_LOCK_FILE]: lock })).not.toThrow();
+    // WHEN the config drops the isolation THEN the synth refuses, naming the queues' entry
+    expect(() => synthesizeProd({ 'orders.json': ORDERS, [PROVISIONED_LOCK_FILE]: lock })).toThrow(
+      /orders\/@delivery-queues: removed or renamed/,
+    );
+  });
+
   test('fails if the prod stage has no lock file', () => {
     // WHEN/THEN the lock file is missing
     expect(() => synthesizeProd({ 'orders.json': ORDERS })).toThrow(/orders\/orders: new/);
