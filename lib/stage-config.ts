@@ -12,6 +12,7 @@ import {
   type TargetConfig,
 } from '#lambdas/shared/namespace-config';
 import { DEFAULT_HTTP_TIMEOUT_SECONDS } from '#lambdas/shared/targets/http-target';
+import { DEFAULT_LAMBDA_TIMEOUT_SECONDS } from '#lambdas/shared/targets/lambda-target';
 import { PROVISIONED_LOCK_FILE } from './provisioned-lock';
 import { checkWebhookTimeout } from './timeout-budget';
 import {
@@ -376,11 +377,13 @@ function checkHttpsTargets(stage: string, { config }: LoadedNamespace): void {
 
 function checkWebhookTimeouts({ config }: LoadedNamespace, settings: StageSettings): void {
   for (const target of config.targets) {
-    if (target.type !== 'http') continue;
+    if (target.type !== 'http' && target.type !== 'lambda') continue;
+    const defaultSeconds =
+      target.type === 'http' ? DEFAULT_HTTP_TIMEOUT_SECONDS : DEFAULT_LAMBDA_TIMEOUT_SECONDS;
     checkWebhookTimeout(
       settings.consumerTimeout,
-      target.timeoutSeconds ?? DEFAULT_HTTP_TIMEOUT_SECONDS,
-      `namespace "${config.name}", http target "${target.name}"`,
+      target.timeoutSeconds ?? defaultSeconds,
+      `namespace "${config.name}", ${target.type} target "${target.name}"`,
     );
   }
 }

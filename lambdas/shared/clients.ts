@@ -78,9 +78,27 @@ function createEventBridgeClient(): EventBridgeClient {
   return withFaults(new EventBridgeClient(clientSettings()), 'EventBridge');
 }
 
+/**
+ * The Lambda target's client: one attempt per call, and a request timeout above the longest a target may set
+ * (each invoke is cut at its target's `timeoutSeconds`): an SDK retry would run a slow function again.
+ */
 function createLambdaClient(): LambdaClient {
-  return withFaults(new LambdaClient(clientSettings()), 'Lambda');
+  const budget = sdkBudgetFromEnvironment();
+  return withFaults(
+    new LambdaClient({
+      maxAttempts: 1,
+      requestHandler: new NodeHttpHandler({
+        connectionTimeout: budget.connectionTimeoutMs,
+        requestTimeout: LAMBDA_TARGET_REQUEST_TIMEOUT_MS,
+        throwOnRequestTimeout: true,
+      }),
+    }),
+    'Lambda',
+  );
 }
+
+/** Above the 10 s a lambda target's timeoutSeconds may be. */
+const LAMBDA_TARGET_REQUEST_TIMEOUT_MS = 11_000;
 
 function createSecretsManagerClient(): SecretsManagerClient {
   return withFaults(new SecretsManagerClient(clientSettings()), 'SecretsManager');

@@ -182,6 +182,9 @@ export const eventBridgeTargetSchema = z
   .strict()
   .refine(existingOrProvisioned('eventBusArn'), existingOrProvisionedMessage('eventbridge', 'eventBusArn'));
 
+/** Longest wait for a webhook's or a function's answer; a consumer delivers a batch's messages one after another. */
+const MAX_TARGET_TIMEOUT_SECONDS = 10;
+
 /** A Lambda function invoked synchronously with the envelope. */
 export const lambdaTargetSchema = z
   .object({
@@ -193,6 +196,12 @@ export const lambdaTargetSchema = z
         arnPattern('lambda', 'function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?'),
         'must be a Lambda function ARN (optionally with a version or alias)',
       ),
+    /**
+     * How long one invoke may run before the WAL gives up on this attempt (and retries it later: the
+     * function may still finish, so it must dedup by the envelope's id). At most a quarter of the consumer
+     * timeout. @default 5
+     */
+    timeoutSeconds: z.number().min(1).max(MAX_TARGET_TIMEOUT_SECONDS).optional(),
   })
   .strict();
 
@@ -215,9 +224,6 @@ const secretReferenceSchema = z.union([
   }),
 ]);
 
-/** Longest wait for a webhook's answer; a consumer delivers a batch's messages one after another. */
-const MAX_HTTP_TIMEOUT_SECONDS = 10;
-
 /** A webhook: HTTPS (plain HTTP only in local mode), signed with HMAC-SHA256, `Idempotency-Key: <mutation id>`. */
 export const httpTargetSchema = z
   .object({
@@ -230,7 +236,7 @@ export const httpTargetSchema = z
       }),
     secret: secretReferenceSchema,
     /** @default 5 */
-    timeoutSeconds: z.number().min(1).max(MAX_HTTP_TIMEOUT_SECONDS).optional(),
+    timeoutSeconds: z.number().min(1).max(MAX_TARGET_TIMEOUT_SECONDS).optional(),
   })
   .strict();
 

@@ -11,6 +11,9 @@ import { classifyAwsError, PermanentTargetError, TransientTargetError } from './
  */
 export const LAMBDA_PERMANENT_ERROR_TYPE = 'PermanentError';
 
+/** How long one invoke may run unless the target says (`timeoutSeconds`). */
+export const DEFAULT_LAMBDA_TIMEOUT_SECONDS = 5;
+
 /** How much of a function's error text the WAL keeps (DLQ reason, logs): never its whole answer. */
 const MAX_FUNCTION_ERROR_CHARS = 512;
 
@@ -57,14 +60,29 @@ export class LambdaTarget extends MessageTarget {
     throw new TransientTargetError(this.name, text);
   }
 
-  private invoke(envelope: MessageEnvelope): Promise<InvokeCommandOutput> {
-    return this.lambda().send(
-      new InvokeCommand({
-        FunctionName: this.config.functionArn,
-        InvocationType: 'RequestResponse',
-        Payload: Buffer.from(JSON.stringify(envelope), 'utf8'),
-      }),
-    );
+  /**
+   * One invoke, bounded by the target's timeout. The client makes one attempt with a request timeout longer
+   * than any target's (see createTargetClients): a slow function is not run again by the SDK within an attempt.
+   */
+  private async invoke(envelope: MessageEnvelope): Promise<InvokeCommandOutput> {
+    const timeoutSeconds = this.config.timeoutSeconds ?? DEFAULT_LAMBDA_TIMEOUT_SECONDS;
+    try {
+      return await this.lambda().send(
+        new InvokeCommand({
+          FunctionName: this.config.functionArn,
+          InvocationType: 'RequestResponse',
+          Payload: Buffer.from(JSON.stringify(envelope), 'utf8'),
+        }),
+        { abortSignal: AbortSignal.timeout(timeoutSeconds * 1000) },
+      );
+    } catch (error) {
+      if ((error as { name?: string } | undefined)?.name !== 'AbortError') throw error;
+      throw new TransientTargetError(
+        this.name,
+        `no answer within ${timeoutSeconds} s (timeoutSeconds); the function may still finish: dedup by id`,
+        { cause: error },
+      );
+    }
   }
 }
 
