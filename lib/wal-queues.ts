@@ -161,22 +161,25 @@ export class WalQueues extends Construct {
       queueName: names.streamFailure,
     });
     this.namespaceQueues = new Map(
-      isolated.map(({ namespace, names }) => {
-        const scopeOfNamespace = new Construct(this, `Namespace-${namespace.name}`);
-        const queues = {
-          namespace,
-          delay: new sqs.Queue(scopeOfNamespace, 'DelayQueue', {
-            ...withDeadLetterQueue,
-            queueName: names.delay,
-          }),
-          retry: new sqs.Queue(scopeOfNamespace, 'RetryQueue', {
-            ...withDeadLetterQueue,
-            queueName: names.retry,
-          }),
-        };
-        return [namespace.name, queues];
-      }),
+      isolated.map(({ namespace, names }) => [
+        namespace.name,
+        this.namespaceQueuesOf(namespace, names, withDeadLetterQueue),
+      ]),
     );
+  }
+
+  /** An isolated namespace's own delay and retry queues, set like the shared ones. */
+  private namespaceQueuesOf(
+    namespace: IsolatedNamespace,
+    names: { delay: string; retry: string },
+    props: sqs.QueueProps,
+  ): NamespaceQueues {
+    const scope = new Construct(this, `Namespace-${namespace.name}`);
+    return {
+      namespace,
+      delay: new sqs.Queue(scope, 'DelayQueue', { ...props, queueName: names.delay }),
+      retry: new sqs.Queue(scope, 'RetryQueue', { ...props, queueName: names.retry }),
+    };
   }
 
   /**

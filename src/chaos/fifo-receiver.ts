@@ -46,11 +46,19 @@ export async function receiveAll(sqs: SQSClient, queueUrl: string): Promise<Rece
   }
 }
 
+/**
+ * Messages a receive could still hand out. The local SQS counts in-flight messages in
+ * ApproximateNumberOfMessages (AWS does not), so the in-flight ones are taken off; the chaos runs locally only.
+ */
 async function visibleMessages(sqs: SQSClient, queueUrl: string): Promise<number> {
   const answer = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
   );
-  return Number(answer.Attributes?.ApproximateNumberOfMessages ?? 0);
+  const all = Number(answer.Attributes?.ApproximateNumberOfMessages ?? 0);
+  return Math.max(0, all - Number(answer.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0));
 }
 
 function envelopeId(body: string | undefined): string | undefined {

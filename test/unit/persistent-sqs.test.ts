@@ -23,7 +23,8 @@ function queueOf(service: SqsService) {
 }
 
 async function bodies(service: SqsService): Promise<string[]> {
-  const received = (await queueOf(service).receive({ MaxNumberOfMessages: 10, WaitTimeSeconds: 0 })) as {
+  // A wait of 1 s: with 0 the emulator answers after 40 ms, which a loaded machine may pass before it looked.
+  const received = (await queueOf(service).receive({ MaxNumberOfMessages: 10, WaitTimeSeconds: 1 })) as {
     MessageBody: string;
   }[];
   return received.map((message) => message.MessageBody);
