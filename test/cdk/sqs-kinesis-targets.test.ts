@@ -5,8 +5,8 @@ import { asList, flatten, type Json, logicalIdOf, policyStatements, synthesizeOn
 
 // GIVEN a stage whose namespace has a provisioned standard queue, FIFO queue and stream, and an existing
 // queue and stream (of another account)
-const THEIR_QUEUE = 'https://sqs.us-west-2.amazonaws.com/222222222222/their-queue.fifo';
-const THEIR_STREAM = 'arn:aws:kinesis:us-west-2:222222222222:stream/their-stream';
+const THEIR_QUEUE = 'https://sqs.eu-west-1.amazonaws.com/222222222222/their-queue.fifo';
+const THEIR_STREAM = 'arn:aws:kinesis:eu-west-1:111111111111:stream/their-stream';
 const NAMESPACES = {
   'fan.json': {
     name: 'fan',
@@ -163,7 +163,7 @@ describe('consumer permissions on queue and stream targets', () => {
           ...walQueues,
           `<GetAtt:${provisionedId('events')}.Arn>`,
           `<GetAtt:${provisionedId('ordered')}.Arn>`,
-          'arn:<Ref:AWS::Partition>:sqs:us-west-2:222222222222:their-queue.fifo',
+          'arn:<Ref:AWS::Partition>:sqs:eu-west-1:222222222222:their-queue.fifo',
         ].sort(),
       );
     },
