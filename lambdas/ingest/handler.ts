@@ -1,10 +1,5 @@
 import { monotonicFactory } from 'ulid';
-import {
-  createDocumentClient,
-  createKinesisClient,
-  createSsmClient,
-  createTargetClients,
-} from '#lambdas/shared/clients';
+import { createDocumentClient, createKinesisClient, createSsmClient } from '#lambdas/shared/clients';
 import { positiveSeconds, readEnvironment } from '#lambdas/shared/environment';
 import { logger } from '#lambdas/shared/logger';
 import { namespaceStoreFromEnvironment } from '#lambdas/shared/namespace-store';
@@ -19,7 +14,6 @@ const dependencies: IngestDependencies = {
   streamName: env.streamName,
   ledger: { documentClient, tableName: env.ledgerTableName },
   namespaces: namespaceStoreFromEnvironment(createSsmClient(), logger),
-  targetClients: createTargetClients(documentClient),
   logger,
   now: Date.now,
   newId: monotonicFactory(),

@@ -14,7 +14,7 @@ import {
 } from '#lambdas/shared/ledger';
 import { errorMessage } from '#lambdas/shared/logger';
 import type { MutationRequest } from '#lambdas/shared/mutation-request';
-import type { Target } from '#lambdas/shared/targets/index';
+import type { TargetValidator } from '#lambdas/shared/targets/validators';
 import type { WalDependencies } from '#lambdas/shared/wal-dependencies';
 import { type AcceptedMutation, acceptMutation, parseMutationRequest } from './validate-mutation';
 
@@ -66,7 +66,7 @@ export async function ingestMutation(
     accepted = acceptMutation(config, parsed, {
       now,
       random: deps.random,
-      targetClients: deps.targetClients,
+      documentClient: deps.ledger.documentClient,
     });
   } catch (error) {
     // A retry of a mutation committed before the namespace's config changed still learns its outcome.
@@ -167,7 +167,7 @@ async function prepareAndCommit(
   return commit(deps, entry, retentionDays);
 }
 
-function defaultPartitionKey(request: MutationRequest, targets: Target[], id: string): string {
+function defaultPartitionKey(request: MutationRequest, targets: TargetValidator[], id: string): string {
   for (const target of targets) {
     const key = target.partitionKeyOf(request.payload);
     if (key !== undefined) return key;

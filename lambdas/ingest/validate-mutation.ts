@@ -1,3 +1,4 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { dynamoValueProblems } from '#lambdas/shared/dynamo-values';
 import { badRequest, ProblemError } from '#lambdas/shared/http/problem';
 import {
@@ -6,7 +7,7 @@ import {
   mutationRequestSchema,
 } from '#lambdas/shared/mutation-request';
 import type { NamespaceConfig } from '#lambdas/shared/namespace-config';
-import { createTarget, type Target, type TargetClients } from '#lambdas/shared/targets/index';
+import { type TargetValidator, targetValidator } from '#lambdas/shared/targets/validators';
 
 /**
  * The validation half of an ingest: everything that can answer 4xx before anything is logged. The
@@ -23,7 +24,7 @@ export interface ParsedMutation {
 /** A request its namespace takes: what the envelope needs besides its ids. */
 export interface AcceptedMutation {
   readonly request: MutationRequest;
-  readonly targets: Target[];
+  readonly targets: TargetValidator[];
   /** Epoch ms the mutation is due, or undefined when it is due now. */
   readonly deliverAt: number | undefined;
 }
@@ -31,7 +32,8 @@ export interface AcceptedMutation {
 export interface AcceptanceContext {
   readonly now: number;
   readonly random: () => number;
-  readonly targetClients: TargetClients;
+  /** The document client DynamoDB targets validate with (they read nothing at ingest). */
+  readonly documentClient: DynamoDBDocumentClient;
 }
 
 /** Checks the request on its own (schema, idempotency key); throws a 400 ProblemError saying what is wrong. */
@@ -68,7 +70,7 @@ export function acceptMutation(
         '"idempotencyKey" in the body), unique per mutation and the same on every retry of it.',
     );
   }
-  const targets = selectTargets(config, request, context.targetClients);
+  const targets = selectTargets(config, request, context.documentClient);
   validatePayload(config, request, targets);
   return { request, targets, deliverAt: deliveryTime(config, request, context.now, context.random) };
 }
@@ -99,7 +101,11 @@ function parseRequest(body: unknown): MutationRequest {
   return request;
 }
 
-function selectTargets(config: NamespaceConfig, request: MutationRequest, clients: TargetClients): Target[] {
+function selectTargets(
+  config: NamespaceConfig,
+  request: MutationRequest,
+  documentClient: DynamoDBDocumentClient,
+): TargetValidator[] {
   const names = request.targets ?? config.targets.map((target) => target.name);
   const unknown = names.filter((name) => !config.targets.some((target) => target.name === name));
   if (unknown.length > 0) {
@@ -111,10 +117,14 @@ function selectTargets(config: NamespaceConfig, request: MutationRequest, client
   }
   return config.targets
     .filter((target) => names.includes(target.name))
-    .map((target) => createTarget(target, clients));
+    .map((target) => targetValidator(target, documentClient));
 }
 
-function validatePayload(config: NamespaceConfig, request: MutationRequest, targets: Target[]): void {
+function validatePayload(
+  config: NamespaceConfig,
+  request: MutationRequest,
+  targets: TargetValidator[],
+): void {
   // Everything the envelope carries of the client's data counts toward maxBytes.
   const data = { payload: request.payload, set: request.set, add: request.add };
   const bytes = Buffer.byteLength(JSON.stringify(data), 'utf8');

@@ -1,14 +1,9 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import {
-  createDocumentClient,
-  createKinesisClient,
-  createSqsClient,
-  createSsmClient,
-  createTargetClients,
-} from './clients';
+import { createDocumentClient, createKinesisClient, createSqsClient, createSsmClient } from './clients';
 import type { DeliveryDependencies } from './delivery';
 import { positiveSeconds, readEnvironment } from './environment';
 import { namespaceStoreFromEnvironment } from './namespace-store';
+import { createTargetClients } from './target-clients';
 
 /** The consumers' dependencies from their environment: called once per Lambda container. */
 export function createDeliveryDependencies(logger: Logger): DeliveryDependencies {

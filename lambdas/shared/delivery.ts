@@ -7,7 +7,7 @@ import { withBoundedErrorTexts } from './message-budget';
 import type { NamespaceConfig } from './namespace-config';
 import { UnknownNamespaceError } from './namespace-store';
 import type { PoisonMessage, QueueMessage, RetryMessage } from './queue-message';
-import { type ApplyOutcome, createTarget } from './targets';
+import { type ApplyOutcome, createTarget, type TargetClients } from './targets';
 import { UnorderableMutationError } from './targets/item-history';
 import { PermanentTargetError } from './targets/target-errors';
 import type { WalDependencies } from './wal-dependencies';
@@ -26,6 +26,8 @@ export interface QueueUrls {
 /** What the consumers need to route and deliver; built once per Lambda container. */
 export interface DeliveryDependencies extends WalDependencies {
   readonly sqs: SQSClient;
+  /** The clients the targets write with. */
+  readonly targetClients: TargetClients;
   readonly queues: QueueUrls;
   /** How long a prepared record may stay uncommitted before the consumer fences it. */
   readonly commitTimeoutMs: number;

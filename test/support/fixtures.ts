@@ -3,11 +3,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createTargetClients } from '#lambdas/shared/clients';
 import type { DeliveryDependencies } from '#lambdas/shared/delivery';
 import type { Envelope, LoggedMutation } from '#lambdas/shared/envelope';
 import { type NamespaceConfig, parseNamespaceConfig } from '#lambdas/shared/namespace-config';
 import { type NamespaceConfigSource, UnknownNamespaceError } from '#lambdas/shared/namespace-store';
+import { createTargetClients } from '#lambdas/shared/target-clients';
 
 /** A logger that writes nothing, for tests that do not look at logs. */
 export const silentLogger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });

@@ -4,7 +4,6 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { createHttpHandler } from '#lambdas/ingest/http-api';
 import type { IngestDependencies } from '#lambdas/ingest/ingest-mutation';
-import { createTargetClients } from '#lambdas/shared/clients';
 import { ROUTES, routeKey } from '#lambdas/shared/http/routes';
 import { NamespaceConfigUnavailableError, UnknownNamespaceError } from '#lambdas/shared/namespace-store';
 import { silentLogger } from '#test/support/fixtures';
@@ -16,7 +15,6 @@ function dependencies(namespaces: IngestDependencies['namespaces']): IngestDepen
     streamName: 'wal',
     ledger: { documentClient, tableName: 'ledger' },
     namespaces,
-    targetClients: createTargetClients(documentClient),
     logger: silentLogger,
     now: Date.now,
     newId: () => '01JNEWID',

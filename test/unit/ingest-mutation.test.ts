@@ -7,7 +7,6 @@ import {
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { hashRequest, type IngestDependencies, ingestMutation } from '#lambdas/ingest/ingest-mutation';
-import { createTargetClients } from '#lambdas/shared/clients';
 import { ProblemError } from '#lambdas/shared/http/problem';
 import { mutationRequestSchema } from '#lambdas/shared/mutation-request';
 import { UnknownNamespaceError } from '#lambdas/shared/namespace-store';
@@ -32,7 +31,6 @@ function dependencies(): IngestDependencies {
       namespaceConfig({ name: 'paused', enabled: false }),
       namespaceConfig({ name: 'keyed', requireIdempotencyKey: true }),
     ),
-    targetClients: createTargetClients(documentClient),
     logger: silentLogger,
     now: () => NOW,
     newId: () => '01JNEWID',

@@ -2,13 +2,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createTargetClients } from '#lambdas/shared/clients';
 import { parseNamespaceConfig } from '#lambdas/shared/namespace-config';
+import { createTargetClients } from '#lambdas/shared/target-clients';
 import { createTarget } from '#lambdas/shared/targets/index';
 import { TransientTargetError } from '#lambdas/shared/targets/target-errors';
 import { loggedMutation } from '#test/support/fixtures';
 
-/** A Lambda endpoint whose function takes 4 s to answer; counts the invokes it got. */
+/** A Lambda endpoint whose function takes 10 s to answer; counts the invokes it got. */
 let server: Server;
 let invokes = 0;
 beforeAll(async () => {
@@ -18,7 +18,7 @@ beforeAll(async () => {
     setTimeout(() => {
       response.writeHead(200, { 'content-type': 'application/json' });
       response.end('{"ok":true}');
-    }, 4_000).unref();
+    }, 10_000).unref();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 });
@@ -65,7 +65,7 @@ describe('a lambda target slower than its timeoutSeconds', () => {
       // THEN it failed transiently after about 1 s, and the SDK did not run the function again
       expect(error).toBeInstanceOf(TransientTargetError);
       expect((error as Error).message).toMatch(/no answer within 1 s/);
-      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(Date.now() - started).toBeLessThan(8_000);
       expect(invokes).toBe(1);
     } finally {
       process.env = saved;

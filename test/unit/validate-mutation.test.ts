@@ -1,7 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { acceptMutation, parseMutationRequest } from '#lambdas/ingest/validate-mutation';
-import { createTargetClients } from '#lambdas/shared/clients';
 import { ProblemError } from '#lambdas/shared/http/problem';
 import { namespaceConfig } from '#test/support/fixtures';
 
@@ -9,9 +8,7 @@ const NOW = Date.parse('2026-01-01T00:00:00Z');
 const context = {
   now: NOW,
   random: () => 0.5,
-  targetClients: createTargetClients(
-    DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
-  ),
+  documentClient: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
 };
 
 function problemOf(act: () => unknown): ProblemError {
