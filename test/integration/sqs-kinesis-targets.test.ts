@@ -2,9 +2,6 @@ import {
   CreateStreamCommand,
   DeleteStreamCommand,
   DescribeStreamSummaryCommand,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
 import {
   CreateQueueCommand,
@@ -32,6 +29,7 @@ import {
   postMutation,
   queueUrl,
   scanTable,
+  streamRecords,
   targetTableName,
   withTestWal,
 } from '#test/support/local-wal-harness';
@@ -86,32 +84,15 @@ async function takeMessages(wal: LocalWal, url: string): Promise<Message[]> {
 
 const envelopeOf = (message: Message) => JSON.parse(message.Body ?? '{}') as MessageEnvelope;
 
-/** Every record of the target stream, oldest first per shard. */
-async function streamRecords(
+/** The target stream's records, as a receiver reads them: partition key and envelope. */
+async function targetStreamRecords(
   wal: LocalWal,
   streamName: string,
 ): Promise<{ partitionKey: string; envelope: MessageEnvelope }[]> {
-  const records: { partitionKey: string; envelope: MessageEnvelope }[] = [];
-  const shards = await wal.clients.kinesis.send(new ListShardsCommand({ StreamName: streamName }));
-  for (const shard of shards.Shards ?? []) {
-    const iterator = await wal.clients.kinesis.send(
-      new GetShardIteratorCommand({
-        StreamName: streamName,
-        ShardId: shard.ShardId,
-        ShardIteratorType: 'TRIM_HORIZON',
-      }),
-    );
-    const answer = await wal.clients.kinesis.send(
-      new GetRecordsCommand({ ShardIterator: iterator.ShardIterator }),
-    );
-    for (const record of answer.Records ?? []) {
-      records.push({
-        partitionKey: record.PartitionKey ?? '',
-        envelope: JSON.parse(Buffer.from(record.Data ?? []).toString('utf8')) as MessageEnvelope,
-      });
-    }
-  }
-  return records;
+  return (await streamRecords(wal, streamName)).map((record) => ({
+    partitionKey: record.partitionKey,
+    envelope: JSON.parse(record.data) as MessageEnvelope,
+  }));
 }
 
 /** The WAL's messages (retry or DLQ) about one mutation, read without consuming them. */
@@ -222,7 +203,7 @@ describe('sqs and kinesis targets (emulators)', () => {
       MessageGroupId: 'customer-1',
       MessageDeduplicationId: answer.body.id,
     });
-    const records = (await streamRecords(wal, targets.stream)).filter(
+    const records = (await targetStreamRecords(wal, targets.stream)).filter(
       (record) => record.envelope.id === answer.body.id,
     );
     expect(records).toEqual([
@@ -252,7 +233,7 @@ describe('sqs and kinesis targets (emulators)', () => {
     );
     const orders = fifo.map((message) => envelopeOf(message).order);
     expect([...orders].sort()).toEqual(orders);
-    const records = (await streamRecords(wal, targets.stream)).filter((record) =>
+    const records = (await targetStreamRecords(wal, targets.stream)).filter((record) =>
       ids.includes(record.envelope.id),
     );
     expect(records.map((record) => record.envelope.id)).toEqual(ids);
@@ -386,7 +367,9 @@ describe('sqs and kinesis targets under transient failures (emulators, injected 
       targets: ['ordered', 'changes', 'table'],
     });
     const onStream = async () =>
-      (await streamRecords(wal, targets.stream)).filter((record) => record.envelope.id === answer.body.id);
+      (await targetStreamRecords(wal, targets.stream)).filter(
+        (record) => record.envelope.id === answer.body.id,
+      );
     // WHEN it is routed: the queue and the table take it, the stream fails
     await drain(wal);
     // THEN the queue and the table have it, the stream does not, and the retry queue holds the stream's only

@@ -131,28 +131,30 @@ export function ledgerTableName(wal: LocalWal): string {
   return wal.outputs[WAL_OUTPUTS.ledgerTableName];
 }
 
-/** Every record on the stream's shards, oldest first per shard. */
-export async function streamRecords(wal: LocalWal): Promise<{ data: string; sequence: string }[]> {
-  const records: { data: string; sequence: string }[] = [];
-  for (const streamName of [wal.outputs[WAL_OUTPUTS.streamName]]) {
-    const shards = await wal.clients.kinesis.send(new ListShardsCommand({ StreamName: streamName }));
-    for (const shard of shards.Shards ?? []) {
-      const iterator = await wal.clients.kinesis.send(
-        new GetShardIteratorCommand({
-          StreamName: streamName,
-          ShardId: shard.ShardId,
-          ShardIteratorType: 'TRIM_HORIZON',
-        }),
-      );
-      const answer = await wal.clients.kinesis.send(
-        new GetRecordsCommand({ ShardIterator: iterator.ShardIterator }),
-      );
-      for (const record of answer.Records ?? []) {
-        records.push({
-          data: Buffer.from(record.Data ?? []).toString('utf8'),
-          sequence: record.SequenceNumber ?? '',
-        });
-      }
+/** Every record on a stream's shards (the WAL's own by default), oldest first per shard. */
+export async function streamRecords(
+  wal: LocalWal,
+  streamName: string = wal.outputs[WAL_OUTPUTS.streamName],
+): Promise<{ data: string; sequence: string; partitionKey: string }[]> {
+  const records: { data: string; sequence: string; partitionKey: string }[] = [];
+  const shards = await wal.clients.kinesis.send(new ListShardsCommand({ StreamName: streamName }));
+  for (const shard of shards.Shards ?? []) {
+    const iterator = await wal.clients.kinesis.send(
+      new GetShardIteratorCommand({
+        StreamName: streamName,
+        ShardId: shard.ShardId,
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
+    );
+    const answer = await wal.clients.kinesis.send(
+      new GetRecordsCommand({ ShardIterator: iterator.ShardIterator }),
+    );
+    for (const record of answer.Records ?? []) {
+      records.push({
+        data: Buffer.from(record.Data ?? []).toString('utf8'),
+        sequence: record.SequenceNumber ?? '',
+        partitionKey: record.PartitionKey ?? '',
+      });
     }
   }
   return records;
