@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { buildSync } from 'esbuild';
 import { ENV } from '#lambdas/shared/environment';
 import { LAMBDA_ENTRIES, WAL_BUNDLING } from '#lib/wal-function';
+import { type BenchSection, ratio } from './section';
 
 /**
  * Bundle size and load time of each deployed function, next to a baseline: a bundle of only the SDK clients the
@@ -39,7 +40,7 @@ function consumerClients(): string[] {
   ];
 }
 
-export interface BundleFigures {
+interface BundleFigures {
   readonly function: FunctionName;
   readonly bytes: number;
   readonly baselineBytes: number;
@@ -93,7 +94,7 @@ function medianLoadMs(file: string, runs: number): number {
 }
 
 /** Every function's figures; `onProgress` hears about each step. */
-export function measureBundles(runs: number, onProgress: (step: string) => void): BundleFigures[] {
+function measureBundles(runs: number, onProgress: (step: string) => void): BundleFigures[] {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wal-bench-bundles-'));
   const repoModules = path.resolve(__dirname, '..', 'node_modules');
   try {
@@ -118,3 +119,40 @@ export function measureBundles(runs: number, onProgress: (step: string) => void)
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+function table(figures: readonly BundleFigures[]): string[] {
+  const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KB`;
+  const header = 'function          bundle   baseline  ratio   load ms  baseline  ratio';
+  const rows = figures.map((figure) =>
+    [
+      figure.function.padEnd(16),
+      kb(figure.bytes).padStart(8),
+      kb(figure.baselineBytes).padStart(9),
+      `${ratio(figure.bytes, figure.baselineBytes).toFixed(2)}x`.padStart(6),
+      figure.loadMs.toFixed(0).padStart(9),
+      figure.baselineLoadMs.toFixed(0).padStart(9),
+      `${ratio(figure.loadMs, figure.baselineLoadMs).toFixed(2)}x`.padStart(6),
+    ].join(' '),
+  );
+  return [header, ...rows];
+}
+
+/** Bundle size and cold start of each function against its SDK-clients-only baseline. */
+export const bundleSection: BenchSection = {
+  name: 'bundles',
+  run: async ({ runs, progress }) => {
+    const bundles = measureBundles(runs, progress);
+    return {
+      table: table(bundles),
+      json: {
+        bundle: {
+          maxRatio: Math.max(...bundles.map((figure) => ratio(figure.bytes, figure.baselineBytes))),
+          byFunction: bundles,
+        },
+        coldStart: {
+          maxRatio: Math.max(...bundles.map((figure) => ratio(figure.loadMs, figure.baselineLoadMs))),
+        },
+      },
+    };
+  },
+};
