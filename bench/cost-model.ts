@@ -58,7 +58,7 @@ export class PriceListError extends Error {
   }
 }
 
-export const DEFAULT_PRICE_FILE = path.join(__dirname, 'prices-us-east-1.json');
+const DEFAULT_PRICE_FILE = path.join(__dirname, 'prices-us-east-1.json');
 
 export function loadPrices(file = DEFAULT_PRICE_FILE): PriceList {
   let parsed: PriceList;
@@ -93,7 +93,7 @@ export interface CostLine extends UsageLine {
 }
 
 /** USD of `quantity` units of a price. */
-export function usdOf(quantity: number, price: Price): number {
+function usdOf(quantity: number, price: Price): number {
   return (quantity * price.usd) / price.unitSize;
 }
 

@@ -29,7 +29,7 @@ import { RequestCounter } from './request-counter';
  * run in this process on SDK clients built by the deployed factories (lambdas/shared/clients.ts) and counted by
  * a RequestCounter, and a Powertools logger set as the template sets it, whose output is captured.
  */
-export const BENCH_STAGE = 'bench';
+const BENCH_STAGE = 'bench';
 export const BENCH_NAMESPACE = 'bench';
 export const BENCH_TARGET = 'main';
 const BENCH_CONFIG_DIR = path.join(__dirname, 'config');

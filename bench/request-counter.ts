@@ -82,7 +82,8 @@ export class RequestCounter {
         }
         return result;
       },
-      { step: 'deserialize', name: 'benchRequestCounter', priority: 'low' },
+      // Outside the deserializer (so the parsed output is there), inside the retry loop (finalizeRequest).
+      { step: 'deserialize', name: 'benchRequestCounter', priority: 'high' },
     );
     return client;
   }

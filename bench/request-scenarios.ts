@@ -86,7 +86,7 @@ class PhaseRecorder {
 }
 
 /** A mutation whose payload is 1 KB of JSON. */
-export function mutationOf1Kb(index: number): { payload: { id: string; data: string } } {
+function mutationOf1Kb(index: number): { payload: { id: string; data: string } } {
   const id = `m-${index}-${Date.now()}`;
   const bare = JSON.stringify({ id, data: '' }).length;
   return { payload: { id, data: 'x'.repeat(KB - bare) } };

@@ -9,7 +9,7 @@ import { type BenchSection, ratio } from './section';
  * <= 1.1 in total on ingest, consumer <= 1 target write + 0.02 ledger reads + 0.01 invocations.
  */
 
-export const REQUEST_TARGETS = { single: 2, batch: 1.1, consume: 1.03 } as const;
+const REQUEST_TARGETS = { single: 2, batch: 1.1, consume: 1.03 } as const;
 const SINGLE_MUTATIONS = 300;
 const BATCHES = 3;
 const HOP_MESSAGES = 10;
@@ -68,7 +68,7 @@ async function countColdConfigReads(counted: CountedWal): Promise<number> {
 }
 
 /** Requests by `Service.Operation`, per mutation. */
-export function perMutation(phase: Phase): Record<string, number> {
+function perMutation(phase: Phase): Record<string, number> {
   return Object.fromEntries(
     Object.entries(phase.counts.requests).map(([key, count]) => [key, round(count / phase.mutations)]),
   );
@@ -79,7 +79,7 @@ function sdkRequests(counts: RequestCounts): number {
 }
 
 /** Ingest: the handler's SDK requests per mutation, and in total with the API request and the invocation. */
-export function ingestFigures(phase: Phase) {
+function ingestFigures(phase: Phase) {
   const sdk = sdkRequests(phase.counts) / phase.mutations;
   const edge = (phase.apiRequests + phase.invocations) / phase.mutations;
   return {
@@ -93,7 +93,7 @@ export function ingestFigures(phase: Phase) {
 }
 
 /** Consume: target writes, ledger reads and invocations per mutation (and anything else, which should be 0). */
-export function consumeFigures(phase: Phase, ledgerTable: string) {
+function consumeFigures(phase: Phase, ledgerTable: string) {
   let targetWrites = 0;
   let ledgerReads = 0;
   let other = 0;

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runTool } from '#src/cli/run-tool';
 import { bundleSection } from './bundles';
+import { costSection } from './cost';
 import { requestSection } from './requests';
 import type { BenchSection } from './section';
 
@@ -15,7 +16,7 @@ import type { BenchSection } from './section';
  */
 const RESULTS_DIR = path.join(__dirname, 'results');
 
-const SECTIONS: readonly BenchSection[] = [bundleSection, requestSection];
+const SECTIONS: readonly BenchSection[] = [bundleSection, requestSection, costSection];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
