@@ -14,7 +14,7 @@ import {
   total,
   type UsageLine,
 } from './cost-model';
-import type { Phase } from './request-scenarios';
+import { mutationOf1Kb, type Phase } from './request-scenarios';
 import { measureRequests, type RequestFigures } from './requests';
 import { type BenchSection, ratio } from './section';
 import { type StackFacts, stackFacts } from './stack-facts';
@@ -151,13 +151,7 @@ function consumeLines(phase: Phase, facts: StackFacts, ledgerTable: string): Usa
       price: 'dynamodbReadRequestUnit',
       overhead: true,
     },
-    {
-      service: 'DynamoDB',
-      item: 'target write units (paid with or without a WAL)',
-      quantity: unitsMatching(phase, 'DynamoDB.WriteUnits:', (table) => table !== ledgerTable),
-      price: 'dynamodbWriteRequestUnit',
-      overhead: false,
-    },
+    ...targetWriteLines(unitsMatching(phase, 'DynamoDB.WriteUnits:', (table) => table !== ledgerTable)),
     {
       service: 'SQS',
       item: 'requests (64 KB units)',
@@ -176,6 +170,39 @@ function consumeLines(phase: Phase, facts: StackFacts, ledgerTable: string): Usa
     });
   }
   return lines;
+}
+
+/** Write units of the bench's 1 KB payload as a bare DynamoDB item: names plus values, 1 KB per unit. */
+function bareItemWriteUnits(item: Record<string, unknown>): number {
+  const bytes = Object.entries(item).reduce(
+    (sum, [name, value]) => sum + Buffer.byteLength(name) + Buffer.byteLength(String(value)),
+    0,
+  );
+  return Math.max(1, Math.ceil(bytes / 1024));
+}
+
+/**
+ * The target write: what the bare payload costs is the user's with or without a WAL; the write units the WAL's
+ * own attributes on the item add (its order and expiry fields) are overhead.
+ */
+function targetWriteLines(writeUnits: number): UsageLine[] {
+  const bare = Math.min(writeUnits, bareItemWriteUnits(mutationOf1Kb(0).payload));
+  return [
+    {
+      service: 'DynamoDB',
+      item: 'target write units of the bare item (not overhead)',
+      quantity: bare,
+      price: 'dynamodbWriteRequestUnit',
+      overhead: false,
+    },
+    {
+      service: 'DynamoDB',
+      item: "target write units the WAL's item attributes add",
+      quantity: writeUnits - bare,
+      price: 'dynamodbWriteRequestUnit',
+      overhead: true,
+    },
+  ];
 }
 
 /** Today's delay: each wait of 900 s is one SQS hop through the queue consumer, as the hop scenario counted it. */
