@@ -34,8 +34,18 @@ export const BENCH_NAMESPACE = 'bench';
 export const BENCH_TARGET = 'main';
 const BENCH_CONFIG_DIR = path.join(__dirname, 'config');
 
+/** A bench scenario could not run as the happy path it measures. */
+export class BenchScenarioError extends Error {
+  constructor(problem: string, options?: { cause?: unknown }) {
+    super(`bench: ${problem}; the figures need the happy path: fix it and run the bench again`, options);
+    this.name = 'BenchScenarioError';
+  }
+}
+
 export interface CountedWal {
   readonly wal: LocalWal;
+  /** Stops the WAL and gives the environment back its endpoints from before. */
+  readonly stop: () => Promise<void>;
   readonly template: CfnTemplate;
   readonly counter: RequestCounter;
   readonly ingest: { deps: IngestDependencies; fn: FunctionWiring };
@@ -53,7 +63,9 @@ export async function startCountedWal(): Promise<CountedWal> {
     overrideEnv: { POWERTOOLS_LOG_LEVEL: 'SILENT' },
   });
   // The deployed client factories read their endpoints and region from the environment, as on Lambda.
-  Object.assign(process.env, wal.emulators.env());
+  const emulatorEnv = wal.emulators.env();
+  const previousEnv = Object.fromEntries(Object.keys(emulatorEnv).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, emulatorEnv);
   const ledgerTable = wal.outputs[WAL_OUTPUTS.ledgerTableName];
   const counter = new RequestCounter(await indexCounts(wal, [ledgerTable]));
   const ingestFn = functionByService(wal, 'wal-ingest');
@@ -61,6 +73,13 @@ export async function startCountedWal(): Promise<CountedWal> {
   const queueFn = functionByService(wal, 'wal-queue-consumer');
   return {
     wal,
+    stop: async () => {
+      await wal.stop();
+      for (const [name, value] of Object.entries(previousEnv)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    },
     template,
     counter,
     ledgerTable,
@@ -73,7 +92,8 @@ function functionByService(wal: LocalWal, serviceName: string): FunctionWiring {
   const found = [...wal.wiring.functions.values()].find(
     (fn) => fn.environment.POWERTOOLS_SERVICE_NAME === serviceName,
   );
-  if (!found) throw new Error(`the template has no function with POWERTOOLS_SERVICE_NAME ${serviceName}`);
+  if (!found)
+    throw new BenchScenarioError(`the template has no function with POWERTOOLS_SERVICE_NAME ${serviceName}`);
   return found;
 }
 

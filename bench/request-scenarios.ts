@@ -21,6 +21,7 @@ import { queueUrl, streamRecords } from '#test/support/local-wal-harness';
 import {
   BENCH_NAMESPACE,
   BENCH_TARGET,
+  BenchScenarioError,
   type CountedWal,
   captureStdout,
   ingestHandler,
@@ -135,7 +136,8 @@ export async function ingestSingle(counted: CountedWal, count: number): Promise<
   await withIngestApi(counted, recorder, async (apiUrl) => {
     for (let index = 0; index < count; index++) {
       const status = await post(`${apiUrl}/v1/namespaces/${BENCH_NAMESPACE}/mutations`, mutationOf1Kb(index));
-      if (status !== 200) throw new Error(`single POST answered ${status}: the bench needs the happy path`);
+      if (status !== 200)
+        throw new BenchScenarioError(`single POST answered ${status}: the bench needs the happy path`);
     }
   });
   return recorder.finish(count);
@@ -150,7 +152,7 @@ export async function ingestBatch(counted: CountedWal, batches: number): Promise
       const mutations = Array.from({ length: 100 }, (_, index) => mutationOf1Kb(batch * 100 + index));
       const status = await post(`${apiUrl}/v1/namespaces/${BENCH_NAMESPACE}/mutations:batch`, { mutations });
       if (status === 404) return false;
-      if (status !== 200 && status !== 207) throw new Error(`batch POST answered ${status}`);
+      if (status !== 200 && status !== 207) throw new BenchScenarioError(`batch POST answered ${status}`);
     }
     return true;
   });
@@ -166,7 +168,7 @@ export async function consume(counted: CountedWal): Promise<Phase> {
     .use(injectLambdaContext(deps.logger, { resetKeys: true }))
     .handler((event) => consumeStreamBatch(deps, event));
   const mapping = counted.wal.wiring.kinesisMappings[0];
-  if (!mapping) throw new Error('the template has no Kinesis event source mapping');
+  if (!mapping) throw new BenchScenarioError('the template has no Kinesis event source mapping');
   let mutations = 0;
   // Lambda's poller reads the stream (GetRecords is not billed per request; the bytes are): not counted.
   const source = new KinesisEventSource(
@@ -195,7 +197,7 @@ export async function consume(counted: CountedWal): Promise<Phase> {
  */
 export async function delayHop(counted: CountedWal, count: number): Promise<Phase> {
   const [record] = await streamRecords(counted.wal);
-  if (!record) throw new Error('the stream is empty: run the ingest scenarios first');
+  if (!record) throw new BenchScenarioError('the stream is empty: run the ingest scenarios first');
   const envelope = JSON.parse(record.data) as Record<string, unknown>;
   const delayQueue = queueUrl(counted.wal, 'DelayQueue');
   const message = {
@@ -218,7 +220,7 @@ export async function delayHop(counted: CountedWal, count: number): Promise<Phas
   const mapping = counted.wal.wiring.sqsMappings.find(
     (candidate) => candidate.settings.queueUrl === delayQueue,
   );
-  if (!mapping) throw new Error('the template has no event source mapping on the delay queue');
+  if (!mapping) throw new BenchScenarioError('the template has no event source mapping on the delay queue');
   // The poller's receives and deletes are billed SQS requests: its client is counted too.
   const poller = new SqsEventSource(counted.counter.attach(createSqsClient()), mapping.settings, (event) =>
     recorder.invoke(() => handler(event, lambdaContext(queueFn))),

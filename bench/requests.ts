@@ -57,7 +57,7 @@ async function runScenarios(progress: (step: string) => void): Promise<RequestFi
       ledgerTable: counted.ledgerTable,
     };
   } finally {
-    await counted.wal.stop();
+    await counted.stop();
   }
 }
 
