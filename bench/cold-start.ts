@@ -136,12 +136,15 @@ Promise.resolve(answer).then(
 
 const run = promisify(execFile);
 
-/** One cold start of `bundle` in a fresh Node process; `nodeOptions` as NODE_OPTIONS would give them. */
+/**
+ * One cold start of `bundle` in a fresh Node process with the function's variables; `nodeOptions`, when given,
+ * replaces the function's NODE_OPTIONS.
+ */
 export async function coldStart(
   bundle: string,
   environment: NodeJS.ProcessEnv,
   input: { event: unknown } | { calls: readonly BaselineCall[] } | { loadOnly: true },
-  nodeOptions: readonly string[] = [],
+  nodeOptions?: string,
 ): Promise<ChildOutput> {
   const context = {
     functionName: environment.AWS_LAMBDA_FUNCTION_NAME ?? 'bench',
@@ -152,8 +155,13 @@ export async function coldStart(
     callbackWaitsForEmptyEventLoop: true,
   };
   try {
-    const { stdout } = await run(process.execPath, [...nodeOptions, '-e', CHILD_SCRIPT], {
-      env: { ...environment, BENCH_BUNDLE: bundle, BENCH_INPUT: JSON.stringify({ ...input, context }) },
+    const { stdout } = await run(process.execPath, ['-e', CHILD_SCRIPT], {
+      env: {
+        ...environment,
+        ...(nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions }),
+        BENCH_BUNDLE: bundle,
+        BENCH_INPUT: JSON.stringify({ ...input, context }),
+      },
       encoding: 'utf8',
       maxBuffer: 16 * 1024 * 1024,
     });

@@ -36,7 +36,9 @@ export const LAMBDA_ENTRIES = {
  */
 export const WAL_BUNDLING = {
   minify: true,
-  // Source maps for stack traces, without the sources in them (the map is a third of the size).
+  // A source map beside the bundle, without the sources (a third of the size), to read a stack trace with. Node
+  // does not apply it: NODE_OPTIONS=--enable-source-maps costs every cold start (docs/performance.md, "Bundles and
+  // cold start"); set it on a function while debugging.
   sourceMap: true,
   sourcesContent: false,
   target: 'node22',
@@ -51,13 +53,6 @@ export const WAL_BUNDLING = {
   // Never fall back to Docker: synth must work on a machine without it.
   forceDockerBundling: false,
 } as const satisfies nodejs.BundlingOptions;
-
-/**
- * NODE_OPTIONS of every WAL Lambda: Node applies the source map to stack traces. Its cost (docs/performance.md,
- * "Bundles and cold start", measured by `npm run bench`): Node reads the map when it loads the bundle, and each
- * stack trace is mapped, which only errors pay.
- */
-export const WAL_NODE_OPTIONS = '--enable-source-maps';
 
 export interface WalFunctionProps {
   /** The TypeScript entry file; it exports `handler`. */
@@ -77,7 +72,7 @@ export interface WalFunctionProps {
    */
   readonly memorySize?: number;
   /**
-   * Variables on top of `NODE_OPTIONS` and the Powertools ones, which the construct sets.
+   * Variables on top of the Powertools ones, which the construct sets.
    * @default - none
    */
   readonly environment?: Readonly<Record<string, string>>;
@@ -149,7 +144,6 @@ export class WalFunction extends Construct implements iam.IGrantable {
         externalModules: [...WAL_BUNDLING.externalModules],
       },
       environment: {
-        NODE_OPTIONS: WAL_NODE_OPTIONS,
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         POWERTOOLS_LOG_LEVEL: props.logLevel ?? DEFAULT_LOG_LEVEL,
         ...(props.sdkBudget ? sdkBudgetEnvironment(props.sdkBudget) : {}),

@@ -6,7 +6,7 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { buildSync, type Metafile } from 'esbuild';
 import { ENV } from '#lambdas/shared/environment';
-import { LAMBDA_ENTRIES, WAL_BUNDLING, WAL_NODE_OPTIONS } from '#lib/wal-function';
+import { LAMBDA_ENTRIES, WAL_BUNDLING } from '#lib/wal-function';
 import { WalStack } from '#lib/wal-stack';
 import { TEST_ENV } from './fixtures';
 
@@ -76,11 +76,10 @@ test('bundles every Lambda with the local esbuild (no Docker): minified, with a 
     const template = Template.fromStack(stack);
     app.synth();
 
-    // THEN every function applies the source map to stack traces, as decided in docs/performance.md
+    // THEN no function has Node apply the source map at load (docs/performance.md: it costs every cold start)
     template.allResourcesProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ NODE_OPTIONS: WAL_NODE_OPTIONS }) },
+      Environment: { Variables: { NODE_OPTIONS: Match.absent() } },
     });
-    expect(WAL_NODE_OPTIONS).toBe('--enable-source-maps');
     // AND each function's asset holds index.js and its source map
     const keys = Object.values(template.findResources('AWS::Lambda::Function')).map(
       (fn) => fn.Properties.Code.S3Key as string,
