@@ -176,7 +176,18 @@ export function activeOutage(
 
 /** Adds the fault middleware to a client when WAL_FAULTS is set; returns the client. */
 export function withFaults<Client>(client: Client, service: string, config = activeConfig): Client {
-  if (typeof WAL_FAULT_INJECTION === 'boolean' && !WAL_FAULT_INJECTION) return client;
+  // A ternary, not an early return: esbuild drops the untaken branch and what only it uses (an early return
+  // leaves the code after it in the bundle).
+  return typeof WAL_FAULT_INJECTION === 'boolean' && !WAL_FAULT_INJECTION
+    ? client
+    : addFaultMiddleware(client, service, config);
+}
+
+function addFaultMiddleware<Client>(
+  client: Client,
+  service: string,
+  config: FaultConfig | undefined,
+): Client {
   if (!config || (config.rate === 0 && config.outages.length === 0)) return client;
   (client as unknown as MiddlewareClient).middlewareStack.add(
     (next, context) => async (args) => {
@@ -224,9 +235,15 @@ async function injectFault(
 
 /** Ends the runtime here, at the configured rate, as a crash between two steps would. */
 export function crashPoint(point: CrashPoint, config = activeConfig): void {
-  if (typeof WAL_FAULT_INJECTION === 'boolean' && !WAL_FAULT_INJECTION) return;
-  if (!config || config.crashRate === 0 || !config.crashPoints.includes(point)) return;
-  if (Math.random() < config.crashRate) {
+  // If/else rather than an early return, for the same reason as in withFaults.
+  if (typeof WAL_FAULT_INJECTION === 'boolean' && !WAL_FAULT_INJECTION) {
+    return;
+  } else if (
+    config &&
+    config.crashRate > 0 &&
+    config.crashPoints.includes(point) &&
+    Math.random() < config.crashRate
+  ) {
     // In a Lambda (or a local worker thread) this ends the runtime: the invocation fails, the next one is cold.
     process.exit(137);
   }

@@ -11,10 +11,16 @@ import { WalStack } from '#lib/wal-stack';
 import { TEST_ENV } from './fixtures';
 
 /**
- * Text only the fault injector (lambdas/shared/faults.ts) puts in a bundle: it must not ship. The last one is a
- * message of its config schema, which a deployed bundle must not build either.
+ * Text only the fault injector (lambdas/shared/faults.ts) puts in a bundle: it must not ship. The last two are a
+ * message of its config schema, which a deployed bundle must not build either, and of its injected errors.
  */
-const FAULT_MARKERS = ['process.exit', 'walFaultInjection', 'WAL_FAULTS', '"to" must not be before "from"'];
+const FAULT_MARKERS = [
+  'process.exit',
+  'walFaultInjection',
+  'WAL_FAULTS',
+  '"to" must not be before "from"',
+  'injected ',
+];
 
 interface Bundle {
   readonly code: string;
