@@ -1,19 +1,32 @@
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildSync } from 'esbuild';
-import { ENV } from '#lambdas/shared/environment';
 import { LAMBDA_ENTRIES, WAL_BUNDLING } from '#lib/wal-function';
+import { postMutation } from '#test/support/local-wal-harness';
+import {
+  assertServed,
+  type BaselineCall,
+  baselineCalls,
+  type ColdStartBench,
+  coldStart,
+  deliverEvent,
+  type FunctionName,
+  ingestEvent,
+  ordersStreamRecords,
+  startColdStartBench,
+} from './cold-start';
 import { type BenchSection, ratio } from './section';
 
 /**
- * Bundle size and load time of each deployed function, next to a baseline: a bundle of only the SDK clients the
- * function uses, built with the same options. Load time is a fresh Node process requiring the bundle (module
- * initialisation: what a cold start pays before the first event), the median of several runs.
+ * Bundle size and cold start of each deployed function, next to a baseline: a bundle of only the SDK clients the
+ * function uses, built with the same options. Cold start is a fresh Node process that requires the bundle and
+ * serves one event against the emulators (bench/cold-start.ts); the baseline's process requires its clients and
+ * makes the same AWS calls with them. Medians of `--runs` runs, deployed and baseline interleaved.
  */
 
-type FunctionName = keyof typeof LAMBDA_ENTRIES;
+/** What Node needs to apply a bundle's source map to stack traces; its load cost is measured. */
+const SOURCE_MAPS = '--enable-source-maps';
 
 /** The SDK clients each function really uses (its baseline), as `package#Client`. */
 const CLIENTS_USED: Record<FunctionName, readonly string[]> = {
@@ -40,16 +53,35 @@ function consumerClients(): string[] {
   ];
 }
 
+interface BuiltBundles {
+  readonly function: FunctionName;
+  readonly deployed: string;
+  readonly bytes: number;
+  readonly sourceMapBytes: number;
+  readonly baseline: string;
+  readonly baselineBytes: number;
+}
+
 interface BundleFigures {
   readonly function: FunctionName;
   readonly bytes: number;
   readonly baselineBytes: number;
+  readonly sourceMapBytes: number;
+  /** Require, then the first event served. */
+  readonly coldStartMs: number;
+  readonly baselineColdStartMs: number;
+  /** Require only, without and with NODE_OPTIONS=--enable-source-maps; the baseline's require. */
   readonly loadMs: number;
   readonly baselineLoadMs: number;
+  readonly loadMsWithSourceMaps: number;
 }
 
 /** Bundles `entry` as the stack does (WAL_BUNDLING) into `outfile`; returns its size in bytes. */
-function bundle(entry: string, outfile: string, nodePaths: string[] = []): number {
+function bundle(
+  entry: string,
+  outfile: string,
+  options: { sourceMap: boolean; nodePaths?: string[] },
+): number {
   buildSync({
     entryPoints: [entry],
     outfile,
@@ -58,101 +90,180 @@ function bundle(entry: string, outfile: string, nodePaths: string[] = []): numbe
     logLevel: 'silent',
     minify: WAL_BUNDLING.minify,
     target: WAL_BUNDLING.target,
+    mainFields: [...WAL_BUNDLING.mainFields],
     external: [...WAL_BUNDLING.externalModules],
     define: WAL_BUNDLING.define,
-    nodePaths,
+    sourcemap: options.sourceMap && WAL_BUNDLING.sourceMap,
+    sourcesContent: WAL_BUNDLING.sourcesContent,
+    nodePaths: options.nodePaths ?? [],
   });
   return fs.statSync(outfile).size;
 }
 
-/** A module that creates one of each client, as a handler does at load. */
-function baselineSource(clients: readonly string[]): string {
+/**
+ * A module that creates each client at load, as a handler does, and whose `run` makes the given calls: the
+ * commands are imported by name so the bundle holds just them, as the deployed one does.
+ */
+function baselineSource(clients: readonly string[], calls: readonly BaselineCall[]): string {
   const lines = clients.map((spec, index) => {
     const [module, name] = spec.split('#');
-    return `const { ${name}: C${index} } = require('${module}');\nexports.c${index} = new C${index}({});`;
+    const commands = [...new Set(calls.filter((call) => call.client === spec).map((call) => call.command))];
+    const imports = [`${name} as C${index}`, ...commands].join(', ');
+    return `import { ${imports} } from '${module}';\nconst c${index} = new C${index}({ requestHandler: new NodeHttpHandler() });\nclients['${spec}'] = c${index};\n${commands.map((command) => `commands['${command}'] = ${command};`).join('\n')}`;
   });
-  return `${lines.join('\n')}\n`;
+  return [
+    // HTTP/1.1, as lambdas/shared/clients.ts: the Kinesis client's default HTTP/2 is refused by kinesalite.
+    "import { NodeHttpHandler } from '@smithy/node-http-handler';",
+    'const clients = {};',
+    'const commands = {};',
+    ...lines,
+    'export async function run(calls) {',
+    '  for (const { client, command, input } of calls) {',
+    "    const sent = typeof input.Data === 'string' ? { ...input, Data: Buffer.from(input.Data) } : input;",
+    '    await clients[client].send(new commands[command](sent));',
+    '  }',
+    '}',
+    '',
+  ].join('\n');
 }
 
-/** Environment a handler module reads at load (names from the stack's contract, dummy values). */
-function handlerEnvironment(): NodeJS.ProcessEnv {
-  const dummies = Object.fromEntries(
-    Object.values(ENV).map((name) => [name, name.endsWith('SECONDS') ? '60' : 'bench']),
-  );
-  return { ...process.env, ...dummies, AWS_REGION: 'us-east-1', POWERTOOLS_LOG_LEVEL: 'SILENT' };
-}
-
-/** Median milliseconds for a fresh Node process to require `file`. */
-function medianLoadMs(file: string, runs: number): number {
-  const script = `const t=process.hrtime.bigint();require(${JSON.stringify(file)});console.log(Number(process.hrtime.bigint()-t)/1e6)`;
-  const times = Array.from({ length: runs }, () =>
-    Number(
-      execFileSync(process.execPath, ['-e', script], { env: handlerEnvironment(), encoding: 'utf8' }).trim(),
-    ),
-  ).sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)] ?? Number.NaN;
-}
-
-/** Every function's figures; `onProgress` hears about each step. */
-function measureBundles(runs: number, onProgress: (step: string) => void): BundleFigures[] {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wal-bench-bundles-'));
+function buildAll(dir: string): BuiltBundles[] {
   const repoModules = path.resolve(__dirname, '..', 'node_modules');
-  try {
-    return (Object.keys(LAMBDA_ENTRIES) as FunctionName[]).map((name) => {
-      onProgress(`bundling ${name}`);
-      const deployed = path.join(dir, `${name}.js`);
-      const bytes = bundle(LAMBDA_ENTRIES[name], deployed);
-      const baselineEntry = path.join(dir, `${name}-baseline-entry.js`);
-      fs.writeFileSync(baselineEntry, baselineSource(CLIENTS_USED[name]));
-      const baseline = path.join(dir, `${name}-baseline.js`);
-      const baselineBytes = bundle(baselineEntry, baseline, [repoModules]);
-      onProgress(`loading ${name} ${runs} times, and its baseline`);
-      return {
-        function: name,
-        bytes,
-        baselineBytes,
-        loadMs: medianLoadMs(deployed, runs),
-        baselineLoadMs: medianLoadMs(baseline, runs),
-      };
-    });
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+  const resources = { table: 'table', streamName: 'stream' };
+  return (Object.keys(LAMBDA_ENTRIES) as FunctionName[]).map((name) => {
+    const deployed = path.join(dir, name, 'index.js');
+    const bytes = bundle(LAMBDA_ENTRIES[name], deployed, { sourceMap: true });
+    const baselineEntry = path.join(dir, `${name}-baseline-entry.js`);
+    fs.writeFileSync(baselineEntry, baselineSource(CLIENTS_USED[name], baselineCalls(name, resources, 'id')));
+    const baseline = path.join(dir, `${name}-baseline.js`);
+    const baselineBytes = bundle(baselineEntry, baseline, { sourceMap: false, nodePaths: [repoModules] });
+    const sourceMapBytes = fs.statSync(`${deployed}.map`).size;
+    return { function: name, deployed, bytes, sourceMapBytes, baseline, baselineBytes };
+  });
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+/** The event of the deployed function's `run`-th cold start: a new mutation, or a record of one. */
+async function eventsFor(bench: ColdStartBench, runs: number): Promise<Record<FunctionName, unknown[]>> {
+  // Fresh mutations for the consumers, two sets: the stream consumer applies one, the queue consumer the other.
+  for (let index = 0; index < 2 * runs; index++) {
+    const answer = await postMutation(bench.wal, 'orders', { payload: { id: `bench-consumer-${index}` } });
+    if (answer.status !== 200) throw new Error(`bench: POST answered ${answer.status}`);
   }
+  const records = (await ordersStreamRecords(bench)).filter((record) =>
+    Buffer.from(record.kinesis.data, 'base64').toString('utf8').includes('bench-consumer-'),
+  );
+  return {
+    ingest: Array.from({ length: runs }, (_, index) => ingestEvent(`bench-ingest-${index}`)),
+    streamConsumer: records.slice(0, runs).map((record) => ({ Records: [record] })),
+    queueConsumer: records.slice(runs, 2 * runs).map((record) => deliverEvent(record, bench.queueArn)),
+  };
+}
+
+async function measureColdStarts(
+  bench: ColdStartBench,
+  built: readonly BuiltBundles[],
+  runs: number,
+  progress: (step: string) => void,
+): Promise<BundleFigures[]> {
+  progress('posting the mutations the consumers will apply');
+  const events = await eventsFor(bench, runs);
+  const figures: BundleFigures[] = [];
+  for (const bundles of built) {
+    const name = bundles.function;
+    const environment = bench.environment[name];
+    progress(`${runs} cold starts of ${name} and of its baseline`);
+    const deployed: number[] = [];
+    const baseline: number[] = [];
+    const load: number[] = [];
+    const loadWithMaps: number[] = [];
+    const baselineLoad: number[] = [];
+    for (let index = 0; index < runs; index++) {
+      // As deployed: the function's own variables, NODE_OPTIONS included if the stack sets it.
+      const served = await coldStart(bundles.deployed, environment, { event: events[name][index] });
+      assertServed(name, served.result);
+      deployed.push(served.firstEventMs);
+      const calls = baselineCalls(name, bench.resources, `bench-baseline-${name}-${index}`);
+      baseline.push((await coldStart(bundles.baseline, environment, { calls }, '')).firstEventMs);
+      load.push((await coldStart(bundles.deployed, environment, { loadOnly: true }, '')).loadMs);
+      baselineLoad.push((await coldStart(bundles.baseline, environment, { loadOnly: true }, '')).loadMs);
+      loadWithMaps.push(
+        (await coldStart(bundles.deployed, environment, { loadOnly: true }, SOURCE_MAPS)).loadMs,
+      );
+    }
+    figures.push({
+      function: name,
+      bytes: bundles.bytes,
+      baselineBytes: bundles.baselineBytes,
+      sourceMapBytes: bundles.sourceMapBytes,
+      coldStartMs: median(deployed),
+      baselineColdStartMs: median(baseline),
+      loadMs: median(load),
+      baselineLoadMs: median(baselineLoad),
+      loadMsWithSourceMaps: median(loadWithMaps),
+    });
+  }
+  return figures;
 }
 
 function table(figures: readonly BundleFigures[]): string[] {
   const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KB`;
-  const header = 'function          bundle   baseline  ratio   load ms  baseline  ratio';
+  const ms = (value: number) => value.toFixed(0);
+  const header =
+    'function          bundle   baseline  ratio  cold ms  baseline  ratio  load ms  baseline  w/ maps      map';
   const rows = figures.map((figure) =>
     [
       figure.function.padEnd(16),
       kb(figure.bytes).padStart(8),
       kb(figure.baselineBytes).padStart(9),
       `${ratio(figure.bytes, figure.baselineBytes).toFixed(2)}x`.padStart(6),
-      figure.loadMs.toFixed(0).padStart(9),
-      figure.baselineLoadMs.toFixed(0).padStart(9),
-      `${ratio(figure.loadMs, figure.baselineLoadMs).toFixed(2)}x`.padStart(6),
+      ms(figure.coldStartMs).padStart(8),
+      ms(figure.baselineColdStartMs).padStart(9),
+      `${ratio(figure.coldStartMs, figure.baselineColdStartMs).toFixed(2)}x`.padStart(6),
+      ms(figure.loadMs).padStart(8),
+      ms(figure.baselineLoadMs).padStart(9),
+      ms(figure.loadMsWithSourceMaps).padStart(8),
+      kb(figure.sourceMapBytes).padStart(8),
     ].join(' '),
   );
-  return [header, ...rows];
+  return [
+    header,
+    ...rows,
+    `(cold = require + first event against the emulators, as deployed; load = require only (deployed, baseline, deployed with NODE_OPTIONS=${SOURCE_MAPS}); map = the source map beside the bundle)`,
+  ];
 }
 
 /** Bundle size and cold start of each function against its SDK-clients-only baseline. */
 export const bundleSection: BenchSection = {
   name: 'bundles',
   run: async ({ runs, progress }) => {
-    const bundles = measureBundles(runs, progress);
-    return {
-      table: table(bundles),
-      json: {
-        bundle: {
-          maxRatio: Math.max(...bundles.map((figure) => ratio(figure.bytes, figure.baselineBytes))),
-          byFunction: bundles,
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wal-bench-bundles-'));
+    try {
+      progress('bundling each function and its baseline');
+      const built = buildAll(dir);
+      progress('starting the emulators and the local WAL');
+      const bench = await startColdStartBench();
+      const figures = await measureColdStarts(bench, built, runs, progress).finally(() => bench.stop());
+      return {
+        table: table(figures),
+        json: {
+          bundle: {
+            maxRatio: Math.max(...figures.map((figure) => ratio(figure.bytes, figure.baselineBytes))),
+            byFunction: figures,
+          },
+          coldStart: {
+            maxRatio: Math.max(
+              ...figures.map((figure) => ratio(figure.coldStartMs, figure.baselineColdStartMs)),
+            ),
+          },
         },
-        coldStart: {
-          maxRatio: Math.max(...bundles.map((figure) => ratio(figure.loadMs, figure.baselineLoadMs))),
-        },
-      },
-    };
+      };
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   },
 };

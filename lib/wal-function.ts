@@ -29,18 +29,26 @@ export const LAMBDA_ENTRIES = {
 } as const;
 
 /**
- * How every WAL Lambda is bundled (exported so test/cdk/bundling.test.ts bundles with the same options):
- * the local esbuild, minified, with source maps that Node applies to stack traces, and the AWS SDK
- * bundled at the versions package-lock.json pins (so what is tested is what runs).
+ * How every WAL Lambda is bundled (exported so test/cdk/bundling.test.ts and bench/bundles.ts bundle with the same
+ * options): the local esbuild, minified, the AWS SDK bundled at the versions package-lock.json pins (so what is
+ * tested is what runs), and what keeps the bundle near the size of the SDK clients alone (docs/performance.md,
+ * "Bundles and cold start").
  */
 export const WAL_BUNDLING = {
   minify: true,
+  // A source map beside the bundle, without the sources (a third of the size), to read a stack trace with. Node
+  // does not apply it: NODE_OPTIONS=--enable-source-maps costs every cold start (docs/performance.md, "Bundles and
+  // cold start"); set it on a function while debugging.
   sourceMap: true,
+  sourcesContent: false,
   target: 'node22',
+  // The SDK's ES modules (package.json `module`) rather than its CommonJS: esbuild drops what no import uses
+  // (about half of each client). The output stays CommonJS for Node.
+  mainFields: ['module', 'main'],
   // Bundle the SDK too: the runtime's copy is a different, moving version.
   externalModules: [],
   // Test-only code out of production: lambdas/shared/faults.ts checks this constant, and esbuild drops
-  // the fault injection (SDK faults, `process.exit` crash points) as dead code.
+  // the fault injection (SDK faults, `process.exit` crash points, the fault config schema) as dead code.
   define: { WAL_FAULT_INJECTION: 'false' },
   // Never fall back to Docker: synth must work on a machine without it.
   forceDockerBundling: false,
@@ -64,7 +72,7 @@ export interface WalFunctionProps {
    */
   readonly memorySize?: number;
   /**
-   * Variables on top of `NODE_OPTIONS` and the Powertools ones, which the construct sets.
+   * Variables on top of the Powertools ones, which the construct sets.
    * @default - none
    */
   readonly environment?: Readonly<Record<string, string>>;
@@ -130,9 +138,12 @@ export class WalFunction extends Construct implements iam.IGrantable {
       recursiveLoop: props.recursiveLoop ?? lambda.RecursiveLoop.TERMINATE,
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
-      bundling: { ...WAL_BUNDLING, externalModules: [...WAL_BUNDLING.externalModules] },
+      bundling: {
+        ...WAL_BUNDLING,
+        mainFields: [...WAL_BUNDLING.mainFields],
+        externalModules: [...WAL_BUNDLING.externalModules],
+      },
       environment: {
-        NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         POWERTOOLS_LOG_LEVEL: props.logLevel ?? DEFAULT_LOG_LEVEL,
         ...(props.sdkBudget ? sdkBudgetEnvironment(props.sdkBudget) : {}),

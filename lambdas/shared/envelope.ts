@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The one envelope: what ingest writes to the stream and the ledger, and what every queue

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The environment variables the stack sets on the Lambdas. CDK (lib/) and the handlers both use

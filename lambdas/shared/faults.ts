@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Fault injection for the chaos tests: AWS SDK middleware that fails, throttles, loses answers
@@ -35,38 +35,46 @@ const FAULT_KINDS = ['error', 'throttle', 'timeout-after', 'duplicate', 'latency
  * batch or transaction) contains `resource` fails from `from` to `to` (epoch ms), as when one
  * dependency is down for a while. Absolute times, so every function sees the same window.
  */
-const outageSchema = z
-  .object({
-    resource: z.string().min(1),
-    from: z.number().int(),
-    to: z.number().int(),
-  })
-  .strict()
-  .refine((outage) => outage.to >= outage.from, { message: '"to" must not be before "from"' });
+function outageSchema() {
+  return z
+    .object({
+      resource: z.string().min(1),
+      from: z.number().int(),
+      to: z.number().int(),
+    })
+    .strict()
+    .refine((outage) => outage.to >= outage.from, { message: '"to" must not be before "from"' });
+}
 
-export type Outage = z.infer<typeof outageSchema>;
+export type Outage = z.infer<ReturnType<typeof outageSchema>>;
 
-const faultConfigSchema = z
-  .object({
-    /** Share of matching SDK calls that get a fault. */
-    rate: z.number().min(0).max(1).default(0),
-    /** Operation names (`PutRecord`, `PutItem`, ...); all when absent. */
-    operations: z.array(z.string()).optional(),
-    kinds: z
-      .array(z.enum(FAULT_KINDS))
-      .min(1)
-      .default([...FAULT_KINDS]),
-    latencyMs: z.number().int().min(0).default(200),
-    /** Share of passes through each enabled crash point that end the runtime. */
-    crashRate: z.number().min(0).max(1).default(0),
-    crashPoints: z.array(z.enum(CRASH_POINTS)).default([...CRASH_POINTS]),
-    /** Only functions whose name contains one of these (AWS_LAMBDA_FUNCTION_NAME); all when absent. */
-    functions: z.array(z.string()).optional(),
-    outages: z.array(outageSchema).default([]),
-  })
-  .strict();
+/**
+ * Built on first use, not at module load: a deployed bundle never calls it (WAL_FAULT_INJECTION is false), so
+ * esbuild drops the schemas with the rest of the fault code, and no cold start pays for building them.
+ */
+function faultConfigSchema() {
+  return z
+    .object({
+      /** Share of matching SDK calls that get a fault. */
+      rate: z.number().min(0).max(1).default(0),
+      /** Operation names (`PutRecord`, `PutItem`, ...); all when absent. */
+      operations: z.array(z.string()).optional(),
+      kinds: z
+        .array(z.enum(FAULT_KINDS))
+        .min(1)
+        .default([...FAULT_KINDS]),
+      latencyMs: z.number().int().min(0).default(200),
+      /** Share of passes through each enabled crash point that end the runtime. */
+      crashRate: z.number().min(0).max(1).default(0),
+      crashPoints: z.array(z.enum(CRASH_POINTS)).default([...CRASH_POINTS]),
+      /** Only functions whose name contains one of these (AWS_LAMBDA_FUNCTION_NAME); all when absent. */
+      functions: z.array(z.string()).optional(),
+      outages: z.array(outageSchema()).default([]),
+    })
+    .strict();
+}
 
-export type FaultConfig = z.output<typeof faultConfigSchema>;
+export type FaultConfig = z.output<ReturnType<typeof faultConfigSchema>>;
 
 export class InvalidFaultConfigError extends Error {
   constructor(detail: string, options?: { cause?: unknown }) {
@@ -93,7 +101,7 @@ export function parseFaultConfig(text: string | undefined): FaultConfig | undefi
   } catch (error) {
     throw new InvalidFaultConfigError('not JSON', { cause: error });
   }
-  const result = faultConfigSchema.safeParse(json);
+  const result = faultConfigSchema().safeParse(json);
   if (!result.success) throw new InvalidFaultConfigError(result.error.message, { cause: result.error });
   return result.data;
 }
@@ -168,7 +176,18 @@ export function activeOutage(
 
 /** Adds the fault middleware to a client when WAL_FAULTS is set; returns the client. */
 export function withFaults<Client>(client: Client, service: string, config = activeConfig): Client {
-  if (typeof WAL_FAULT_INJECTION === 'boolean' && !WAL_FAULT_INJECTION) return client;
+  // A ternary, not an early return: esbuild drops the untaken branch and what only it uses (an early return
+  // leaves the code after it in the bundle).
+  return typeof WAL_FAULT_INJECTION === 'boolean' && !WAL_FAULT_INJECTION
+    ? client
+    : addFaultMiddleware(client, service, config);
+}
+
+function addFaultMiddleware<Client>(
+  client: Client,
+  service: string,
+  config: FaultConfig | undefined,
+): Client {
   if (!config || (config.rate === 0 && config.outages.length === 0)) return client;
   (client as unknown as MiddlewareClient).middlewareStack.add(
     (next, context) => async (args) => {
@@ -216,9 +235,15 @@ async function injectFault(
 
 /** Ends the runtime here, at the configured rate, as a crash between two steps would. */
 export function crashPoint(point: CrashPoint, config = activeConfig): void {
-  if (typeof WAL_FAULT_INJECTION === 'boolean' && !WAL_FAULT_INJECTION) return;
-  if (!config || config.crashRate === 0 || !config.crashPoints.includes(point)) return;
-  if (Math.random() < config.crashRate) {
+  // If/else rather than an early return, for the same reason as in withFaults.
+  if (typeof WAL_FAULT_INJECTION === 'boolean' && !WAL_FAULT_INJECTION) {
+    return;
+  } else if (
+    config &&
+    config.crashRate > 0 &&
+    config.crashPoints.includes(point) &&
+    Math.random() < config.crashRate
+  ) {
     // In a Lambda (or a local worker thread) this ends the runtime: the invocation fails, the next one is cold.
     process.exit(137);
   }

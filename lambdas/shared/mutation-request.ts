@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { numberProblem } from './dynamo-values';
 import { mutationOpSchema } from './envelope';
 import { hasLoneSurrogate, isPlainObject, type JsonValue, storableJsonProblems } from './storable-json';

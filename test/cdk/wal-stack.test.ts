@@ -244,7 +244,6 @@ describe('Lambda functions', () => {
     // THEN its environment holds exactly these variables
     expect(propertiesOf(stack.ingestApi.ingest.handler).Environment).toEqual({
       Variables: {
-        NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: 'wal-ingest',
         POWERTOOLS_LOG_LEVEL: 'INFO',
         [ENV.stage]: 'test',
@@ -270,7 +269,6 @@ describe('Lambda functions', () => {
     const fn = functions()[name] as WalFunction;
     expect(propertiesOf(fn.handler).Environment).toEqual({
       Variables: {
-        NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: service,
         POWERTOOLS_LOG_LEVEL: 'INFO',
         [ENV.stage]: 'test',
