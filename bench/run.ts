@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runTool } from '#src/cli/run-tool';
 import { bundleSection } from './bundles';
+import { latencySection } from './latency';
 import type { BenchSection } from './section';
 
 /**
@@ -14,7 +15,7 @@ import type { BenchSection } from './section';
  */
 const RESULTS_DIR = path.join(__dirname, 'results');
 
-const SECTIONS: readonly BenchSection[] = [bundleSection];
+const SECTIONS: readonly BenchSection[] = [bundleSection, latencySection];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
