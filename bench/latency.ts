@@ -78,10 +78,7 @@ async function startWal(log: FunctionLog): Promise<LocalWal> {
     repoRoot: REPO_ROOT,
     // INFO: the commit, delay and apply lines are what the figures are read from.
     overrideEnv: { POWERTOOLS_LOG_LEVEL: 'INFO' },
-    functionOutput: (c) => {
-      require('node:fs').appendFileSync('/tmp/lat-fn.log', c);
-      log.feed(c);
-    },
+    functionOutput: log.feed,
   });
 }
 
