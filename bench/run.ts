@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { runTool } from '#src/cli/run-tool';
 import { bundleSection } from './bundles';
 import { latencySection } from './latency';
+import { memorySection } from './memory';
 import type { BenchSection } from './section';
 
 /**
@@ -15,7 +16,7 @@ import type { BenchSection } from './section';
  */
 const RESULTS_DIR = path.join(__dirname, 'results');
 
-const SECTIONS: readonly BenchSection[] = [bundleSection, latencySection];
+const SECTIONS: readonly BenchSection[] = [bundleSection, latencySection, memorySection];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
