@@ -45,17 +45,24 @@ interface Sent {
   readonly effectiveAt: number;
 }
 
-/** Posts one mutation. An answer other than SUCCESS is kept (no id): a loaded machine times calls out. */
+/**
+ * Posts one mutation. An answer other than SUCCESS, or no answer (the connection failed), is kept without an id
+ * and counted as failed: on a loaded machine calls time out, and the run goes on.
+ */
 async function post(wal: LocalWal, body: unknown, dueAt: number): Promise<Sent> {
-  const response = await fetch(`${wal.apiUrl}/v1/namespaces/${NAMESPACE}/mutations`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const answer = (await response.json()) as { id?: string; effectiveAt?: string };
-  const ackAt = performance.timeOrigin + performance.now();
-  const id = response.status === 200 ? answer.id : undefined;
-  return { id, dueAt, ackAt, effectiveAt: Date.parse(answer.effectiveAt ?? '') };
+  try {
+    const response = await fetch(`${wal.apiUrl}/v1/namespaces/${NAMESPACE}/mutations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const answer = (await response.json()) as { id?: string; effectiveAt?: string };
+    const ackAt = performance.timeOrigin + performance.now();
+    const id = response.status === 200 ? answer.id : undefined;
+    return { id, dueAt, ackAt, effectiveAt: Date.parse(answer.effectiveAt ?? '') };
+  } catch {
+    return { id: undefined, dueAt, ackAt: Number.NaN, effectiveAt: Number.NaN };
+  }
 }
 
 /** The ids of the mutations that were accepted. */
