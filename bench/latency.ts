@@ -218,7 +218,13 @@ function table(figures: LatencyFigures): string[] {
     row('POST -> applied', figures.applied, figures.baseline),
     row('commit -> apply', figures.commitToApply, figures.baseline),
     row('baseline: raw PutItem', figures.baseline),
-    row(`delay lateness (${figures.delayed})`, figures.lateness),
+    row(`delay lateness (${figures.delayed} of ${DELAYED_MUTATIONS})`, figures.lateness),
+    ...(figures.failed > figures.mutations / 100
+      ? [
+          `OVERLOADED: over 1 % of the mutations failed; the WAL did not keep up with ${RATE_PER_SECOND}/s on this ` +
+            'machine, so the latencies above are mostly queueing (a lower WAL_BENCH_LATENCY_RATE measures latency)',
+        ]
+      : []),
   ];
 }
 
