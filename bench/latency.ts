@@ -240,6 +240,7 @@ export const latencySection: BenchSection = {
           offeredPerSecond: RATE_PER_SECOND,
           mutations: figures.mutations,
           failed: figures.failed,
+          overloaded: figures.failed > figures.mutations / 100,
           unapplied: figures.unapplied,
           loadAverage: figures.loadAverage,
           ...figures.applied,
