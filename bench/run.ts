@@ -7,6 +7,8 @@ import { parseArgs } from 'node:util';
 import { runTool } from '#src/cli/run-tool';
 import { bundleSection } from './bundles';
 import { costSection } from './cost';
+import { latencySection } from './latency';
+import { memorySection } from './memory';
 import { requestSection } from './requests';
 import type { BenchSection } from './section';
 
@@ -16,7 +18,13 @@ import type { BenchSection } from './section';
  */
 const RESULTS_DIR = path.join(__dirname, 'results');
 
-const SECTIONS: readonly BenchSection[] = [bundleSection, requestSection, costSection];
+const SECTIONS: readonly BenchSection[] = [
+  bundleSection,
+  requestSection,
+  costSection,
+  latencySection,
+  memorySection,
+];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
