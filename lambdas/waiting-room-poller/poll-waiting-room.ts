@@ -6,6 +6,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { crashPoint } from '#lambdas/shared/faults';
 import { errorMessage } from '#lambdas/shared/logger';
 import { bucketOf, partitionKeyOf, type WaitingItem, type WaitingRoom } from '#lambdas/shared/waiting-room';
 import {
@@ -87,6 +88,7 @@ export async function pollWaitingRoom(deps: PollerDependencies, limits: PollLimi
     sent += page.items.length;
     position = page.lastSortKey ? { ...position, after: page.lastSortKey } : nextShard(position);
     if (page.items.length === 0) continue;
+    crashPoint('before-waiting-room-checkpoint');
     saved = await saveCheckpoint(deps.waitingRoom, saved, position);
     if (!saved) return { sent, position, behind: true };
   }
