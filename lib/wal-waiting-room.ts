@@ -20,7 +20,7 @@ import { LAMBDA_ENTRIES, WalFunction } from './wal-function';
 import type { WalQueues } from './wal-queues';
 
 /** Under the rule's period, so one run ends before the next starts (a late overlap is still safe: conditional checkpoint). */
-export const POLLER_TIMEOUT = Duration.seconds(50);
+const POLLER_TIMEOUT = Duration.seconds(50);
 const POLLER_MEMORY_SIZE = 256;
 
 export interface WalWaitingRoomProps {

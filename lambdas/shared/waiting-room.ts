@@ -21,7 +21,7 @@ export interface WaitingRoom {
  * A message body larger than this stays on the SQS hops: a DynamoDB item holds at most 400 KB (names and values),
  * while an SQS message may hold 1 MiB.
  */
-export const WAITING_ROOM_MAX_BODY_BYTES = 380_000;
+const WAITING_ROOM_MAX_BODY_BYTES = 380_000;
 
 /** One message waiting in the room: what the poller sends, where, and when it is due. */
 export interface WaitingItem {

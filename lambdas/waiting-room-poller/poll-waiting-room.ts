@@ -255,7 +255,7 @@ function batchesOf(items: readonly WaitingItem[]): WaitingItem[][] {
 }
 
 /** The rest of the wait, in whole seconds rounded up (never early), within what SQS accepts. */
-export function remainingDelaySeconds(dueAt: number, now: number): number {
+function remainingDelaySeconds(dueAt: number, now: number): number {
   return Math.min(Math.max(Math.ceil((dueAt - now) / 1000), 0), MAX_SQS_DELAY_SECONDS);
 }
 
