@@ -37,6 +37,7 @@ const CLIENTS_USED: Record<FunctionName, readonly string[]> = {
   ],
   streamConsumer: consumerClients(),
   queueConsumer: consumerClients(),
+  waitingRoomPoller: ['@aws-sdk/client-dynamodb#DynamoDBClient', '@aws-sdk/client-sqs#SQSClient'],
 };
 
 /** The consumers write every target type: all the clients. */

@@ -21,6 +21,7 @@ import {
 import { LAMBDA_ENTRIES, WalFunction, type WalFunctionProps } from './wal-function';
 import { VISIBILITY_TIMEOUT_FACTOR, type WalQueues } from './wal-queues';
 import type { WalStorage } from './wal-storage';
+import type { WalWaitingRoom } from './wal-waiting-room';
 
 /** The commit timeout is this many ingest timeouts unless set: a prepare has long lost its commit. */
 const COMMIT_TIMEOUT_FACTOR = 3;
@@ -29,6 +30,8 @@ export interface WalConsumersProps {
   readonly storage: WalStorage;
   readonly queues: WalQueues;
   readonly namespaces: NamespaceParameters;
+  /** Where waits longer than SQS's 900 s go: both consumers put them there. */
+  readonly waitingRoom: WalWaitingRoom;
   /** Timeout of the ingest Lambda: no commit can arrive later than this after its prepare. */
   readonly ingestTimeout: Duration;
   /**
@@ -161,7 +164,10 @@ export class WalConsumers extends Construct {
     const common = this.commonFunctionProps(props, timeout);
     this.streamConsumer = this.createStreamConsumer(props, streamSettings, common);
     this.queueConsumer = this.createQueueConsumer(props, common);
-    for (const consumer of [this.streamConsumer, this.queueConsumer]) grantConsumer(consumer, props);
+    for (const consumer of [this.streamConsumer, this.queueConsumer]) {
+      grantConsumer(consumer, props);
+      props.waitingRoom.grantWait(consumer);
+    }
   }
 
   /** What both consumers share: timeouts, log settings and the environment that names the WAL's resources. */
@@ -229,8 +235,8 @@ export class WalConsumers extends Construct {
       entry: LAMBDA_ENTRIES.queueConsumer,
       serviceName: 'wal-queue-consumer',
       description: 'serverless-wal: delivers delayed and retried mutations, recovers stream failures',
-      // It re-enqueues on the queues it consumes on purpose: delay hops past 900 s (up to ~2,900 for
-      // 30 days) and retries. Lambda would stop that chain after about 16 invocations.
+      // It re-enqueues on the queues it consumes on purpose: retries, and delay hops past 900 s of messages too large
+      // for the waiting room (up to ~2,900 for 30 days). Lambda would stop that chain after about 16 invocations.
       recursiveLoop: lambda.RecursiveLoop.ALLOW,
     });
     const batchSize = props.queueBatchSize ?? DEFAULT_QUEUE_BATCH_SIZE;

@@ -26,6 +26,7 @@ export const LAMBDA_ENTRIES = {
   ingest: path.join(REPO_ROOT, 'lambdas', 'ingest', 'handler.ts'),
   streamConsumer: path.join(REPO_ROOT, 'lambdas', 'stream-consumer', 'handler.ts'),
   queueConsumer: path.join(REPO_ROOT, 'lambdas', 'queue-consumer', 'handler.ts'),
+  waitingRoomPoller: path.join(REPO_ROOT, 'lambdas', 'waiting-room-poller', 'handler.ts'),
 } as const;
 
 /**

@@ -6,6 +6,7 @@
 export const WAL_OUTPUTS = {
   apiUrl: 'ApiUrl',
   ledgerTableName: 'LedgerTableName',
+  waitingRoomTableName: 'WaitingRoomTableName',
   streamName: 'StreamName',
   delayQueueUrl: 'DelayQueueUrl',
   retryQueueUrl: 'RetryQueueUrl',

@@ -208,6 +208,16 @@ export class WalQueues extends Construct {
       );
   }
 
+  /** Send to the delay and retry queues, shared and isolated (what the waiting room poller sends when due). */
+  grantDelayedSend(grantee: iam.IGrantable): iam.Grant {
+    return [...this.namespaceQueues.values()]
+      .flatMap((queues) => [queues.delay, queues.retry])
+      .reduce(
+        (all, queue) => all.combine(queue.grantSendMessages(grantee)),
+        this.delayQueue.grantSendMessages(grantee).combine(this.retryQueue.grantSendMessages(grantee)),
+      );
+  }
+
   /**
    * Inspect the DLQ and move its messages back (`StartMessageMoveTask`), as the CLI and an
    * operator's role need.

@@ -10,6 +10,7 @@ import { WalIngestApi } from './wal-ingest-api';
 import { WAL_OUTPUTS, type WalOutputName } from './wal-outputs';
 import { WalQueues } from './wal-queues';
 import { WalStorage } from './wal-storage';
+import { WalWaitingRoom } from './wal-waiting-room';
 
 export interface WalStackProps extends StackProps {
   /** The stage; its namespaces are read from `<configDir>/<stage>/*.json`. */
@@ -32,6 +33,7 @@ export class WalStack extends Stack {
   readonly config: StageConfig;
   readonly storage: WalStorage;
   readonly queues: WalQueues;
+  readonly waitingRoom: WalWaitingRoom;
   readonly namespaces: NamespaceParameters;
   readonly ingestApi: WalIngestApi;
   readonly consumers: WalConsumers;
@@ -60,6 +62,13 @@ export class WalStack extends Stack {
         .filter((config) => config.delivery.isolated)
         .map((config) => ({ name: config.name, maxConcurrency: config.delivery.maxConcurrency })),
     });
+    this.waitingRoom = new WalWaitingRoom(this, 'WaitingRoom', {
+      encryptionKey: this.storage.key,
+      queues: this.queues,
+      removalPolicy: settings.removalPolicy,
+      logLevel: settings.logLevel,
+      logRetention: settings.logRetention,
+    });
     this.namespaces = new NamespaceParameters(this, 'Namespaces', {
       stage,
       namespaces: this.config.namespaces.map((namespace) => namespace.config),
@@ -76,6 +85,7 @@ export class WalStack extends Stack {
       consumers: {
         streamConsumer: this.consumers.streamConsumer.handler,
         queueConsumer: this.consumers.queueConsumer.handler,
+        waitingRoomPoller: this.waitingRoom.poller.handler,
       },
       api: this.ingestApi.api,
     });
@@ -111,6 +121,7 @@ export class WalStack extends Stack {
       storage: this.storage,
       queues: this.queues,
       namespaces: this.namespaces,
+      waitingRoom: this.waitingRoom,
       ingestTimeout: this.ingestApi.ingest.timeout,
       timeout: settings.consumerTimeout,
       streamBatchSize: settings.streamBatchSize,
@@ -125,6 +136,10 @@ export class WalStack extends Stack {
     const outputs: Record<WalOutputName, { value: string; description?: string }> = {
       [WAL_OUTPUTS.apiUrl]: { value: this.ingestApi.url, description: 'Base URL of the WAL API' },
       [WAL_OUTPUTS.ledgerTableName]: { value: this.storage.ledger.tableName },
+      [WAL_OUTPUTS.waitingRoomTableName]: {
+        value: this.waitingRoom.table.tableName,
+        description: 'Delayed mutations due in more than 900 s wait here (runbook: waiting room)',
+      },
       [WAL_OUTPUTS.streamName]: { value: this.storage.stream.streamName },
       [WAL_OUTPUTS.delayQueueUrl]: { value: this.queues.delayQueue.queueUrl },
       [WAL_OUTPUTS.retryQueueUrl]: { value: this.queues.retryQueue.queueUrl },

@@ -5,7 +5,6 @@ import {
   deadLetter,
   deliverToTarget,
   deliveryQueues,
-  MAX_SQS_DELAY_SECONDS,
   type QueueUrls,
   RECHECK_DELAY_MS,
   routeCommitted,
@@ -112,7 +111,10 @@ async function queuesOfNamespace(
   }
 }
 
-/** Re-enqueues a message that is not due yet (waits past SQS's 900 s limit hop by hop). */
+/**
+ * Re-enqueues a message that is not due yet: one that arrived early, one too large for the waiting room (it hops
+ * every 900 s), or one that was hopping when the waiting room was deployed (its next hop lands in the room).
+ */
 async function hopIfEarly(
   deps: DeliveryDependencies,
   record: SQSRecord,
@@ -122,12 +124,7 @@ async function hopIfEarly(
   if (message.notBefore - deps.now() <= 1_000) return false;
   const queues = await queuesOfNamespace(deps, message.mutation.envelope.namespace);
   const queueUrl = message.kind === 'deliver' ? queues.delay : queues.retry;
-  await sendToQueue(
-    deps,
-    queueUrl,
-    message,
-    Math.min(message.notBefore, deps.now() + MAX_SQS_DELAY_SECONDS * 1000),
-  );
+  await sendToQueue(deps, queueUrl, message, message.notBefore);
   deps.logger.debug('Message hopped', { messageId: record.messageId, notBefore: message.notBefore });
   return true;
 }

@@ -13,6 +13,7 @@ export function createDeliveryDependencies(logger: Logger): DeliveryDependencies
     'retryQueueUrl',
     'deadLetterQueueUrl',
     'commitTimeoutSeconds',
+    'waitingRoomTableName',
   ]);
   const documentClient = createDocumentClient();
   const sqs = createSqsClient();
@@ -23,6 +24,7 @@ export function createDeliveryDependencies(logger: Logger): DeliveryDependencies
     kinesis,
     queues: { delay: env.delayQueueUrl, retry: env.retryQueueUrl, deadLetter: env.deadLetterQueueUrl },
     ledger: { documentClient, tableName: env.ledgerTableName },
+    waitingRoom: { documentClient, tableName: env.waitingRoomTableName },
     namespaces: namespaceStoreFromEnvironment(ssm, logger),
     targetClients: createTargetClients(documentClient, { sqs, kinesis, ssm }),
     logger,

@@ -10,10 +10,10 @@ import type { PoisonMessage, QueueMessage, RetryMessage } from './queue-message'
 import { type ApplyOutcome, createTarget, type TargetClients } from './targets';
 import { UnorderableMutationError } from './targets/item-history';
 import { PermanentTargetError } from './targets/target-errors';
+import { belongsInWaitingRoom, putWaitingItem, type WaitingRoom } from './waiting-room';
+import { MAX_SQS_DELAY_SECONDS } from './waiting-room-schema';
 import type { WalDependencies } from './wal-dependencies';
 
-/** SQS cannot delay a message longer than this; longer waits hop (re-enqueue until due). */
-export const MAX_SQS_DELAY_SECONDS = 900;
 /** How long an uncommitted record waits on the delay queue before its ledger entry is read again. */
 export const RECHECK_DELAY_MS = 5_000;
 
@@ -29,6 +29,8 @@ export interface DeliveryDependencies extends WalDependencies {
   /** The clients the targets write with. */
   readonly targetClients: TargetClients;
   readonly queues: QueueUrls;
+  /** Where waits longer than SQS's 900 s wait (lambdas/shared/waiting-room-schema.ts). */
+  readonly waitingRoom: WaitingRoom;
   /** How long a prepared record may stay uncommitted before the consumer fences it. */
   readonly commitTimeoutMs: number;
 }
@@ -193,21 +195,27 @@ export async function deadLetter(
   });
 }
 
-/** Sends a message to wait until `dueAt` (epoch ms), at most SQS's 900 s; the consumer hops the rest. */
+/**
+ * Sends a message to wait until `dueAt` (epoch ms). Up to SQS's 900 s, the queue delays it; a longer wait goes to the
+ * waiting room, whose poller sends it to `queueUrl` when it is due within SQS's reach. A message too large for the
+ * room waits 900 s and the queue consumer hops the rest.
+ */
 export async function sendToQueue(
   deps: DeliveryDependencies,
   queueUrl: string,
   message: QueueMessage,
   dueAt: number,
 ): Promise<void> {
+  // Error texts are cut to their budget: the largest message then fits 1 MiB (message-budget.ts).
+  const body = JSON.stringify(withBoundedErrorTexts(message));
+  if (belongsInWaitingRoom(dueAt - deps.now(), body)) {
+    const item = await putWaitingItem(deps.waitingRoom, queueUrl, body, dueAt);
+    deps.logger.debug('Message put in the waiting room', { pk: item.pk, sk: item.sk });
+    return;
+  }
   const delaySeconds = Math.min(Math.max(Math.ceil((dueAt - deps.now()) / 1000), 0), MAX_SQS_DELAY_SECONDS);
   await deps.sqs.send(
-    new SendMessageCommand({
-      QueueUrl: queueUrl,
-      // Error texts are cut to their budget: the largest message then fits 1 MiB (message-budget.ts).
-      MessageBody: JSON.stringify(withBoundedErrorTexts(message)),
-      DelaySeconds: delaySeconds,
-    }),
+    new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body, DelaySeconds: delaySeconds }),
   );
 }
 

@@ -13,6 +13,7 @@ export const ENV = {
   retryQueueUrl: 'RETRY_QUEUE_URL',
   deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
   commitTimeoutSeconds: 'COMMIT_TIMEOUT_SECONDS',
+  waitingRoomTableName: 'WAITING_ROOM_TABLE_NAME',
   failFenceSeconds: 'FAIL_FENCE_SECONDS',
   configMaxAgeSeconds: 'CONFIG_MAX_AGE_SECONDS',
   /** `true` lets http targets POST to plain `http://` URLs: set by the stack in local mode only. */

@@ -20,6 +20,8 @@ export const CRASH_POINTS = [
   'after-commit',
   'after-target-write',
   'before-batch-response',
+  // The waiting room poller sent a page, its checkpoint has not moved: the next run sends the page again.
+  'before-waiting-room-checkpoint',
 ] as const;
 export type CrashPoint = (typeof CRASH_POINTS)[number];
 

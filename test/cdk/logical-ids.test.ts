@@ -26,7 +26,7 @@ const STATEFUL_TYPES = [
 const CORE_IDS = {
   'AWS::KMS::Key': ['StorageKeyBAA9457B'],
   'AWS::Kinesis::Stream': ['StorageStream1E4F10F3'],
-  'AWS::DynamoDB::Table': ['StorageLedger5E7CB2E3'],
+  'AWS::DynamoDB::Table': ['StorageLedger5E7CB2E3', 'WaitingRoomTableFB84D37B'],
   'AWS::SQS::Queue': [
     'QueuesDeadLetterQueue82AA3FB7',
     'QueuesDelayQueue4DE401A6',

@@ -22,6 +22,7 @@ import { CommitTimeoutTooShortError, VisibilityTimeoutTooShortError, WalConsumer
 import { InvalidNamespaceNameError, WalIngestApi } from '#lib/wal-ingest-api';
 import { InvalidQueueSettingError, WalQueues } from '#lib/wal-queues';
 import { WalStorage } from '#lib/wal-storage';
+import { WalWaitingRoom } from '#lib/wal-waiting-room';
 import {
   appWithoutBundling,
   type ConfigFile,
@@ -316,6 +317,7 @@ describe('construct validation', () => {
           storage,
           queues,
           namespaces,
+          waitingRoom: new WalWaitingRoom(stack, 'WaitingRoom', { encryptionKey: storage.key, queues }),
           ingestTimeout: Duration.seconds(10),
           commitTimeout: Duration.seconds(10),
         }),
@@ -336,6 +338,7 @@ describe('construct validation', () => {
           storage,
           queues,
           namespaces,
+          waitingRoom: new WalWaitingRoom(stack, 'WaitingRoom', { encryptionKey: storage.key, queues }),
           ingestTimeout: Duration.seconds(10),
           timeout: Duration.seconds(60),
         }),

@@ -44,9 +44,9 @@ describe('alarm topic', () => {
   test('every alarm of the stack notifies it', () => {
     // WHEN the template's alarms are listed
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    // THEN there are 12, each with the topic as its action
+    // THEN there are 15 (the waiting room poller has the consumers' three), each with the topic as its action
     expect(alarms).toHaveLength(stack.alarms.alarms.size);
-    expect(alarms).toHaveLength(12);
+    expect(alarms).toHaveLength(15);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([topicRef()]);
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { WAL_OUTPUTS, type WalOutputName } from '#lib/wal-outputs';
 import { OUTPUTS_FILE_NAME, readStackOutputs, type StackOutputs } from '#src/outputs/outputs-file';
 import {
@@ -93,6 +93,22 @@ async function item(
   ).Item;
 }
 
+/** The mutation ids of the messages waiting in the waiting room table. */
+async function waitingIds(running: Running): Promise<string[]> {
+  const answer = await running.documents.send(
+    new ScanCommand({
+      TableName: running.outputs.get(WAL_OUTPUTS.waitingRoomTableName),
+      ConsistentRead: true,
+    }),
+  );
+  return (answer.Items ?? [])
+    .filter((entry) => entry.pk !== 'checkpoint')
+    .map(
+      (entry) =>
+        (JSON.parse(String(entry.body)) as { mutation: { envelope: { id: string } } }).mutation.envelope.id,
+    );
+}
+
 function close(running: Running | undefined): void {
   running?.sqs.destroy();
   running?.documents.destroy();
@@ -119,6 +135,11 @@ describe('local mode across a crash (kill -9) and a restart on the same data dir
       payload: { id: 'late-1', n: 1 },
       lifecycle: { delaySeconds: 15 },
     });
+    // Due in an hour: it waits in the waiting room table (a delay past SQS's 900 s).
+    const waiting = await post(first.api, 'later', {
+      payload: { id: 'late-2', n: 4 },
+      lifecycle: { delaySeconds: 3_600 },
+    });
     const retrying = await post(first.api, 'flaky', { payload: { id: 'flaky-1', n: 2 } });
     const dead = await post(first.api, 'doomed', { payload: { id: 'doomed-1', n: 3 } });
     const running = first;
@@ -126,7 +147,8 @@ describe('local mode across a crash (kill -9) and a restart on the same data dir
       async () =>
         (await queued(running, WAL_OUTPUTS.delayQueueUrl)) >= 1 &&
         (await queued(running, WAL_OUTPUTS.retryQueueUrl)) >= 1 &&
-        (await queued(running, WAL_OUTPUTS.deadLetterQueueUrl)) >= 1
+        (await queued(running, WAL_OUTPUTS.deadLetterQueueUrl)) >= 1 &&
+        (await waitingIds(running)).includes(waiting)
           ? true
           : undefined,
       20_000,
@@ -145,6 +167,8 @@ describe('local mode across a crash (kill -9) and a restart on the same data dir
     const lateItem = await waitFor(() => item(after, after.tables.later, 'late-1'), 30_000);
     expect(lateItem).toMatchObject({ id: 'late-1', n: 1, _walId: delayed });
     expect(Date.now() - postedAt).toBeGreaterThanOrEqual(15_000);
+    // the one due in an hour still waits in the waiting room, for the poller to send when due
+    expect(await waitingIds(after)).toContain(waiting);
     // and the DLQ still holds the dead letter, with its reason
     const dlqUrl = after.outputs.get(WAL_OUTPUTS.deadLetterQueueUrl);
     const { Messages: letters = [] } = await after.sqs.send(

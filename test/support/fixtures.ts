@@ -67,6 +67,7 @@ export function deliveryDependencies(config: NamespaceConfig, now: number): Deli
     kinesis: new KinesisClient({ region: 'us-east-1' }),
     queues: { delay: 'delay-url', retry: 'retry-url', deadLetter: 'dlq-url' },
     ledger: { documentClient, tableName: 'ledger' },
+    waitingRoom: { documentClient, tableName: 'waiting-room' },
     namespaces: staticNamespaces(config),
     targetClients: createTargetClients(documentClient),
     logger: silentLogger,

@@ -235,6 +235,10 @@ export function deliveryDependenciesOf(wal: LocalWal, stage = 'it'): DeliveryDep
   return {
     ...sharedDependenciesOf(wal, stage),
     sqs: wal.clients.sqs,
+    waitingRoom: {
+      documentClient: createDocumentClient(wal.clients.dynamodb),
+      tableName: wal.outputs[WAL_OUTPUTS.waitingRoomTableName],
+    },
     queues: {
       delay: queueUrl(wal, 'DelayQueue'),
       retry: queueUrl(wal, 'RetryQueue'),

@@ -70,6 +70,7 @@ describe('chaos outages', () => {
   const outputs: WalOutputs = {
     ApiUrl: 'http://127.0.0.1:3000/',
     LedgerTableName: 'ServerlessWal-chaos-StorageLedger5E7CB2E3',
+    WaitingRoomTableName: 'ServerlessWal-chaos-WaitingRoomTable',
     StreamName: 'ServerlessWal-chaos-StorageStream1E4F10F3',
     DelayQueueUrl: 'http://127.0.0.1:9324/000000000000/stack-delay',
     RetryQueueUrl: 'http://127.0.0.1:9324/000000000000/stack-retry',

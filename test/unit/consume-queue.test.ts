@@ -44,15 +44,39 @@ beforeEach(() => {
 });
 
 describe('consumeQueueBatch', () => {
-  it('hops a retry that is not due yet (backoff over 15 minutes) without applying it', async () => {
+  it('moves a retry due in over 15 minutes to the waiting room (also one that was hopping before the room)', async () => {
     // WHEN a retry due in an hour arrives after SQS's 900 s delay
     const response = await consumeQueueBatch(dependencies(), event(retryMessage(NOW + 3_600_000)));
-    // THEN it goes back on the retry queue for at most 900 s more, unchanged, and the target is not touched
+    // THEN it waits in the waiting room, unchanged and bound for the retry queue; nothing is sent or applied
+    expect(response.batchItemFailures).toEqual([]);
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+    const item = documentMock.commandCalls(PutCommand)[0]?.args[0].input;
+    expect(item).toMatchObject({
+      TableName: 'waiting-room',
+      Item: { queueUrl: 'retry-url', dueAt: NOW + 3_600_000, pk: expect.stringMatching(/^\d+#[0-3]$/) },
+    });
+    expect(JSON.parse(String(item?.Item?.body))).toEqual(retryMessage(NOW + 3_600_000));
+  });
+
+  it('hops a retry that arrived early but is due within 15 minutes on SQS for the rest', async () => {
+    // WHEN a retry due in 5 minutes arrives
+    const response = await consumeQueueBatch(dependencies(), event(retryMessage(NOW + 300_000)));
+    // THEN it goes back on the retry queue for the 300 s left, unchanged, and the target is not touched
     expect(response.batchItemFailures).toEqual([]);
     expect(documentMock.calls()).toHaveLength(0);
     const sent = sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input;
-    expect(sent).toMatchObject({ QueueUrl: 'retry-url', DelaySeconds: 900 });
-    expect(JSON.parse(sent?.MessageBody ?? '{}')).toEqual(retryMessage(NOW + 3_600_000));
+    expect(sent).toMatchObject({ QueueUrl: 'retry-url', DelaySeconds: 300 });
+    expect(JSON.parse(sent?.MessageBody ?? '{}')).toEqual(retryMessage(NOW + 300_000));
+  });
+
+  it('fails if the waiting room cannot be written, so SQS delivers the message again', async () => {
+    // GIVEN the waiting room table is down
+    documentMock.on(PutCommand).rejects(new Error('table down'));
+    // WHEN a retry due in an hour arrives
+    const consumed = consumeQueueBatch(dependencies(), event(retryMessage(NOW + 3_600_000)));
+    // THEN the batch fails (its only message failed): the message is not dropped, and nothing was sent
+    await expect(consumed).rejects.toThrow('All records failed processing');
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
   });
 
   it('applies a retry that is due', async () => {
@@ -65,13 +89,14 @@ describe('consumeQueueBatch', () => {
 
   it('schedules the next attempt with the namespace backoff when the target fails again', async () => {
     // GIVEN the target is still down
-    documentMock.on(PutCommand).rejects(new Error('still down'));
+    documentMock.on(PutCommand, { TableName: 'orders-table' }).rejects(new Error('still down'));
     // WHEN a due retry arrives
     await consumeQueueBatch(dependencies(), event(retryMessage(NOW)));
-    // THEN the next attempt goes on the retry queue, due after the namespace's backoff
-    const sent = sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input;
+    // THEN the next attempt waits (in the waiting room: over 900 s) for the retry queue, due after the backoff
+    const item = documentMock.commandCalls(PutCommand, { TableName: 'waiting-room' })[0]?.args[0].input.Item;
+    expect(item?.queueUrl).toBe('retry-url');
     // Attempt 2 of 5: backoff 3600 s x 2^1 capped at 7200 s, jitter drawn at its maximum.
-    expect(JSON.parse(sent?.MessageBody ?? '{}')).toMatchObject({
+    expect(JSON.parse(String(item?.body))).toMatchObject({
       attempt: 2,
       lastError: 'Error: still down',
       notBefore: NOW + 7_200_000,

@@ -62,11 +62,38 @@ describe('routeCommitted', () => {
     ]);
   });
 
-  it('caps a long delay at 900 s: the consumer hops the rest', async () => {
+  it('puts a delay longer than 900 s in the waiting room, bound for the delay queue', async () => {
+    // GIVEN the waiting room accepts writes
+    documentMock.on(PutCommand).resolves({});
     // WHEN a mutation due in 2 hours is routed
     await routeCommitted(dependencies(), loggedMutation({ deliverAt: NOW + 7_200_000 }));
-    // THEN it waits SQS's longest delay, and carries when it is due
+    // THEN nothing is sent now: one item waits in the bucket of its due minute, holding the delay queue's message
+    expect(sent()).toHaveLength(0);
+    const item = documentMock.commandCalls(PutCommand)[0]?.args[0].input.Item;
+    expect(item).toMatchObject({
+      queueUrl: 'delay-url',
+      dueAt: NOW + 7_200_000,
+      pk: expect.stringMatching(new RegExp(`^${Math.floor((NOW + 7_200_000) / 60_000)}#[0-3]$`)),
+      expiresAt: (NOW + 7_200_000) / 1000 + 7 * 86_400,
+    });
+    expect(JSON.parse(String(item?.body))).toMatchObject({ kind: 'deliver', notBefore: NOW + 7_200_000 });
+  });
+
+  it('keeps a delay of exactly 900 s on SQS', async () => {
+    // WHEN a mutation due in 900 s is routed
+    await routeCommitted(dependencies(), loggedMutation({ deliverAt: NOW + 900_000 }));
+    // THEN the delay queue delays it 900 s; the waiting room is not written
+    expect(sent()[0]).toMatchObject({ queue: 'delay-url', delay: 900 });
+    expect(documentMock.calls()).toHaveLength(0);
+  });
+
+  it('hops a message too large for a DynamoDB item: 900 s on SQS, the consumer sends the rest', async () => {
+    // WHEN a mutation with a 500 KB payload, due in 2 hours, is routed
+    const mutation = loggedMutation({ deliverAt: NOW + 7_200_000, payload: { blob: 'x'.repeat(500_000) } });
+    await routeCommitted(dependencies(), mutation);
+    // THEN it waits SQS's longest delay and carries when it is due
     expect(sent()[0]).toMatchObject({ delay: 900, message: { notBefore: NOW + 7_200_000 } });
+    expect(documentMock.calls()).toHaveLength(0);
   });
 
   it('sends a failed delivery to the retry queue with its backoff and error', async () => {

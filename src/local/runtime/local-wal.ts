@@ -23,6 +23,7 @@ import { FunctionHost } from './function-host';
 import { resolveOutputs } from './outputs';
 import { type RuntimeLog, startPollLoops, stderrLog } from './poll-loops';
 import { type Provisioned, provisionTemplate } from './provision';
+import { scheduledEvent, startSchedules } from './schedules';
 import { readWiring, type Wiring } from './wiring';
 
 /** API Gateway HTTP APIs give a Lambda integration at most 30 s (lib/timeout-budget.ts cites the quota). */
@@ -39,6 +40,8 @@ export interface LocalWalOptions extends EmulatorsOptions {
   readonly autoPoll?: boolean;
   /** Idle wait between polls of one event source, in ms. @default 100 */
   readonly pollIntervalMs?: number;
+  /** Period of every scheduled rule (with autoPoll), in ms. @default each rule's rate */
+  readonly schedulePeriodMs?: number;
   /**
    * Variables every function gets over the template's (a fault injector's, a quieter log level); a
    * function of the provisioned stack when they name its resources (an outage of its target table).
@@ -82,6 +85,8 @@ export interface LocalWal {
   readonly clients: LocalClients;
   /** One round over every event source; returns how many records and messages were handed over. */
   pollOnce(): Promise<number>;
+  /** Runs every scheduled rule once (as if its time had come); resolves with the functions' answers. */
+  runSchedules(): Promise<unknown[]>;
   /** Invokes a function of the template directly, as `aws lambda invoke` would. */
   invoke<Result = unknown>(functionLogicalId: string, event: unknown): Promise<Result>;
   stop(): Promise<void>;
@@ -135,7 +140,19 @@ async function startOnEmulators(
   const hostOf = await startFunctionHosts(wiring, emulators, overrideEnv, teardown, options.functionOutput);
   const { kinesisSources, sqsSources } = createEventSources(wiring, clients, hostOf, options.dataDir);
   serveRoutes(api, wiring, hostOf);
-  if (options.autoPoll ?? true) teardown.add(startAutoPoll(kinesisSources, sqsSources, options));
+  const runSchedule = (schedule: Wiring['schedules'][number]) =>
+    hostOf(schedule.functionLogicalId).invoke(
+      scheduledEvent(schedule, { region: emulators.region, accountId: LOCAL_ACCOUNT_ID }),
+    );
+  if (options.autoPoll ?? true) {
+    teardown.add(startAutoPoll(kinesisSources, sqsSources, options));
+    teardown.add(
+      startSchedules(wiring.schedules, runSchedule, {
+        log: options.log ?? stderrLog,
+        ...(options.schedulePeriodMs === undefined ? {} : { periodMs: options.schedulePeriodMs }),
+      }),
+    );
+  }
   const outputsFile = options.outputsFile ?? (options.dataDir && join(options.dataDir, OUTPUTS_FILE_NAME));
   // Plus the local Parameter Store's endpoint, where `wal ns` finds the namespace parameters.
   if (outputsFile) {
@@ -159,6 +176,7 @@ async function startOnEmulators(
     sqsSources,
     clients,
     pollOnce,
+    runSchedules: () => Promise.all(wiring.schedules.map(runSchedule)),
     invoke: (functionLogicalId, event) => hostOf(functionLogicalId).invoke(event),
     stop: () => teardown.run(),
   };

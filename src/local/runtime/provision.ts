@@ -236,6 +236,10 @@ function placeholder(logicalId: string, resource: CfnResource, options: Provisio
       const topicArn = arn(options, 'sns', name);
       return { ref: topicArn, attributes: { TopicArn: topicArn, TopicName: name } };
     }
+    case 'AWS::Events::Rule': {
+      const name = explicitName(resource, 'Name', options) ?? physicalName(options.stackName, logicalId, 64);
+      return { ref: name, attributes: { Arn: arn(options, 'events', `rule/${name}`) } };
+    }
     case 'AWS::Events::EventBus': {
       // Likewise for buses: the sinks take any bus, named by ARN.
       const name = explicitName(resource, 'Name', options) ?? physicalName(options.stackName, logicalId, 256);

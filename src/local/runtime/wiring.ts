@@ -44,11 +44,21 @@ export interface RouteWiring {
   readonly authorizationType: string;
 }
 
-/** How the template connects its functions to event sources and routes. */
+/** An EventBridge rule that invokes a function on a schedule (`rate(...)`). */
+export interface ScheduleWiring {
+  readonly logicalId: string;
+  readonly ruleArn: string;
+  readonly functionLogicalId: string;
+  /** The rate, in ms. */
+  readonly periodMs: number;
+}
+
+/** How the template connects its functions to event sources, schedules and routes. */
 export interface Wiring {
   readonly functions: Map<string, FunctionWiring>;
   readonly kinesisMappings: KinesisMappingWiring[];
   readonly sqsMappings: SqsMappingWiring[];
+  readonly schedules: ScheduleWiring[];
   readonly routes: RouteWiring[];
 }
 
@@ -65,6 +75,7 @@ export function readWiring(template: CfnTemplate, provisioned: Provisioned, repo
   return {
     functions,
     ...readMappings(template, provisioned, functions),
+    schedules: readSchedules(template, provisioned.context, functions),
     routes: readRoutes(template, functions),
   };
 }
@@ -190,6 +201,55 @@ function sqsMapping(mapping: MappingSource, provisioned: Provisioned): SqsMappin
       reportBatchItemFailures: mapping.reportBatchItemFailures,
     },
   };
+}
+
+const RATE_UNITS_MS: Readonly<Record<string, number>> = {
+  minute: 60_000,
+  minutes: 60_000,
+  hour: 3_600_000,
+  hours: 3_600_000,
+  day: 86_400_000,
+  days: 86_400_000,
+};
+
+/** The period of an EventBridge `rate(<n> <unit>)` expression, in ms; undefined for anything else (cron). */
+export function ratePeriodMs(expression: string): number | undefined {
+  const match = /^rate\((\d+) (minutes?|hours?|days?)\)$/.exec(expression.trim());
+  const unit = match?.[2] === undefined ? undefined : RATE_UNITS_MS[match[2]];
+  if (!match || unit === undefined || Number(match[1]) < 1) return undefined;
+  return Number(match[1]) * unit;
+}
+
+/** The enabled scheduled rules whose targets are functions of the template, one entry per target. */
+function readSchedules(
+  template: CfnTemplate,
+  context: ResolveContext,
+  functions: ReadonlyMap<string, FunctionWiring>,
+): ScheduleWiring[] {
+  const schedules: ScheduleWiring[] = [];
+  for (const [logicalId, resource] of resourcesOfType(template, 'AWS::Events::Rule')) {
+    const properties = resource.Properties ?? {};
+    // Event-pattern rules (no schedule) react to events that nothing emits locally.
+    if (properties.ScheduleExpression === undefined || properties.State === 'DISABLED') continue;
+    const expression = resolveString(
+      properties.ScheduleExpression,
+      context,
+      `${logicalId}.ScheduleExpression`,
+    );
+    const periodMs = ratePeriodMs(expression);
+    if (periodMs === undefined) {
+      throw new UnsupportedWiringError(
+        `${logicalId}: only rate(...) schedules run locally, not ${expression}`,
+      );
+    }
+    for (const target of (properties.Targets as { Arn?: unknown }[] | undefined) ?? []) {
+      const functionLogicalId = referencedLogicalId(target.Arn);
+      if (!functionLogicalId || !functions.has(functionLogicalId)) continue;
+      const ruleArn = context.resources.get(logicalId)?.attributes.Arn ?? logicalId;
+      schedules.push({ logicalId, ruleArn, functionLogicalId, periodMs });
+    }
+  }
+  return schedules;
 }
 
 function readRoutes(template: CfnTemplate, functions: ReadonlyMap<string, FunctionWiring>): RouteWiring[] {

@@ -1,0 +1,293 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { crashPoint } from '#lambdas/shared/faults';
+import { errorMessage } from '#lambdas/shared/logger';
+import { bucketOf, partitionKeyOf, type WaitingItem, type WaitingRoom } from '#lambdas/shared/waiting-room';
+import {
+  MAX_SQS_DELAY_SECONDS,
+  WAITING_ROOM_LOOKAHEAD_MS,
+  WAITING_ROOM_PARTITION_KEY,
+  WAITING_ROOM_SHARDS,
+  WAITING_ROOM_SORT_KEY,
+} from '#lambdas/shared/waiting-room-schema';
+
+/** Items per Query page: ten SendMessageBatch calls, then the checkpoint moves. */
+const PAGE_ITEMS = 100;
+/** SendMessageBatch: at most 10 entries and 1 MiB of bodies per call. */
+const BATCH_ENTRIES = 10;
+const BATCH_BYTES = 1_048_576;
+/** The checkpoint item: where the poller goes on from. It has no TTL. */
+const CHECKPOINT_KEY = { [WAITING_ROOM_PARTITION_KEY]: 'checkpoint', [WAITING_ROOM_SORT_KEY]: 'checkpoint' };
+
+export interface PollerDependencies {
+  readonly waitingRoom: WaitingRoom;
+  readonly sqs: SQSClient;
+  /** The shared delay queue: where a message goes when the queue it names no longer exists. */
+  readonly fallbackQueueUrl: string;
+  readonly logger: Logger;
+  readonly now: () => number;
+}
+
+export interface PollLimits {
+  /** Stop taking new pages after this long (ms), so a run ends within the function's timeout. */
+  readonly budgetMs: number;
+  /** At most this many buckets per run: a poller that was down catches up in bounded steps. */
+  readonly maxBuckets: number;
+}
+
+/** Where the poller goes on: the first item after `after` in shard `shard` of `bucket`. */
+export interface Position {
+  readonly bucket: number;
+  readonly shard: number;
+  /** The sort key of the last item sent in that shard; unset at its start. */
+  readonly after?: string | undefined;
+}
+
+export interface PollResult {
+  readonly sent: number;
+  readonly position: Position;
+  /** Whether the run stopped before the lookahead (budget, bucket limit, or another run moved on). */
+  readonly behind: boolean;
+}
+
+/** A due message could not be handed to SQS: the checkpoint stays, and the next run sends it again. */
+export class WaitingRoomSendError extends Error {
+  constructor(failed: number, firstError: string, options?: { cause?: unknown }) {
+    super(
+      `${failed} waiting message(s) could not be sent to SQS (first: ${firstError}); the checkpoint did not move, ` +
+        'so the next run sends them again. Check the queues and the poller role (runbook: waiting room)',
+      options,
+    );
+    this.name = 'WaitingRoomSendError';
+  }
+}
+
+/**
+ * One run of the waiting room poller: sends every item whose bucket is due within the lookahead to its queue, with
+ * the rest of its wait as the SQS delay, bucket by bucket from the checkpoint. The checkpoint moves only after a
+ * page is sent, so a crash in between sends that page again (delivery is idempotent: a mutation applied twice is a
+ * no-op). Items are never deleted: TTL expires them, free.
+ */
+export async function pollWaitingRoom(deps: PollerDependencies, limits: PollLimits): Promise<PollResult> {
+  const started = deps.now();
+  const stored = await readCheckpoint(deps.waitingRoom);
+  let saved: Checkpoint | undefined = stored;
+  let position = stored?.position ?? (await initialPosition(deps));
+  const lastBucket = bucketOf(started + WAITING_ROOM_LOOKAHEAD_MS) - 1;
+  const stopBucket = Math.min(lastBucket, position.bucket + limits.maxBuckets - 1);
+  let sent = 0;
+  while (position.bucket <= stopBucket && deps.now() - started < limits.budgetMs) {
+    const page = await queryPage(deps.waitingRoom, position);
+    await sendItems(deps, page.items);
+    sent += page.items.length;
+    position = page.lastSortKey ? { ...position, after: page.lastSortKey } : nextShard(position);
+    if (page.items.length === 0) continue;
+    crashPoint('before-waiting-room-checkpoint');
+    saved = await saveCheckpoint(deps.waitingRoom, saved, position);
+    if (!saved) return { sent, position, behind: true };
+  }
+  if (
+    !samePosition(saved?.position, position) &&
+    !(await saveCheckpoint(deps.waitingRoom, saved, position))
+  ) {
+    return { sent, position, behind: true };
+  }
+  const behind = position.bucket <= lastBucket;
+  deps.logger.info('Waiting room polled', { sent, bucket: position.bucket, behind });
+  return { sent, position, behind };
+}
+
+/** The checkpoint as stored, with the version its conditional update expects. */
+interface Checkpoint {
+  readonly position: Position;
+  readonly version: number;
+}
+
+async function readCheckpoint(room: WaitingRoom): Promise<Checkpoint | undefined> {
+  const answer = await room.documentClient.send(
+    new GetCommand({ TableName: room.tableName, Key: CHECKPOINT_KEY, ConsistentRead: true }),
+  );
+  const item = answer.Item;
+  if (!item) return undefined;
+  return {
+    position: {
+      bucket: Number(item.bucket),
+      shard: Number(item.shard),
+      after: typeof item.after === 'string' ? item.after : undefined,
+    },
+    version: Number(item.version),
+  };
+}
+
+/**
+ * Moves the checkpoint, conditional on the version read: a run never moves it back over another run's progress.
+ * Undefined when another run moved it first (this one then stops).
+ */
+async function saveCheckpoint(
+  room: WaitingRoom,
+  previous: Checkpoint | undefined,
+  position: Position,
+): Promise<Checkpoint | undefined> {
+  const version = (previous?.version ?? 0) + 1;
+  try {
+    await room.documentClient.send(
+      new PutCommand({
+        TableName: room.tableName,
+        Item: { ...CHECKPOINT_KEY, ...position, version },
+        ...(previous
+          ? {
+              ConditionExpression: 'version = :version',
+              ExpressionAttributeValues: { ':version': previous.version },
+            }
+          : {
+              ConditionExpression: 'attribute_not_exists(#pk)',
+              ExpressionAttributeNames: { '#pk': WAITING_ROOM_PARTITION_KEY },
+            }),
+      }),
+    );
+    return { position, version };
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Where a poller without a checkpoint starts (a new table, or a checkpoint deleted by hand): the earliest bucket that
+ * holds an item, else the current one. Scans once; the table of a new stack is nearly empty.
+ */
+async function initialPosition(deps: PollerDependencies): Promise<Position> {
+  const room = deps.waitingRoom;
+  let earliest = bucketOf(deps.now());
+  let exclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await room.documentClient.send(
+      new ScanCommand({
+        TableName: room.tableName,
+        ProjectionExpression: '#pk',
+        ExpressionAttributeNames: { '#pk': WAITING_ROOM_PARTITION_KEY },
+        ConsistentRead: true,
+        ExclusiveStartKey: exclusiveStartKey,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      const bucket = Number.parseInt(String(item[WAITING_ROOM_PARTITION_KEY]).split('#')[0] ?? '', 10);
+      if (Number.isFinite(bucket)) earliest = Math.min(earliest, bucket);
+    }
+    exclusiveStartKey = page.LastEvaluatedKey;
+  } while (exclusiveStartKey);
+  deps.logger.warn('Waiting room checkpoint missing: starting from the earliest bucket', {
+    bucket: earliest,
+  });
+  return { bucket: earliest, shard: 0 };
+}
+
+async function queryPage(
+  room: WaitingRoom,
+  position: Position,
+): Promise<{ items: WaitingItem[]; lastSortKey: string | undefined }> {
+  const pk = partitionKeyOf(position.bucket, position.shard);
+  const answer = await room.documentClient.send(
+    new QueryCommand({
+      TableName: room.tableName,
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': WAITING_ROOM_PARTITION_KEY },
+      ExpressionAttributeValues: { ':pk': pk },
+      // Strongly consistent: an item written just before must not be skipped.
+      ConsistentRead: true,
+      Limit: PAGE_ITEMS,
+      ...(position.after
+        ? { ExclusiveStartKey: { [WAITING_ROOM_PARTITION_KEY]: pk, [WAITING_ROOM_SORT_KEY]: position.after } }
+        : {}),
+    }),
+  );
+  const last = answer.LastEvaluatedKey?.[WAITING_ROOM_SORT_KEY];
+  return {
+    items: (answer.Items ?? []) as WaitingItem[],
+    lastSortKey: typeof last === 'string' ? last : undefined,
+  };
+}
+
+function nextShard(position: Position): Position {
+  return position.shard + 1 < WAITING_ROOM_SHARDS
+    ? { bucket: position.bucket, shard: position.shard + 1 }
+    : { bucket: position.bucket + 1, shard: 0 };
+}
+
+function samePosition(a: Position | undefined, b: Position): boolean {
+  return a !== undefined && a.bucket === b.bucket && a.shard === b.shard && a.after === b.after;
+}
+
+/** Sends items to their queues, ten (and at most 1 MiB) per call, the calls of a page at once. */
+async function sendItems(deps: PollerDependencies, items: readonly WaitingItem[]): Promise<void> {
+  const byQueue = new Map<string, WaitingItem[]>();
+  for (const item of items) byQueue.set(item.queueUrl, [...(byQueue.get(item.queueUrl) ?? []), item]);
+  const now = deps.now();
+  await Promise.all(
+    [...byQueue].flatMap(([queueUrl, queued]) =>
+      batchesOf(queued).map((batch) => sendBatch(deps, queueUrl, batch, now)),
+    ),
+  );
+}
+
+function batchesOf(items: readonly WaitingItem[]): WaitingItem[][] {
+  const batches: WaitingItem[][] = [];
+  let current: WaitingItem[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = Buffer.byteLength(item.body, 'utf8');
+    if (current.length === BATCH_ENTRIES || (current.length > 0 && bytes + size > BATCH_BYTES)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+/** The rest of the wait, in whole seconds rounded up (never early), within what SQS accepts. */
+function remainingDelaySeconds(dueAt: number, now: number): number {
+  return Math.min(Math.max(Math.ceil((dueAt - now) / 1000), 0), MAX_SQS_DELAY_SECONDS);
+}
+
+async function sendBatch(
+  deps: PollerDependencies,
+  queueUrl: string,
+  batch: readonly WaitingItem[],
+  now: number,
+): Promise<void> {
+  const entries: SendMessageBatchRequestEntry[] = batch.map((item, index) => ({
+    Id: String(index),
+    MessageBody: item.body,
+    DelaySeconds: remainingDelaySeconds(item.dueAt, now),
+  }));
+  try {
+    const answer = await deps.sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+    const failed = answer.Failed ?? [];
+    if (failed.length > 0) {
+      throw new WaitingRoomSendError(failed.length, `${failed[0]?.Code}: ${failed[0]?.Message}`);
+    }
+  } catch (error) {
+    if (!isMissingQueue(error) || queueUrl === deps.fallbackQueueUrl) {
+      if (error instanceof WaitingRoomSendError) throw error;
+      throw new WaitingRoomSendError(batch.length, errorMessage(error), { cause: error });
+    }
+    // An isolated namespace's queue that is gone: the shared delay queue's consumer delivers any message.
+    deps.logger.warn('Waiting message queue missing: sent to the shared delay queue', { queueUrl });
+    await sendBatch(deps, deps.fallbackQueueUrl, batch, now);
+  }
+}
+
+function isMissingQueue(error: unknown): boolean {
+  const name = (error as { name?: string } | undefined)?.name;
+  return name === 'QueueDoesNotExist' || name === 'AWS.SimpleQueueService.NonExistentQueue';
+}
