@@ -148,6 +148,21 @@ function median(values: readonly number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
+/** The event an EventBridge rule's schedule sends. */
+function scheduledEvent(): Record<string, unknown> {
+  return {
+    version: '0',
+    id: 'bench',
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '000000000000',
+    time: new Date().toISOString(),
+    region: 'us-east-1',
+    resources: [],
+    detail: {},
+  };
+}
+
 /** The event of the deployed function's `run`-th cold start: a new mutation, or a record of one. */
 async function eventsFor(bench: ColdStartBench, runs: number): Promise<Record<FunctionName, unknown[]>> {
   // Fresh mutations for the consumers, two sets: the stream consumer applies one, the queue consumer the other.
@@ -162,6 +177,7 @@ async function eventsFor(bench: ColdStartBench, runs: number): Promise<Record<Fu
     ingest: Array.from({ length: runs }, (_, index) => ingestEvent(`bench-ingest-${index}`)),
     streamConsumer: records.slice(0, runs).map((record) => ({ Records: [record] })),
     queueConsumer: records.slice(runs, 2 * runs).map((record) => deliverEvent(record, bench.queueArn)),
+    waitingRoomPoller: Array.from({ length: runs }, () => scheduledEvent()),
   };
 }
 

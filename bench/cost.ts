@@ -1,4 +1,4 @@
-import { MAX_SQS_DELAY_SECONDS } from '#lambdas/shared/delivery';
+import { MAX_SQS_DELAY_SECONDS } from '#lambdas/shared/waiting-room-schema';
 import {
   byService,
   type CostLine,

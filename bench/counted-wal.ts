@@ -162,6 +162,7 @@ function deliveryDependencies(
   return {
     sqs,
     kinesis,
+    waitingRoom: { documentClient, tableName: wal.outputs[WAL_OUTPUTS.waitingRoomTableName] },
     queues: {
       delay: queueUrl(wal, 'DelayQueue'),
       retry: queueUrl(wal, 'RetryQueue'),

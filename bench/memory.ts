@@ -54,6 +54,7 @@ const CLIENTS_USED: Record<FunctionName, readonly string[]> = {
   ],
   streamConsumer: CONSUMER_CLIENTS,
   queueConsumer: CONSUMER_CLIENTS,
+  waitingRoomPoller: ['@aws-sdk/client-dynamodb#DynamoDBClient', '@aws-sdk/client-sqs#SQSClient'],
 };
 
 /** A handler answered, but not as the bench expects (a request refused, a record failed). */
