@@ -4,12 +4,7 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import {
-  LEDGER_ID_INDEX,
-  LEDGER_ID_INDEX_PARTITION_KEY,
-  LEDGER_PARTITION_KEY,
-  LEDGER_TTL_ATTRIBUTE,
-} from '#lambdas/shared/ledger-schema';
+import { LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE } from '#lambdas/shared/ledger-schema';
 import { DEFAULT_REMOVAL_POLICY, DEFAULT_STREAM_RETENTION } from './wal-defaults';
 
 export interface WalStorageProps {
@@ -37,7 +32,10 @@ export class WalStorage extends Construct {
   readonly stream: kinesis.Stream;
   /** How long {@link stream} keeps records; a failed stream batch must be re-read within it. */
   readonly streamRetention: Duration;
-  /** Keyed by `pk` (namespace#idempotencyKey); index `byId` finds an entry by mutation id. */
+  /**
+   * Keyed by `pk` (namespace#idempotencyKey), no index: an index would cost every commit a second write
+   * (GET by id reads `namespace#id`, or `namespace#key` with the client's key).
+   */
   readonly ledger: dynamodb.Table;
 
   constructor(scope: Construct, id: string, props: WalStorageProps = {}) {
@@ -70,20 +68,14 @@ export class WalStorage extends Construct {
       deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
       removalPolicy,
     });
-    this.ledger.addGlobalSecondaryIndex({
-      indexName: LEDGER_ID_INDEX,
-      partitionKey: { name: LEDGER_ID_INDEX_PARTITION_KEY, type: dynamodb.AttributeType.STRING },
-      // Keys only: GET reads the entry from the table (consistently) by the pk the index gives.
-      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
-    });
   }
 
   /**
-   * Prepare and commit: put records on the stream, read and write the ledger and its indexes
-   * (`GET .../mutations/{id}` queries the `byId` index).
+   * Prepare and commit: put records on the stream, read and write the ledger; read the stream too, for
+   * `GET .../mutations/{id}?view=full` (GetShardIterator + GetRecords of one record).
    */
   grantAppend(grantee: iam.IGrantable): iam.Grant {
-    return this.stream.grantWrite(grantee).combine(this.ledger.grantReadWriteData(grantee));
+    return this.stream.grantReadWrite(grantee).combine(this.ledger.grantReadWriteData(grantee));
   }
 
   /** Consume: read the stream (e.g. to re-read a failed shard range), read and write the ledger. */

@@ -1,59 +1,95 @@
-import { ProblemError } from '#lambdas/shared/http/problem';
-import { findLedgerEntryById } from '#lambdas/shared/ledger';
+import { badRequest, ProblemError } from '#lambdas/shared/http/problem';
+import { getLedgerEntry, type LedgerEntry } from '#lambdas/shared/ledger';
+import { IDEMPOTENCY_KEY_PATTERN } from '#lambdas/shared/mutation-request';
 import type { IngestDependencies } from './ingest-mutation';
+import { type EnvelopeView, readEnvelopeView } from './read-envelope';
 
-/** What `GET /v1/namespaces/{ns}/mutations/{id}` answers: the mutation as the ledger holds it. */
-export interface MutationView {
+/**
+ * What `GET /v1/namespaces/{ns}/mutations/{id}` answers: what the lean ledger knows of a committed mutation,
+ * and with `?view=full` its envelope (op, payload, ...) read back from the stream.
+ */
+export interface MutationView extends Partial<EnvelopeView> {
   readonly id: string;
   readonly namespace: string;
   readonly state: string;
   readonly idempotencyKey: string;
   readonly sequence?: string;
-  readonly op?: string;
-  readonly partitionKey?: string;
-  readonly payload?: unknown;
-  readonly targets?: string[];
-  readonly loggedAt?: string;
-  readonly deliverAt?: string;
+  readonly shardId?: string;
+  readonly loggedAt: string;
+  readonly effectiveAt?: string;
+}
+
+/** What the client may add to the path: the mutation's idempotency key (query or header) and the view. */
+export interface MutationQuery {
+  readonly idempotencyKey?: string | undefined;
+  readonly view?: string | undefined;
 }
 
 const ULID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
+const VIEWS = ['ledger', 'full'];
 
+/**
+ * One strongly consistent GetItem, no index: a keyless request's idempotency key is its id, so
+ * `namespace#id` finds it; a keyed one is found by `namespace#key` when the client passes its key.
+ */
 export async function getMutation(
   deps: IngestDependencies,
   namespace: string,
   id: string,
+  query: MutationQuery = {},
 ): Promise<MutationView> {
   // An unknown namespace is a 404 of its own, before the id is looked up.
   await deps.namespaces.get(namespace);
-  const notFound = new ProblemError(
+  checkQuery(query);
+  const key = query.idempotencyKey ?? id;
+  const entry = ULID_PATTERN.test(id) ? await getLedgerEntry(deps.ledger, namespace, key) : undefined;
+  if (entry?.state !== 'COMMITTED' || entry.id !== id) throw notFound(namespace, id, query.idempotencyKey);
+  const view = ledgerView(entry, namespace, id, key);
+  if (query.view !== 'full') return view;
+  return { ...view, ...(await readEnvelopeView(deps, entry, id)) };
+}
+
+function checkQuery(query: MutationQuery): void {
+  if (query.idempotencyKey !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(query.idempotencyKey)) {
+    throw badRequest(
+      'invalid-idempotency-key',
+      'The idempotency key (query "idempotencyKey" or header "Idempotency-Key") must be the one the mutation ' +
+        'was sent with: printable ASCII without spaces, as long as ingest allows.',
+    );
+  }
+  if (query.view !== undefined && !VIEWS.includes(query.view)) {
+    throw badRequest(
+      'invalid-view',
+      `Query "view" must be one of ${VIEWS.join(', ')} ("full" also reads the payload back from the stream).`,
+    );
+  }
+}
+
+function ledgerView(entry: LedgerEntry, namespace: string, id: string, key: string): MutationView {
+  return {
+    id,
+    namespace,
+    state: entry.state,
+    idempotencyKey: key,
+    ...(entry.sequence ? { sequence: entry.sequence } : {}),
+    ...(entry.shardId ? { shardId: entry.shardId } : {}),
+    loggedAt: new Date(entry.updatedAt).toISOString(),
+    ...(entry.effectiveAt !== undefined ? { effectiveAt: new Date(entry.effectiveAt).toISOString() } : {}),
+  };
+}
+
+function notFound(namespace: string, id: string, idempotencyKey: string | undefined): ProblemError {
+  const where =
+    idempotencyKey === undefined
+      ? `Namespace "${namespace}" has no committed mutation "${id}" sent without an idempotency key. If it was ` +
+        'sent with one, pass it: "?idempotencyKey=<key>" or the header "Idempotency-Key" (the ledger is keyed ' +
+        'by idempotency key and has no index by id).'
+      : `Namespace "${namespace}" has no committed mutation "${id}" with idempotency key "${idempotencyKey}". ` +
+        'Check the id and the key the mutation was sent with.';
+  return new ProblemError(
     404,
     'mutation-not-found',
     'Mutation not found',
-    `Namespace "${namespace}" has no committed mutation "${id}". Check the id; a mutation committed a moment ago ` +
-      'may take a second to appear, and one older than the namespace retention is gone.',
+    `${where} A mutation older than the namespace's retention is gone.`,
   );
-  if (!ULID_PATTERN.test(id)) throw notFound;
-  const entry = await findLedgerEntryById(deps.ledger, namespace, id);
-  if (!entry?.id) throw notFound;
-  const envelope = entry.envelope;
-  return {
-    id: entry.id,
-    namespace: entry.namespace,
-    state: entry.state,
-    idempotencyKey: entry.idempotencyKey,
-    ...(entry.sequence ? { sequence: entry.sequence } : {}),
-    ...(envelope
-      ? {
-          op: envelope.op,
-          partitionKey: envelope.partitionKey,
-          payload: envelope.payload,
-          ...(envelope.targets ? { targets: envelope.targets } : {}),
-          loggedAt: new Date(envelope.loggedAt).toISOString(),
-          ...(envelope.deliverAt !== undefined
-            ? { deliverAt: new Date(envelope.deliverAt).toISOString() }
-            : {}),
-        }
-      : {}),
-  };
 }

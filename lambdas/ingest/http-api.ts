@@ -40,7 +40,10 @@ async function serveRoute(
     }
     case GET_MUTATION: {
       const { namespace = '', id = '' } = event.pathParameters ?? {};
-      return jsonResponse(200, await getMutation(deps, namespace, id));
+      const query = event.queryStringParameters ?? {};
+      // A keyed mutation is found by its key: the query's, else the header's.
+      const idempotencyKey = query.idempotencyKey ?? event.headers?.['idempotency-key'];
+      return jsonResponse(200, await getMutation(deps, namespace, id, { idempotencyKey, view: query.view }));
     }
     default:
       throw new ProblemError(404, 'not-found', 'Not found', `No route ${event.routeKey}.`);

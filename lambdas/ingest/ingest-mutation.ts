@@ -4,13 +4,14 @@ import { ENVELOPE_VERSION, type Envelope, effectiveTime } from '#lambdas/shared/
 import { crashPoint } from '#lambdas/shared/faults';
 import { ProblemError } from '#lambdas/shared/http/problem';
 import {
+  type CommitRecord,
   type CommitResult,
   commitLedgerEntry,
-  expiresAt,
+  commitRecord,
   fenceEarlierAttempts,
   getLedgerEntry,
   type LedgerEntry,
-  ledgerKey,
+  type PreparedRecord,
 } from '#lambdas/shared/ledger';
 import { errorMessage } from '#lambdas/shared/logger';
 import type { MutationRequest } from '#lambdas/shared/mutation-request';
@@ -144,27 +145,17 @@ async function prepareAndCommit(
   requestHash: string,
   retentionDays: number,
 ): Promise<MutationAnswer> {
-  let sequence: string;
+  let prepared: PreparedRecord;
   try {
-    sequence = await prepare(deps, envelope);
+    prepared = await prepare(deps, envelope);
   } catch (error) {
     if (!(error instanceof PrepareFailedError)) throw error;
     return answerFailedPrepare(deps, envelope, requestHash, retentionDays, error.cause);
   }
   crashPoint('after-prepare');
-  const entry: LedgerEntry & { id: string } = {
-    pk: ledgerKey(envelope.namespace, envelope.idempotencyKey),
-    namespace: envelope.namespace,
-    idempotencyKey: envelope.idempotencyKey,
-    id: envelope.id,
-    state: 'COMMITTED',
-    sequence,
-    requestHash,
-    envelope,
-    updatedAt: envelope.loggedAt,
-    expiresAt: expiresAt(envelope.loggedAt, retentionDays),
-  };
-  return commit(deps, entry, retentionDays);
+  // The ledger keeps no payload: one write unit per commit (the stream holds the envelope).
+  const entry = commitRecord(envelope, prepared, requestHash, retentionDays);
+  return commit(deps, entry, envelope, retentionDays);
 }
 
 function defaultPartitionKey(request: MutationRequest, targets: TargetValidator[], id: string): string {
@@ -205,7 +196,7 @@ class PrepareFailedError extends Error {
   }
 }
 
-async function prepare(deps: IngestDependencies, envelope: Envelope): Promise<string> {
+async function prepare(deps: IngestDependencies, envelope: Envelope): Promise<PreparedRecord> {
   try {
     const answer = await deps.kinesis.send(
       new PutRecordCommand({
@@ -215,7 +206,7 @@ async function prepare(deps: IngestDependencies, envelope: Envelope): Promise<st
       }),
     );
     if (!answer.SequenceNumber) throw new Error('PutRecord answered without a sequence number');
-    return answer.SequenceNumber;
+    return { sequence: answer.SequenceNumber, shardId: answer.ShardId };
   } catch (error) {
     deps.logger.warn('Prepare failed', {
       namespace: envelope.namespace,
@@ -322,7 +313,7 @@ function answerFromCommitted(
     namespace,
     durable: 'SUCCESS',
     ...(existing.sequence ? { sequence: existing.sequence } : {}),
-    ...(existing.envelope ? { effectiveAt: isoTime(effectiveTime(existing.envelope)) } : {}),
+    ...(existing.effectiveAt !== undefined ? { effectiveAt: isoTime(existing.effectiveAt) } : {}),
   };
 }
 
@@ -332,10 +323,10 @@ function answerFromCommitted(
  */
 async function commit(
   deps: IngestDependencies,
-  entry: LedgerEntry & { id: string },
+  entry: CommitRecord,
+  envelope: Envelope,
   retentionDays: number,
 ): Promise<MutationAnswer> {
-  const envelope = entry.envelope as Envelope;
   const result = await writeCommit(deps, entry, envelope);
   if (result.committed) return answerCommitted(deps, entry, envelope);
   return answerRefusedCommit(deps, entry, envelope, result.existing, retentionDays);
@@ -344,14 +335,14 @@ async function commit(
 /** The conditional ledger put; an error is UNKNOWN, since the write may have happened. */
 async function writeCommit(
   deps: IngestDependencies,
-  entry: LedgerEntry & { id: string },
+  entry: CommitRecord,
   envelope: Envelope,
 ): Promise<CommitResult> {
   try {
     return await commitLedgerEntry(deps.ledger, entry, deps.now());
   } catch (error) {
     deps.logger.warn('Commit outcome unknown', {
-      namespace: entry.namespace,
+      namespace: envelope.namespace,
       id: entry.id,
       error: errorMessage(error),
     });
@@ -367,20 +358,16 @@ async function writeCommit(
 }
 
 /** This attempt's entry is committed: SUCCESS with its own sequence. */
-function answerCommitted(
-  deps: IngestDependencies,
-  entry: LedgerEntry & { id: string },
-  envelope: Envelope,
-): MutationAnswer {
+function answerCommitted(deps: IngestDependencies, entry: CommitRecord, envelope: Envelope): MutationAnswer {
   deps.logger.info('Mutation committed', {
-    namespace: entry.namespace,
+    namespace: envelope.namespace,
     id: entry.id,
     sequence: entry.sequence,
   });
   crashPoint('after-commit');
   return {
     id: entry.id,
-    namespace: entry.namespace,
+    namespace: envelope.namespace,
     durable: 'SUCCESS',
     sequence: entry.sequence,
     effectiveAt: isoTime(effectiveTime(envelope)),
@@ -390,7 +377,7 @@ function answerCommitted(
 /** The put's condition failed: the entry already there decides (committed, fenced, or unexplained: UNKNOWN). */
 async function answerRefusedCommit(
   deps: IngestDependencies,
-  entry: LedgerEntry & { id: string },
+  entry: CommitRecord,
   envelope: Envelope,
   existing: LedgerEntry | undefined,
   retentionDays: number,

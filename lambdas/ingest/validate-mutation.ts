@@ -2,6 +2,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { dynamoValueProblems } from '#lambdas/shared/dynamo-values';
 import { badRequest, ProblemError } from '#lambdas/shared/http/problem';
 import {
+  IDEMPOTENCY_KEY_MAX_LENGTH,
   IDEMPOTENCY_KEY_PATTERN,
   type MutationRequest,
   mutationRequestSchema,
@@ -184,7 +185,7 @@ function chooseIdempotencyKey(request: MutationRequest, header: string | undefin
   if (header !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(header)) {
     throw badRequest(
       'invalid-idempotency-key',
-      'The Idempotency-Key header must be 1 to 255 printable ASCII characters without spaces.',
+      `The Idempotency-Key header must be 1 to ${IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters without spaces.`,
     );
   }
   if (header !== undefined && request.idempotencyKey !== undefined && header !== request.idempotencyKey) {

@@ -30,13 +30,15 @@ export async function rereadFailedBatch(deps: DeliveryDependencies, failure: Str
   const records = await readRange(deps, info);
   const context = { shardId: info.shardId, start: info.startSequenceNumber, end: info.endSequenceNumber };
   if (records.length === 0) {
-    // The range is gone from the stream (past its retention). Each committed mutation's envelope stays in
-    // the ledger until its retention; re-delivering a time window from there is the replay tool's job.
+    // The range is gone from the stream (past its retention), and with it the only copy of those envelopes
+    // the WAL keeps now: the lean ledger holds ids and sequences, no payloads. Re-delivering the window takes
+    // the archive that replay (the next issue) adds.
     await deadLetter(deps, {
       kind: 'poison',
       reason:
-        'a failed stream batch is no longer on the stream (past its retention); its mutations are in the ledger ' +
-        'until their retention ends: re-deliver their time window with replay',
+        'a failed stream batch is no longer on the stream (past its retention), and the ledger keeps no payloads: ' +
+        "re-deliver the batch's time window from the archive with replay (once it exists); until then the " +
+        "mutations' clients must re-send them (the ledger still names their ids and sequences until their retention)",
       data: Buffer.from(JSON.stringify(failure)).toString('base64'),
       source: `${info.streamArn} ${info.shardId} ${info.startSequenceNumber}..${info.endSequenceNumber}`,
     });

@@ -1,9 +1,9 @@
 /**
- * Checks that a JSON value can be stored in DynamoDB as the SDK marshals it — in the ledger (every
- * envelope) and in DynamoDB targets — so that such input is a 400 at ingest, not a failed commit.
+ * Checks that a JSON value can be stored in DynamoDB as the SDK marshals it — in DynamoDB targets (and
+ * queue messages' consumers) — so that such input is a 400 at ingest, not a dead letter later.
  */
 
-// The ledger item holds envelope -> payload (or update.set): three levels of DynamoDB's 32.
+// Kept from when the ledger item held envelope -> payload (or update.set): three levels of DynamoDB's 32.
 const MAX_NESTING = 28;
 const MAX_PROBLEMS = 5;
 

@@ -4,22 +4,24 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { Envelope } from './envelope';
-import { LEDGER_ID_INDEX, LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE } from './ledger-schema';
+import { type Envelope, effectiveTime } from './envelope';
+import { LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE } from './ledger-schema';
 
 /**
  * The ledger: one item per (namespace, idempotency key). Its conditional put is the commit point
  * of the prepare/commit protocol and the idempotency check in one write.
+ *
+ * An entry is lean: what the protocol and the answers need, no payload and no envelope (the stream holds
+ * those), no attribute that repeats `pk` — so a commit is one write unit (1 KB) whatever the payload's size
+ * (test/unit/ledger.test.ts measures the worst case).
  */
 export type LedgerState = 'COMMITTED' | 'ABORTED';
 
 export interface LedgerEntry {
+  /** `namespace#idempotencyKey` ({@link ledgerKey}); namespace names have no `#`, so it splits back. */
   readonly pk: string;
-  readonly namespace: string;
-  readonly idempotencyKey: string;
   /** The committed mutation's id (absent while ABORTED). */
   readonly id?: string;
   /** ABORTED: the ids of the fenced attempts, none of which may ever commit. */
@@ -32,17 +34,55 @@ export interface LedgerEntry {
   readonly state: LedgerState;
   /** Stream sequence number of the committed prepare. */
   readonly sequence?: string;
+  /** Stream shard of the committed prepare: with `sequence`, where GET `?view=full` reads the envelope. */
+  readonly shardId?: string;
   /** Hash of the request, to tell a retry from a different request reusing the key. */
   readonly requestHash?: string;
-  readonly envelope?: Envelope;
-  /** Epoch milliseconds. */
+  /** COMMITTED: epoch ms the mutation takes effect (delivery time if delayed, else log time). */
+  readonly effectiveAt?: number;
+  /** Epoch milliseconds; a COMMITTED entry's is its mutation's log time (nothing updates it after). */
   readonly updatedAt: number;
   /** Epoch seconds: DynamoDB TTL. */
   readonly expiresAt: number;
 }
 
+/** An entry written by a commit: the attempt's id and its place in the stream. */
+export type CommitRecord = LedgerEntry & {
+  readonly id: string;
+  readonly state: 'COMMITTED';
+  readonly sequence: string;
+  readonly requestHash: string;
+  readonly effectiveAt: number;
+};
+
 export function ledgerKey(namespace: string, idempotencyKey: string): string {
   return `${namespace}#${idempotencyKey}`;
+}
+
+/** Where a prepared record landed on the stream (PutRecord's answer). */
+export interface PreparedRecord {
+  readonly sequence: string;
+  readonly shardId: string | undefined;
+}
+
+/** The commit record of a prepared envelope: its ids and times, never its payload. */
+export function commitRecord(
+  envelope: Envelope,
+  prepared: PreparedRecord,
+  requestHash: string,
+  retentionDays: number,
+): CommitRecord {
+  return {
+    pk: ledgerKey(envelope.namespace, envelope.idempotencyKey),
+    id: envelope.id,
+    state: 'COMMITTED',
+    sequence: prepared.sequence,
+    ...(prepared.shardId ? { shardId: prepared.shardId } : {}),
+    requestHash,
+    effectiveAt: effectiveTime(envelope),
+    updatedAt: envelope.loggedAt,
+    expiresAt: expiresAt(envelope.loggedAt, retentionDays),
+  };
 }
 
 export interface Ledger {
@@ -56,48 +96,18 @@ export async function getLedgerEntry(
   namespace: string,
   idempotencyKey: string,
 ): Promise<LedgerEntry | undefined> {
+  return getEntryByPk(ledger, ledgerKey(namespace, idempotencyKey));
+}
+
+async function getEntryByPk(ledger: Ledger, pk: string): Promise<LedgerEntry | undefined> {
   const answer = await ledger.documentClient.send(
     new GetCommand({
       TableName: ledger.tableName,
-      Key: { [LEDGER_PARTITION_KEY]: ledgerKey(namespace, idempotencyKey) },
+      Key: { [LEDGER_PARTITION_KEY]: pk },
       ConsistentRead: true,
     }),
   );
   return answer.Item as LedgerEntry | undefined;
-}
-
-/**
- * The committed entry of a mutation id: the `byId` index (eventually consistent, keys only) gives
- * its pk, then the entry is read from the table. A mutation committed a moment ago may not be found yet.
- */
-export async function findLedgerEntryById(
-  ledger: Ledger,
-  namespace: string,
-  id: string,
-): Promise<LedgerEntry | undefined> {
-  const answer = await ledger.documentClient.send(
-    new QueryCommand({
-      TableName: ledger.tableName,
-      IndexName: LEDGER_ID_INDEX,
-      KeyConditionExpression: '#id = :id',
-      ExpressionAttributeNames: { '#id': 'id' },
-      ExpressionAttributeValues: { ':id': id },
-    }),
-  );
-  for (const keys of answer.Items ?? []) {
-    const pk = String(keys[LEDGER_PARTITION_KEY]);
-    if (!pk.startsWith(`${namespace}#`)) continue;
-    const entry = await ledger.documentClient.send(
-      new GetCommand({
-        TableName: ledger.tableName,
-        Key: { [LEDGER_PARTITION_KEY]: pk },
-        ConsistentRead: true,
-      }),
-    );
-    const item = entry.Item as LedgerEntry | undefined;
-    if (item?.id === id) return item;
-  }
-  return undefined;
 }
 
 // BatchGetItem takes at most 100 keys per call.
@@ -151,7 +161,7 @@ export type CommitResult = { committed: true } | { committed: false; existing: L
  */
 export async function commitLedgerEntry(
   ledger: Ledger,
-  entry: LedgerEntry & { readonly id: string },
+  entry: CommitRecord,
   now: number,
 ): Promise<CommitResult> {
   try {
@@ -174,10 +184,7 @@ export async function commitLedgerEntry(
     return { committed: true };
   } catch (error) {
     if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    return {
-      committed: false,
-      existing: await getLedgerEntry(ledger, entry.namespace, entry.idempotencyKey),
-    };
+    return { committed: false, existing: await getEntryByPk(ledger, entry.pk) };
   }
 }
 
@@ -227,15 +234,11 @@ async function writeFence(
       new UpdateCommand({
         TableName: ledger.tableName,
         Key: { [LEDGER_PARTITION_KEY]: ledgerKey(envelope.namespace, envelope.idempotencyKey) },
-        UpdateExpression:
-          'SET #state = :aborted, #namespace = :namespace, #key = :key, #updatedAt = :now, ' +
-          `#expiresAt = :expiresAt${fenceEarlier} ADD #aborted :ids`,
+        UpdateExpression: `SET #state = :aborted, #updatedAt = :now, #expiresAt = :expiresAt${fenceEarlier} ADD #aborted :ids`,
         ConditionExpression: `attribute_not_exists(#pk) OR (#state = :aborted${longer})`,
         ExpressionAttributeNames: {
           '#pk': LEDGER_PARTITION_KEY,
           '#state': 'state',
-          '#namespace': 'namespace',
-          '#key': 'idempotencyKey',
           '#updatedAt': 'updatedAt',
           '#expiresAt': LEDGER_TTL_ATTRIBUTE,
           '#aborted': 'abortedIds',
@@ -243,8 +246,6 @@ async function writeFence(
         },
         ExpressionAttributeValues: {
           ':aborted': 'ABORTED',
-          ':namespace': envelope.namespace,
-          ':key': envelope.idempotencyKey,
           ':now': now,
           ':expiresAt': expiresAt(now, retentionDays),
           ':ids': new Set([envelope.id]),

@@ -3,8 +3,14 @@ import { numberProblem } from './dynamo-values';
 import { mutationOpSchema } from './envelope';
 import { hasLoneSurrogate, isPlainObject, type JsonValue, storableJsonProblems } from './storable-json';
 
+/**
+ * The longest idempotency key (ASCII, so bytes). It bounds the ledger's key, hence its commit record:
+ * with the longest namespace name that record stays within one DynamoDB write unit (test/unit/ledger.test.ts).
+ */
+export const IDEMPOTENCY_KEY_MAX_LENGTH = 255;
+
 /** Idempotency keys: printable ASCII, so they are safe in headers, logs and DynamoDB keys. */
-export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+export const IDEMPOTENCY_KEY_PATTERN = new RegExp(`^[\\x21-\\x7e]{1,${IDEMPOTENCY_KEY_MAX_LENGTH}}$`);
 
 /**
  * Client data (payload, set, add) is checked on the value JSON.parse made and passed on as that very
@@ -60,7 +66,10 @@ export const mutationRequestSchema = z
       .optional(),
     idempotencyKey: z
       .string()
-      .regex(IDEMPOTENCY_KEY_PATTERN, 'must be 1 to 255 printable ASCII characters without spaces')
+      .regex(
+        IDEMPOTENCY_KEY_PATTERN,
+        `must be 1 to ${IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters without spaces`,
+      )
       .optional(),
     lifecycle: z
       .object({

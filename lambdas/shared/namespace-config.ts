@@ -6,12 +6,14 @@ import { RESERVED_ATTRIBUTE_PREFIX } from './targets/wal-attributes';
  * and for the SSM parameter the runtime reads (checked again on every load).
  */
 
-export const NAMESPACE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** The longest namespace name: with the longest idempotency key it bounds the ledger's `pk`. */
+export const NAMESPACE_NAME_MAX_LENGTH = 63;
+export const NAMESPACE_NAME_PATTERN = new RegExp(`^[a-z0-9][a-z0-9_-]{0,${NAMESPACE_NAME_MAX_LENGTH - 1}}$`);
 const TARGET_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 /**
- * The largest payload a namespace may allow: the ledger keeps the envelope in one DynamoDB item
- * (400 KB), and every queue message carrying it, base64 poison included, must fit SQS's 1 MiB
- * (message-budget.ts, test/cdk/message-size.test.ts).
+ * The largest payload a namespace may allow: every queue message carrying its envelope, base64 poison
+ * included, must fit SQS's 1 MiB (message-budget.ts, test/cdk/message-size.test.ts), and a DynamoDB
+ * target's item 400 KB. (The ledger no longer holds the envelope: its commit record is payload-free.)
  */
 export const MAX_PAYLOAD_BYTES = 192 * 1024;
 /** The DLQ keeps messages 14 days; a ledger entry must outlive them (plus a day of slack). */

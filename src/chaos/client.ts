@@ -186,6 +186,8 @@ export async function sendWorkload(
 
 interface MutationView {
   readonly sequence?: string;
+  /** The lean ledger's view has it; older APIs gave only the times below. */
+  readonly effectiveAt?: string;
   readonly loggedAt?: string;
   readonly deliverAt?: string;
 }
@@ -209,8 +211,13 @@ async function fillEffectiveTime(
   if (result.outcome !== 'acked' || !result.id || (result.effectiveAt !== undefined && result.sequence)) {
     return result;
   }
-  const view = await readView(`${options.apiUrl}/v1/namespaces/${options.namespace}/mutations/${result.id}`);
-  const time = view?.deliverAt ?? view?.loggedAt;
+  // The ledger has no index by id: a keyed mutation is found by its idempotency key.
+  const key = result.mutation.idempotencyKey;
+  const query = key === undefined ? '' : `?idempotencyKey=${encodeURIComponent(key)}`;
+  const view = await readView(
+    `${options.apiUrl}/v1/namespaces/${options.namespace}/mutations/${result.id}${query}`,
+  );
+  const time = view?.effectiveAt ?? view?.deliverAt ?? view?.loggedAt;
   const sequence = result.sequence || view?.sequence;
   return {
     ...result,

@@ -24,8 +24,10 @@ const HELP = `wal: the serverless-wal command line
       with --in-memory).
   wal put <namespace> --payload <json|@file> [--key K] [--delay S] [--op put|delete] [--endpoint URL]
       Logs a mutation. Prints the answer ({ id, durable, sequence }).
-  wal get <namespace> <id> [--endpoint URL]
-      Shows a mutation as the ledger holds it.
+  wal get <namespace> <id> [--key K] [--full] [--endpoint URL]
+      Shows a committed mutation as the ledger knows it (state, sequence, shard, times). A mutation sent with an
+      idempotency key is found by it: give --key (the ledger has no index by id). --full also reads its payload
+      back from the stream (within the stream's retention; it shares the shard's 5 reads/s with the consumers).
   wal dlq list | peek [-n 10] | redrive [--rate N]  [--stage local] [--data-dir DIR] [--sqs-endpoint URL] [--json]
   wal dlq ... --outputs-file FILE | --dlq-url URL [--retry-queue-url URL]
       The dead-letter queue: count, oldest message and reasons (list); the first N messages with namespace, id,
@@ -183,11 +185,20 @@ async function runGet(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { endpoint: { type: 'string', default: defaultEndpoint() } },
+    options: {
+      key: { type: 'string' },
+      full: { type: 'boolean', default: false },
+      endpoint: { type: 'string', default: defaultEndpoint() },
+    },
   });
   const [namespace, id] = positionals;
-  if (!namespace || !id) throw new UsageError('usage: wal get <namespace> <id>');
-  return printAnswer(await getMutation(values.endpoint, namespace, id));
+  if (!namespace || !id) throw new UsageError('usage: wal get <namespace> <id> [--key K] [--full]');
+  return printAnswer(
+    await getMutation(values.endpoint, namespace, id, {
+      ...(values.key !== undefined ? { key: values.key } : {}),
+      full: values.full,
+    }),
+  );
 }
 
 async function runNs(args: string[]): Promise<number> {

@@ -27,6 +27,8 @@ export interface FuzzWal {
 export interface Expectation {
   readonly key: string;
   readonly mutationId: string;
+  /** The idempotency key the WAL took (body, else header): GET finds a keyed mutation by it. */
+  readonly idempotencyKey: string | undefined;
   /** Canonical JSON of the item without `_wal*` attributes, or undefined when it must not exist. */
   readonly item: string | undefined;
   /** Canonical JSON of the payload, as GET /mutations/{id} must answer it. */
@@ -120,7 +122,7 @@ export async function sendCase(
   } catch (error) {
     return { verdict: 'crash', status: 0, problem: describe(`no answer: ${String(error)}`) };
   }
-  return judgeAnswer(answer, describe, body, key);
+  return judgeAnswer(answer, describe, { body, key, headerKey: headers['idempotency-key'] });
 }
 
 /** Says what went wrong, followed by the request that caused it. */
@@ -144,7 +146,14 @@ async function post(url: string, init: RequestInit): Promise<RawAnswer> {
 }
 
 /** Every answer must be JSON; its status class decides what else it must be. */
-function judgeAnswer(raw: RawAnswer, describe: Describe, body: string, key: string): CaseResult {
+/** The request a 2xx answers: its body, the runner's item key, and the Idempotency-Key header if sent. */
+interface SentRequest {
+  readonly body: string;
+  readonly key: string;
+  readonly headerKey: string | undefined;
+}
+
+function judgeAnswer(raw: RawAnswer, describe: Describe, sent: SentRequest): CaseResult {
   const { status, text } = raw;
   let answer: unknown;
   try {
@@ -161,7 +170,7 @@ function judgeAnswer(raw: RawAnswer, describe: Describe, body: string, key: stri
   if (status >= 400 && status <= 499) return judgeRejection(raw, answer, describe);
   if (status < 200 || status > 299)
     return { verdict: 'crash', status, problem: describe(`unexpected status ${status}`) };
-  return judgeAcknowledgement(raw, answer, describe, body, key);
+  return judgeAcknowledgement(raw, answer, describe, sent);
 }
 
 /** A 4xx must be a problem+json whose status matches the answer's and that says what was wrong. */
@@ -193,8 +202,7 @@ function judgeAcknowledgement(
   raw: RawAnswer,
   answer: unknown,
   describe: Describe,
-  body: string,
-  key: string,
+  sent: SentRequest,
 ): CaseResult {
   const { status, text } = raw;
   const acknowledged = answer as { durable?: unknown; id?: unknown };
@@ -205,12 +213,12 @@ function judgeAcknowledgement(
       problem: describe(`${status} without a SUCCESS answer: ${text.slice(0, 500)}`),
     };
   }
-  const expectation = expectedEffect(body, key, acknowledged.id);
+  const expectation = expectedEffect(sent, acknowledged.id);
   return expectation ? { verdict: '2xx', status, expectation } : { verdict: '2xx', status, unchecked: true };
 }
 
 /** What the target must hold after the request `body` was acknowledged, read as the server reads it. */
-function expectedEffect(body: string, key: string, mutationId: string): Expectation | undefined {
+function expectedEffect({ body, key, headerKey }: SentRequest, mutationId: string): Expectation | undefined {
   const request = JSON.parse(body) as Record<string, unknown>;
   const payload = request.payload as Record<string, unknown>;
   const itemKey = payload.id;
@@ -231,6 +239,7 @@ function expectedEffect(body: string, key: string, mutationId: string): Expectat
   return {
     key: itemKey,
     mutationId,
+    idempotencyKey: typeof request.idempotencyKey === 'string' ? request.idempotencyKey : headerKey,
     item: item === undefined ? undefined : canonicalJson(item),
     payload: canonicalJson(payload),
     request: body.slice(0, 2_000),
@@ -281,7 +290,13 @@ async function observed(
   const visible = answer.Item && answer.Item._walDeleted !== true ? answer.Item : undefined;
   const item = visible ? canonicalJson(withoutWalAttributes(visible)) : undefined;
   if (item !== expectation.item) return `target item ${item ?? '(none)'}`;
-  const view = await fetch(`${wal.apiUrl}/v1/namespaces/${namespace}/mutations/${expectation.mutationId}`);
+  // The payload is not in the ledger: `view=full` reads it back from the stream.
+  const keyQuery = expectation.idempotencyKey
+    ? `&idempotencyKey=${encodeURIComponent(expectation.idempotencyKey)}`
+    : '';
+  const view = await fetch(
+    `${wal.apiUrl}/v1/namespaces/${namespace}/mutations/${expectation.mutationId}?view=full${keyQuery}`,
+  );
   const text = await view.text();
   if (view.status !== 200) return `GET answered ${view.status} ${text.slice(0, 300)}`;
   const payload = canonicalJson((JSON.parse(text) as { payload?: unknown }).payload);

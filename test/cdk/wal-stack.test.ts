@@ -3,7 +3,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { ENV } from '#lambdas/shared/environment';
 import { ROUTES, routeKey } from '#lambdas/shared/http/routes';
-import { LEDGER_ID_INDEX, LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE } from '#lambdas/shared/ledger-schema';
+import { LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE } from '#lambdas/shared/ledger-schema';
 import { parseNamespaceConfig } from '#lambdas/shared/namespace-config';
 import type { WalFunction } from '#lib/wal-function';
 import type { WalStack } from '#lib/wal-stack';
@@ -84,21 +84,11 @@ describe('Kinesis stream', () => {
 
 describe('ledger table', () => {
   // THEN (each test) what the template holds for the ledger
-  test('is keyed by pk only, with the byId index, TTL, PITR and SSE-KMS with the WAL key', () => {
-    // THEN its properties are exactly these, with the schema constants it is built from
+  test('is keyed by pk only, with no index (no second write per commit), TTL, PITR and SSE-KMS', () => {
+    // THEN its properties are exactly these, with the schema constants it is built from: no GlobalSecondaryIndexes
     expect(propertiesOf(stack.storage.ledger)).toEqual({
       KeySchema: [{ AttributeName: LEDGER_PARTITION_KEY, KeyType: 'HASH' }],
-      AttributeDefinitions: expect.arrayContaining([
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'id', AttributeType: 'S' },
-      ]),
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: LEDGER_ID_INDEX,
-          KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-          Projection: { ProjectionType: 'KEYS_ONLY' },
-        },
-      ],
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
       TimeToLiveSpecification: { AttributeName: LEDGER_TTL_ATTRIBUTE, Enabled: true },
       BillingMode: 'PAY_PER_REQUEST',
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
@@ -107,7 +97,6 @@ describe('ledger table', () => {
       Tags: expect.any(Array),
     });
     expect(LEDGER_PARTITION_KEY).toBe('pk');
-    expect(LEDGER_ID_INDEX).toBe('byId');
     expect(LEDGER_TTL_ATTRIBUTE).toBe('expiresAt');
   });
 
@@ -499,13 +488,12 @@ describe('IAM', () => {
     // GIVEN each consumer
     ['streamConsumer', 'queueConsumer'] as const,
   )('the %s may write exactly the configured target tables and the ledger', (name) => {
-    // THEN its DynamoDB permissions cover exactly the ledger, its indexes, the existing target and the tables
+    // THEN its DynamoDB permissions cover exactly the ledger (no index), the existing target and the tables
     // the namespace stacks provision (by their name prefix: one ARN however many there are)
     const ledger = logicalIdOf(stack.storage.ledger);
     expect([...new Set(dynamoDbResources(stack.consumers[name]))].sort()).toEqual(
       [
         `<GetAtt:${ledger}.Arn>`,
-        `<GetAtt:${ledger}.Arn>/index/*`,
         'arn:<Ref:AWS::Partition>:dynamodb:eu-west-1:111111111111:table/ServerlessWal-test-Namespaces*',
         'arn:<Ref:AWS::Partition>:dynamodb:eu-west-1:111111111111:table/existing-profiles',
       ].sort(),
@@ -528,27 +516,24 @@ describe('IAM', () => {
   });
 
   test('the ingest Lambda may use the ledger but no target table', () => {
-    // THEN its DynamoDB permissions cover the ledger and its indexes only
+    // THEN its DynamoDB permissions cover the ledger only (it has no index)
     const ledger = logicalIdOf(stack.storage.ledger);
-    expect([...new Set(dynamoDbResources(stack.ingestApi.ingest))].sort()).toEqual(
-      [`<GetAtt:${ledger}.Arn>`, `<GetAtt:${ledger}.Arn>/index/*`].sort(),
-    );
+    expect([...new Set(dynamoDbResources(stack.ingestApi.ingest))]).toEqual([`<GetAtt:${ledger}.Arn>`]);
   });
 
-  test("the ingest Lambda may query the ledger's byId index (GET .../mutations/{id})", () => {
-    // THEN it may query the ledger and its indexes, and the byId index exists
-    const ledgerArn = `<GetAtt:${logicalIdOf(stack.storage.ledger)}.Arn>`;
-    const queries = statementsOf(stack.ingestApi.ingest)
+  test('the ingest Lambda may read one record back from the stream (GET ...?view=full)', () => {
+    // THEN it may position an iterator and get records on the stream, and nothing else
+    const reads = statementsOf(stack.ingestApi.ingest)
       .map(({ statement }) => statement)
       .filter(
-        (statement) => statement.Effect === 'Allow' && asList(statement.Action).includes('dynamodb:Query'),
+        (statement) =>
+          statement.Effect === 'Allow' && asList(statement.Action).includes('kinesis:GetRecords'),
       );
-    expect(
-      queries.flatMap((statement) => asList(statement.Resource).map((resource) => flatten(resource))),
-    ).toEqual(expect.arrayContaining([ledgerArn, `${ledgerArn}/index/*`]));
-    // The index the ingest Lambda queries is the one the table has.
-    expect(propertiesOf(stack.storage.ledger).GlobalSecondaryIndexes).toEqual([
-      expect.objectContaining({ IndexName: LEDGER_ID_INDEX }),
+    expect(reads).toEqual([
+      expect.objectContaining({
+        Action: expect.arrayContaining(['kinesis:GetShardIterator', 'kinesis:GetRecords']),
+        Resource: arnOf(stack.storage.stream),
+      }),
     ]);
   });
 

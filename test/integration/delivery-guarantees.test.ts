@@ -2,7 +2,7 @@ import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ENVELOPE_VERSION, type Envelope } from '#lambdas/shared/envelope';
-import { commitLedgerEntry, getLedgerEntry, ledgerKey } from '#lambdas/shared/ledger';
+import { commitLedgerEntry, commitRecord, getLedgerEntry } from '#lambdas/shared/ledger';
 import { WAL_OUTPUTS } from '#lib/wal-outputs';
 import type { LocalWal } from '#src/local/runtime/local-wal';
 import {
@@ -110,17 +110,12 @@ describe('delivery guarantees (emulators)', () => {
     expect([...(fence.abortedIds ?? [])]).toEqual([envelope.id]);
     const late = await commitLedgerEntry(
       ledger,
-      {
-        pk: ledgerKey('orders', 'fence-key'),
-        namespace: 'orders',
-        idempotencyKey: 'fence-key',
-        id: envelope.id,
-        state: 'COMMITTED',
-        sequence: prepared.SequenceNumber as string,
+      commitRecord(
         envelope,
-        updatedAt: Date.now(),
-        expiresAt: 0,
-      },
+        { sequence: prepared.SequenceNumber as string, shardId: prepared.ShardId },
+        'request-hash',
+        30,
+      ),
       Date.now(),
     );
     expect(late).toMatchObject({ committed: false, existing: { state: 'ABORTED' } });

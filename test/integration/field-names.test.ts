@@ -67,10 +67,10 @@ describe('field names and strings stored as sent (emulators)', () => {
       // WHEN
       const answer = await postMutation(wal, 'fuzz', { payload });
       await drain(wal);
-      // THEN acknowledged, applied as sent, and the ledger answers it as sent
+      // THEN acknowledged, applied as sent, and GET (reading it back from the stream) answers it as sent
       expect(answer).toMatchObject({ status: 200, body: { durable: 'SUCCESS' } });
       expect(await storedAsJson(payload.id)).toBe(canonicalJson(payload));
-      const view = await fetch(`${wal.apiUrl}/v1/namespaces/fuzz/mutations/${answer.body.id}`);
+      const view = await fetch(`${wal.apiUrl}/v1/namespaces/fuzz/mutations/${answer.body.id}?view=full`);
       expect(view.status).toBe(200);
       expect(canonicalJson(((await view.json()) as { payload: unknown }).payload)).toBe(
         canonicalJson(payload),

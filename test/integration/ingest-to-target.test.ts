@@ -51,30 +51,53 @@ describe('ingest to target (emulators)', () => {
     });
   });
 
-  it('answers GET /v1/namespaces/{ns}/mutations/{id} from the ledger, and 404 for an unknown id', async () => {
-    // GIVEN
-    const answer = await postMutation(
+  it('answers GET /v1/namespaces/{ns}/mutations/{id} from the ledger by its key, and 404 for an unknown id', async () => {
+    // GIVEN a mutation sent with an idempotency key, and one sent without (its id is its key)
+    const keyed = await postMutation(
       wal,
       'orders',
       { payload: { id: 'get-1', n: 7 } },
       { 'idempotency-key': 'get-key' },
     );
-    // WHEN
-    const found = await fetch(`${wal.apiUrl}/v1/namespaces/orders/mutations/${answer.body.id}`);
-    const missing = await fetch(`${wal.apiUrl}/v1/namespaces/orders/mutations/01JZZZZZZZZZZZZZZZZZZZZZZZ`);
-    // THEN
+    const keyless = await postMutation(wal, 'orders', { payload: { id: 'get-2', n: 8 } });
+    const url = (id: unknown) => `${wal.apiUrl}/v1/namespaces/orders/mutations/${String(id)}`;
+    // WHEN they are read by id: the keyed one with its key (query or header), the keyless one by id alone
+    const found = await fetch(`${url(keyed.body.id)}?idempotencyKey=get-key`);
+    const byHeader = await fetch(url(keyed.body.id), { headers: { 'idempotency-key': 'get-key' } });
+    const full = await fetch(`${url(keyed.body.id)}?idempotencyKey=get-key&view=full`);
+    const withoutKey = await fetch(url(keyed.body.id));
+    const keylessFull = await fetch(`${url(keyless.body.id)}?view=full`);
+    const missing = await fetch(url('01JZZZZZZZZZZZZZZZZZZZZZZZ'));
+    // THEN the ledger's view answers what the commit answered; view=full adds the envelope from the stream
     expect(found.status).toBe(200);
-    expect(await found.json()).toMatchObject({
-      id: answer.body.id,
+    const view = (await found.json()) as Record<string, unknown>;
+    expect(view).toEqual({
+      id: keyed.body.id,
       namespace: 'orders',
       state: 'COMMITTED',
       idempotencyKey: 'get-key',
-      sequence: answer.body.sequence,
+      sequence: keyed.body.sequence,
+      shardId: expect.stringMatching(/^shardId-/),
+      loggedAt: keyed.body.effectiveAt,
+      effectiveAt: keyed.body.effectiveAt,
+    });
+    expect(await byHeader.json()).toEqual(view);
+    expect(await full.json()).toEqual({
+      ...view,
       op: 'put',
+      partitionKey: 'get-1',
       payload: { id: 'get-1', n: 7 },
     });
+    expect(await keylessFull.json()).toMatchObject({
+      id: keyless.body.id,
+      idempotencyKey: keyless.body.id,
+      payload: { id: 'get-2', n: 8 },
+    });
+    // AND without its key a keyed mutation is a 404 that says to pass the key; an unknown id is a 404
+    expect(withoutKey.status).toBe(404);
+    expect(withoutKey.headers.get('content-type')).toBe('application/problem+json');
+    expect(((await withoutKey.json()) as { detail: string }).detail).toContain('?idempotencyKey=');
     expect(missing.status).toBe(404);
-    expect(missing.headers.get('content-type')).toBe('application/problem+json');
   });
 
   it('gives one id and one effect for the same idempotency key twice', async () => {
@@ -88,9 +111,7 @@ describe('ingest to target (emulators)', () => {
     // THEN both answers are the original, and one ledger entry and one applied mutation exist
     expect(first.status).toBe(200);
     expect(second).toMatchObject({ status: 200, body: { id: first.body.id, sequence: first.body.sequence } });
-    const ledger = (await scanTable(wal, ledgerTable)).filter(
-      (entry) => entry.idempotencyKey === 'order-idem-1',
-    );
+    const ledger = (await scanTable(wal, ledgerTable)).filter((entry) => entry.pk === 'orders#order-idem-1');
     expect(ledger).toEqual([expect.objectContaining({ id: first.body.id, state: 'COMMITTED' })]);
     // The retry's prepare reached the stream, and the consumer skipped it as a duplicate.
     expect((await streamRecords(wal)).length).toBe(before + 2);

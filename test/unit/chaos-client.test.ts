@@ -5,6 +5,7 @@ import type { PlannedMutation } from '#src/chaos/workload';
 
 interface Seen {
   readonly idempotencyKey?: string;
+  readonly url?: string;
   readonly at: number;
 }
 
@@ -17,7 +18,11 @@ async function fakeApi(replies: Reply[]): Promise<{ url: string; seen: Seen[]; s
     req.resume();
     req.on('end', () => {
       const key = req.headers['idempotency-key'];
-      const entry: Seen = { ...(typeof key === 'string' ? { idempotencyKey: key } : {}), at: Date.now() };
+      const entry: Seen = {
+        ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
+        ...(req.url ? { url: req.url } : {}),
+        at: Date.now(),
+      };
       seen.push(entry);
       const reply = replies[Math.min(seen.length - 1, replies.length - 1)] as Reply;
       reply(entry, res);
@@ -154,5 +159,31 @@ describe('chaos clients', () => {
     const [filled] = await fillEffectiveTimes([acked], { apiUrl: api.url, namespace: 'ns' });
     // THEN the delivery time and the sequence are used
     expect(filled).toMatchObject({ effectiveAt: Date.UTC(2026, 10, 26, 16, 0, 3), sequence: '7' });
+  });
+
+  it("looks up a keyed mutation's effective time by its key, from the lean view's effectiveAt", async () => {
+    // GIVEN an acked keyed result without effectiveAt, and an API whose GET answers the lean ledger's view
+    const api = await fakeApi([
+      json(200, {
+        sequence: '8',
+        loggedAt: '2026-11-26T16:00:00.000Z',
+        effectiveAt: '2026-11-26T16:00:05.000Z',
+      }),
+    ]);
+    server = api.server;
+    const acked: MutationResult = {
+      mutation: mutation('careful'),
+      outcome: 'acked',
+      id: 'ID2',
+      attempts: 1,
+      unknownAnswers: 0,
+      keylessSends: 0,
+      abandoned: 0,
+    };
+    // WHEN the times are filled in
+    const [filled] = await fillEffectiveTimes([acked], { apiUrl: api.url, namespace: 'ns' });
+    // THEN the GET named the key, and the view's effectiveAt is used
+    expect(api.seen[0]?.url).toBe('/v1/namespaces/ns/mutations/ID2?idempotencyKey=m0');
+    expect(filled).toMatchObject({ effectiveAt: Date.UTC(2026, 10, 26, 16, 0, 5), sequence: '8' });
   });
 });

@@ -70,12 +70,18 @@ describe('ingestMutation', () => {
     });
     const record = kinesisMock.commandCalls(PutRecordCommand)[0]?.args[0].input;
     expect(record?.PartitionKey).toBe('orders#a1');
+    // AND the commit record is lean: no payload, no envelope, nothing that repeats the pk
     const commit = documentMock.commandCalls(PutCommand)[0]?.args[0].input;
-    expect(commit?.Item).toMatchObject({
+    expect(commit?.Item).toEqual({
       pk: 'orders#k1',
       id: '01JNEWID',
       state: 'COMMITTED',
       sequence: '4965',
+      shardId: 'shardId-000000000000',
+      requestHash: hashRequest(mutationRequestSchema.parse({ payload: { id: 'a1' } })),
+      effectiveAt: NOW,
+      updatedAt: NOW,
+      expiresAt: NOW / 1000 + 30 * 86_400,
     });
     expect(commit?.ConditionExpression).toContain('attribute_not_exists');
   });
@@ -99,13 +105,25 @@ describe('ingestMutation', () => {
       .on(PutCommand)
       .rejects(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }));
     const first = hashRequest(mutationRequestSchema.parse({ payload: { id: 'a1' } }));
-    documentMock
-      .on(GetCommand)
-      .resolves({ Item: { state: 'COMMITTED', id: '01JORIGINAL', sequence: '11', requestHash: first } });
+    documentMock.on(GetCommand).resolves({
+      Item: {
+        state: 'COMMITTED',
+        id: '01JORIGINAL',
+        sequence: '11',
+        requestHash: first,
+        effectiveAt: NOW - 5_000,
+      },
+    });
     // WHEN
     const answer = await ingestMutation(dependencies(), 'orders', { payload: { id: 'a1' } }, 'k1');
-    // THEN
-    expect(answer).toEqual({ id: '01JORIGINAL', namespace: 'orders', durable: 'SUCCESS', sequence: '11' });
+    // THEN the original answer, its effective time from the ledger's commit record
+    expect(answer).toEqual({
+      id: '01JORIGINAL',
+      namespace: 'orders',
+      durable: 'SUCCESS',
+      sequence: '11',
+      effectiveAt: new Date(NOW - 5_000).toISOString(),
+    });
   });
 
   it('fails if the key was used for a different request (422)', async () => {

@@ -1,4 +1,9 @@
-import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient } from '@aws-sdk/client-kinesis';
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  InvalidArgumentException,
+  KinesisClient,
+} from '@aws-sdk/client-kinesis';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { BatchGetCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -83,5 +88,23 @@ describe('rereadFailedBatch', () => {
       shardId: failure.KinesisBatchInfo.shardId,
     });
     expect(JSON.parse(Buffer.from(copy.data, 'base64').toString('utf8'))).toEqual(bad);
+  });
+
+  it('dead-letters a range past the stream retention, saying the ledger keeps no payloads and to replay', async () => {
+    // GIVEN the range's first sequence number was trimmed off the shard
+    kinesisMock
+      .on(GetShardIteratorCommand)
+      .rejects(new InvalidArgumentException({ message: 'trimmed', $metadata: {} }));
+    sqsMock.on(SendMessageCommand).resolves({});
+    // WHEN
+    await rereadFailedBatch(deliveryDependencies(namespaceConfig(), 0), failure);
+    // THEN one poison message says why, and where the mutations can come back from
+    const sent = sqsMock.commandCalls(SendMessageCommand).map((call) => call.args[0].input);
+    expect(sent).toHaveLength(1);
+    const letter = JSON.parse(sent[0]?.MessageBody ?? '{}');
+    expect(letter).toMatchObject({ kind: 'poison' });
+    expect(letter.reason).toContain('the ledger keeps no payloads');
+    expect(letter.reason).toContain('archive with replay');
+    expect(documentMock.calls()).toHaveLength(0);
   });
 });
