@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { runTool } from '#src/cli/run-tool';
 import { bundleSection } from './bundles';
 import type { BenchSection } from './section';
+import { throughputSection } from './throughput';
 
 /**
  * `npm run bench`: the performance figures, each next to a baseline measured in the same run, as one table on
@@ -14,7 +15,7 @@ import type { BenchSection } from './section';
  */
 const RESULTS_DIR = path.join(__dirname, 'results');
 
-const SECTIONS: readonly BenchSection[] = [bundleSection];
+const SECTIONS: readonly BenchSection[] = [bundleSection, throughputSection];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
