@@ -18,7 +18,7 @@ import { toKinesisStreamRecord } from '#lambdas/shared/kinesis-records';
 import { expiresAt, ledgerKey } from '#lambdas/shared/ledger';
 import { namespaceParameterPrefix } from '#lambdas/shared/namespace-config';
 import { SsmNamespaceConfigStore } from '#lambdas/shared/namespace-store';
-import { consumeStreamBatch } from '#lambdas/shared/stream-batch';
+import { consumeStreamBatch, KEY_CONCURRENCY } from '#lambdas/shared/stream-batch';
 import { applyToHistory, compactOrder, type Item } from '#lambdas/shared/targets/item-history';
 import { ORDER_ATTRIBUTE } from '#lambdas/shared/targets/wal-attributes';
 import { alternate, perSecond, runFor, runPool } from '#src/bench/rates';
@@ -39,7 +39,8 @@ import { type BenchSection, ratio } from './section';
  * - ingest: ingestMutation (validate, PutRecord, conditional ledger put) at CONCURRENCY, vs PutRecord of the
  *   same bytes + the same conditional PutItem on the ledger;
  * - consumer: consumeStreamBatch on batches of BATCH_SIZE records read from the stream (ledger BatchGet,
- *   route, target write), vs only the target's conditional PutItem per record, at the consumer's concurrency.
+ *   route, target write; KEY_CONCURRENCY keys at once), vs only the target's conditional PutItem per record,
+ *   at the same concurrency within each batch, batches one after the other as on one shard.
  * Runs alternate WAL and baseline; the medians are reported.
  */
 
@@ -60,8 +61,6 @@ const BATCH_WRITE_LIMIT = 25;
 /** The stream mapping's batch size (lib/wal-defaults.ts DEFAULT_STREAM_BATCH_SIZE). */
 const BATCH_SIZE = 100;
 const CONSUMER_COUNT = 300;
-/** How many records the consumer applies at once today: one after the other (stream-batch.ts). */
-const CONSUMER_CONCURRENCY = 1;
 /** Like the stack's DEFAULT_CONFIG_MAX_AGE: a Lambda reads the namespace config once a minute. */
 const CONFIG_MAX_AGE_MS = 60_000;
 
@@ -331,23 +330,26 @@ function recordCount(events: readonly KinesisStreamEvent[]): number {
 
 /**
  * One baseline run on the same records: only the target's conditional PutItem per record (the same item,
- * under another key), at the consumer's concurrency; records/s.
+ * under another key), batch after batch at the consumer's concurrency within a batch; records/s.
  */
 async function rawConsumerRun(rig: ConsumerRig, events: readonly KinesisStreamEvent[]): Promise<number> {
-  const writes = events.flatMap((event) => event.Records.map(targetItem));
-  const elapsed = await runPool(writes.length, CONSUMER_CONCURRENCY, async (index) => {
-    const { item, order } = writes[index] as ReturnType<typeof targetItem>;
-    await rig.deliveryDeps.targetClients.documentClient.send(
-      new PutCommand({
-        TableName: rig.tableName,
-        Item: item,
-        ConditionExpression: 'attribute_not_exists(#order) OR #order < :order',
-        ExpressionAttributeNames: { '#order': ORDER_ATTRIBUTE },
-        ExpressionAttributeValues: { ':order': order },
-      }),
-    );
-  });
-  return perSecond(writes.length, elapsed);
+  const batches = events.map((event) => event.Records.map(targetItem));
+  const started = performance.now();
+  for (const writes of batches) {
+    await runPool(writes.length, KEY_CONCURRENCY, async (index) => {
+      const { item, order } = writes[index] as ReturnType<typeof targetItem>;
+      await rig.deliveryDeps.targetClients.documentClient.send(
+        new PutCommand({
+          TableName: rig.tableName,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(#order) OR #order < :order',
+          ExpressionAttributeNames: { '#order': ORDER_ATTRIBUTE },
+          ExpressionAttributeValues: { ':order': order },
+        }),
+      );
+    });
+  }
+  return perSecond(recordCount(events), performance.now() - started);
 }
 
 // ---- section ----
