@@ -61,6 +61,8 @@ const BATCH_WRITE_LIMIT = 25;
 /** The stream mapping's batch size (lib/wal-defaults.ts DEFAULT_STREAM_BATCH_SIZE). */
 const BATCH_SIZE = 100;
 const CONSUMER_COUNT = 300;
+/** A consumer run stops starting batches after this long: the section's time stays bounded. */
+const CONSUMER_RUN_MS = 2_000;
 /** Like the stack's DEFAULT_CONFIG_MAX_AGE: a Lambda reads the namespace config once a minute. */
 const CONFIG_MAX_AGE_MS = 60_000;
 
@@ -314,18 +316,20 @@ async function prepareEvents(rig: ConsumerRig, count: number): Promise<KinesisSt
   return events;
 }
 
-/** One consumer run: the stream consumer on the batches, one after the other as on one shard; records/s. */
+/**
+ * One consumer run: the stream consumer on the batches, one after the other as on one shard, until they are
+ * done or CONSUMER_RUN_MS has passed (the batch under way finishes); records/s.
+ */
 async function consumerRun(rig: ConsumerRig, events: readonly KinesisStreamEvent[]): Promise<number> {
   const started = performance.now();
+  let records = 0;
   for (const event of events) {
+    if (performance.now() - started >= CONSUMER_RUN_MS) break;
     const response = await consumeStreamBatch(rig.deliveryDeps, event);
     if (response.batchItemFailures.length > 0) throw new Error('the consumer failed records of a batch');
+    records += event.Records.length;
   }
-  return perSecond(recordCount(events), performance.now() - started);
-}
-
-function recordCount(events: readonly KinesisStreamEvent[]): number {
-  return events.reduce((sum, event) => sum + event.Records.length, 0);
+  return perSecond(records, performance.now() - started);
 }
 
 /**
@@ -335,7 +339,9 @@ function recordCount(events: readonly KinesisStreamEvent[]): number {
 async function rawConsumerRun(rig: ConsumerRig, events: readonly KinesisStreamEvent[]): Promise<number> {
   const batches = events.map((event) => event.Records.map(targetItem));
   const started = performance.now();
+  let records = 0;
   for (const writes of batches) {
+    if (performance.now() - started >= CONSUMER_RUN_MS) break;
     await runPool(writes.length, KEY_CONCURRENCY, async (index) => {
       const { item, order } = writes[index] as ReturnType<typeof targetItem>;
       await rig.deliveryDeps.targetClients.documentClient.send(
@@ -348,8 +354,9 @@ async function rawConsumerRun(rig: ConsumerRig, events: readonly KinesisStreamEv
         }),
       );
     });
+    records += writes.length;
   }
-  return perSecond(recordCount(events), performance.now() - started);
+  return perSecond(records, performance.now() - started);
 }
 
 // ---- section ----
@@ -387,7 +394,7 @@ async function measureIngest(ingestDeps: IngestDeps, runs: number, progress: (st
 
 async function measureConsumer(rig: ConsumerRig, runs: number, progress: (step: string) => void) {
   progress(
-    `consumer: warming up, then ${runs} runs of ${CONSUMER_COUNT} records in batches of ${BATCH_SIZE}, each`,
+    `consumer: warming up, then ${runs} runs of up to ${CONSUMER_COUNT} records in batches of ${BATCH_SIZE}, each`,
   );
   const warmUp = await prepareEvents(rig, BATCH_SIZE);
   await consumerRun(rig, warmUp);
