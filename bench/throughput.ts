@@ -21,7 +21,14 @@ import { SsmNamespaceConfigStore } from '#lambdas/shared/namespace-store';
 import { consumeStreamBatch, KEY_CONCURRENCY } from '#lambdas/shared/stream-batch';
 import { applyToHistory, compactOrder, type Item } from '#lambdas/shared/targets/item-history';
 import { ORDER_ATTRIBUTE } from '#lambdas/shared/targets/wal-attributes';
-import { alternate, perSecond, runFor, runPool } from '#src/bench/rates';
+import {
+  type AlternatedRates,
+  alternate,
+  medianPairedRatio,
+  perSecond,
+  runFor,
+  runPool,
+} from '#src/bench/rates';
 import { type LocalWal, startLocalWal } from '#src/local/runtime/local-wal';
 import { synthesizeStack } from '#src/local/runtime/synthesize';
 import { silentLogger } from '#test/support/fixtures';
@@ -31,7 +38,7 @@ import {
   REPO_ROOT,
   targetTableName,
 } from '#test/support/local-wal-harness';
-import { type BenchSection, ratio } from './section';
+import type { BenchSection } from './section';
 
 /**
  * Throughput of the data path against the emulators, each next to a baseline of only the AWS calls it cannot
@@ -362,6 +369,7 @@ async function rawConsumerRun(rig: ConsumerRig, events: readonly KinesisStreamEv
 // ---- section ----
 
 interface Throughput {
+  readonly ratio: number;
   readonly perSecond: number;
   readonly baselinePerSecond: number;
 }
@@ -371,12 +379,22 @@ function row(name: string, unit: string, figures: Throughput): string {
     name.padEnd(10),
     `${figures.perSecond.toFixed(0)} ${unit}`.padStart(14),
     `${figures.baselinePerSecond.toFixed(0)} ops/s`.padStart(14),
-    `${ratio(figures.perSecond, figures.baselinePerSecond).toFixed(2)}x`.padStart(7),
+    `${figures.ratio.toFixed(2)}x`.padStart(7),
   ].join(' ');
 }
 
-function rounded({ perSecond, baselinePerSecond }: Throughput): Throughput {
-  return { perSecond: Math.round(perSecond), baselinePerSecond: Math.round(baselinePerSecond) };
+/**
+ * The medians, the median of the run-by-run ratios (the figure to compare with the target), and every run's
+ * rate (the spread shows how noisy the machine was).
+ */
+function rounded(rates: AlternatedRates): Throughput & Record<string, unknown> {
+  return {
+    ratio: Math.round(medianPairedRatio(rates.samples, rates.baselineSamples) * 100) / 100,
+    perSecond: Math.round(rates.perSecond),
+    baselinePerSecond: Math.round(rates.baselinePerSecond),
+    samples: rates.samples.map(Math.round),
+    baselineSamples: rates.baselineSamples.map(Math.round),
+  };
 }
 
 async function measureIngest(ingestDeps: IngestDeps, runs: number, progress: (step: string) => void) {
@@ -444,8 +462,8 @@ export const throughputSection: BenchSection = {
         ],
         json: {
           throughputRatio: {
-            ingest: ratio(figures.ingest.perSecond, figures.ingest.baselinePerSecond),
-            consumer: ratio(figures.consumer.perSecond, figures.consumer.baselinePerSecond),
+            ingest: figures.ingest.ratio,
+            consumer: figures.consumer.ratio,
           },
           throughput: figures,
         },

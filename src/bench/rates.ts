@@ -12,6 +12,14 @@ export function median(values: readonly number[]): number {
   return ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
+/**
+ * The median of the per-run ratios `samples[i] / baselineSamples[i]`: each pair ran back to back, so a load
+ * swing on the machine between runs cancels out, which it does not in the ratio of the two medians.
+ */
+export function medianPairedRatio(samples: readonly number[], baselineSamples: readonly number[]): number {
+  return median(samples.map((sample, index) => sample / (baselineSamples[index] ?? Number.NaN)));
+}
+
 /** Operations per second for `count` operations done in `elapsedMs`. */
 export function perSecond(count: number, elapsedMs: number): number {
   if (elapsedMs <= 0) return Number.POSITIVE_INFINITY;

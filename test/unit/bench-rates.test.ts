@@ -1,4 +1,4 @@
-import { alternate, median, perSecond, runFor, runPool } from '#src/bench/rates';
+import { alternate, median, medianPairedRatio, perSecond, runFor, runPool } from '#src/bench/rates';
 
 describe('median', () => {
   it('is the middle value of an odd count, whatever the order', () => {
@@ -14,6 +14,16 @@ describe('median', () => {
   it('is NaN for no values', () => {
     // GIVEN/WHEN/THEN nothing measured has no median
     expect(median([])).toBeNaN();
+  });
+});
+
+describe('medianPairedRatio', () => {
+  it('is the median of the run-by-run ratios, not the ratio of the medians', () => {
+    // GIVEN three pairs of runs on a machine whose load swung between them
+    const samples = [100, 60, 30];
+    const baselineSamples = [110, 50, 40];
+    // WHEN/THEN the run ratios 0.91, 1.2 and 0.75 give 0.91 (the medians' ratio, 60 / 50, would say 1.2)
+    expect(medianPairedRatio(samples, baselineSamples)).toBeCloseTo(100 / 110);
   });
 });
 
