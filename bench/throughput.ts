@@ -61,7 +61,7 @@ const CONCURRENCY = 16;
 const INGEST_RUN_MS = 2_000;
 const WARM_UP_MS = 1_000;
 /** Baseline writes built before a run's clock starts. */
-const RAW_POOL = 4_000;
+const RAW_POOL = 1_500;
 /** Per call: PutRecords takes at most 500 records, BatchWriteItem 25 items. */
 const PUT_RECORDS_LIMIT = 500;
 const BATCH_WRITE_LIMIT = 25;
