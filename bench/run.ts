@@ -11,6 +11,7 @@ import { latencySection } from './latency';
 import { memorySection } from './memory';
 import { requestSection } from './requests';
 import type { BenchSection } from './section';
+import { throughputSection } from './throughput';
 
 /**
  * `npm run bench`: the performance figures, each next to a baseline measured in the same run, as one table on
@@ -24,6 +25,7 @@ const SECTIONS: readonly BenchSection[] = [
   costSection,
   latencySection,
   memorySection,
+  throughputSection,
 ];
 
 async function main(): Promise<number> {

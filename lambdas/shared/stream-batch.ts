@@ -1,4 +1,3 @@
-import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import {
   type DeliveryDependencies,
@@ -9,13 +8,37 @@ import {
 } from './delivery';
 import { type Envelope, InvalidEnvelopeError, type LoggedMutation, parseEnvelope } from './envelope';
 import { crashPoint } from './faults';
+import { runInKeyLanes } from './key-lanes';
 import { commitStateOf, getLedgerEntries, type LedgerEntry, ledgerKey } from './ledger';
+import { errorMessage } from './logger';
+
+/**
+ * How many partition keys of a batch are handled at once. Records of one key stay in stream order, one at
+ * a time (the order Lambda keeps per partition key, and the WAL's per-key order); records of different keys
+ * do not wait for each other, so a batch takes about (records of its busiest key) writes, not (records) writes.
+ */
+export const KEY_CONCURRENCY = 16;
+
+/** Every record of a batch failed: Lambda retries (and bisects) the whole batch. */
+export class StreamBatchFailedError extends Error {
+  constructor(
+    readonly failures: number,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `All ${failures} records of the stream batch failed; Lambda retries the batch (the first error is the cause)`,
+      options,
+    );
+    this.name = 'StreamBatchFailedError';
+  }
+}
 
 /**
  * Consumes one batch of the WAL stream (the stream consumer's work, and the queue consumer's for records
  * it re-reads or holds as copies). The ledger is read once for the whole batch (strongly
- * consistent); then each record, in stream order, is routed, skipped or parked. A record whose
- * handling throws is reported as a batch item failure, so Lambda retries it (and bisects).
+ * consistent); then each record is routed, skipped or parked: the records of a partition key in stream
+ * order, different keys concurrently. A record whose handling throws is reported as a batch item failure,
+ * so Lambda retries it (and bisects); if every record failed, the batch fails as a whole.
  */
 export async function consumeStreamBatch(
   deps: DeliveryDependencies,
@@ -31,17 +54,31 @@ export async function consumeStreamBatch(
     envelopes.map((envelope) => ledgerKey(envelope.namespace, envelope.idempotencyKey)),
   );
 
-  const processor = new BatchProcessor(EventType.KinesisDataStreams);
-  const response = await processPartialResponse(
-    event,
-    (record: KinesisStreamRecord) =>
-      handleRecord(deps, record, decoded.get(record.kinesis.sequenceNumber), ledger),
-    processor,
-    // Stream order matters within a key: one record at a time.
-    { processInParallel: false },
+  const errors = new Map<string, unknown>();
+  await runInKeyLanes(
+    event.Records,
+    (record) => record.kinesis.partitionKey,
+    KEY_CONCURRENCY,
+    async (record) => {
+      const sequence = record.kinesis.sequenceNumber;
+      try {
+        await handleRecord(deps, record, decoded.get(sequence), ledger);
+      } catch (error) {
+        deps.logger.warn('Stream record failed', { sequence, error: errorMessage(error) });
+        errors.set(sequence, error);
+      }
+    },
   );
+  if (event.Records.length > 0 && errors.size === event.Records.length) {
+    throw new StreamBatchFailedError(errors.size, { cause: errors.values().next().value });
+  }
   crashPoint('before-batch-response');
-  return response;
+  // In stream order: Lambda resumes from the lowest failed sequence number.
+  return {
+    batchItemFailures: event.Records.filter((record) => errors.has(record.kinesis.sequenceNumber)).map(
+      (record) => ({ itemIdentifier: record.kinesis.sequenceNumber }),
+    ),
+  };
 }
 
 function decode(record: KinesisStreamRecord): Envelope | InvalidEnvelopeError {

@@ -1,0 +1,101 @@
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { BatchGetCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { Envelope } from '#lambdas/shared/envelope';
+import { ledgerKey } from '#lambdas/shared/ledger';
+import { consumeStreamBatch, StreamBatchFailedError } from '#lambdas/shared/stream-batch';
+import { deliveryDependencies, envelope, namespaceConfig } from '#test/support/fixtures';
+
+const sqsMock = mockClient(SQSClient);
+const documentMock = mockClient(DynamoDBDocumentClient);
+const NOW = 1_700_000_000_000;
+
+/** A stream record of `mutation` at `sequence`, keyed as the ingest keys it. */
+function streamRecord(mutation: Envelope, sequence: string): KinesisStreamEvent['Records'][number] {
+  return {
+    kinesis: {
+      kinesisSchemaVersion: '1.0',
+      partitionKey: `${mutation.namespace}#${mutation.partitionKey}`,
+      sequenceNumber: sequence,
+      data: Buffer.from(JSON.stringify(mutation)).toString('base64'),
+      approximateArrivalTimestamp: NOW / 1000,
+    },
+    eventSource: 'aws:kinesis',
+    eventVersion: '1.0',
+    eventID: `shard-0:${sequence}`,
+    eventName: 'aws:kinesis:record',
+    invokeIdentityArn: 'role',
+    awsRegion: 'us-east-1',
+    eventSourceARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/wal',
+  };
+}
+
+/** Three mutations of three keys; the ledger commits those listed in `committed` (by index). */
+function batch(committed: number[]): KinesisStreamEvent {
+  const mutations = ['a', 'b', 'c'].map((key, index) =>
+    envelope({
+      id: `01JTESTMUTATION000000000${index}A`,
+      idempotencyKey: key,
+      partitionKey: key,
+      payload: { id: key },
+    }),
+  );
+  const sequences = mutations.map((_, index) => `4965000000000000000000000000${index}`);
+  documentMock.on(BatchGetCommand).resolves({
+    Responses: {
+      ledger: committed.map((index) => {
+        const mutation = mutations[index] as Envelope;
+        return {
+          pk: ledgerKey(mutation.namespace, mutation.idempotencyKey),
+          state: 'COMMITTED',
+          id: mutation.id,
+          sequence: sequences[index],
+        };
+      }),
+    },
+  });
+  return { Records: mutations.map((mutation, index) => streamRecord(mutation, sequences[index] as string)) };
+}
+
+const dependencies = () => deliveryDependencies(namespaceConfig(), NOW);
+
+beforeEach(() => {
+  sqsMock.reset();
+  documentMock.reset();
+  documentMock.on(PutCommand).resolves({});
+});
+
+describe('consumeStreamBatch', () => {
+  it('applies committed records of different keys and reports none failed', async () => {
+    // GIVEN a batch of three committed mutations of three keys
+    const event = batch([0, 1, 2]);
+    // WHEN the batch is consumed
+    const response = await consumeStreamBatch(dependencies(), event);
+    // THEN each is written to the target, and no record failed
+    expect(documentMock.commandCalls(PutCommand)).toHaveLength(3);
+    expect(response.batchItemFailures).toEqual([]);
+  });
+
+  it('reports only the records whose handling failed, in stream order', async () => {
+    // GIVEN the first and last mutations are not committed yet, and the delay queue cannot be reached
+    const event = batch([1]);
+    sqsMock.on(SendMessageCommand).rejects(new Error('SQS is down'));
+    // WHEN the batch is consumed
+    const response = await consumeStreamBatch(dependencies(), event);
+    // THEN the committed one is applied; the two that could not be parked are reported, in stream order
+    expect(documentMock.commandCalls(PutCommand)).toHaveLength(1);
+    expect(response.batchItemFailures).toEqual([
+      { itemIdentifier: '49650000000000000000000000000' },
+      { itemIdentifier: '49650000000000000000000000002' },
+    ]);
+  });
+
+  it('fails if every record of the batch failed, so Lambda retries the whole batch', async () => {
+    // GIVEN no mutation is committed yet, and the delay queue cannot be reached
+    const event = batch([]);
+    sqsMock.on(SendMessageCommand).rejects(new Error('SQS is down'));
+    // WHEN the batch is consumed THEN it fails as a whole, with the first error as its cause
+    await expect(consumeStreamBatch(dependencies(), event)).rejects.toThrow(StreamBatchFailedError);
+  });
+});
