@@ -28,6 +28,8 @@ export interface MutationResult {
   /** Impatient clients: attempts given up on (client timeout) that may still have been running. */
   readonly abandoned: number;
   readonly lastAnswer?: string;
+  /** Sent through the batch endpoint. */
+  readonly batched?: boolean;
 }
 
 export interface SendOptions {
@@ -224,7 +226,10 @@ export async function sendBatch(
     open = still;
     if (!('error' in answer && answer.timedOut)) await sleep(Math.min(50 * (open[0]?.count ?? 1), 1_000));
   }
-  return [...results, ...open.map((attempts) => attempts.result('unresolved'))];
+  return [...results, ...open.map((attempts) => attempts.result('unresolved'))].map((result) => ({
+    ...result,
+    batched: true,
+  }));
 }
 
 /** One member's answer out of a batch answer: its own result, or the whole answer when there is none. */
