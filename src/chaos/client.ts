@@ -194,8 +194,8 @@ export async function sendOne(mutation: PlannedMutation, options: SendOptions): 
 /**
  * Sends the mutations of a batch through `POST .../mutations:batch`, each with the behaviour of its
  * client: every round sends the mutations not settled yet, each with its key in its body; each
- * result settles (or not) its own mutation, as a single answer would. A round's timeout is that of its
- * first impatient member; no answer, or an answer for the whole batch, counts for every member.
+ * result settles (or not) its own mutation, as a single answer would. A round gives up early only when all its
+ * members are impatient; no answer, or an answer for the whole batch, counts for every member.
  */
 export async function sendBatch(
   mutations: readonly PlannedMutation[],
@@ -209,7 +209,8 @@ export async function sendBatch(
   const results: MutationResult[] = [];
   while (open.length > 0 && Date.now() < deadline) {
     const timeouts = open.map((attempts) => attempts.begin(patienceMs));
-    const timeoutMs = timeouts.find((timeout) => timeout !== undefined);
+    // The request waits as long as its most patient member would: impatient only if all of them are.
+    const timeoutMs = timeouts.includes(undefined) ? undefined : Math.max(...(timeouts as number[]));
     const answer = await post(
       url,
       { mutations: open.map((attempts) => attempts.batchEntry()) },

@@ -102,7 +102,7 @@ function readMutations(file: string): { mutations: FileMutation[]; badLines: Lin
 }
 
 /** The key of a keyless line: the same for the same file, line number and text, so retries are safe. */
-export function lineKey(path: string, line: number, text: string): string {
+function lineKey(path: string, line: number, text: string): string {
   return `wal-file-${createHash('sha256').update(`${path}\n${line}\n${text}`).digest('hex').slice(0, 40)}`;
 }
 
