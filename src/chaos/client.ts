@@ -39,6 +39,8 @@ export interface SendOptions {
   /** How long a client keeps retrying one mutation before it counts as unresolved (outages last a while). */
   readonly retryForMs?: number;
   readonly random?: () => number;
+  /** Share of requests sent as batches of 2 to 10 (default BATCH_SHARE). */
+  readonly batchShare?: number;
   readonly onResult?: (result: MutationResult) => void;
 }
 
@@ -250,7 +252,7 @@ export async function sendWorkload(
   plan: readonly PlannedMutation[],
   options: SendOptions,
 ): Promise<MutationResult[]> {
-  const requests = groupRequests(plan, options.random ?? Math.random);
+  const requests = groupRequests(plan, options.random ?? Math.random, options.batchShare);
   const results = await mapConcurrently(requests, options.concurrency, async (request) => {
     const sent =
       request.length === 1
@@ -266,11 +268,15 @@ export async function sendWorkload(
 const BATCH_SHARE = 0.25;
 
 /** The plan cut into requests: single mutations, and batches of 2 to 10 consecutive ones. */
-export function groupRequests(plan: readonly PlannedMutation[], random: () => number): PlannedMutation[][] {
+export function groupRequests(
+  plan: readonly PlannedMutation[],
+  random: () => number,
+  batchShare = BATCH_SHARE,
+): PlannedMutation[][] {
   const requests: PlannedMutation[][] = [];
   let next = 0;
   while (next < plan.length) {
-    const size = random() < BATCH_SHARE ? 2 + Math.floor(random() * 9) : 1;
+    const size = random() < batchShare ? 2 + Math.floor(random() * 9) : 1;
     requests.push(plan.slice(next, next + size));
     next += size;
   }
