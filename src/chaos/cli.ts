@@ -23,20 +23,20 @@ function number(
   return parsed;
 }
 
+const OPTIONS = {
+  mutations: { type: 'string' },
+  'fault-rate': { type: 'string' },
+  'crash-rate': { type: 'string' },
+  concurrency: { type: 'string' },
+  'batch-share': { type: 'string' },
+  'settle-timeout': { type: 'string' },
+  outage: { type: 'string', multiple: true },
+  'outage-delay': { type: 'string' },
+  'no-config-change': { type: 'boolean' },
+} as const;
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      mutations: { type: 'string' },
-      'fault-rate': { type: 'string' },
-      'crash-rate': { type: 'string' },
-      concurrency: { type: 'string' },
-      'batch-share': { type: 'string' },
-      'settle-timeout': { type: 'string' },
-      outage: { type: 'string', multiple: true },
-      'outage-delay': { type: 'string' },
-      'no-config-change': { type: 'boolean' },
-    },
-  });
+  const { values } = parseArgs({ options: OPTIONS });
   const outages = (values.outage ?? []).map(parseOutage);
   const outageSeconds = outages.reduce((sum, outage) => sum + outage.seconds, 0);
   const mutations = number(values.mutations, 500, '--mutations');
