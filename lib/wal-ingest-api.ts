@@ -185,9 +185,9 @@ export class WalIngestApi extends Construct {
     return this.stage.url;
   }
 
-  /** Lets `grantee` post mutations to one namespace (IAM authorisation per namespace). */
+  /** Lets `grantee` post mutations to one namespace, one at a time or in batches (IAM authorisation per namespace). */
   grantMutate(grantee: iam.IGrantable, namespace: string): iam.Grant {
-    return this.grantNamespaceRoute(grantee, namespace, ROUTES.mutate);
+    return this.grantNamespaceRoute(grantee, namespace, ROUTES.mutate, ROUTES.mutateBatch);
   }
 
   /**
@@ -208,14 +208,16 @@ export class WalIngestApi extends Construct {
     });
   }
 
-  /** `execute-api:Invoke` on `route` with `{namespace}` filled in and any other parameter as `*`. */
-  private grantNamespaceRoute(grantee: iam.IGrantable, namespace: string, route: Route): iam.Grant {
+  /** `execute-api:Invoke` on `routes` with `{namespace}` filled in and any other parameter as `*`. */
+  private grantNamespaceRoute(grantee: iam.IGrantable, namespace: string, ...routes: Route[]): iam.Grant {
     if (!NAMESPACE_NAME_PATTERN.test(namespace)) throw new InvalidNamespaceNameError(namespace);
-    const path = route.path.replace('{namespace}', namespace).replace(/\{[^}]+\}/g, '*');
     return iam.Grant.addToPrincipal({
       grantee,
       actions: ['execute-api:Invoke'],
-      resourceArns: [this.api.arnForExecuteApi(route.method, path, DEFAULT_STAGE)],
+      resourceArns: routes.map((route) => {
+        const path = route.path.replace('{namespace}', namespace).replace(/\{[^}]+\}/g, '*');
+        return this.api.arnForExecuteApi(route.method, path, DEFAULT_STAGE);
+      }),
     });
   }
 }

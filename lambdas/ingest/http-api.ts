@@ -5,10 +5,12 @@ import { type JsonBodyEvent, jsonBody } from '#lambdas/shared/http/json-body';
 import { jsonResponse, ProblemError } from '#lambdas/shared/http/problem';
 import { ROUTES, routeKey } from '#lambdas/shared/http/routes';
 import { getMutation } from './get-mutation';
+import { ingestBatch, MAX_BATCH_BODY_BYTES } from './ingest-batch';
 import { type IngestDependencies, ingestMutation } from './ingest-mutation';
 import { problemResponses } from './problem-responses';
 
 const MUTATE = routeKey(ROUTES.mutate);
+const MUTATE_BATCH = routeKey(ROUTES.mutateBatch);
 const GET_MUTATION = routeKey(ROUTES.getMutation);
 const HEALTH = routeKey(ROUTES.health);
 
@@ -21,7 +23,12 @@ export function createHttpHandler(deps: IngestDependencies) {
   return middy<JsonBodyEvent, APIGatewayProxyStructuredResultV2>()
     .use(injectLambdaContext(deps.logger, { resetKeys: true }))
     .use(problemResponses(deps.logger))
-    .use(jsonBody([ROUTES.mutate]))
+    .use(
+      jsonBody(
+        [ROUTES.mutate, ROUTES.mutateBatch],
+        [{ route: ROUTES.mutateBatch, bytes: MAX_BATCH_BODY_BYTES }],
+      ),
+    )
     .handler((event) => serveRoute(deps, event));
 }
 
@@ -37,6 +44,12 @@ async function serveRoute(
       // API Gateway v2 lower-cases header names.
       const idempotencyKey = event.headers?.['idempotency-key'];
       return jsonResponse(200, await ingestMutation(deps, namespace, event.body, idempotencyKey));
+    }
+    case MUTATE_BATCH: {
+      const namespace = event.pathParameters?.namespace ?? '';
+      const idempotencyKey = event.headers?.['idempotency-key'];
+      // 200 whatever each mutation's answer: every result carries its own status (docs/decisions.md).
+      return jsonResponse(200, await ingestBatch(deps, namespace, event.body, idempotencyKey));
     }
     case GET_MUTATION: {
       const { namespace = '', id = '' } = event.pathParameters ?? {};

@@ -15,6 +15,7 @@ import {
 } from '#lambdas/shared/ledger';
 import { errorMessage } from '#lambdas/shared/logger';
 import type { MutationRequest } from '#lambdas/shared/mutation-request';
+import type { NamespaceConfig } from '#lambdas/shared/namespace-config';
 import type { TargetValidator } from '#lambdas/shared/targets/validators';
 import type { WalDependencies } from '#lambdas/shared/wal-dependencies';
 import { type AcceptedMutation, acceptMutation, parseMutationRequest } from './validate-mutation';
@@ -59,6 +60,32 @@ export async function ingestMutation(
   headerIdempotencyKey: string | undefined,
 ): Promise<MutationAnswer> {
   const config = await deps.namespaces.get(namespace);
+  const planned = await planMutation(deps, config, namespace, body, headerIdempotencyKey);
+  if (!('envelope' in planned)) return planned;
+  return finishMutation(deps, planned, await prepareOne(deps, planned.envelope));
+}
+
+/** A valid mutation with its envelope, ready to prepare: what its commit and its answers need. */
+export interface PlannedMutation {
+  readonly envelope: Envelope;
+  readonly requestHash: string;
+  readonly retentionDays: number;
+}
+
+/** What one mutation's prepare came to: the record's sequence, or why no record can count. */
+export type PrepareOutcome = PreparedRecord | { readonly failedCause: unknown };
+
+/**
+ * The validation half of one mutation (single or in a batch): its envelope, or the original answer
+ * when it is a retry of a committed mutation that its namespace would now refuse. Throws the refusal.
+ */
+export async function planMutation(
+  deps: IngestDependencies,
+  config: NamespaceConfig,
+  namespace: string,
+  body: unknown,
+  headerIdempotencyKey: string | undefined,
+): Promise<PlannedMutation | MutationAnswer> {
   const parsed = parseMutationRequest(body, headerIdempotencyKey);
   const requestHash = hashRequest(parsed.request);
   const now = deps.now();
@@ -84,7 +111,7 @@ export async function ingestMutation(
     origin: deps.region,
     configVersion: config.version,
   });
-  return prepareAndCommit(deps, envelope, requestHash, config.retentionDays);
+  return { envelope, requestHash, retentionDays: config.retentionDays };
 }
 
 /** The answer for a refused request whose key is already committed with the same request; else undefined. */
@@ -138,23 +165,21 @@ function buildEnvelope({ request, targets, deliverAt }: AcceptedMutation, ids: E
   };
 }
 
-/** The protocol half: prepare (PutRecord), then commit the ledger entry that makes the record count. */
-async function prepareAndCommit(
+/**
+ * The protocol half after the prepare: commit the ledger entry that makes the record count, or, if the
+ * prepare failed, answer as a failed prepare must (fence, then FAIL or UNKNOWN).
+ */
+export async function finishMutation(
   deps: IngestDependencies,
-  envelope: Envelope,
-  requestHash: string,
-  retentionDays: number,
+  { envelope, requestHash, retentionDays }: PlannedMutation,
+  outcome: PrepareOutcome,
 ): Promise<MutationAnswer> {
-  let prepared: PreparedRecord;
-  try {
-    prepared = await prepare(deps, envelope);
-  } catch (error) {
-    if (!(error instanceof PrepareFailedError)) throw error;
-    return answerFailedPrepare(deps, envelope, requestHash, retentionDays, error.cause);
+  if ('failedCause' in outcome) {
+    return answerFailedPrepare(deps, envelope, requestHash, retentionDays, outcome.failedCause);
   }
   crashPoint('after-prepare');
   // The ledger keeps no payload: one write unit per commit (the stream holds the envelope).
-  const entry = commitRecord(envelope, prepared, requestHash, retentionDays);
+  const entry = commitRecord(envelope, outcome, requestHash, retentionDays);
   return commit(deps, entry, envelope, retentionDays);
 }
 
@@ -166,7 +191,8 @@ function defaultPartitionKey(request: MutationRequest, targets: TargetValidator[
   return id;
 }
 
-function streamPartitionKey(envelope: Envelope): string {
+/** The stream partition key of an envelope: per namespace and partition key, hashed when too long. */
+export function streamPartitionKey(envelope: Envelope): string {
   const key = `${envelope.namespace}#${envelope.partitionKey}`;
   if (key.length <= MAX_PARTITION_KEY_LENGTH) return key;
   return `${envelope.namespace}#sha256:${createHash('sha256').update(envelope.partitionKey).digest('hex')}`;
@@ -189,14 +215,8 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-class PrepareFailedError extends Error {
-  constructor(options: { cause: unknown }) {
-    super('PutRecord failed', options);
-    this.name = 'PrepareFailedError';
-  }
-}
-
-async function prepare(deps: IngestDependencies, envelope: Envelope): Promise<PreparedRecord> {
+/** The single endpoint's prepare: one PutRecord. */
+async function prepareOne(deps: IngestDependencies, envelope: Envelope): Promise<PrepareOutcome> {
   try {
     const answer = await deps.kinesis.send(
       new PutRecordCommand({
@@ -208,13 +228,18 @@ async function prepare(deps: IngestDependencies, envelope: Envelope): Promise<Pr
     if (!answer.SequenceNumber) throw new Error('PutRecord answered without a sequence number');
     return { sequence: answer.SequenceNumber, shardId: answer.ShardId };
   } catch (error) {
-    deps.logger.warn('Prepare failed', {
-      namespace: envelope.namespace,
-      id: envelope.id,
-      error: errorMessage(error),
-    });
-    throw new PrepareFailedError({ cause: error });
+    return prepareFailed(deps, envelope, error);
   }
+}
+
+/** A prepare that failed, logged: the mutation takes the failed-prepare path. */
+export function prepareFailed(deps: IngestDependencies, envelope: Envelope, cause: unknown): PrepareOutcome {
+  deps.logger.warn('Prepare failed', {
+    namespace: envelope.namespace,
+    id: envelope.id,
+    error: errorMessage(cause),
+  });
+  return { failedCause: cause };
 }
 
 /**
@@ -420,7 +445,7 @@ function durabilityProblem(
   // A request sent without a key got the id as its key: the retry must name it.
   const advice =
     envelope.idempotencyKey === envelope.id
-      ? `Retry with the header "Idempotency-Key: ${envelope.id}".`
+      ? `Retry with the idempotency key "${envelope.id}" (header "Idempotency-Key", or "idempotencyKey" in the body).`
       : 'Retry with the same idempotency key.';
   const detail = `${what} ${advice}`;
   return new ProblemError(

@@ -14,12 +14,12 @@ import { NamespaceConfigUnavailableError, UnknownNamespaceError } from '#lambdas
 export function problemResponses(
   logger: Logger,
 ): MiddlewareObj<JsonBodyEvent, APIGatewayProxyStructuredResultV2> {
-  const mutate = routeKey(ROUTES.mutate);
+  const writes = new Set([routeKey(ROUTES.mutate), routeKey(ROUTES.mutateBatch)]);
   return {
     onError: (request) => {
       // middy's own early timeout stays a function error, as a Lambda timeout is: API Gateway answers 500.
       if (isMiddyTimeout(request.error)) return;
-      const isWrite = request.event.routeKey === mutate;
+      const isWrite = writes.has(request.event.routeKey);
       request.response = toProblem(logger, request.error, isWrite).toResponse(request.event.rawPath);
     },
   };
@@ -30,7 +30,8 @@ function isMiddyTimeout(error: unknown): boolean {
   return error instanceof Error && error.name === 'TimeoutError' && cause?.package === '@middy/core';
 }
 
-function toProblem(logger: Logger, error: unknown, isWrite: boolean): ProblemError {
+/** Any error of a request (or of one mutation of a batch) as the problem it is answered with. */
+export function toProblem(logger: Logger, error: unknown, isWrite: boolean): ProblemError {
   if (error instanceof ProblemError) {
     if (error.status >= 500) logger.warn('Request failed', { status: error.status, type: error.slug });
     return error;

@@ -1,4 +1,4 @@
-// npm run chaos -- --mutations 5000 --fault-rate 0.15 [--crash-rate 0.01] [--concurrency 16]
+// npm run chaos -- --mutations 5000 --fault-rate 0.15 [--crash-rate 0.01] [--concurrency 16] [--batch-share 0.25]
 //   [--outage target:30] [--outage ledger:N] [--outage queue:N] [--no-config-change]
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -23,19 +23,20 @@ function number(
   return parsed;
 }
 
+const OPTIONS = {
+  mutations: { type: 'string' },
+  'fault-rate': { type: 'string' },
+  'crash-rate': { type: 'string' },
+  concurrency: { type: 'string' },
+  'batch-share': { type: 'string' },
+  'settle-timeout': { type: 'string' },
+  outage: { type: 'string', multiple: true },
+  'outage-delay': { type: 'string' },
+  'no-config-change': { type: 'boolean' },
+} as const;
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      mutations: { type: 'string' },
-      'fault-rate': { type: 'string' },
-      'crash-rate': { type: 'string' },
-      concurrency: { type: 'string' },
-      'settle-timeout': { type: 'string' },
-      outage: { type: 'string', multiple: true },
-      'outage-delay': { type: 'string' },
-      'no-config-change': { type: 'boolean' },
-    },
-  });
+  const { values } = parseArgs({ options: OPTIONS });
   const outages = (values.outage ?? []).map(parseOutage);
   const outageSeconds = outages.reduce((sum, outage) => sum + outage.seconds, 0);
   const mutations = number(values.mutations, 500, '--mutations');
@@ -44,6 +45,7 @@ async function main(): Promise<number> {
     faultRate: number(values['fault-rate'], 0.15, '--fault-rate', 1),
     crashRate: number(values['crash-rate'], 0.01, '--crash-rate', 1),
     concurrency: number(values.concurrency, 16, '--concurrency'),
+    batchShare: number(values['batch-share'], 0.25, '--batch-share', 1),
     settleTimeoutMs:
       number(values['settle-timeout'], 120 + mutations / 20 + outageSeconds, '--settle-timeout') * 1000,
     outages,

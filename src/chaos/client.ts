@@ -28,6 +28,8 @@ export interface MutationResult {
   /** Impatient clients: attempts given up on (client timeout) that may still have been running. */
   readonly abandoned: number;
   readonly lastAnswer?: string;
+  /** Sent through the batch endpoint. */
+  readonly batched?: boolean;
 }
 
 export interface SendOptions {
@@ -37,11 +39,15 @@ export interface SendOptions {
   /** How long a client keeps retrying one mutation before it counts as unresolved (outages last a while). */
   readonly retryForMs?: number;
   readonly random?: () => number;
+  /** Share of requests sent as batches of 2 to 10 (default BATCH_SHARE). */
+  readonly batchShare?: number;
   readonly onResult?: (result: MutationResult) => void;
 }
 
 interface Answer {
   readonly status: number;
+  /** A batch answer's results, one per mutation in order. */
+  readonly results?: readonly Answer[];
   readonly id?: string;
   readonly durable?: string;
   readonly sequence?: string;
@@ -100,16 +106,31 @@ class Attempts {
 
   /** One attempt, counted: keyless sends, and what came back (or did not). */
   async send(url: string, patienceMs: number): Promise<Answer | NoAnswer> {
+    const timeoutMs = this.begin(patienceMs);
+    return this.ended(await post(url, this.mutation.body, this.key, timeoutMs));
+  }
+
+  /** Counts an attempt about to be sent; its timeout (see timeoutMs). */
+  begin(patienceMs: number): number | undefined {
     if (this.key === undefined) this.keylessSends++;
     const timeoutMs = this.timeoutMs(patienceMs);
     this.count++;
-    const answer = await post(url, this.mutation.body, this.key, timeoutMs);
+    return timeoutMs;
+  }
+
+  /** Counts what came back of an attempt: no answer is an unknown (and, timed out, an abandoned attempt). */
+  ended<T extends Answer | NoAnswer>(answer: T): T {
     if ('error' in answer) {
       this.lastAnswer = `no answer: ${answer.error}`;
       this.unknownAnswers++;
       if (answer.timedOut) this.abandoned++;
     }
     return answer;
+  }
+
+  /** The mutation as one entry of a batch: the key (if it has one yet) goes in the body. */
+  batchEntry(): unknown {
+    return this.key === undefined ? this.mutation.body : { ...this.mutation.body, idempotencyKey: this.key };
   }
 
   /** The outcome the answer settles; else it counts as unknown (and a keyless client learns its key). */
@@ -172,16 +193,94 @@ export async function sendOne(mutation: PlannedMutation, options: SendOptions): 
   return attempts.result('unresolved');
 }
 
+/**
+ * Sends the mutations of a batch through `POST .../mutations:batch`, each with the behaviour of its
+ * client: every round sends the mutations not settled yet, each with its key in its body; each
+ * result settles (or not) its own mutation, as a single answer would. A round gives up early only when all its
+ * members are impatient; no answer, or an answer for the whole batch, counts for every member.
+ */
+export async function sendBatch(
+  mutations: readonly PlannedMutation[],
+  options: SendOptions,
+): Promise<MutationResult[]> {
+  const random = options.random ?? Math.random;
+  const url = `${options.apiUrl}/v1/namespaces/${options.namespace}/mutations:batch`;
+  const deadline = Date.now() + (options.retryForMs ?? 120_000);
+  const patienceMs = 50 + Math.floor(random() * 250);
+  let open = mutations.map((mutation) => new Attempts(mutation));
+  const results: MutationResult[] = [];
+  while (open.length > 0 && Date.now() < deadline) {
+    const timeouts = open.map((attempts) => attempts.begin(patienceMs));
+    // The request waits as long as its most patient member would: impatient only if all of them are.
+    const timeoutMs = timeouts.includes(undefined) ? undefined : Math.max(...(timeouts as number[]));
+    const answer = await post(
+      url,
+      { mutations: open.map((attempts) => attempts.batchEntry()) },
+      undefined,
+      timeoutMs,
+    );
+    const still: Attempts[] = [];
+    open.forEach((attempts, position) => {
+      const own = attempts.ended(memberAnswer(answer, position));
+      const outcome = 'error' in own ? undefined : attempts.answered(own);
+      if (outcome) results.push(attempts.result(outcome, own as Answer));
+      else still.push(attempts);
+    });
+    open = still;
+    if (!('error' in answer && answer.timedOut)) await sleep(Math.min(50 * (open[0]?.count ?? 1), 1_000));
+  }
+  return [...results, ...open.map((attempts) => attempts.result('unresolved'))].map((result) => ({
+    ...result,
+    batched: true,
+  }));
+}
+
+/** One member's answer out of a batch answer: its own result, or the whole answer when there is none. */
+function memberAnswer(answer: Answer | NoAnswer, position: number): Answer | NoAnswer {
+  if ('error' in answer) return answer;
+  const own = answer.status === 200 ? answer.results?.[position] : undefined;
+  if (own) return own;
+  // A 200 without this member's result says nothing of it; an error of the whole batch counts for each.
+  return answer.status === 200 ? { status: 502 } : { ...answer, results: undefined };
+}
+
+/**
+ * Sends the plan as its clients would: most mutations one per request, about one request in four a
+ * batch of 2 to 10 consecutive mutations of the plan (BATCH_SHARE, see groupRequests).
+ */
 export async function sendWorkload(
   plan: readonly PlannedMutation[],
   options: SendOptions,
 ): Promise<MutationResult[]> {
-  const results = await mapConcurrently(plan, options.concurrency, async (mutation) => {
-    const result = await sendOne(mutation, options);
-    options.onResult?.(result);
-    return result;
+  const requests = groupRequests(plan, options.random ?? Math.random, options.batchShare);
+  const results = await mapConcurrently(requests, options.concurrency, async (request) => {
+    const sent =
+      request.length === 1
+        ? [await sendOne(request[0] as PlannedMutation, options)]
+        : await sendBatch(request, options);
+    for (const result of sent) options.onResult?.(result);
+    return sent;
   });
-  return results.sort((a, b) => a.mutation.index - b.mutation.index);
+  return results.flat().sort((a, b) => a.mutation.index - b.mutation.index);
+}
+
+/** Share of requests that are batches. */
+const BATCH_SHARE = 0.25;
+
+/** The plan cut into requests: single mutations, and batches of 2 to 10 consecutive ones. */
+export function groupRequests(
+  plan: readonly PlannedMutation[],
+  random: () => number,
+  batchShare = BATCH_SHARE,
+): PlannedMutation[][] {
+  const requests: PlannedMutation[][] = [];
+  let next = 0;
+  while (next < plan.length) {
+    const size = random() < batchShare ? 2 + Math.floor(random() * 9) : 1;
+    requests.push(plan.slice(next, next + size));
+    next += size;
+  }
+  return requests;
 }
 
 interface MutationView {

@@ -29,6 +29,8 @@ export interface ChaosOptions {
   /** Share of passes through each crash point that end the function's runtime. */
   readonly crashRate: number;
   readonly concurrency: number;
+  /** Share of requests sent as batches (client.ts); default 0.25. */
+  readonly batchShare?: number;
   /** How long to wait for the WAL to settle after the last answer. */
   readonly settleTimeoutMs: number;
   /** Dependencies that fail every call for a while, starting `outageDelayMs` after the sending starts. */
@@ -145,6 +147,7 @@ async function sendAndSettle(
     apiUrl: wal.apiUrl,
     namespace: NAMESPACE,
     concurrency: options.concurrency,
+    ...(options.batchShare !== undefined ? { batchShare: options.batchShare } : {}),
     onResult: () => {
       answered++;
       for (const step of changes) if (step.at === answered) void step.run();

@@ -151,7 +151,11 @@ function planMutation(
  */
 export function countSent(
   plan: readonly PlannedMutation[],
-  results: readonly { readonly keylessSends: number; readonly abandoned: number }[] = [],
+  results: readonly {
+    readonly keylessSends: number;
+    readonly abandoned: number;
+    readonly batched?: boolean;
+  }[] = [],
 ): Record<string, number> {
   const sent: Record<string, number> = {
     put: 0,
@@ -170,5 +174,6 @@ export function countSent(
   }
   sent['keyless-sends'] = results.reduce((sum, result) => sum + result.keylessSends, 0);
   sent['abandoned-attempts'] = results.reduce((sum, result) => sum + result.abandoned, 0);
+  sent.batched = results.filter((result) => result.batched).length;
   return sent;
 }

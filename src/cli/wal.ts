@@ -9,6 +9,7 @@ import { getMutation } from './commands/get';
 import { DEFAULT_DATA_DIR, DEFAULT_PORTS, startLocal } from './commands/local';
 import { runNsCommand } from './commands/ns';
 import { putMutation } from './commands/put';
+import { formatSummary, putFile } from './commands/put-file';
 import { runSinksCommand } from './commands/sinks';
 import { DEFAULT_LOCAL_ENDPOINT, type WalHttpAnswer } from './http-client';
 import { runTool } from './run-tool';
@@ -28,6 +29,12 @@ const HELP = `wal: the serverless-wal command line
       Shows a committed mutation as the ledger knows it (state, sequence, shard, times). A mutation sent with an
       idempotency key is found by it: give --key (the ledger has no index by id). --full also reads its payload
       back from the stream (within the stream's retention; it shares the shard's 5 reads/s with the consumers).
+  wal put <namespace> --file mutations.jsonl [--endpoint URL]
+      Logs one mutation per line (the body of a single POST), through the batch endpoint, up to 100 per
+      request, with a progress bar on stderr; prints how many succeeded and each failure with its line
+      number. Lines that are not JSON objects are reported and not sent. A line without "idempotencyKey"
+      gets a key derived from the file's path, the line's number and its text, so UNKNOWN and 5xx answers
+      are retried safely with the same key, and rerunning the same file applies nothing twice.
   wal dlq list | peek [-n 10] | redrive [--rate N]  [--stage local] [--data-dir DIR] [--sqs-endpoint URL] [--json]
   wal dlq ... --outputs-file FILE | --dlq-url URL [--retry-queue-url URL]
       The dead-letter queue: count, oldest message and reasons (list); the first N messages with namespace, id,
@@ -155,6 +162,7 @@ async function runPut(args: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       payload: { type: 'string' },
+      file: { type: 'string' },
       key: { type: 'string' },
       delay: { type: 'string' },
       op: { type: 'string' },
@@ -162,8 +170,13 @@ async function runPut(args: string[]): Promise<number> {
     },
   });
   const [namespace] = positionals;
-  if (!namespace || values.payload === undefined) {
-    throw new UsageError('usage: wal put <namespace> --payload <json|@file> [--key K] [--delay S]');
+  if (namespace && values.file !== undefined && values.payload === undefined) {
+    return runPutFile(values.endpoint, namespace, values.file);
+  }
+  if (!namespace || values.payload === undefined || values.file !== undefined) {
+    throw new UsageError(
+      'usage: wal put <namespace> --payload <json|@file> [--key K] [--delay S] | wal put <namespace> --file F.jsonl',
+    );
   }
   const delaySeconds = values.delay === undefined ? undefined : Number(values.delay);
   if (delaySeconds !== undefined && !Number.isInteger(delaySeconds)) {
@@ -179,6 +192,18 @@ async function runPut(args: string[]): Promise<number> {
       ...(delaySeconds !== undefined ? { delaySeconds } : {}),
     }),
   );
+}
+
+async function runPutFile(endpoint: string, namespace: string, file: string): Promise<number> {
+  const summary = await putFile({
+    endpoint,
+    namespace,
+    file,
+    progress: (line) => process.stderr.write(`\r${line}`),
+  });
+  process.stderr.write('\n');
+  console.log(formatSummary(file, summary));
+  return summary.failed.length === 0 && summary.badLines.length === 0 ? 0 : 1;
 }
 
 async function runGet(args: string[]): Promise<number> {

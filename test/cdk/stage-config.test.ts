@@ -374,7 +374,7 @@ describe('construct validation', () => {
     ).toThrow(/Invalid queueNamePrefix/);
   });
 
-  test('grantMutate lets a role invoke the mutation route of one namespace only', () => {
+  test('grantMutate lets a role invoke the mutation and batch routes of one namespace only', () => {
     // GIVEN
     const { stack, storage, namespaces } = scaffold();
     const ingestApi = new WalIngestApi(stack, 'IngestApi', { storage, namespaces });
@@ -386,9 +386,9 @@ describe('construct validation', () => {
       Properties: { Roles: [{ Ref: stack.getLogicalId(role.node.defaultChild as iam.CfnRole) }] },
     });
     const [policy] = Object.values(policies);
-    expect(JSON.stringify(policy?.Properties.PolicyDocument.Statement)).toContain(
-      '/$default/POST/v1/namespaces/orders/mutations',
-    );
+    const statements = JSON.stringify(policy?.Properties.PolicyDocument.Statement);
+    expect(statements).toContain('/$default/POST/v1/namespaces/orders/mutations"');
+    expect(statements).toContain('/$default/POST/v1/namespaces/orders/mutations:batch"');
     expect(() => ingestApi.grantMutate(role, 'Not A Namespace')).toThrow(InvalidNamespaceNameError);
   });
 

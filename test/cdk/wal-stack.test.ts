@@ -325,8 +325,8 @@ describe('event source mappings', () => {
 
 describe('HTTP API', () => {
   // THEN (each test) what the template holds for the API
-  test('has exactly the mutation, get-mutation and health routes, all IAM-authorised', () => {
-    // THEN the three routes exist, each with AWS_IAM authorization
+  test('has exactly the mutation, batch, get-mutation and health routes, all IAM-authorised', () => {
+    // THEN the four routes exist, each with AWS_IAM authorization
     const routes = template.findResources('AWS::ApiGatewayV2::Route');
     const keys = Object.values(routes).map((route) => ({
       RouteKey: route.Properties.RouteKey,
@@ -335,11 +335,25 @@ describe('HTTP API', () => {
     expect(keys).toEqual(
       expect.arrayContaining([
         { RouteKey: 'POST /v1/namespaces/{namespace}/mutations', AuthorizationType: 'AWS_IAM' },
+        { RouteKey: 'POST /v1/namespaces/{namespace}/mutations:batch', AuthorizationType: 'AWS_IAM' },
         { RouteKey: 'GET /v1/namespaces/{namespace}/mutations/{id}', AuthorizationType: 'AWS_IAM' },
         { RouteKey: 'GET /v1/health', AuthorizationType: 'AWS_IAM' },
       ]),
     );
-    expect(keys).toHaveLength(3);
+    expect(keys).toHaveLength(4);
+  });
+
+  test('the batch route goes to the ingest integration with IAM authorization', () => {
+    // THEN the batch route is a route of the API, with the same integration as the single route
+    const single = template.findResources('AWS::ApiGatewayV2::Route', {
+      Properties: { RouteKey: 'POST /v1/namespaces/{namespace}/mutations' },
+    });
+    const target = Object.values(single)[0]?.Properties.Target;
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: 'POST /v1/namespaces/{namespace}/mutations:batch',
+      AuthorizationType: 'AWS_IAM',
+      Target: Match.objectEquals(target),
+    });
   });
 
   test('the route keys are the ones the ingest Lambda switches on', () => {
@@ -350,7 +364,7 @@ describe('HTTP API', () => {
   });
 
   test('every route goes to the one ingest Lambda integration (payload format 2.0)', () => {
-    // THEN one AWS_PROXY integration to ingest is the target of all three routes
+    // THEN one AWS_PROXY integration to ingest is the target of every route
     template.resourceCountIs('AWS::ApiGatewayV2::Integration', 1);
     const [integrationId] = Object.keys(
       template.findResources('AWS::ApiGatewayV2::Integration', {
@@ -365,7 +379,7 @@ describe('HTTP API', () => {
     const targets = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map((route) =>
       flatten(route.Properties.Target),
     );
-    expect(targets).toEqual(Array(3).fill(`integrations/<Ref:${integrationId}>`));
+    expect(targets).toEqual(Array(Object.keys(ROUTES).length).fill(`integrations/<Ref:${integrationId}>`));
   });
 
   test('the default stage auto-deploys, is throttled and writes JSON access logs', () => {

@@ -1,6 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fillEffectiveTimes, type MutationResult, sendOne } from '#src/chaos/client';
+import {
+  fillEffectiveTimes,
+  groupRequests,
+  type MutationResult,
+  sendBatch,
+  sendOne,
+} from '#src/chaos/client';
 import type { PlannedMutation } from '#src/chaos/workload';
 
 interface Seen {
@@ -185,5 +191,62 @@ describe('chaos clients', () => {
     // THEN the GET named the key, and the view's effectiveAt is used
     expect(api.seen[0]?.url).toBe('/v1/namespaces/ns/mutations/ID2?idempotencyKey=m0');
     expect(filled).toMatchObject({ effectiveAt: Date.UTC(2026, 10, 26, 16, 0, 5), sequence: '8' });
+  });
+
+  it('sends a batch, retries each unsettled member with its key in its body, and settles each on its own', async () => {
+    // GIVEN an API whose first batch answer is UNKNOWN for both members, then SUCCESS for each
+    const bodies: { mutations: Record<string, unknown>[] }[] = [];
+    const answers = [
+      [
+        { status: 503, durable: 'UNKNOWN', id: 'ID1' },
+        { status: 503, durable: 'UNKNOWN', id: 'ID2' },
+      ],
+      [
+        { status: 200, durable: 'SUCCESS', id: 'ID1', sequence: '1' },
+        { status: 200, durable: 'SUCCESS', id: 'ID2', sequence: '2' },
+      ],
+    ];
+    const batchServer = createServer((req, res) => {
+      let text = '';
+      req.on('data', (chunk) => {
+        text += chunk;
+      });
+      req.on('end', () => {
+        bodies.push(JSON.parse(text));
+        const results = answers[Math.min(bodies.length - 1, 1)];
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ results }));
+      });
+    });
+    server = batchServer;
+    await new Promise<void>((resolve) => batchServer.listen(0, '127.0.0.1', resolve));
+    const { port } = batchServer.address() as AddressInfo;
+    // WHEN a careful and a keyless mutation are sent as one batch
+    const results = await sendBatch([mutation('careful'), { ...mutation('keyless'), index: 1 }], {
+      apiUrl: `http://127.0.0.1:${port}`,
+      namespace: 'ns',
+      concurrency: 1,
+    });
+    // THEN the retry carries the careful key and the key the keyless one learned, and both are acked
+    expect(bodies[0]?.mutations.map((entry) => entry.idempotencyKey)).toEqual(['m0', undefined]);
+    expect(bodies[1]?.mutations.map((entry) => entry.idempotencyKey)).toEqual(['m0', 'ID2']);
+    expect(
+      results.map((result) => [result.outcome, result.sequence, result.batched, result.keylessSends]),
+    ).toEqual([
+      ['acked', '1', true, 0],
+      ['acked', '2', true, 1],
+    ]);
+  });
+
+  it('cuts the plan into single requests and batches of 2 to 10, in plan order', () => {
+    // GIVEN a plan of 40 mutations and draws that make every other request a batch
+    const plan = Array.from({ length: 40 }, (_, index) => ({ ...mutation('careful'), index }));
+    let draw = 0;
+    const random = () => [0.1, 0.99, 0.9][draw++ % 3] as number;
+    // WHEN
+    const requests = groupRequests(plan, random);
+    // THEN every mutation is in exactly one request, in order, and batches hold 2 to 10
+    expect(requests.flat().map((entry) => entry.index)).toEqual(plan.map((entry) => entry.index));
+    expect(requests.some((request) => request.length > 1)).toBe(true);
+    expect(requests.every((request) => request.length >= 1 && request.length <= 10)).toBe(true);
   });
 });

@@ -111,3 +111,61 @@ describe('event sources when the function times out', () => {
     ]);
   });
 });
+
+describe('the Kinesis event source after a long pause', () => {
+  it('takes a fresh iterator after the last record read when its iterator expired, and reads on', async () => {
+    // GIVEN a shard whose first read hands one record, then whose iterator has expired
+    kinesisMock.on(ListShardsCommand).resolves({
+      Shards: [
+        {
+          ShardId: 'shard-0',
+          HashKeyRange: { StartingHashKey: '0', EndingHashKey: '1' },
+          SequenceNumberRange: { StartingSequenceNumber: '0' },
+        },
+      ],
+    });
+    kinesisMock.on(GetShardIteratorCommand).resolves({ ShardIterator: 'it-0' });
+    const record = (sequence: string) => ({
+      SequenceNumber: sequence,
+      PartitionKey: 'k',
+      Data: new Uint8Array([123, 125]),
+      ApproximateArrivalTimestamp: new Date(),
+    });
+    kinesisMock
+      .on(GetRecordsCommand)
+      .resolvesOnce({ Records: [record('1')], NextShardIterator: 'it-1' })
+      .rejectsOnce(Object.assign(new Error('Iterator expired'), { name: 'ExpiredIteratorException' }))
+      .resolves({ Records: [record('2')], NextShardIterator: 'it-2' });
+    const delivered: string[] = [];
+    const source = new KinesisEventSource(
+      new KinesisClient({}),
+      {
+        streamName: 's',
+        streamArn: 'arn:s',
+        functionArn: 'arn:f',
+        region: 'us-east-1',
+        batchSize: 10,
+        startingPosition: 'TRIM_HORIZON',
+        reportBatchItemFailures: true,
+        bisectBatchOnError: true,
+        maximumRetryAttempts: 1,
+        maximumRecordAgeSeconds: -1,
+      },
+      async (event) => {
+        delivered.push(...event.Records.map((entry) => entry.kinesis.sequenceNumber));
+        return { batchItemFailures: [] };
+      },
+      undefined,
+    );
+    // WHEN it polls twice
+    await source.pollOnce();
+    await source.pollOnce();
+    // THEN the second poll resumed after record 1 with a new iterator and delivered record 2
+    expect(delivered).toEqual(['1', '2']);
+    const resumed = kinesisMock.commandCalls(GetShardIteratorCommand)[1]?.args[0].input;
+    expect(resumed).toMatchObject({
+      ShardIteratorType: 'AFTER_SEQUENCE_NUMBER',
+      StartingSequenceNumber: '1',
+    });
+  });
+});

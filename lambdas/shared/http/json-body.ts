@@ -12,16 +12,21 @@ export type JsonBodyEvent = Omit<APIGatewayProxyEventV2, 'body'> & { body?: unkn
  * its parsed JSON. A missing, non-UTF-8 or invalid body throws a 400 ProblemError (for onError to answer).
  * Other routes' bodies are left as sent.
  */
-export function jsonBody(routes: readonly Route[]): MiddlewareObj<JsonBodyEvent> {
+export function jsonBody(
+  routes: readonly Route[],
+  maxBytes: readonly { route: Route; bytes: number }[] = [],
+): MiddlewareObj<JsonBodyEvent> {
   const keys = new Set(routes.map(routeKey));
+  const limits = new Map(maxBytes.map(({ route, bytes }) => [routeKey(route), bytes]));
   return {
     before: (request) => {
-      if (keys.has(request.event.routeKey)) request.event.body = parseJsonBody(request.event);
+      const key = request.event.routeKey;
+      if (keys.has(key)) request.event.body = parseJsonBody(request.event, limits.get(key));
     },
   };
 }
 
-function parseJsonBody(event: JsonBodyEvent): unknown {
+function parseJsonBody(event: JsonBodyEvent, maxBytes: number | undefined): unknown {
   if (typeof event.body !== 'string' || event.body === '') {
     throw new ProblemError(
       400,
@@ -31,6 +36,15 @@ function parseJsonBody(event: JsonBodyEvent): unknown {
     );
   }
   const text = event.isBase64Encoded ? decodeUtf8(event.body) : event.body;
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (maxBytes !== undefined && bytes > maxBytes) {
+    throw new ProblemError(
+      413,
+      'body-too-large',
+      'Body too large',
+      `The body is ${bytes} bytes; this route takes at most ${maxBytes}. Send fewer or smaller mutations per request.`,
+    );
+  }
   try {
     return JSON.parse(text);
   } catch (error) {

@@ -20,18 +20,23 @@ export class ProblemError extends Error {
     this.name = 'ProblemError';
   }
 
+  /** The problem document (RFC 9457 members and this problem's extensions). */
+  toBody(instance?: string): Record<string, unknown> {
+    return {
+      type: `${PROBLEM_TYPE_BASE}${this.slug}`,
+      title: this.title,
+      status: this.status,
+      detail: this.detail,
+      ...(instance ? { instance } : {}),
+      ...this.extensions,
+    };
+  }
+
   toResponse(instance?: string): APIGatewayProxyStructuredResultV2 {
     return {
       statusCode: this.status,
       headers: { 'content-type': PROBLEM_CONTENT_TYPE },
-      body: JSON.stringify({
-        type: `${PROBLEM_TYPE_BASE}${this.slug}`,
-        title: this.title,
-        status: this.status,
-        detail: this.detail,
-        ...(instance ? { instance } : {}),
-        ...this.extensions,
-      }),
+      body: JSON.stringify(this.toBody(instance)),
     };
   }
 }

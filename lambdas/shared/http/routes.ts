@@ -4,6 +4,8 @@
  */
 export const ROUTES = {
   mutate: { method: 'POST', path: '/v1/namespaces/{namespace}/mutations' },
+  /** Up to 100 mutations, one answer each (docs/decisions.md, "Batch endpoint"). */
+  mutateBatch: { method: 'POST', path: '/v1/namespaces/{namespace}/mutations:batch' },
   getMutation: { method: 'GET', path: '/v1/namespaces/{namespace}/mutations/{id}' },
   health: { method: 'GET', path: '/v1/health' },
 } as const;

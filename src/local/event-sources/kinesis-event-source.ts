@@ -1,5 +1,6 @@
 import {
   GetRecordsCommand,
+  type GetRecordsCommandOutput,
   GetShardIteratorCommand,
   type KinesisClient,
   type _Record as KinesisRecord,
@@ -108,26 +109,48 @@ export class KinesisEventSource {
     const answer = await this.kinesis.send(new ListShardsCommand({ StreamName: this.settings.streamName }));
     for (const shard of answer.Shards ?? []) {
       if (!shard.ShardId || this.shards.has(shard.ShardId)) continue;
-      const checkpoint = this.checkpoints?.get(shard.ShardId);
-      const iterator = await this.kinesis.send(
-        new GetShardIteratorCommand({
-          StreamName: this.settings.streamName,
-          ShardId: shard.ShardId,
-          ...(checkpoint
-            ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: checkpoint }
-            : { ShardIteratorType: this.settings.startingPosition }),
-        }),
-      );
-      this.shards.set(shard.ShardId, { iterator: iterator.ShardIterator, closed: false, segments: [] });
+      const iterator = await this.iteratorAfter(shard.ShardId, this.checkpoints?.get(shard.ShardId));
+      this.shards.set(shard.ShardId, { iterator, closed: false, segments: [] });
+    }
+  }
+
+  /** An iterator just after `sequenceNumber`, or at the mapping's starting position without one. */
+  private async iteratorAfter(
+    shardId: string,
+    sequenceNumber: string | undefined,
+  ): Promise<string | undefined> {
+    const answer = await this.kinesis.send(
+      new GetShardIteratorCommand({
+        StreamName: this.settings.streamName,
+        ShardId: shardId,
+        ...(sequenceNumber
+          ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: sequenceNumber }
+          : { ShardIteratorType: this.settings.startingPosition }),
+      }),
+    );
+    return answer.ShardIterator;
+  }
+
+  /**
+   * The next records of a shard. An iterator expires 5 minutes after it was handed out, and a segment
+   * retried for longer outlives it (as Lambda's mapping does, the read resumes after the last record read).
+   */
+  private async getRecords(shardId: string, shard: ShardState): Promise<GetRecordsCommandOutput> {
+    const read = (iterator: string) =>
+      this.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: this.settings.batchSize }));
+    try {
+      return await read(shard.iterator as string);
+    } catch (error) {
+      if (!(error instanceof Error && error.name === 'ExpiredIteratorException')) throw error;
+      shard.iterator = await this.iteratorAfter(shardId, shard.lastRead ?? this.checkpoints?.get(shardId));
+      return read(shard.iterator as string);
     }
   }
 
   private async pollShard(shardId: string, shard: ShardState): Promise<number> {
     if (shard.segments.length === 0) {
       if (shard.closed || !shard.iterator) return 0;
-      const answer = await this.kinesis.send(
-        new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: this.settings.batchSize }),
-      );
+      const answer = await this.getRecords(shardId, shard);
       shard.iterator = answer.NextShardIterator;
       shard.closed = !answer.NextShardIterator;
       const records = answer.Records ?? [];
