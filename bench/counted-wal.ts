@@ -31,7 +31,6 @@ import { RequestCounter } from './request-counter';
  */
 const BENCH_STAGE = 'bench';
 export const BENCH_NAMESPACE = 'bench';
-export const BENCH_TARGET = 'main';
 const BENCH_CONFIG_DIR = path.join(__dirname, 'config');
 
 /** A bench scenario could not run as the happy path it measures. */
