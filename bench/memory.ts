@@ -15,7 +15,8 @@ import { type LocalWal, startLocalWal } from '#src/local/runtime/local-wal';
 import { targetTableName } from '#src/local/runtime/namespace-targets';
 import { synthesizeStack } from '#src/local/runtime/synthesize';
 import type { FunctionWiring } from '#src/local/runtime/wiring';
-import { bundleHandler, type FreshProcessFigures, runInFreshProcess } from './fresh-process';
+import { bundleAsDeployed, CLIENTS_USED } from './bundle-build';
+import { type FreshProcessFigures, runInFreshProcess } from './fresh-process';
 import { type BenchSection, ratio } from './section';
 
 /**
@@ -34,28 +35,6 @@ const NAMESPACE = 'demo';
 const TARGET = 'main';
 const MUTATIONS = 100;
 const FILLER = 'x'.repeat(1000);
-
-/** The SDK clients each function uses, as `package#Client` (the same baseline as bench/bundles.ts). */
-const CONSUMER_CLIENTS = [
-  '@aws-sdk/client-dynamodb#DynamoDBClient',
-  '@aws-sdk/client-kinesis#KinesisClient',
-  '@aws-sdk/client-sqs#SQSClient',
-  '@aws-sdk/client-ssm#SSMClient',
-  '@aws-sdk/client-sns#SNSClient',
-  '@aws-sdk/client-eventbridge#EventBridgeClient',
-  '@aws-sdk/client-lambda#LambdaClient',
-  '@aws-sdk/client-secrets-manager#SecretsManagerClient',
-];
-const CLIENTS_USED: Record<FunctionName, readonly string[]> = {
-  ingest: [
-    '@aws-sdk/client-dynamodb#DynamoDBClient',
-    '@aws-sdk/client-kinesis#KinesisClient',
-    '@aws-sdk/client-ssm#SSMClient',
-  ],
-  streamConsumer: CONSUMER_CLIENTS,
-  queueConsumer: CONSUMER_CLIENTS,
-  waitingRoomPoller: ['@aws-sdk/client-dynamodb#DynamoDBClient', '@aws-sdk/client-sqs#SQSClient'],
-};
 
 /** A handler answered, but not as the bench expects (a request refused, a record failed). */
 class HandlerAnswerError extends Error {
@@ -261,11 +240,11 @@ function buildBundles(dir: string): Bundles {
   const baseline = {} as Record<FunctionName, string>;
   for (const name of Object.keys(LAMBDA_ENTRIES) as FunctionName[]) {
     handler[name] = path.join(dir, `${name}.js`);
-    bundleHandler(LAMBDA_ENTRIES[name], handler[name]);
+    bundleAsDeployed(LAMBDA_ENTRIES[name], handler[name], { sourceMap: true });
     const baselineEntry = path.join(dir, `${name}-baseline-entry.js`);
     fs.writeFileSync(baselineEntry, baselineSource(CLIENTS_USED[name]));
     baseline[name] = path.join(dir, `${name}-baseline.js`);
-    bundleHandler(baselineEntry, baseline[name], [repoModules]);
+    bundleAsDeployed(baselineEntry, baseline[name], { sourceMap: false, nodePaths: [repoModules] });
   }
   return { handler, baseline };
 }
