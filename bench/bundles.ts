@@ -80,7 +80,7 @@ function baselineSource(clients: readonly string[], calls: readonly BaselineCall
 
 function buildAll(dir: string): BuiltBundles[] {
   const repoModules = path.resolve(__dirname, '..', 'node_modules');
-  const resources = { table: 'table', streamName: 'stream' };
+  const resources = { table: 'table', streamName: 'stream', waitingRoomTable: 'waiting-room' };
   return (Object.keys(LAMBDA_ENTRIES) as FunctionName[]).map((name) => {
     const deployed = path.join(dir, name, 'index.js');
     const bytes = bundleAsDeployed(LAMBDA_ENTRIES[name], deployed, { sourceMap: true });
