@@ -184,10 +184,10 @@ function table(figures: readonly BundleFigures[]): string[] {
   const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KB`;
   const ms = (value: number) => value.toFixed(0);
   const header =
-    'function          bundle   baseline  ratio  cold ms  baseline  ratio  load ms  baseline  w/ maps      map';
+    'function            bundle   baseline  ratio  cold ms  baseline  ratio  load ms  baseline  w/ maps      map';
   const rows = figures.map((figure) =>
     [
-      figure.function.padEnd(16),
+      figure.function.padEnd(18),
       kb(figure.bytes).padStart(8),
       kb(figure.baselineBytes).padStart(9),
       `${ratio(figure.bytes, figure.baselineBytes).toFixed(2)}x`.padStart(6),
