@@ -154,8 +154,8 @@ export function delayUsage(model: WaitingRoomDelay, delaySeconds: number): Usage
     lines.map((line) => ({ ...line, item: `${line.item} ${note}`, quantity: line.quantity * factor }));
   return [
     ...model.perDelayedMutation,
-    ...scaled(model.perPollerRun, runShare, `(per run, x ${runShare.toFixed(5)} runs per mutation)`),
-    ...scaled(model.perStoredDay, days, `(x ${days.toFixed(2)} days stored)`),
+    ...scaled(model.perPollerRun, runShare, `(x ${runShare.toFixed(5)} runs)`),
+    ...scaled(model.perStoredDay, days, `(x ${days.toFixed(2)} days)`),
   ];
 }
 

@@ -228,14 +228,14 @@ function pollerRunLines(run: Phase, facts: StackFacts, room: string): UsageLine[
     ...lambdaLines(run, facts.functions[POLLER_SERVICE]?.memoryMb ?? 512, 'poller'),
     {
       service: 'DynamoDB',
-      item: 'waiting room read units (checkpoint GetItem, a Query per shard)',
+      item: 'waiting room read units (GetItem, a Query per shard)',
       quantity: roomUnits(run, 'Read', room) * run.mutations,
       price: 'dynamodbReadRequestUnit',
       overhead: true,
     },
     {
       service: 'DynamoDB',
-      item: 'waiting room write units (checkpoint PutItem)',
+      item: 'waiting room write units (checkpoint)',
       quantity: roomUnits(run, 'Write', room) * run.mutations,
       price: 'dynamodbWriteRequestUnit',
       overhead: true,
@@ -255,28 +255,28 @@ function pollerItemLines(delay: DelayFigures, facts: StackFacts, room: string): 
   return [
     {
       service: 'DynamoDB',
-      item: "waiting room read units of the item (the poller's Query pages)",
+      item: 'waiting room read units (Query pages)',
       quantity: beyond((phase) => roomUnits(phase, 'Read', room)),
       price: 'dynamodbReadRequestUnit',
       overhead: true,
     },
     {
       service: 'DynamoDB',
-      item: 'waiting room write units (checkpoint moves after each page)',
+      item: 'waiting room write units (checkpoint per page)',
       quantity: beyond((phase) => roomUnits(phase, 'Write', room)),
       price: 'dynamodbWriteRequestUnit',
       overhead: true,
     },
     {
       service: 'SQS',
-      item: "the poller's SendMessageBatch to the delay queue (64 KB units)",
+      item: "the poller's SendMessageBatch (64 KB units)",
       quantity: beyond((phase) => unit(phase, 'SQS.Requests64KB')),
       price: 'sqsStandardRequest',
       overhead: true,
     },
     {
       service: 'Lambda',
-      item: `poller GB-seconds beyond an empty run (${send.medianInvocationMs.toFixed(1)} - ${empty.medianInvocationMs.toFixed(1)} ms measured)`,
+      item: `poller GB-seconds (${send.medianInvocationMs.toFixed(1)} - ${empty.medianInvocationMs.toFixed(1)} ms of an empty run)`,
       quantity:
         gbSeconds(memory, Math.max(0, send.medianInvocationMs - empty.medianInvocationMs)) / send.mutations,
       price: 'lambdaArmGbSecond',
@@ -316,7 +316,7 @@ function waitingRoomDelay(delay: DelayFigures, facts: StackFacts, room: string):
     perDelayedMutation: [
       {
         service: 'DynamoDB',
-        item: 'waiting room write units (the stream consumer parks the message)',
+        item: 'waiting room write units (the park)',
         quantity: roomUnits(delay.park, 'Write', room),
         price: 'dynamodbWriteRequestUnit',
         overhead: true,
@@ -330,14 +330,14 @@ function waitingRoomDelay(delay: DelayFigures, facts: StackFacts, room: string):
     perStoredDay: [
       {
         service: 'DynamoDB',
-        item: `waiting room storage (${Math.round(delay.itemStorageBytes)} bytes per item)`,
+        item: `waiting room storage (${Math.round(delay.itemStorageBytes)} B an item)`,
         quantity: gbMonthsPerDay(delay.itemStorageBytes),
         price: 'dynamodbStorageGbMonth',
         overhead: true,
       },
       {
         service: 'DynamoDB',
-        item: 'waiting room point-in-time recovery (same size)',
+        item: 'waiting room PITR (same bytes)',
         quantity: gbMonthsPerDay(delay.itemStorageBytes),
         price: 'dynamodbPitrGbMonth',
         overhead: true,
@@ -403,7 +403,7 @@ function idleLines(facts: StackFacts, pollerRun: readonly UsageLine[]): UsageLin
     // The waiting room poller runs every minute (the template's schedule): each run's counted usage.
     ...pollerRun.map((line) => ({
       ...line,
-      item: `${line.item} x ${scheduled} scheduled runs`,
+      item: `${line.item} x ${scheduled} runs`,
       quantity: line.quantity * scheduled,
     })),
   ];
@@ -463,7 +463,7 @@ function table(cost: CostFigures, prices: PriceList, facts: StackFacts): string[
       : row('batch POST: WAL overhead', 'n/a', usd(COST_TARGETS.batch), '-'),
     ...(cost.batch ? lineRows(cost.batch) : []),
     row(
-      `delay of 1 hour: extra (waiting room; poller runs shared by ${DELAYED_MUTATIONS_PER_DAY.toLocaleString('en-US')} delayed/day)`,
+      `delay of 1 hour: extra (waiting room, ${DELAYED_MUTATIONS_PER_DAY.toLocaleString('en-US')} delayed a day)`,
       usd(total(cost.oneHour)),
       '-',
       '-',
