@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildSync } from 'esbuild';
-import { LAMBDA_ENTRIES, WAL_BUNDLING } from '#lib/wal-function';
+import { LAMBDA_ENTRIES } from '#lib/wal-function';
 import { postMutation } from '#test/support/local-wal-harness';
+import { bundleAsDeployed, CLIENTS_USED } from './bundle-build';
 import {
   assertServed,
   type BaselineCall,
@@ -28,32 +28,6 @@ import { type BenchSection, ratio } from './section';
 /** What Node needs to apply a bundle's source map to stack traces; its load cost is measured. */
 const SOURCE_MAPS = '--enable-source-maps';
 
-/** The SDK clients each function really uses (its baseline), as `package#Client`. */
-const CLIENTS_USED: Record<FunctionName, readonly string[]> = {
-  ingest: [
-    '@aws-sdk/client-dynamodb#DynamoDBClient',
-    '@aws-sdk/client-kinesis#KinesisClient',
-    '@aws-sdk/client-ssm#SSMClient',
-  ],
-  streamConsumer: consumerClients(),
-  queueConsumer: consumerClients(),
-  waitingRoomPoller: ['@aws-sdk/client-dynamodb#DynamoDBClient', '@aws-sdk/client-sqs#SQSClient'],
-};
-
-/** The consumers write every target type: all the clients. */
-function consumerClients(): string[] {
-  return [
-    '@aws-sdk/client-dynamodb#DynamoDBClient',
-    '@aws-sdk/client-kinesis#KinesisClient',
-    '@aws-sdk/client-sqs#SQSClient',
-    '@aws-sdk/client-ssm#SSMClient',
-    '@aws-sdk/client-sns#SNSClient',
-    '@aws-sdk/client-eventbridge#EventBridgeClient',
-    '@aws-sdk/client-lambda#LambdaClient',
-    '@aws-sdk/client-secrets-manager#SecretsManagerClient',
-  ];
-}
-
 interface BuiltBundles {
   readonly function: FunctionName;
   readonly deployed: string;
@@ -75,30 +49,6 @@ interface BundleFigures {
   readonly loadMs: number;
   readonly baselineLoadMs: number;
   readonly loadMsWithSourceMaps: number;
-}
-
-/** Bundles `entry` as the stack does (WAL_BUNDLING) into `outfile`; returns its size in bytes. */
-function bundle(
-  entry: string,
-  outfile: string,
-  options: { sourceMap: boolean; nodePaths?: string[] },
-): number {
-  buildSync({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    logLevel: 'silent',
-    minify: WAL_BUNDLING.minify,
-    target: WAL_BUNDLING.target,
-    mainFields: [...WAL_BUNDLING.mainFields],
-    external: [...WAL_BUNDLING.externalModules],
-    define: WAL_BUNDLING.define,
-    sourcemap: options.sourceMap && WAL_BUNDLING.sourceMap,
-    sourcesContent: WAL_BUNDLING.sourcesContent,
-    nodePaths: options.nodePaths ?? [],
-  });
-  return fs.statSync(outfile).size;
 }
 
 /**
@@ -130,14 +80,17 @@ function baselineSource(clients: readonly string[], calls: readonly BaselineCall
 
 function buildAll(dir: string): BuiltBundles[] {
   const repoModules = path.resolve(__dirname, '..', 'node_modules');
-  const resources = { table: 'table', streamName: 'stream' };
+  const resources = { table: 'table', streamName: 'stream', waitingRoomTable: 'waiting-room' };
   return (Object.keys(LAMBDA_ENTRIES) as FunctionName[]).map((name) => {
     const deployed = path.join(dir, name, 'index.js');
-    const bytes = bundle(LAMBDA_ENTRIES[name], deployed, { sourceMap: true });
+    const bytes = bundleAsDeployed(LAMBDA_ENTRIES[name], deployed, { sourceMap: true });
     const baselineEntry = path.join(dir, `${name}-baseline-entry.js`);
     fs.writeFileSync(baselineEntry, baselineSource(CLIENTS_USED[name], baselineCalls(name, resources, 'id')));
     const baseline = path.join(dir, `${name}-baseline.js`);
-    const baselineBytes = bundle(baselineEntry, baseline, { sourceMap: false, nodePaths: [repoModules] });
+    const baselineBytes = bundleAsDeployed(baselineEntry, baseline, {
+      sourceMap: false,
+      nodePaths: [repoModules],
+    });
     const sourceMapBytes = fs.statSync(`${deployed}.map`).size;
     return { function: name, deployed, bytes, sourceMapBytes, baseline, baselineBytes };
   });
@@ -231,10 +184,10 @@ function table(figures: readonly BundleFigures[]): string[] {
   const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KB`;
   const ms = (value: number) => value.toFixed(0);
   const header =
-    'function          bundle   baseline  ratio  cold ms  baseline  ratio  load ms  baseline  w/ maps      map';
+    'function            bundle   baseline  ratio  cold ms  baseline  ratio  load ms  baseline  w/ maps      map';
   const rows = figures.map((figure) =>
     [
-      figure.function.padEnd(16),
+      figure.function.padEnd(18),
       kb(figure.bytes).padStart(8),
       kb(figure.baselineBytes).padStart(9),
       `${ratio(figure.bytes, figure.baselineBytes).toFixed(2)}x`.padStart(6),

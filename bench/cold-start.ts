@@ -3,6 +3,9 @@ import { promisify } from 'node:util';
 import type { APIGatewayProxyEventV2, KinesisStreamEvent, SQSEvent } from 'aws-lambda';
 import { toKinesisStreamRecord } from '#lambdas/shared/kinesis-records';
 import { namespaceParameterName } from '#lambdas/shared/namespace-config';
+import { bucketOf, partitionKeyOf } from '#lambdas/shared/waiting-room';
+import { WAITING_ROOM_PARTITION_KEY, WAITING_ROOM_SORT_KEY } from '#lambdas/shared/waiting-room-schema';
+import type { PollResult } from '#lambdas/waiting-room-poller/poll-waiting-room';
 import { LAMBDA_ENTRIES } from '#lib/wal-function';
 import { WAL_OUTPUTS } from '#lib/wal-outputs';
 import { type LocalWal, startLocalWal } from '#src/local/runtime/local-wal';
@@ -27,6 +30,13 @@ const STAGE = 'it';
 const NAMESPACE = 'orders';
 const TARGET = 'main';
 
+/** The resources a baseline's calls address. */
+export interface BaselineResources {
+  readonly table: string;
+  readonly streamName: string;
+  readonly waitingRoomTable: string;
+}
+
 /** One AWS call of a baseline: `package#Client`, the command's class name, its input. */
 export interface BaselineCall {
   readonly client: string;
@@ -49,8 +59,8 @@ export interface ColdStartBench {
   readonly wal: LocalWal;
   /** The variables the stack gives each function, pointed at the emulators. */
   readonly environment: Record<FunctionName, NodeJS.ProcessEnv>;
-  /** What the baseline calls address: the `orders` target table and the WAL stream. */
-  readonly resources: { readonly table: string; readonly streamName: string };
+  /** What the baseline calls address: the `orders` target table, the WAL stream, the waiting room table. */
+  readonly resources: BaselineResources;
   /** The queue the deliver messages come from (the retry queue). */
   readonly queueArn: string;
   stop(): Promise<void>;
@@ -90,7 +100,11 @@ export async function startColdStartBench(): Promise<ColdStartBench> {
     return {
       wal,
       environment,
-      resources: { table, streamName: wal.outputs[WAL_OUTPUTS.streamName] },
+      resources: {
+        table,
+        streamName: wal.outputs[WAL_OUTPUTS.streamName],
+        waitingRoomTable: wal.outputs[WAL_OUTPUTS.waitingRoomTableName],
+      },
       queueArn: wal.outputs[WAL_OUTPUTS.retryQueueArn],
       stop: () => wal.stop(),
     };
@@ -175,10 +189,21 @@ export async function coldStart(
 
 /** Fails unless the handler's answer is a success: the bench times the happy path only. */
 export function assertServed(name: FunctionName, result: unknown): void {
-  const answer = result as { statusCode?: number; batchItemFailures?: unknown[] } | undefined;
-  const served =
-    name === 'ingest' ? answer?.statusCode === 200 : (answer?.batchItemFailures ?? []).length === 0;
-  if (!served) throw new ColdStartFailedError(name, `it answered ${JSON.stringify(result)}`);
+  if (!served(name, result)) throw new ColdStartFailedError(name, `it answered ${JSON.stringify(result)}`);
+}
+
+/**
+ * Ingest: a 200. The consumers: an answer with no batch item failures. The poller: a PollResult (a count sent) that
+ * is not behind, so its run reached the lookahead.
+ */
+function served(name: FunctionName, result: unknown): boolean {
+  if (name === 'ingest') return (result as { statusCode?: number } | undefined)?.statusCode === 200;
+  if (name === 'waitingRoomPoller') {
+    const poll = result as Partial<PollResult> | undefined;
+    return typeof poll?.sent === 'number' && poll.behind === false;
+  }
+  const failures = (result as { batchItemFailures?: unknown } | undefined)?.batchItemFailures;
+  return Array.isArray(failures) && failures.length === 0;
 }
 
 /** An API Gateway HTTP API (payload 2.0) POST of one mutation to the `orders` namespace. */
@@ -262,11 +287,8 @@ export function deliverEvent(record: KinesisStreamEvent['Records'][number], queu
 }
 
 /** The AWS calls each function makes on its first event's happy path, made by a baseline with bare clients. */
-export function baselineCalls(
-  name: FunctionName,
-  resources: { readonly table: string; readonly streamName: string },
-  id: string,
-): BaselineCall[] {
+export function baselineCalls(name: FunctionName, resources: BaselineResources, id: string): BaselineCall[] {
+  if (name === 'waitingRoomPoller') return pollerCalls(resources.waitingRoomTable);
   const table = resources.table;
   const readConfig: BaselineCall = {
     client: '@aws-sdk/client-ssm#SSMClient',
@@ -303,4 +325,36 @@ export function baselineCalls(
     return [readConfig, batchGet, conditionalPut];
   }
   return [readConfig, conditionalPut];
+}
+
+/** The poller's first event: its checkpoint read, then a page of the current minute's first shard. */
+function pollerCalls(table: string): BaselineCall[] {
+  const client = '@aws-sdk/client-dynamodb#DynamoDBClient';
+  const pk = partitionKeyOf(bucketOf(Date.now()), 0);
+  return [
+    {
+      client,
+      command: 'GetItemCommand',
+      input: {
+        TableName: table,
+        Key: {
+          [WAITING_ROOM_PARTITION_KEY]: { S: 'checkpoint' },
+          [WAITING_ROOM_SORT_KEY]: { S: 'checkpoint' },
+        },
+        ConsistentRead: true,
+      },
+    },
+    {
+      client,
+      command: 'QueryCommand',
+      input: {
+        TableName: table,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': WAITING_ROOM_PARTITION_KEY },
+        ExpressionAttributeValues: { ':pk': { S: pk } },
+        ConsistentRead: true,
+        Limit: 100,
+      },
+    },
+  ];
 }

@@ -6,6 +6,9 @@ import * as path from 'node:path';
  * us-east-1 prices in bench/prices-us-east-1.json. Pure functions, so a known usage gives a known dollar figure.
  */
 
+export const HOURS_PER_MONTH = 730;
+export const MINUTES_PER_MONTH = HOURS_PER_MONTH * 60;
+
 /** One price: `usd` for `unitSize` units of `unit`. */
 export interface Price {
   readonly usd: number;
@@ -28,6 +31,8 @@ export const PRICE_NAMES = [
   'kinesisProvisionedPutPayloadUnit',
   'dynamodbWriteRequestUnit',
   'dynamodbReadRequestUnit',
+  'dynamodbStorageGbMonth',
+  'dynamodbPitrGbMonth',
   'sqsStandardRequest',
   'ssmStandardGetParameter',
   'ssmHigherThroughputRequest',
@@ -119,36 +124,47 @@ export function byService(lines: readonly CostLine[]): Record<string, number> {
 }
 
 /**
- * How a delay is paid for, as named inputs: what each delayed mutation costs once, and what each wait of at
- * most `waitSeconds` costs (today: one SQS hop of 900 s = a send, a share of a receive, of a delete and of an
- * invocation). A waiting room polled every minute has `perWait` empty and its costs in `perDelayedMutation`.
+ * How a long delay is paid for (the waiting room, lambdas/shared/waiting-room.ts): what each delayed mutation uses
+ * whatever its delay (its write to the room, its share of the poller's pages and sends, its delivery from the delay
+ * queue), a share of the poller's fixed per-run usage at a stated load, and the storage of its item for the delay
+ * plus the retention after it is due.
  */
-export interface DelayMechanism {
-  readonly waitSeconds: number;
+export interface WaitingRoomDelay {
   readonly perDelayedMutation: readonly UsageLine[];
-  readonly perWait: readonly UsageLine[];
+  /** One poller run over a minute with nothing due: paid every minute whatever the load. */
+  readonly perPollerRun: readonly UsageLine[];
+  readonly pollerRunsPerDay: number;
+  /** The stated load the runs are shared over. */
+  readonly delayedMutationsPerDay: number;
+  /** Storage of one item for one day (GB-month units). */
+  readonly perStoredDay: readonly UsageLine[];
+  readonly retentionAfterDueDays: number;
 }
 
-/** How many waits a delay takes: a 1-day delay in 900 s hops is 96 waits. */
-export function waitsFor(delaySeconds: number, waitSeconds: number): number {
-  return Math.max(1, Math.ceil(delaySeconds / waitSeconds));
+/** Days an item of a delay of `delaySeconds` is stored: until due, then until TTL may delete it. */
+export function storedDays(delaySeconds: number, retentionAfterDueDays: number): number {
+  return delaySeconds / 86_400 + retentionAfterDueDays;
 }
 
 /** The usage a delay of `delaySeconds` adds to a mutation, on top of an immediate one. */
-export function delayUsage(mechanism: DelayMechanism, delaySeconds: number): UsageLine[] {
-  const waits = waitsFor(delaySeconds, mechanism.waitSeconds);
+export function delayUsage(model: WaitingRoomDelay, delaySeconds: number): UsageLine[] {
+  const runShare = model.pollerRunsPerDay / model.delayedMutationsPerDay;
+  const days = storedDays(delaySeconds, model.retentionAfterDueDays);
+  const scaled = (lines: readonly UsageLine[], factor: number, note: string) =>
+    lines.map((line) => ({ ...line, item: `${line.item} ${note}`, quantity: line.quantity * factor }));
   return [
-    ...mechanism.perDelayedMutation,
-    ...mechanism.perWait.map((line) => ({ ...line, quantity: line.quantity * waits })),
+    ...model.perDelayedMutation,
+    ...scaled(model.perPollerRun, runShare, `(x ${runShare.toFixed(5)} runs)`),
+    ...scaled(model.perStoredDay, days, `(x ${days.toFixed(2)} days)`),
   ];
+}
+
+/** GB-months of `bytes` stored for one day (a month is 730 hours). */
+export function gbMonthsPerDay(bytes: number): number {
+  return bytes / 1024 ** 3 / (HOURS_PER_MONTH / 24);
 }
 
 /** Lambda GB-seconds of one invocation: memory (MB) x duration (ms). */
 export function gbSeconds(memoryMb: number, durationMs: number): number {
   return (memoryMb / 1024) * (durationMs / 1000);
 }
-
-const HOURS_PER_MONTH = 730;
-const MINUTES_PER_MONTH = HOURS_PER_MONTH * 60;
-
-export { HOURS_PER_MONTH, MINUTES_PER_MONTH };

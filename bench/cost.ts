@@ -1,11 +1,14 @@
-import { MAX_SQS_DELAY_SECONDS } from '#lambdas/shared/waiting-room-schema';
+import {
+  WAITING_ROOM_POLL_MINUTES,
+  WAITING_ROOM_RETENTION_AFTER_DUE_DAYS,
+} from '#lambdas/shared/waiting-room-schema';
 import {
   byService,
   type CostLine,
   costPerMillion,
   costPerMonth,
-  type DelayMechanism,
   delayUsage,
+  gbMonthsPerDay,
   gbSeconds,
   HOURS_PER_MONTH,
   loadPrices,
@@ -13,7 +16,9 @@ import {
   type PriceList,
   total,
   type UsageLine,
+  type WaitingRoomDelay,
 } from './cost-model';
+import type { DelayFigures } from './delay-scenario';
 import { mutationOf1Kb, type Phase } from './request-scenarios';
 import { measureRequests, type RequestFigures } from './requests';
 import { type BenchSection, ratio } from './section';
@@ -43,13 +48,20 @@ const PLATFORM_LOG_BYTES = PLATFORM_LOG_LINES.reduce(
 /** Lambda's SQS pollers long-poll (20 s) an idle queue; 5 pollers per mapping is AWS's documented start. */
 const IDLE_SQS_POLLERS_PER_MAPPING = 5;
 const IDLE_RECEIVES_PER_POLLER_MINUTE = 3;
-/** Stated duration of a scheduled poller's invocation (none in the stack today). */
-const SCHEDULED_INVOCATION_MS = 100;
+/**
+ * The stated load the waiting room poller's fixed per-run requests are shared over: a million delayed mutations a
+ * day (694 per one-minute run). At a lower load each delayed mutation carries more of the run; the idle lines carry
+ * the whole of it.
+ */
+const DELAYED_MUTATIONS_PER_DAY = 1_000_000;
+const POLLER_RUNS_PER_DAY = (24 * 60) / WAITING_ROOM_POLL_MINUTES;
+const POLLER_SERVICE = 'wal-waiting-room-poller';
 
 function unit(phase: Phase, name: string): number {
   return (phase.counts.units[name] ?? 0) / phase.mutations;
 }
 
+/** Units of a table (and its indexes) per mutation of a phase. */
 function unitsMatching(phase: Phase, prefix: string, filter: (table: string) => boolean): number {
   return Object.entries(phase.counts.units)
     .filter(([name]) => name.startsWith(prefix) && filter(name.slice(prefix.length).replace(/#indexes$/, '')))
@@ -205,27 +217,138 @@ function targetWriteLines(writeUnits: number): UsageLine[] {
   ];
 }
 
-/** Today's delay: each wait of 900 s is one SQS hop through the queue consumer, as the hop scenario counted it. */
-function sqsHopMechanism(hop: Phase, facts: StackFacts): DelayMechanism {
+/** The waiting room's read or write units per mutation of a phase. */
+function roomUnits(phase: Phase, kind: 'Read' | 'Write', room: string): number {
+  return unitsMatching(phase, `DynamoDB.${kind}Units:`, (table) => table === room);
+}
+
+/** One poller run over a minute with nothing due: its invocation, a checkpoint read, a Query per shard, a write. */
+function pollerRunLines(run: Phase, facts: StackFacts, room: string): UsageLine[] {
+  return [
+    ...lambdaLines(run, facts.functions[POLLER_SERVICE]?.memoryMb ?? 512, 'poller'),
+    {
+      service: 'DynamoDB',
+      item: 'waiting room read units (GetItem, a Query per shard)',
+      quantity: roomUnits(run, 'Read', room) * run.mutations,
+      price: 'dynamodbReadRequestUnit',
+      overhead: true,
+    },
+    {
+      service: 'DynamoDB',
+      item: 'waiting room write units (checkpoint)',
+      quantity: roomUnits(run, 'Write', room) * run.mutations,
+      price: 'dynamodbWriteRequestUnit',
+      overhead: true,
+    },
+  ];
+}
+
+/**
+ * What the poller's run that sent the delayed mutations used beyond a run with nothing due, per mutation: the
+ * read units of the items in its pages, the checkpoint writes after pages, its SendMessageBatch calls.
+ */
+function pollerItemLines(delay: DelayFigures, facts: StackFacts, room: string): UsageLine[] {
+  const { pollSend: send, pollEmpty: empty } = delay;
+  const beyond = (of: (phase: Phase) => number) =>
+    Math.max(0, of(send) * send.mutations - of(empty) * empty.mutations) / send.mutations;
+  const memory = facts.functions[POLLER_SERVICE]?.memoryMb ?? 512;
+  return [
+    {
+      service: 'DynamoDB',
+      item: 'waiting room read units (Query pages)',
+      quantity: beyond((phase) => roomUnits(phase, 'Read', room)),
+      price: 'dynamodbReadRequestUnit',
+      overhead: true,
+    },
+    {
+      service: 'DynamoDB',
+      item: 'waiting room write units (checkpoint per page)',
+      quantity: beyond((phase) => roomUnits(phase, 'Write', room)),
+      price: 'dynamodbWriteRequestUnit',
+      overhead: true,
+    },
+    {
+      service: 'SQS',
+      item: "the poller's SendMessageBatch (64 KB units)",
+      quantity: beyond((phase) => unit(phase, 'SQS.Requests64KB')),
+      price: 'sqsStandardRequest',
+      overhead: true,
+    },
+    {
+      service: 'Lambda',
+      item: `poller GB-seconds (${send.medianInvocationMs.toFixed(1)} - ${empty.medianInvocationMs.toFixed(1)} ms of an empty run)`,
+      quantity:
+        gbSeconds(memory, Math.max(0, send.medianInvocationMs - empty.medianInvocationMs)) / send.mutations,
+      price: 'lambdaArmGbSecond',
+      overhead: true,
+    },
+  ];
+}
+
+/**
+ * The queue consumer delivering a due message: the Lambda poller's receive and delete, the invocation, anything it
+ * reads. The target write is not extra (an immediate mutation makes it too): left out.
+ */
+function deliveryLines(deliver: Phase, facts: StackFacts): UsageLine[] {
   const memory = facts.functions['wal-queue-consumer']?.memoryMb ?? 512;
+  return [
+    {
+      service: 'SQS',
+      item: 'receive and delete shares (64 KB units)',
+      quantity: unit(deliver, 'SQS.Requests64KB'),
+      price: 'sqsStandardRequest',
+      overhead: true,
+    },
+    ...lambdaLines(deliver, memory, 'queue consumer'),
+    {
+      service: 'DynamoDB',
+      item: 'read units of the delivery (beyond the target write)',
+      quantity: unitsMatching(deliver, 'DynamoDB.ReadUnits:', () => true),
+      price: 'dynamodbReadRequestUnit',
+      overhead: true,
+    },
+  ];
+}
+
+/** A long delay through the waiting room, from the counted path of `delay`. */
+function waitingRoomDelay(delay: DelayFigures, facts: StackFacts, room: string): WaitingRoomDelay {
   return {
-    waitSeconds: MAX_SQS_DELAY_SECONDS,
-    perDelayedMutation: [],
-    perWait: [
+    perDelayedMutation: [
       {
-        service: 'SQS',
-        item: 'send, receive share, delete share',
-        quantity: unit(hop, 'SQS.Requests64KB'),
-        price: 'sqsStandardRequest',
+        service: 'DynamoDB',
+        item: 'waiting room write units (the park)',
+        quantity: roomUnits(delay.park, 'Write', room),
+        price: 'dynamodbWriteRequestUnit',
         overhead: true,
       },
-      ...lambdaLines(hop, memory, 'queue consumer'),
+      ...pollerItemLines(delay, facts, room),
+      ...deliveryLines(delay.deliver, facts),
     ],
+    perPollerRun: pollerRunLines(delay.pollEmpty, facts, room),
+    pollerRunsPerDay: POLLER_RUNS_PER_DAY,
+    delayedMutationsPerDay: DELAYED_MUTATIONS_PER_DAY,
+    perStoredDay: [
+      {
+        service: 'DynamoDB',
+        item: `waiting room storage (${Math.round(delay.itemStorageBytes)} B an item)`,
+        quantity: gbMonthsPerDay(delay.itemStorageBytes),
+        price: 'dynamodbStorageGbMonth',
+        overhead: true,
+      },
+      {
+        service: 'DynamoDB',
+        item: 'waiting room PITR (same bytes)',
+        quantity: gbMonthsPerDay(delay.itemStorageBytes),
+        price: 'dynamodbPitrGbMonth',
+        overhead: true,
+      },
+    ],
+    retentionAfterDueDays: WAITING_ROOM_RETENTION_AFTER_DUE_DAYS,
   };
 }
 
 /** The fixed monthly cost of an idle stage, line by line. */
-function idleLines(facts: StackFacts): UsageLine[] {
+function idleLines(facts: StackFacts, pollerRun: readonly UsageLine[]): UsageLine[] {
   const stream: UsageLine =
     facts.stream.mode === 'ON_DEMAND'
       ? {
@@ -277,20 +400,12 @@ function idleLines(facts: StackFacts): UsageLine[] {
       price: 'sqsStandardRequest',
       overhead: true,
     },
-    {
-      service: 'Lambda',
-      item: `${scheduled} scheduled invocations`,
-      quantity: scheduled,
-      price: 'lambdaRequest',
-      overhead: true,
-    },
-    {
-      service: 'Lambda',
-      item: `scheduled GB-seconds (${SCHEDULED_INVOCATION_MS} ms stated)`,
-      quantity: scheduled * gbSeconds(512, SCHEDULED_INVOCATION_MS),
-      price: 'lambdaArmGbSecond',
-      overhead: true,
-    },
+    // The waiting room poller runs every minute (the template's schedule): each run's counted usage.
+    ...pollerRun.map((line) => ({
+      ...line,
+      item: `${line.item} x ${scheduled} runs`,
+      quantity: line.quantity * scheduled,
+    })),
   ];
 }
 
@@ -304,15 +419,17 @@ export interface CostFigures {
 
 function costFigures(figures: RequestFigures, facts: StackFacts, prices: PriceList): CostFigures {
   const consumed = consumeLines(figures.consume, facts, figures.ledgerTable);
-  const delay = sqsHopMechanism(figures.hop, facts);
+  const room = figures.waitingRoomTable;
+  const oneHour = waitingRoomDelay(figures.delays.oneHour, facts, room);
+  const oneDay = waitingRoomDelay(figures.delays.oneDay, facts, room);
   return {
     single: costPerMillion([...ingestLines(figures.single, facts, figures.ledgerTable), ...consumed], prices),
     batch:
       figures.batch &&
       costPerMillion([...ingestLines(figures.batch, facts, figures.ledgerTable), ...consumed], prices),
-    oneHour: costPerMillion(delayUsage(delay, 3600), prices),
-    oneDay: costPerMillion(delayUsage(delay, 86_400), prices),
-    idle: costPerMonth(idleLines(facts), prices),
+    oneHour: costPerMillion(delayUsage(oneHour, figures.delays.oneHour.delaySeconds), prices),
+    oneDay: costPerMillion(delayUsage(oneDay, figures.delays.oneDay.delaySeconds), prices),
+    idle: costPerMonth(idleLines(facts, oneDay.perPollerRun), prices),
   };
 }
 
@@ -346,16 +463,13 @@ function table(cost: CostFigures, prices: PriceList, facts: StackFacts): string[
       : row('batch POST: WAL overhead', 'n/a', usd(COST_TARGETS.batch), '-'),
     ...(cost.batch ? lineRows(cost.batch) : []),
     row(
-      `delay of 1 hour: extra (${Math.ceil(3600 / MAX_SQS_DELAY_SECONDS)} waits of ${MAX_SQS_DELAY_SECONDS} s)`,
+      `delay of 1 hour: extra (waiting room, ${DELAYED_MUTATIONS_PER_DAY.toLocaleString('en-US')} delayed a day)`,
       usd(total(cost.oneHour)),
       '-',
       '-',
     ),
-    withTarget(
-      `delay of 1 day: extra (${Math.ceil(86_400 / MAX_SQS_DELAY_SECONDS)} waits)`,
-      total(cost.oneDay),
-      COST_TARGETS.oneDay,
-    ),
+    ...lineRows(cost.oneHour),
+    withTarget('delay of 1 day: extra (waiting room, same load)', total(cost.oneDay), COST_TARGETS.oneDay),
     ...lineRows(cost.oneDay),
     row('idle stage, per month', usd(total(cost.idle)), '-', '-'),
     ...lineRows(cost.idle),
@@ -402,6 +516,8 @@ export const costSection: BenchSection = {
           delayPerMillion: {
             oneHour: { ...target(total(cost.oneHour), null), lines: cost.oneHour },
             oneDay: { ...target(total(cost.oneDay), COST_TARGETS.oneDay), lines: cost.oneDay },
+            mechanism: 'waiting room (DynamoDB) polled every minute, then the delay queue',
+            delayedMutationsPerDay: DELAYED_MUTATIONS_PER_DAY,
           },
           idleMonthly: { ...target(total(cost.idle), null), lines: cost.idle },
         },

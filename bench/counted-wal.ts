@@ -31,7 +31,6 @@ import { RequestCounter } from './request-counter';
  */
 const BENCH_STAGE = 'bench';
 export const BENCH_NAMESPACE = 'bench';
-export const BENCH_TARGET = 'main';
 const BENCH_CONFIG_DIR = path.join(__dirname, 'config');
 
 /** A bench scenario could not run as the happy path it measures. */
@@ -50,6 +49,8 @@ export interface CountedWal {
   readonly counter: RequestCounter;
   readonly ingest: { deps: IngestDependencies; fn: FunctionWiring };
   readonly delivery: { deps: DeliveryDependencies; streamFn: FunctionWiring; queueFn: FunctionWiring };
+  /** The waiting room poller's function (its logger and context). */
+  readonly pollerFn: FunctionWiring;
   readonly ledgerTable: string;
 }
 
@@ -71,6 +72,7 @@ export async function startCountedWal(): Promise<CountedWal> {
   const ingestFn = functionByService(wal, 'wal-ingest');
   const streamFn = functionByService(wal, 'wal-stream-consumer');
   const queueFn = functionByService(wal, 'wal-queue-consumer');
+  const pollerFn = functionByService(wal, 'wal-waiting-room-poller');
   return {
     wal,
     stop: async () => {
@@ -85,6 +87,7 @@ export async function startCountedWal(): Promise<CountedWal> {
     ledgerTable,
     ingest: { deps: ingestDependencies(wal, counter, ingestFn, ledgerTable), fn: ingestFn },
     delivery: { deps: deliveryDependencies(wal, counter, streamFn, ledgerTable), streamFn, queueFn },
+    pollerFn,
   };
 }
 
@@ -109,7 +112,7 @@ async function indexCounts(wal: LocalWal, tables: string[]): Promise<Record<stri
 }
 
 /** The Powertools logger a function gets: its service name and log level from the template. */
-function functionLogger(fn: FunctionWiring): Logger {
+export function functionLogger(fn: FunctionWiring): Logger {
   return new Logger({
     serviceName: fn.environment.POWERTOOLS_SERVICE_NAME ?? 'serverless-wal',
     logLevel: (fn.environment.POWERTOOLS_LOG_LEVEL ?? 'INFO') as 'INFO',

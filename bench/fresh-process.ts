@@ -2,8 +2,6 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildSync } from 'esbuild';
-import { WAL_BUNDLING } from '#lib/wal-function';
 
 /**
  * A handler bundle run in a fresh Node process against the emulators, as a Lambda execution environment
@@ -50,24 +48,6 @@ class FreshProcessError extends Error {
     );
     this.name = 'FreshProcessError';
   }
-}
-
-/** Bundles `entry` as the stack does (WAL_BUNDLING) into `outfile`; returns its size in bytes. */
-export function bundleHandler(entry: string, outfile: string, nodePaths: string[] = []): number {
-  buildSync({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    logLevel: 'silent',
-    minify: WAL_BUNDLING.minify,
-    sourcemap: WAL_BUNDLING.sourceMap,
-    target: WAL_BUNDLING.target,
-    external: [...WAL_BUNDLING.externalModules],
-    define: WAL_BUNDLING.define,
-    nodePaths,
-  });
-  return fs.statSync(outfile).size;
 }
 
 /** Runs `run.bundle` in a new Node process and gives back what it measured. */

@@ -5,24 +5,30 @@ import * as path from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import type { APIGatewayProxyEventV2, KinesisStreamEvent, KinesisStreamRecord, SQSEvent } from 'aws-lambda';
+import { createDocumentClient } from '#lambdas/shared/clients';
 import type { Envelope } from '#lambdas/shared/envelope';
 import { ROUTES, routeKey } from '#lambdas/shared/http/routes';
 import { toKinesisStreamRecord } from '#lambdas/shared/kinesis-records';
+import { putWaitingItem } from '#lambdas/shared/waiting-room';
+import type { PollResult } from '#lambdas/waiting-room-poller/poll-waiting-room';
 import { LAMBDA_ENTRIES } from '#lib/wal-function';
 import { WAL_OUTPUTS } from '#lib/wal-outputs';
 import type { CfnTemplate } from '#src/local/runtime/cfn-template';
 import { type LocalWal, startLocalWal } from '#src/local/runtime/local-wal';
 import { targetTableName } from '#src/local/runtime/namespace-targets';
+import { scheduledEvent } from '#src/local/runtime/schedules';
 import { synthesizeStack } from '#src/local/runtime/synthesize';
 import type { FunctionWiring } from '#src/local/runtime/wiring';
-import { bundleHandler, type FreshProcessFigures, runInFreshProcess } from './fresh-process';
+import { bundleAsDeployed, CLIENTS_USED } from './bundle-build';
+import { type FreshProcessFigures, runInFreshProcess } from './fresh-process';
 import { type BenchSection, ratio } from './section';
 
 /**
  * Peak memory of each handler on a batch of 100 mutations of 1 KB, each in a fresh process (bench/
  * fresh-process.ts) running its deployed bundle against the emulators of the local runtime (stage `local`):
  * ingest serves 100 requests, the stream consumer one event of 100 records, the queue consumer 100 delayed
- * deliveries in events of its mapping's batch size (10). Baseline: the same fresh process loading a bundle
+ * deliveries in events of its mapping's batch size (10), the waiting room poller one scheduled run that sends 100
+ * messages due within its lookahead to the delay queue. Baseline: the same fresh process loading a bundle
  * of only the SDK clients the function uses, doing nothing. Next to each: the function's configured memory.
  */
 
@@ -34,28 +40,6 @@ const NAMESPACE = 'demo';
 const TARGET = 'main';
 const MUTATIONS = 100;
 const FILLER = 'x'.repeat(1000);
-
-/** The SDK clients each function uses, as `package#Client` (the same baseline as bench/bundles.ts). */
-const CONSUMER_CLIENTS = [
-  '@aws-sdk/client-dynamodb#DynamoDBClient',
-  '@aws-sdk/client-kinesis#KinesisClient',
-  '@aws-sdk/client-sqs#SQSClient',
-  '@aws-sdk/client-ssm#SSMClient',
-  '@aws-sdk/client-sns#SNSClient',
-  '@aws-sdk/client-eventbridge#EventBridgeClient',
-  '@aws-sdk/client-lambda#LambdaClient',
-  '@aws-sdk/client-secrets-manager#SecretsManagerClient',
-];
-const CLIENTS_USED: Record<FunctionName, readonly string[]> = {
-  ingest: [
-    '@aws-sdk/client-dynamodb#DynamoDBClient',
-    '@aws-sdk/client-kinesis#KinesisClient',
-    '@aws-sdk/client-ssm#SSMClient',
-  ],
-  streamConsumer: CONSUMER_CLIENTS,
-  queueConsumer: CONSUMER_CLIENTS,
-  waitingRoomPoller: ['@aws-sdk/client-dynamodb#DynamoDBClient', '@aws-sdk/client-sqs#SQSClient'],
-};
 
 /** A handler answered, but not as the bench expects (a request refused, a record failed). */
 class HandlerAnswerError extends Error {
@@ -223,12 +207,37 @@ function queueEvents(wal: LocalWal, stream: KinesisStreamEvent): SQSEvent[] {
 /** Throws unless every answer says all was handled (200 for ingest, no batch item failures for consumers). */
 function checkAnswers(name: FunctionName, results: readonly unknown[]): void {
   for (const answer of results) {
-    const ok =
-      name === 'ingest'
-        ? (answer as { statusCode?: number }).statusCode === 200
-        : ((answer as { batchItemFailures?: unknown[] } | undefined)?.batchItemFailures ?? []).length === 0;
-    if (!ok) throw new HandlerAnswerError(name, answer);
+    if (!answered(name, answer)) throw new HandlerAnswerError(name, answer);
   }
+}
+
+/** 200 for ingest, no batch item failures for the consumers, every message sent and not behind for the poller. */
+function answered(name: FunctionName, answer: unknown): boolean {
+  if (name === 'ingest') return (answer as { statusCode?: number }).statusCode === 200;
+  if (name === 'waitingRoomPoller') {
+    const poll = answer as Partial<PollResult> | undefined;
+    return poll?.sent === MUTATIONS && poll.behind === false;
+  }
+  return ((answer as { batchItemFailures?: unknown[] } | undefined)?.batchItemFailures ?? []).length === 0;
+}
+
+/** The queue consumer's messages again, parked in the waiting room due in 2 minutes (within the lookahead). */
+async function parkDueMessages(wal: LocalWal, queued: readonly SQSEvent[]): Promise<void> {
+  const room = {
+    documentClient: createDocumentClient(wal.clients.dynamodb),
+    tableName: wal.outputs[WAL_OUTPUTS.waitingRoomTableName],
+  };
+  const dueAt = Date.now() + 120_000;
+  for (const record of queued.flatMap((event) => event.Records)) {
+    await putWaitingItem(room, wal.outputs[WAL_OUTPUTS.delayQueueUrl], record.body, dueAt);
+  }
+}
+
+/** The poller's schedule, as EventBridge hands it to the function. */
+function pollerEvent(wal: LocalWal): unknown {
+  const schedule = wal.wiring.schedules[0];
+  if (!schedule) throw new StageShapeError('schedule (the waiting room poller rule)');
+  return scheduledEvent(schedule, { region: wal.emulators.region, accountId: '000000000000' });
 }
 
 /** Both consumers really applied their mutations: the target table holds one item per mutation. */
@@ -261,11 +270,11 @@ function buildBundles(dir: string): Bundles {
   const baseline = {} as Record<FunctionName, string>;
   for (const name of Object.keys(LAMBDA_ENTRIES) as FunctionName[]) {
     handler[name] = path.join(dir, `${name}.js`);
-    bundleHandler(LAMBDA_ENTRIES[name], handler[name]);
+    bundleAsDeployed(LAMBDA_ENTRIES[name], handler[name], { sourceMap: true });
     const baselineEntry = path.join(dir, `${name}-baseline-entry.js`);
     fs.writeFileSync(baselineEntry, baselineSource(CLIENTS_USED[name]));
     baseline[name] = path.join(dir, `${name}-baseline.js`);
-    bundleHandler(baselineEntry, baseline[name], [repoModules]);
+    bundleAsDeployed(baselineEntry, baseline[name], { sourceMap: false, nodePaths: [repoModules] });
   }
   return { handler, baseline };
 }
@@ -323,7 +332,10 @@ async function measureFunction(
   };
 }
 
-/** The three handlers in turn: ingest's records feed the stream consumer, whose mutations feed the queue's. */
+/**
+ * The handlers in turn: ingest's records feed the stream consumer, whose mutations feed the queue's, whose messages
+ * the poller sends on.
+ */
 async function measureHandlers(
   wal: LocalWal,
   template: CfnTemplate,
@@ -347,7 +359,11 @@ async function measureHandlers(
   const queueFn = { wal, fn: functions.queueConsumer, bundles };
   const queueConsumer = await measureFunction('queueConsumer', queued, queueFn);
   await checkApplied(wal, MUTATIONS * 2);
-  return [ingest, streamConsumer, queueConsumer];
+  progress(`memory: waiting room poller, one scheduled run sending ${MUTATIONS} due messages`);
+  await parkDueMessages(wal, queued);
+  const pollerFn = { wal, fn: functions.waitingRoomPoller, bundles };
+  const poller = await measureFunction('waitingRoomPoller', [pollerEvent(wal)], pollerFn);
+  return [ingest, streamConsumer, queueConsumer, poller];
 }
 
 async function measureMemory(progress: (step: string) => void): Promise<MemoryFigures[]> {
@@ -369,10 +385,10 @@ async function measureMemory(progress: (step: string) => void): Promise<MemoryFi
 
 function table(figures: readonly MemoryFigures[]): string[] {
   const header =
-    'function         events  peak RSS  baseline  ratio  heap used  configured  headroom  load ms  1st event ms';
+    'function           events  peak RSS  baseline  ratio  heap used  configured  headroom  load ms  1st event ms';
   const rows = figures.map((figure) =>
     [
-      figure.function.padEnd(16),
+      figure.function.padEnd(18),
       String(figure.invocations).padStart(6),
       `${figure.peakRssMb.toFixed(0)} MB`.padStart(9),
       `${figure.baselinePeakRssMb.toFixed(0)} MB`.padStart(9),

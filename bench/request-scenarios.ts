@@ -1,26 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
-import type {
-  APIGatewayProxyEventV2,
-  KinesisStreamBatchResponse,
-  KinesisStreamEvent,
-  SQSBatchResponse,
-  SQSEvent,
-} from 'aws-lambda';
-import { consumeQueueBatch } from '#lambdas/queue-consumer/consume-queue';
-import { createSqsClient } from '#lambdas/shared/clients';
+import type { APIGatewayProxyEventV2, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import type { JsonBodyEvent } from '#lambdas/shared/http/json-body';
 import { consumeStreamBatch } from '#lambdas/shared/stream-batch';
-import { KinesisEventSource } from '#src/local/event-sources/kinesis-event-source';
-import { SqsEventSource } from '#src/local/event-sources/sqs-event-source';
+import { type InvokeKinesisHandler, KinesisEventSource } from '#src/local/event-sources/kinesis-event-source';
 import { close, listen } from '#src/local/http-server';
 import { createApiServer } from '#src/local/runtime/api-server';
-import { queueUrl, streamRecords } from '#test/support/local-wal-harness';
 import {
   BENCH_NAMESPACE,
-  BENCH_TARGET,
   BenchScenarioError,
   type CountedWal,
   captureStdout,
@@ -48,7 +36,7 @@ const KB = 1024;
 const API_METERING_BYTES = 512 * KB;
 
 /** Collects invocations, their times and their log output while a scenario runs. */
-class PhaseRecorder {
+export class PhaseRecorder {
   invocations = 0;
   logBytes = 0;
   logLines = 0;
@@ -94,7 +82,7 @@ export function mutationOf1Kb(index: number): { payload: { id: string; data: str
 }
 
 /** Serves the template's routes with the ingest handler running here, as API Gateway would call it. */
-async function withIngestApi<T>(
+export async function withIngestApi<T>(
   counted: CountedWal,
   recorder: PhaseRecorder,
   use: (apiUrl: string) => Promise<T>,
@@ -113,7 +101,7 @@ async function withIngestApi<T>(
   }
 }
 
-async function post(url: string, body: unknown): Promise<number> {
+export async function post(url: string, body: unknown): Promise<number> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -124,7 +112,7 @@ async function post(url: string, body: unknown): Promise<number> {
 }
 
 /** Steady state: the namespace config is in the cache before a scenario starts (see `configReadsToWarm`). */
-async function warmConfig(counted: CountedWal): Promise<void> {
+export async function warmConfig(counted: CountedWal): Promise<void> {
   await counted.ingest.deps.namespaces.get(BENCH_NAMESPACE);
   await counted.delivery.deps.namespaces.get(BENCH_NAMESPACE);
 }
@@ -159,7 +147,38 @@ export async function ingestBatch(counted: CountedWal, batches: number): Promise
   return answered ? recorder.finish(batches * 100) : undefined;
 }
 
-/** The stream consumer on everything ingested so far, in the template's batches (100), to the target. */
+/** The stream reader of a counted WAL: a later `consume` goes on where the last one stopped, as Lambda's poller does. */
+interface StreamReader {
+  readonly source: KinesisEventSource;
+  onEvent: InvokeKinesisHandler | undefined;
+}
+
+const streamReaders = new WeakMap<CountedWal, StreamReader>();
+
+function streamReaderOf(counted: CountedWal): StreamReader {
+  const existing = streamReaders.get(counted);
+  if (existing) return existing;
+  const mapping = counted.wal.wiring.kinesisMappings[0];
+  if (!mapping) throw new BenchScenarioError('the template has no Kinesis event source mapping');
+  const reader: StreamReader = {
+    // Lambda's poller reads the stream (GetRecords is not billed per request; the bytes are): not counted.
+    source: new KinesisEventSource(
+      counted.wal.clients.kinesis,
+      mapping.settings,
+      (event) => {
+        if (!reader.onEvent)
+          throw new BenchScenarioError('a stream batch arrived outside a consume scenario');
+        return reader.onEvent(event);
+      },
+      undefined,
+    ),
+    onEvent: undefined,
+  };
+  streamReaders.set(counted, reader);
+  return reader;
+}
+
+/** The stream consumer on everything ingested since the last call, in the template's batches (100). */
 export async function consume(counted: CountedWal): Promise<Phase> {
   await warmConfig(counted);
   const recorder = new PhaseRecorder(counted);
@@ -167,65 +186,23 @@ export async function consume(counted: CountedWal): Promise<Phase> {
   const handler = middy<KinesisStreamEvent, KinesisStreamBatchResponse>()
     .use(injectLambdaContext(deps.logger, { resetKeys: true }))
     .handler((event) => consumeStreamBatch(deps, event));
-  const mapping = counted.wal.wiring.kinesisMappings[0];
-  if (!mapping) throw new BenchScenarioError('the template has no Kinesis event source mapping');
+  const reader = streamReaderOf(counted);
   let mutations = 0;
-  // Lambda's poller reads the stream (GetRecords is not billed per request; the bytes are): not counted.
-  const source = new KinesisEventSource(
-    counted.wal.clients.kinesis,
-    mapping.settings,
-    (event) => {
-      mutations += event.Records.length;
-      for (const record of event.Records) {
-        recorder.retrievedBytes +=
-          Buffer.from(record.kinesis.data, 'base64').byteLength +
-          Buffer.byteLength(record.kinesis.partitionKey);
-      }
-      return recorder.invoke(() => handler(event, lambdaContext(streamFn)));
-    },
-    undefined,
-  );
-  while ((await source.pollOnce()) > 0 || source.hasPendingRecords()) {
-    // Each round hands over one batch per shard.
+  reader.onEvent = (event) => {
+    mutations += event.Records.length;
+    for (const record of event.Records) {
+      recorder.retrievedBytes +=
+        Buffer.from(record.kinesis.data, 'base64').byteLength +
+        Buffer.byteLength(record.kinesis.partitionKey);
+    }
+    return recorder.invoke(() => handler(event, lambdaContext(streamFn)));
+  };
+  try {
+    while ((await reader.source.pollOnce()) > 0 || reader.source.hasPendingRecords()) {
+      // Each round hands over one batch per shard.
+    }
+  } finally {
+    reader.onEvent = undefined;
   }
   return recorder.finish(mutations);
-}
-
-/**
- * One hop of a long delay: `count` delivery messages due in a day wait on the delay queue; the queue consumer
- * (Lambda's poller: a receive of up to 10, the invocation, a batch delete) sends each on for another 900 s.
- */
-export async function delayHop(counted: CountedWal, count: number): Promise<Phase> {
-  const [record] = await streamRecords(counted.wal);
-  if (!record) throw new BenchScenarioError('the stream is empty: run the ingest scenarios first');
-  const envelope = JSON.parse(record.data) as Record<string, unknown>;
-  const delayQueue = queueUrl(counted.wal, 'DelayQueue');
-  const message = {
-    kind: 'deliver',
-    mutation: { envelope, sequence: record.sequence },
-    target: BENCH_TARGET,
-    notBefore: Date.now() + 86_400_000,
-  };
-  for (let index = 0; index < count; index++) {
-    await counted.wal.clients.sqs.send(
-      new SendMessageCommand({ QueueUrl: delayQueue, MessageBody: JSON.stringify(message) }),
-    );
-  }
-  await warmConfig(counted);
-  const recorder = new PhaseRecorder(counted);
-  const { deps, queueFn } = counted.delivery;
-  const handler = middy<SQSEvent, SQSBatchResponse>()
-    .use(injectLambdaContext(deps.logger, { resetKeys: true }))
-    .handler((event) => consumeQueueBatch(deps, event));
-  const mapping = counted.wal.wiring.sqsMappings.find(
-    (candidate) => candidate.settings.queueUrl === delayQueue,
-  );
-  if (!mapping) throw new BenchScenarioError('the template has no event source mapping on the delay queue');
-  // The poller's receives and deletes are billed SQS requests: its client is counted too.
-  const poller = new SqsEventSource(counted.counter.attach(createSqsClient()), mapping.settings, (event) =>
-    recorder.invoke(() => handler(event, lambdaContext(queueFn))),
-  );
-  // One receive of up to 10 (count <= the batch size): a further, empty receive is the idle polling's.
-  await poller.pollOnce();
-  return recorder.finish(count);
 }

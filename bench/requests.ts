@@ -1,6 +1,7 @@
 import { type CountedWal, startCountedWal } from './counted-wal';
+import { type DelayFigures, delayThroughWaitingRoom } from './delay-scenario';
 import type { RequestCounts } from './request-counter';
-import { consume, delayHop, ingestBatch, ingestSingle, type Phase } from './request-scenarios';
+import { consume, ingestBatch, ingestSingle, type Phase } from './request-scenarios';
 import { type BenchSection, ratio } from './section';
 
 /**
@@ -12,18 +13,22 @@ import { type BenchSection, ratio } from './section';
 const REQUEST_TARGETS = { single: 2, batch: 1.1, consume: 1.03 } as const;
 const SINGLE_MUTATIONS = 300;
 const BATCHES = 3;
-const HOP_MESSAGES = 10;
+/** Delayed mutations per delay: 25 per shard of the due minute, so a page holds several. */
+const DELAYED_MUTATIONS = 100;
+export const DELAYS = { oneHour: 3_600, oneDay: 86_400 } as const;
 
 export interface RequestFigures {
   readonly single: Phase;
   /** Undefined while the batch endpoint is not there (404). */
   readonly batch: Phase | undefined;
   readonly consume: Phase;
-  readonly hop: Phase;
+  /** Long delays through the waiting room, by name. */
+  readonly delays: Readonly<Record<keyof typeof DELAYS, DelayFigures>>;
   /** GetParameter calls a cold container makes for the namespace before its cache serves it. */
   readonly coldConfigReads: number;
   readonly configMaxAgeSeconds: number;
   readonly ledgerTable: string;
+  readonly waitingRoomTable: string;
 }
 
 let measured: Promise<RequestFigures> | undefined;
@@ -45,16 +50,19 @@ async function runScenarios(progress: (step: string) => void): Promise<RequestFi
     const batch = await ingestBatch(counted, BATCHES);
     progress('requests: the stream consumer on every record, in batches of 100');
     const consumed = await consume(counted);
-    progress(`requests: one delay hop of ${HOP_MESSAGES} messages through the queue consumer`);
-    const hop = await delayHop(counted, HOP_MESSAGES);
+    progress(`requests: ${DELAYED_MUTATIONS} mutations delayed 1 hour through the waiting room`);
+    const oneHour = await delayThroughWaitingRoom(counted, DELAYED_MUTATIONS, DELAYS.oneHour);
+    progress(`requests: ${DELAYED_MUTATIONS} mutations delayed 1 day through the waiting room`);
+    const oneDay = await delayThroughWaitingRoom(counted, DELAYED_MUTATIONS, DELAYS.oneDay);
     return {
       single,
       batch,
       consume: consumed,
-      hop,
+      delays: { oneHour, oneDay },
       coldConfigReads,
       configMaxAgeSeconds: Number(counted.ingest.fn.environment.CONFIG_MAX_AGE_SECONDS ?? 60),
       ledgerTable: counted.ledgerTable,
+      waitingRoomTable: counted.delivery.deps.waitingRoom.tableName,
     };
   } finally {
     await counted.stop();
@@ -118,6 +126,39 @@ function consumeFigures(phase: Phase, ledgerTable: string) {
   };
 }
 
+/** A delay's requests: per delayed mutation in each step, and per poller run over a minute with nothing due. */
+function delayRequestFigures(delay: DelayFigures) {
+  const step = (phase: Phase) => ({
+    byOperation: perMutation(phase),
+    invocations: round(phase.invocations / phase.mutations),
+  });
+  return {
+    delaySeconds: delay.delaySeconds,
+    delayedMutations: delay.park.mutations,
+    parkByStreamConsumer: step(delay.park),
+    pollerRunThatSentThem: step(delay.pollSend),
+    pollerRunPerMinute: { byOperation: delay.pollEmpty.counts.requests, invocations: 1 },
+    deliveryByQueueConsumer: step(delay.deliver),
+    itemStorageBytes: Math.round(delay.itemStorageBytes),
+  };
+}
+
+function delayRows(name: string, delay: DelayFigures): string[] {
+  const figures = delayRequestFigures(delay);
+  const operations = (label: string, byOperation: Record<string, number>) =>
+    Object.entries(byOperation).map(([key, value]) => row(`    ${label} ${key}`, value, '', ''));
+  return [
+    row(`delay ${name}: per delayed mutation`, '', '', ''),
+    ...operations('park:', figures.parkByStreamConsumer.byOperation),
+    ...operations('poll:', figures.pollerRunThatSentThem.byOperation),
+    row('    poll: invocations', figures.pollerRunThatSentThem.invocations, '', ''),
+    ...operations('deliver:', figures.deliveryByQueueConsumer.byOperation),
+    row('    deliver: invocations', figures.deliveryByQueueConsumer.invocations, '', ''),
+    row(`delay ${name}: per poller run, nothing due`, '', '', ''),
+    ...operations('', figures.pollerRunPerMinute.byOperation),
+  ];
+}
+
 function round(value: number): number {
   return Math.round(value * 10_000) / 10_000;
 }
@@ -159,6 +200,7 @@ function table(figures: RequestFigures): string[] {
   lines.push(row('log bytes per mutation: ingest single', single.logBytesPerMutation, '', ''));
   if (batch) lines.push(row('log bytes per mutation: ingest batch', batch.logBytesPerMutation, '', ''));
   lines.push(row('log bytes per mutation: consume', consumed.logBytesPerMutation, '', ''));
+  lines.push(...delayRows('1 hour', figures.delays.oneHour), ...delayRows('1 day', figures.delays.oneDay));
   lines.push(
     `config: a cold container reads SSM ${figures.coldConfigReads}x per namespace, then every ` +
       `${figures.configMaxAgeSeconds} s: per mutation ${figures.coldConfigReads}/(${figures.configMaxAgeSeconds} s x mutations/s per container)`,
@@ -192,6 +234,10 @@ export const requestSection: BenchSection = {
         },
         consume: {
           requestsPerMutation: { ...target(consumed.total, REQUEST_TARGETS.consume), breakdown: consumed },
+        },
+        delay: {
+          oneHour: delayRequestFigures(figures.delays.oneHour),
+          oneDay: delayRequestFigures(figures.delays.oneDay),
         },
       },
     };

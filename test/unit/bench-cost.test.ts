@@ -9,15 +9,17 @@ import {
   costPerMillion,
   costPerMonth,
   delayUsage,
+  gbMonthsPerDay,
   gbSeconds,
   loadPrices,
   PRICE_NAMES,
   type Price,
   type PriceList,
   PriceListError,
+  storedDays,
   total,
   type UsageLine,
-  waitsFor,
+  type WaitingRoomDelay,
 } from '#bench/cost-model';
 import { RequestCounter } from '#bench/request-counter';
 import { invocationsPerMonth } from '#bench/stack-facts';
@@ -99,28 +101,36 @@ describe('cost model arithmetic', () => {
     expect(total(costPerMillion(usage, list))).toBeCloseTo(0.66667, 4);
   });
 
-  it('counts 900 s waits for a delay: 4 for an hour, 96 for a day', () => {
-    // GIVEN a mechanism whose waits each cost one SQS request, and one fixed request per delayed mutation
-    const mechanism = {
-      waitSeconds: 900,
+  it('prices a waiting-room delay: per-mutation lines, a share of the poller runs, storage by days stored', () => {
+    // GIVEN $1 per unit, 1 write unit per delayed mutation, 10 read units per poller run shared by 1,440 runs over
+    // 1,440,000 delayed mutations a day (0.001 run each), and 1 GB-month per stored day
+    const model: WaitingRoomDelay = {
       perDelayedMutation: [
-        {
-          service: 'DynamoDB',
-          item: 'fixed',
-          quantity: 1,
-          price: 'dynamodbWriteRequestUnit' as const,
-          overhead: true,
-        },
+        { service: 'DynamoDB', item: 'park', quantity: 1, price: 'dynamodbWriteRequestUnit', overhead: true },
       ],
-      perWait: [
-        { service: 'SQS', item: 'hop', quantity: 1, price: 'sqsStandardRequest' as const, overhead: true },
+      perPollerRun: [
+        { service: 'DynamoDB', item: 'run', quantity: 10, price: 'dynamodbReadRequestUnit', overhead: true },
       ],
+      pollerRunsPerDay: 1_440,
+      delayedMutationsPerDay: 1_440_000,
+      perStoredDay: [
+        { service: 'DynamoDB', item: 'stored', quantity: 1, price: 'dynamodbStorageGbMonth', overhead: true },
+      ],
+      retentionAfterDueDays: 7,
     };
-    // WHEN/THEN a day is 96 waits ($96 + $1 per million at $1/M), an hour 4, a second 1
-    expect(waitsFor(86_400, 900)).toBe(96);
-    expect(waitsFor(3_600, 900)).toBe(4);
-    expect(waitsFor(1, 900)).toBe(1);
-    expect(total(costPerMillion(delayUsage(mechanism, 86_400), prices()))).toBeCloseTo(97, 10);
+    // WHEN a day and an hour are priced per million
+    const day = costPerMillion(delayUsage(model, 86_400), prices());
+    const hour = costPerMillion(delayUsage(model, 3_600), prices());
+    // THEN the day is $1 + $0.01 + 8 days stored ($8), the hour stores 7 days and an hour; the delay changes only storage
+    expect(total(day)).toBeCloseTo(1 + 0.01 + 8, 10);
+    expect(total(hour)).toBeCloseTo(1 + 0.01 + 7 + 1 / 24, 10);
+    expect(storedDays(86_400, 7)).toBe(8);
+  });
+
+  it('stores a GB for a day as a 730-hour month share', () => {
+    // GIVEN/WHEN/THEN 1 GiB for a day is 24/730 GB-month; 2 KB for a day is 2048 / 1024^3 of that
+    expect(gbMonthsPerDay(1024 ** 3)).toBeCloseTo(24 / 730, 12);
+    expect(gbMonthsPerDay(2048)).toBeCloseTo((2048 / 1024 ** 3) * (24 / 730), 18);
   });
 
   it('prices fixed lines per month', () => {
