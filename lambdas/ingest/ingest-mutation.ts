@@ -384,7 +384,8 @@ async function writeCommit(
 
 /** This attempt's entry is committed: SUCCESS with its own sequence. */
 function answerCommitted(deps: IngestDependencies, entry: CommitRecord, envelope: Envelope): MutationAnswer {
-  deps.logger.info('Mutation committed', {
+  // Per-mutation lines are DEBUG: at INFO they would cost about as much as the commit (CloudWatch Logs per GB).
+  deps.logger.debug('Mutation committed', {
     namespace: envelope.namespace,
     id: entry.id,
     sequence: entry.sequence,

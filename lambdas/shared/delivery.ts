@@ -50,7 +50,7 @@ export async function routeCommitted(deps: DeliveryDependencies, mutation: Logge
     if (due > deps.now()) {
       const queue = deliveryQueues(deps, config).delay;
       await sendToQueue(deps, queue, { kind: 'deliver', mutation, target, notBefore: due }, due);
-      deps.logger.info('Mutation delayed', {
+      deps.logger.debug('Mutation delayed', {
         namespace: envelope.namespace,
         id: envelope.id,
         target,
@@ -109,7 +109,7 @@ export async function deliverToTarget(deps: DeliveryDependencies, delivery: Targ
       retentionDays: config.retentionDays,
     });
     crashPoint('after-target-write');
-    deps.logger.info(OUTCOME_LOG_MESSAGES[outcome], context);
+    deps.logger.debug(OUTCOME_LOG_MESSAGES[outcome], context);
   } catch (error) {
     const failure: RetryMessage = {
       kind: 'retry',

@@ -72,6 +72,8 @@ export async function consumeStreamBatch(
   if (event.Records.length > 0 && errors.size === event.Records.length) {
     throw new StreamBatchFailedError(errors.size, { cause: errors.values().next().value });
   }
+  // One INFO line per batch; each mutation's path is logged at DEBUG (stage setting logLevel).
+  deps.logger.info('Stream batch handled', { records: event.Records.length, failed: errors.size });
   crashPoint('before-batch-response');
   // In stream order: Lambda resumes from the lowest failed sequence number.
   return {
@@ -111,7 +113,7 @@ async function handleRecord(
   const context = { namespace: decoded.namespace, id: decoded.id, sequence };
   switch (commitStateOf(entry, decoded.id, sequence)) {
     case 'committed':
-      deps.logger.info('Mutation routed', context);
+      deps.logger.debug('Mutation routed', context);
       await routeCommitted(deps, mutation);
       return;
     case 'duplicate':
