@@ -196,9 +196,9 @@ describe('Lambda functions', () => {
     queueConsumer: stack.consumers.queueConsumer,
   });
 
-  test('there are exactly three, none of them named', () => {
-    // THEN three functions are created, none with a FunctionName
-    template.resourceCountIs('AWS::Lambda::Function', 3);
+  test('there are exactly four, none of them named', () => {
+    // THEN ingest, the two consumers and the waiting-room poller, none with a FunctionName
+    template.resourceCountIs('AWS::Lambda::Function', 4);
     template.allResourcesProperties('AWS::Lambda::Function', { FunctionName: Match.absent() });
   });
 
@@ -253,7 +253,7 @@ describe('Lambda functions', () => {
     // GIVEN each consumer with its service name
     ['streamConsumer', 'wal-stream-consumer'],
     ['queueConsumer', 'wal-queue-consumer'],
-  ])('%s gets the ledger, queues, commit timeout and config max age', (name, service) => {
+  ])('%s gets the ledger, queues, waiting room, commit timeout and config max age', (name, service) => {
     // THEN its environment holds exactly these variables
     const fn = functions()[name] as WalFunction;
     expect(propertiesOf(fn.handler).Environment).toEqual({
@@ -267,6 +267,7 @@ describe('Lambda functions', () => {
         [ENV.delayQueueUrl]: { Ref: logicalIdOf(stack.queues.delayQueue) },
         [ENV.retryQueueUrl]: { Ref: logicalIdOf(stack.queues.retryQueue) },
         [ENV.deadLetterQueueUrl]: { Ref: logicalIdOf(stack.queues.deadLetterQueue) },
+        [ENV.waitingRoomTableName]: { Ref: logicalIdOf(stack.waitingRoom.table) },
         [ENV.commitTimeoutSeconds]: '45',
         [ENV.configMaxAgeSeconds]: '60',
         WAL_SDK_MAX_ATTEMPTS: '3',
@@ -464,9 +465,9 @@ describe('provisioned target table', () => {
     expect(resources[logicalIdOf(table)]).toMatchObject({ DeletionPolicy: 'Delete' });
   });
 
-  test('only the ledger and the provisioned target are created (the existing table is imported)', () => {
-    // THEN two tables are created, neither with a fixed name
-    template.resourceCountIs('AWS::DynamoDB::Table', 2);
+  test('only the ledger, the waiting room and the provisioned target are created (the existing one is imported)', () => {
+    // THEN three tables are created, none with a fixed name
+    template.resourceCountIs('AWS::DynamoDB::Table', 3);
     template.allResourcesProperties('AWS::DynamoDB::Table', { TableName: Match.absent() });
   });
 });
@@ -501,13 +502,15 @@ describe('IAM', () => {
   test.each(
     // GIVEN each consumer
     ['streamConsumer', 'queueConsumer'] as const,
-  )('the %s may write exactly the configured target tables and the ledger', (name) => {
-    // THEN its DynamoDB permissions cover exactly the ledger (no index), the existing target and the tables
-    // the namespace stacks provision (by their name prefix: one ARN however many there are)
+  )('the %s may write exactly the configured target tables, the ledger and the waiting room', (name) => {
+    // THEN its DynamoDB permissions cover exactly the ledger (no index), the waiting room (long waits), the
+    // existing target and the tables the namespace stacks provision (by their name prefix: one ARN however many)
     const ledger = logicalIdOf(stack.storage.ledger);
+    const waitingRoom = logicalIdOf(stack.waitingRoom.table);
     expect([...new Set(dynamoDbResources(stack.consumers[name]))].sort()).toEqual(
       [
         `<GetAtt:${ledger}.Arn>`,
+        `<GetAtt:${waitingRoom}.Arn>`,
         'arn:<Ref:AWS::Partition>:dynamodb:eu-west-1:111111111111:table/ServerlessWal-test-Namespaces*',
         'arn:<Ref:AWS::Partition>:dynamodb:eu-west-1:111111111111:table/existing-profiles',
       ].sort(),
