@@ -89,8 +89,8 @@ async function startWal(log: FunctionLog): Promise<LocalWal> {
     stackName,
     template,
     repoRoot: REPO_ROOT,
-    // INFO: the commit, delay and apply lines are what the figures are read from.
-    overrideEnv: { POWERTOOLS_LOG_LEVEL: 'INFO' },
+    // DEBUG (the local stage's level): the per-mutation commit, delay and apply lines the figures are read from.
+    overrideEnv: { POWERTOOLS_LOG_LEVEL: 'DEBUG' },
     functionOutput: log.feed,
   });
 }
