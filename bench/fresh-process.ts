@@ -19,7 +19,7 @@ export interface FreshProcessFigures {
   /** Load plus every invocation. */
   readonly totalMs: number;
   readonly rssAfterLoadMb: number;
-  /** The process's peak resident set (the kernel's maxrss): what Lambda's memory limit is held against. */
+  /** The process's peak resident set (sampled every 5 ms): what Lambda's memory limit is held against. */
   readonly peakRssMb: number;
   /** The largest V8 heap in use, sampled every 5 ms and after each invocation. */
   readonly peakHeapUsedMb: number;
