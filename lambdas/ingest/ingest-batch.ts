@@ -52,7 +52,7 @@ const RETRYABLE_ENTRY_ERRORS: ReadonlySet<string> = new Set([
 ]);
 
 /** Kinesis refused one entry of a PutRecords call (its ErrorCode), or answered no result for it. */
-export class PutRecordsEntryRefusedError extends Error {
+class PutRecordsEntryRefusedError extends Error {
   constructor(
     readonly errorCode: string | undefined,
     readonly errorMessage: string | undefined,

@@ -34,7 +34,7 @@ export class StreamBatchFailedError extends Error {
 }
 
 /** A record was not handled because an earlier record of its partition key failed in this batch. */
-export class KeyLaneStoppedError extends Error {
+class KeyLaneStoppedError extends Error {
   constructor(
     readonly partitionKey: string,
     options?: { cause?: unknown },
