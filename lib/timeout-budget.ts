@@ -1,4 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
+import { CALLS_AFTER_PREPARE, maxResendBackoffMs, resendFits } from '#lambdas/ingest/batch-timing';
 import { type SdkBudget, worstCaseBackoffMs, worstCaseCallMs } from '#lambdas/shared/sdk-budget';
 
 /**
@@ -85,7 +86,34 @@ export function ingestSdkBudget(timeout: Duration): SdkBudget {
     Duration.millis(Math.max(0, pathMs) / INGEST_WORST_PATH_CALLS),
   );
   checkPath('the ingest Lambda', budget, INGEST_WORST_PATH_CALLS, pathMs);
+  checkBatchPath(timeout, budget);
   return budget;
+}
+
+/**
+ * The batch endpoint's path: the namespace config, PutRecords, then per mutation (all at once) the calls
+ * after its prepare; so as deep as a single mutation's, plus the rounds that resend refused entries. A
+ * round runs only when it and the calls after it fit in the time left (lambdas/ingest/batch-timing.ts), so
+ * the resends cannot break the nesting; this checks that the depth without them is a single mutation's,
+ * and that with the config cached and a quick first PutRecords, at least the first resend fits (else the
+ * batch could never resend at this timeout).
+ */
+export function checkBatchPath(timeout: Duration, budget: SdkBudget): void {
+  const callsWithoutResends = 2 + CALLS_AFTER_PREPARE;
+  if (callsWithoutResends > INGEST_WORST_PATH_CALLS) {
+    throw new TimeoutsDoNotNestError(
+      'the batch endpoint',
+      `its path makes ${callsWithoutResends} SDK calls before any resend, more than a single mutation's ` +
+        `${INGEST_WORST_PATH_CALLS}`,
+    );
+  }
+  if (!resendFits(timeout.toMilliseconds(), maxResendBackoffMs(0), worstCaseCallMs(budget))) {
+    throw new TimeoutsDoNotNestError(
+      'the batch endpoint',
+      `an ingest timeout of ${timeout.toMilliseconds()} ms leaves no time for one PutRecords resend and the ` +
+        `${CALLS_AFTER_PREPARE} calls after it (${worstCaseCallMs(budget)} ms each at worst): raise the timeout`,
+    );
+  }
 }
 
 /** The SDK budget of a consumer Lambda: one call takes at most a quarter of its timeout. */

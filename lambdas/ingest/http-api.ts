@@ -1,11 +1,12 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { type JsonBodyEvent, jsonBody } from '#lambdas/shared/http/json-body';
 import { jsonResponse, ProblemError } from '#lambdas/shared/http/problem';
 import { ROUTES, routeKey } from '#lambdas/shared/http/routes';
+import { sdkBudgetFromEnvironment, worstCaseCallMs } from '#lambdas/shared/sdk-budget';
 import { getMutation } from './get-mutation';
-import { ingestBatch, MAX_BATCH_BODY_BYTES } from './ingest-batch';
+import { type BatchClock, ingestBatch, MAX_BATCH_BODY_BYTES } from './ingest-batch';
 import { type IngestDependencies, ingestMutation } from './ingest-mutation';
 import { problemResponses } from './problem-responses';
 
@@ -20,6 +21,8 @@ const HEALTH = routeKey(ROUTES.health);
  * the route.
  */
 export function createHttpHandler(deps: IngestDependencies) {
+  // The worst case of one SDK call under the budget the stack gave the function (its clients use it).
+  const sdkCallMs = worstCaseCallMs(sdkBudgetFromEnvironment());
   return middy<JsonBodyEvent, APIGatewayProxyStructuredResultV2>()
     .use(injectLambdaContext(deps.logger, { resetKeys: true }))
     .use(problemResponses(deps.logger))
@@ -29,12 +32,19 @@ export function createHttpHandler(deps: IngestDependencies) {
         [{ route: ROUTES.mutateBatch, bytes: MAX_BATCH_BODY_BYTES }],
       ),
     )
-    .handler((event) => serveRoute(deps, event));
+    .handler((event, context) => serveRoute(deps, event, batchClock(context, sdkCallMs)));
+}
+
+/** The batch's clock from the Lambda context; none when the context cannot tell the time left. */
+function batchClock(context: Context, sdkCallMs: number): BatchClock | undefined {
+  if (typeof context.getRemainingTimeInMillis !== 'function') return undefined;
+  return { remainingMs: () => context.getRemainingTimeInMillis(), sdkCallMs };
 }
 
 async function serveRoute(
   deps: IngestDependencies,
   event: JsonBodyEvent,
+  clock: BatchClock | undefined,
 ): Promise<APIGatewayProxyStructuredResultV2> {
   switch (event.routeKey) {
     case HEALTH:
@@ -49,7 +59,7 @@ async function serveRoute(
       const namespace = event.pathParameters?.namespace ?? '';
       const idempotencyKey = event.headers?.['idempotency-key'];
       // 200 whatever each mutation's answer: every result carries its own status (docs/decisions.md).
-      return jsonResponse(200, await ingestBatch(deps, namespace, event.body, idempotencyKey));
+      return jsonResponse(200, await ingestBatch(deps, namespace, event.body, idempotencyKey, clock));
     }
     case GET_MUTATION: {
       const { namespace = '', id = '' } = event.pathParameters ?? {};

@@ -1,8 +1,15 @@
-import { PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  PutRecordsCommand,
+  type PutRecordsRequestEntry,
+  type PutRecordsResultEntry,
+} from '@aws-sdk/client-kinesis';
 import { badRequest } from '#lambdas/shared/http/problem';
 import { mapBounded } from '#lambdas/shared/map-bounded';
 import { isPlainObject } from '#lambdas/shared/storable-json';
+import { ANSWER_RESERVE_MS, MAX_PUT_RECORDS_RESENDS, resendBackoffMs, resendFits } from './batch-timing';
 import {
+  durabilityProblem,
   finishMutation,
   type IngestDependencies,
   type MutationAnswer,
@@ -17,8 +24,9 @@ import { toProblem } from './problem-responses';
 /**
  * The batch endpoint (`POST /v1/namespaces/{ns}/mutations:batch`): each mutation gets the single
  * endpoint's validation, idempotency and FAIL/UNKNOWN rules (the same functions of ingest-mutation.ts);
- * only the AWS calls are shared: one namespace-config read, one PutRecords, then one conditional
- * PutItem per mutation. Decisions and limits: docs/decisions.md, "Batch endpoint".
+ * only the AWS calls are shared: one namespace-config read, one PutRecords (plus resends of the entries it
+ * refused for throughput), then one conditional PutItem per mutation, all at once. Decisions and limits:
+ * docs/decisions.md, "Batch endpoint".
  */
 
 /** Mutations per batch request. */
@@ -34,8 +42,38 @@ export const MAX_BATCH_BODY_BYTES = 4 * 1024 * 1024;
 const PUT_RECORDS_MAX_RECORDS = 500;
 const PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024;
 
-/** Commits (and the reads a refused commit needs) in flight at once: fast, without a burst of 100. */
-const COMMIT_CONCURRENCY = 10;
+/** Mutations validated at once (a refused retry may read the ledger); commits all run at once. */
+const PLAN_CONCURRENCY = 10;
+
+/** PutRecords entry errors the SDK would retry for a PutRecord: resent, the others fail at once. */
+const RETRYABLE_ENTRY_ERRORS: ReadonlySet<string> = new Set([
+  'ProvisionedThroughputExceededException',
+  'InternalFailure',
+]);
+
+/** Kinesis refused one entry of a PutRecords call (its ErrorCode), or answered no result for it. */
+class PutRecordsEntryRefusedError extends Error {
+  constructor(
+    readonly errorCode: string | undefined,
+    readonly errorMessage: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `PutRecords refused the record: ${errorCode ?? 'no result'} ${errorMessage ?? ''}`.trim() +
+        '. The mutation takes the failed-prepare path; retry it with the same idempotency key.',
+      options,
+    );
+    this.name = 'PutRecordsEntryRefusedError';
+  }
+}
+
+/** What a batch knows of its invocation (the handler's Lambda context); without it, no deadline applies. */
+export interface BatchClock {
+  /** Milliseconds before the Lambda times out (the context's `getRemainingTimeInMillis`). */
+  readonly remainingMs: () => number;
+  /** The longest one SDK call may take under the function's budget (`worstCaseCallMs`). */
+  readonly sdkCallMs: number;
+}
 
 /** One mutation's answer in a batch: the single endpoint's 200 body, or its problem document. */
 export type BatchResult =
@@ -53,11 +91,12 @@ export async function ingestBatch(
   namespace: string,
   body: unknown,
   headerIdempotencyKey: string | undefined,
+  clock?: BatchClock,
 ): Promise<BatchAnswer> {
   const mutations = parseBatch(body, headerIdempotencyKey);
   const config = await deps.namespaces.get(namespace);
   const duplicates = laterDuplicates(mutations);
-  const slots = await mapBounded(mutations, COMMIT_CONCURRENCY, async (mutation, index): Promise<Slot> => {
+  const slots = await mapBounded(mutations, PLAN_CONCURRENCY, async (mutation, index): Promise<Slot> => {
     const duplicate = duplicates.get(index);
     if (duplicate !== undefined) return { result: problemResult(deps, duplicateKeyProblem(duplicate)) };
     try {
@@ -70,21 +109,64 @@ export async function ingestBatch(
   const pending = slots.flatMap((slot, index) =>
     'planned' in slot ? [{ index, planned: slot.planned }] : [],
   );
-  const outcomes = await prepareBatch(
+  const finished = await finishAll(
     deps,
     pending.map(({ planned }) => planned),
-  );
-  const finished = await mapBounded(pending, COMMIT_CONCURRENCY, ({ planned }, position) =>
-    finishMutation(deps, planned, outcomes[position] as PrepareOutcome).then(
-      successResult,
-      (error: unknown) => problemResult(deps, error),
-    ),
+    clock,
   );
   const results = slots.map((slot) => ('result' in slot ? slot.result : undefined));
   pending.forEach(({ index }, position) => {
     results[index] = finished[position];
   });
   return { results: results as BatchResult[] };
+}
+
+/**
+ * Prepares and commits the planned mutations, every commit at once: a batch takes the time of one
+ * mutation, not of rounds of them. With a clock, a mutation not finished shortly before the Lambda times
+ * out answers UNKNOWN with its id, so a keyless one still learns the key to retry with.
+ */
+async function finishAll(
+  deps: IngestDependencies,
+  planned: readonly PlannedMutation[],
+  clock: BatchClock | undefined,
+): Promise<BatchResult[]> {
+  const prepared = prepareBatch(deps, planned, clock);
+  const finishing = planned.map((mutation, position) =>
+    prepared
+      .then((outcomes) => finishMutation(deps, mutation, outcomes[position] as PrepareOutcome))
+      .then(successResult, (error: unknown) => problemResult(deps, error)),
+  );
+  if (!clock) return Promise.all(finishing);
+  const deadline = new AbortController();
+  // Resolves true at the deadline, false once the batch has answered (the timer is cancelled).
+  const timeUp = sleep(Math.max(0, clock.remainingMs() - ANSWER_RESERVE_MS), true, {
+    signal: deadline.signal,
+  }).catch(() => false);
+  const unfinished = (mutation: PlannedMutation) =>
+    timeUp.then((up) =>
+      up ? problemResult(deps, deadlineProblem(mutation)) : new Promise<BatchResult>(() => {}),
+    );
+  try {
+    return await Promise.all(
+      finishing.map((result, position) =>
+        Promise.race([result, unfinished(planned[position] as PlannedMutation)]),
+      ),
+    );
+  } finally {
+    deadline.abort();
+  }
+}
+
+/** A mutation still unfinished when the batch must answer: it may commit yet, so UNKNOWN, with its id. */
+function deadlineProblem({ envelope }: PlannedMutation) {
+  return durabilityProblem(
+    503,
+    'batch-deadline',
+    envelope,
+    'UNKNOWN',
+    'The batch had to answer before this mutation finished: it may or may not be logged.',
+  );
 }
 
 /** The batch envelope: `{ "mutations": [ ... ] }` with 1 to 100 mutations, keys in the bodies. */
@@ -151,12 +233,14 @@ function problemResult(deps: IngestDependencies, error: unknown): BatchResult {
 
 /**
  * The prepares of a batch: as few PutRecords calls as the limits allow (one for any batch under
- * MAX_BATCH_BODY_BYTES). A record whose entry has an ErrorCode, or every record of a call that failed,
- * takes the single endpoint's failed-prepare path; the others go on to their commits.
+ * MAX_BATCH_BODY_BYTES). An entry refused for throughput (or an internal failure) is resent, like the SDK
+ * retries a PutRecord; an entry refused otherwise or still refused after the resends, or every record of a
+ * call that failed, takes the single endpoint's failed-prepare path; the others go on to their commits.
  */
 async function prepareBatch(
   deps: IngestDependencies,
   planned: readonly PlannedMutation[],
+  clock: BatchClock | undefined,
 ): Promise<PrepareOutcome[]> {
   const entries = planned.map(({ envelope }) => ({
     PartitionKey: streamPartitionKey(envelope),
@@ -164,36 +248,78 @@ async function prepareBatch(
   }));
   const outcomes: PrepareOutcome[] = [];
   for (const chunk of chunkRecords(entries)) {
-    outcomes.push(...(await putRecords(deps, chunk, planned.slice(outcomes.length))));
+    outcomes.push(...(await putRecords(deps, chunk, planned.slice(outcomes.length), clock)));
   }
   return outcomes;
 }
 
+/**
+ * One chunk's PutRecords, then resends of only the entries refused with a retryable ErrorCode, in their
+ * order, after a backoff: at most MAX_PUT_RECORDS_RESENDS rounds, each only if it still fits the time left.
+ */
 async function putRecords(
   deps: IngestDependencies,
   entries: readonly PutRecordsRequestEntry[],
   planned: readonly PlannedMutation[],
+  clock: BatchClock | undefined,
 ): Promise<PrepareOutcome[]> {
-  try {
-    const answer = await deps.kinesis.send(
-      new PutRecordsCommand({ StreamName: deps.streamName, Records: [...entries] }),
-    );
-    return entries.map((_, index) => {
-      const envelope = (planned[index] as PlannedMutation).envelope;
-      const record = answer.Records?.[index];
-      if (record?.SequenceNumber && !record.ErrorCode) {
-        return { sequence: record.SequenceNumber, shardId: record.ShardId };
-      }
-      const cause = new Error(
-        `PutRecords refused the record: ${record?.ErrorCode ?? 'no result'} ${record?.ErrorMessage ?? ''}`.trim(),
+  const outcomes: (PrepareOutcome | undefined)[] = entries.map(() => undefined);
+  const fail = (position: number, cause: unknown) => {
+    outcomes[position] = prepareFailed(deps, (planned[position] as PlannedMutation).envelope, cause);
+  };
+  let waiting = entries.map((_, position) => position);
+  for (let round = 0; waiting.length > 0; round++) {
+    let answered: readonly (PutRecordsResultEntry | undefined)[];
+    try {
+      const answer = await deps.kinesis.send(
+        new PutRecordsCommand({
+          StreamName: deps.streamName,
+          Records: waiting.map((position) => entries[position] as PutRecordsRequestEntry),
+        }),
       );
-      return prepareFailed(deps, envelope, cause);
-    });
-  } catch (error) {
-    return entries.map((_, index) =>
-      prepareFailed(deps, (planned[index] as PlannedMutation).envelope, error),
-    );
+      answered = waiting.map((_, index) => answer.Records?.[index]);
+    } catch (error) {
+      for (const position of waiting) fail(position, error);
+      break;
+    }
+    const refused = settleEntries(waiting, answered, outcomes, fail);
+    waiting = refused.map(({ position }) => position);
+    if (waiting.length === 0) break;
+    const waitMs = resendBackoffMs(round, deps.random);
+    if (
+      round >= MAX_PUT_RECORDS_RESENDS ||
+      (clock && !resendFits(clock.remainingMs(), waitMs, clock.sdkCallMs))
+    ) {
+      for (const { position, cause } of refused) fail(position, cause);
+      break;
+    }
+    await sleep(waitMs);
   }
+  return outcomes as PrepareOutcome[];
+}
+
+/**
+ * Records the accepted entries of one PutRecords answer and fails those refused for good; answers the ones
+ * refused with a retryable ErrorCode (position in the chunk, and why).
+ */
+function settleEntries(
+  sent: readonly number[],
+  answered: readonly (PutRecordsResultEntry | undefined)[],
+  outcomes: (PrepareOutcome | undefined)[],
+  fail: (position: number, cause: unknown) => void,
+): { position: number; cause: PutRecordsEntryRefusedError }[] {
+  const refused: { position: number; cause: PutRecordsEntryRefusedError }[] = [];
+  sent.forEach((position, index) => {
+    const record = answered[index];
+    if (record?.SequenceNumber && !record.ErrorCode) {
+      outcomes[position] = { sequence: record.SequenceNumber, shardId: record.ShardId };
+      return;
+    }
+    const cause = new PutRecordsEntryRefusedError(record?.ErrorCode, record?.ErrorMessage);
+    if (record?.ErrorCode && RETRYABLE_ENTRY_ERRORS.has(record.ErrorCode)) refused.push({ position, cause });
+    else fail(position, cause);
+  });
+  return refused;
 }
 
 /** Consecutive runs of entries that each fit one PutRecords call (records and bytes). */

@@ -435,7 +435,8 @@ async function answerRefusedCommit(
   );
 }
 
-function durabilityProblem(
+/** A FAIL or UNKNOWN answer: it names the mutation's id, and the key a retry must carry. */
+export function durabilityProblem(
   status: number,
   slug: string,
   envelope: Envelope,

@@ -46,6 +46,8 @@ interface CacheEntry {
  */
 export class SsmNamespaceConfigStore implements NamespaceConfigSource {
   private readonly cache = new Map<string, CacheEntry>();
+  /** Loads in flight; only settled values go to `cache`, so a failed load is never kept. */
+  private readonly loading = new Map<string, Promise<NamespaceConfig>>();
 
   constructor(
     private readonly ssm: SSMClient,
@@ -59,7 +61,15 @@ export class SsmNamespaceConfigStore implements NamespaceConfigSource {
     if (!NAMESPACE_NAME_PATTERN.test(namespace)) throw new UnknownNamespaceError(namespace);
     const cached = this.cache.get(namespace);
     if (cached && this.now() - cached.fetchedAt < this.maxAgeMs) return cached.config;
+    // One GetParameter per namespace at a time: concurrent misses (key lanes, batch members) share it.
+    const inFlight = this.loading.get(namespace);
+    if (inFlight) return inFlight;
+    const load = this.load(namespace, cached).finally(() => this.loading.delete(namespace));
+    this.loading.set(namespace, load);
+    return load;
+  }
 
+  private async load(namespace: string, cached: CacheEntry | undefined): Promise<NamespaceConfig> {
     const parameterName = `${this.parameterPrefix}${namespace}`;
     let value: string | undefined;
     try {

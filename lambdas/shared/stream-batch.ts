@@ -33,12 +33,28 @@ export class StreamBatchFailedError extends Error {
   }
 }
 
+/** A record was not handled because an earlier record of its partition key failed in this batch. */
+class KeyLaneStoppedError extends Error {
+  constructor(
+    readonly partitionKey: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `An earlier record of partition key "${partitionKey}" failed in this batch, so this one was not handled ` +
+        'yet (it would overtake the failed one); Lambda re-delivers it after the failed record.',
+      options,
+    );
+    this.name = 'KeyLaneStoppedError';
+  }
+}
+
 /**
  * Consumes one batch of the WAL stream (the stream consumer's work, and the queue consumer's for records
  * it re-reads or holds as copies). The ledger is read once for the whole batch (strongly
  * consistent); then each record is routed, skipped or parked: the records of a partition key in stream
  * order, different keys concurrently. A record whose handling throws is reported as a batch item failure,
- * so Lambda retries it (and bisects); if every record failed, the batch fails as a whole.
+ * so Lambda retries it (and bisects), and so are the later records of its key, unhandled (they would
+ * overtake it); if every record failed, the batch fails as a whole.
  */
 export async function consumeStreamBatch(
   deps: DeliveryDependencies,
@@ -63,11 +79,16 @@ export async function consumeStreamBatch(
       const sequence = record.kinesis.sequenceNumber;
       try {
         await handleRecord(deps, record, decoded.get(sequence), ledger);
+        return 'done';
       } catch (error) {
         deps.logger.warn('Stream record failed', { sequence, error: errorMessage(error) });
         errors.set(sequence, error);
+        return 'failed';
       }
     },
+    // Later records of a failed key wait for its retry: Lambda re-delivers them after it, in order.
+    (record) =>
+      errors.set(record.kinesis.sequenceNumber, new KeyLaneStoppedError(record.kinesis.partitionKey)),
   );
   if (event.Records.length > 0 && errors.size === event.Records.length) {
     throw new StreamBatchFailedError(errors.size, { cause: errors.values().next().value });

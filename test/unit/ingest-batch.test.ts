@@ -3,6 +3,7 @@ import { KinesisClient, PutRecordCommand, PutRecordsCommand } from '@aws-sdk/cli
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import { MAX_PUT_RECORDS_RESENDS } from '#lambdas/ingest/batch-timing';
 import { createHttpHandler } from '#lambdas/ingest/http-api';
 import { ingestBatch, MAX_BATCH_BODY_BYTES, MAX_BATCH_MUTATIONS } from '#lambdas/ingest/ingest-batch';
 import { hashRequest, type IngestDependencies } from '#lambdas/ingest/ingest-mutation';
@@ -70,16 +71,46 @@ describe('ingestBatch', () => {
     expect(records.map((record) => record.PartitionKey)).toEqual(mutations.map((_, i) => `orders#a${i}`));
   });
 
-  it('answers FAIL for the one record PutRecords refused, after fencing it, and SUCCESS for the others', async () => {
-    // GIVEN PutRecords refuses the second of three records, and its fence finds no commit of the key
+  it('resends only the entries PutRecords refused for throughput, in their order, and commits all', async () => {
+    // GIVEN the first PutRecords refuses 2 of 5 records for throughput, and the resend accepts them
     kinesisMock
       .on(PutRecordsCommand)
-      .resolves(putRecordsAnswers(3, { 1: 'ProvisionedThroughputExceededException' }));
+      .resolvesOnce(
+        putRecordsAnswers(5, {
+          1: 'ProvisionedThroughputExceededException',
+          3: 'ProvisionedThroughputExceededException',
+        }),
+      )
+      .resolves(putRecordsAnswers(2));
+    const mutations = Array.from({ length: 5 }, (_, index) => mutation(`a${index}`, `k${index}`));
+    // WHEN
+    const { results } = await ingestBatch(dependencies(), 'orders', { mutations }, undefined);
+    // THEN all 5 are SUCCESS, and the resend carried only the 2 refused records, in their order
+    expect(results.map((result) => [result.status, result.durable])).toEqual(
+      mutations.map(() => [200, 'SUCCESS']),
+    );
+    const calls = kinesisMock.commandCalls(PutRecordsCommand);
+    expect(calls).toHaveLength(2);
+    const resent = calls[1]?.args[0].input.Records ?? [];
+    expect(resent.map((record) => record.PartitionKey)).toEqual(['orders#a1', 'orders#a3']);
+    expect(documentMock.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
+  it('answers FAIL for the record PutRecords still refuses after the resends, after fencing it', async () => {
+    // GIVEN PutRecords refuses the second of three records on every round, and its fence finds no commit
+    kinesisMock
+      .on(PutRecordsCommand)
+      .resolvesOnce(putRecordsAnswers(3, { 1: 'ProvisionedThroughputExceededException' }))
+      .resolves(putRecordsAnswers(1, { 0: 'InternalFailure' }));
     documentMock.on(UpdateCommand).resolves({});
     const mutations = [mutation('a', 'k0'), mutation('b', 'k1'), mutation('c', 'k2')];
     // WHEN
     const { results } = await ingestBatch(dependencies(), 'orders', { mutations }, undefined);
-    // THEN the refused one is FAIL (its key fenced, nothing committed for it); the others are SUCCESS
+    // THEN it was resent alone MAX_PUT_RECORDS_RESENDS times, then is FAIL (its key fenced, nothing
+    // committed for it); the others are SUCCESS
+    const calls = kinesisMock.commandCalls(PutRecordsCommand);
+    expect(calls).toHaveLength(1 + MAX_PUT_RECORDS_RESENDS);
+    expect(calls.slice(1).map((call) => call.args[0].input.Records?.length)).toEqual([1, 1, 1]);
     expect(results.map((result) => result.durable)).toEqual(['SUCCESS', 'FAIL', 'SUCCESS']);
     expect(results[1]).toMatchObject({
       status: 503,
@@ -90,6 +121,71 @@ describe('ingestBatch', () => {
     expect(commits.sort()).toEqual(['orders#k0', 'orders#k2']);
     const fences = documentMock.commandCalls(UpdateCommand).map((call) => call.args[0].input.Key?.pk);
     expect(fences).toEqual(['orders#k1']);
+  });
+
+  it('does not resend a refused entry when the resend would not fit in the time left', async () => {
+    // GIVEN PutRecords refuses one record for throughput, and the Lambda has 2 s left with 1 s SDK calls
+    kinesisMock
+      .on(PutRecordsCommand)
+      .resolves(putRecordsAnswers(2, { 0: 'ProvisionedThroughputExceededException' }));
+    documentMock.on(UpdateCommand).resolves({});
+    const clock = { remainingMs: () => 2_000, sdkCallMs: 1_000 };
+    // WHEN
+    const { results } = await ingestBatch(
+      dependencies(),
+      'orders',
+      { mutations: [mutation('a', 'k0'), mutation('b', 'k1')] },
+      undefined,
+      clock,
+    );
+    // THEN no resend was made: the refused one is FAIL at once
+    expect(kinesisMock.commandCalls(PutRecordsCommand)).toHaveLength(1);
+    expect(results.map((result) => result.durable)).toEqual(['FAIL', 'SUCCESS']);
+  });
+
+  it('commits every mutation of a batch at once', async () => {
+    // GIVEN 30 mutations, and commits that take a moment
+    kinesisMock.on(PutRecordsCommand).resolves(putRecordsAnswers(30));
+    let running = 0;
+    let peak = 0;
+    documentMock.on(PutCommand).callsFake(async () => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      running--;
+      return {};
+    });
+    const mutations = Array.from({ length: 30 }, (_, index) => mutation(`a${index}`, `k${index}`));
+    // WHEN
+    await ingestBatch(dependencies(), 'orders', { mutations }, undefined);
+    // THEN all 30 commits were in flight together
+    expect(peak).toBe(30);
+  });
+
+  it('answers UNKNOWN with its id for a mutation not finished at the deadline', async () => {
+    // GIVEN the Lambda has 1.1 s left, and the commit of the keyless mutation never answers
+    kinesisMock.on(PutRecordsCommand).resolves(putRecordsAnswers(2));
+    documentMock
+      .on(PutCommand)
+      .resolvesOnce({})
+      .callsFake(() => new Promise(() => {}));
+    const remaining = 1_100;
+    const clock = { remainingMs: () => remaining, sdkCallMs: 100 };
+    // WHEN
+    const { results } = await ingestBatch(
+      dependencies(),
+      'orders',
+      { mutations: [mutation('a', 'k0'), mutation('b')] },
+      undefined,
+      clock,
+    );
+    // THEN the batch answered at the deadline: the first SUCCESS, the second UNKNOWN with its id as its key
+    expect(results.map((result) => [result.status, result.durable])).toEqual([
+      [200, 'SUCCESS'],
+      [503, 'UNKNOWN'],
+    ]);
+    expect(results[1]).toMatchObject({ id: '01JID1', type: expect.stringContaining('batch-deadline') });
+    expect(String((results[1] as Record<string, unknown>)?.detail)).toContain('01JID1');
   });
 
   it('answers UNKNOWN for every mutation when the whole PutRecords call fails and the ledger cannot say', async () => {

@@ -21,6 +21,7 @@ describe('runInKeyLanes', () => {
         started.push(item);
         await tick();
         busy.delete(key);
+        return 'done';
       },
     );
     // THEN no key had two items in hand at once, and each key's items started in their order
@@ -44,10 +45,33 @@ describe('runInKeyLanes', () => {
         peak = Math.max(peak, running);
         await tick();
         running--;
+        return 'done';
       },
     );
     // THEN three keys were in hand at once, never more
     expect(peak).toBe(3);
+  });
+
+  it('skips the later items of a key after one of its items failed, and goes on with other keys', async () => {
+    // GIVEN items of two keys, where a1 fails
+    const items = ['a1', 'b1', 'a2', 'b2', 'a3'];
+    const handled: string[] = [];
+    const skipped: string[] = [];
+    // WHEN they run
+    await runInKeyLanes(
+      items,
+      (item) => item.charAt(0),
+      4,
+      async (item) => {
+        handled.push(item);
+        await tick();
+        return item === 'a1' ? 'failed' : 'done';
+      },
+      (item) => skipped.push(item),
+    );
+    // THEN a2 and a3 were not handled but skipped, in their order; key b ran in full
+    expect(handled.sort()).toEqual(['a1', 'b1', 'b2']);
+    expect(skipped).toEqual(['a2', 'a3']);
   });
 
   it('handles nothing for no items', async () => {
@@ -56,6 +80,7 @@ describe('runInKeyLanes', () => {
     // WHEN they run
     await runInKeyLanes([], String, 4, async (item: string) => {
       handled.push(item);
+      return 'done';
     });
     // THEN nothing was handled
     expect(handled).toEqual([]);

@@ -44,6 +44,37 @@ describe('SsmNamespaceConfigStore', () => {
     );
   });
 
+  it('shares one load between concurrent reads of a cold cache', async () => {
+    // GIVEN SSM answers after a moment
+    ssmMock
+      .on(GetParameterCommand)
+      .callsFake(
+        () => new Promise((resolve) => setTimeout(() => resolve({ Parameter: { Value: value() } }), 5)),
+      );
+    const namespaces = store({ now: 0 });
+    // WHEN 16 key lanes read the namespace at once
+    const configs = await Promise.all(Array.from({ length: 16 }, () => namespaces.get('orders')));
+    // THEN one GetParameter served them all
+    expect(ssmMock.commandCalls(GetParameterCommand)).toHaveLength(1);
+    expect(configs.every((config) => config.name === 'orders')).toBe(true);
+  });
+
+  it('fails if a shared load fails, for every reader, and loads again on the next read', async () => {
+    // GIVEN SSM fails once, then answers
+    ssmMock
+      .on(GetParameterCommand)
+      .rejectsOnce(new Error('throttled'))
+      .resolves({ Parameter: { Value: value() } });
+    const namespaces = store({ now: 0 });
+    // WHEN two reads share the failing load, then one more read follows
+    const failed = await Promise.allSettled([namespaces.get('orders'), namespaces.get('orders')]);
+    const config = await namespaces.get('orders');
+    // THEN both shared reads failed, the failure was not cached, and the next read loaded again
+    expect(failed.map((result) => result.status)).toEqual(['rejected', 'rejected']);
+    expect(config.name).toBe('orders');
+    expect(ssmMock.commandCalls(GetParameterCommand)).toHaveLength(2);
+  });
+
   it('keeps the last good value when SSM fails', async () => {
     // GIVEN SSM answers once, then fails
     ssmMock

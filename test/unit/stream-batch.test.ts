@@ -91,6 +91,45 @@ describe('consumeStreamBatch', () => {
     ]);
   });
 
+  it('does not apply a later record of a key whose earlier record failed, and reports both', async () => {
+    // GIVEN a1 of key "a" is not committed and cannot be parked (the delay queue is down); a2 of key "a"
+    // and b of key "b" are committed
+    const mutations = [
+      ['a1', 'a'],
+      ['a2', 'a'],
+      ['b', 'b'],
+    ].map(([idempotencyKey, partitionKey], index) =>
+      envelope({
+        id: `01JTESTMUTATION000000000${index}B`,
+        idempotencyKey: idempotencyKey as string,
+        partitionKey: partitionKey as string,
+        payload: { id: idempotencyKey },
+      }),
+    );
+    const sequences = mutations.map((_, index) => `4965000000000000000000000001${index}`);
+    documentMock.on(BatchGetCommand).resolves({
+      Responses: {
+        ledger: [1, 2].map((index) => {
+          const mutation = mutations[index] as Envelope;
+          const pk = ledgerKey(mutation.namespace, mutation.idempotencyKey);
+          return { pk, state: 'COMMITTED', id: mutation.id, sequence: sequences[index] };
+        }),
+      },
+    });
+    sqsMock.on(SendMessageCommand).rejects(new Error('SQS is down'));
+    const event = {
+      Records: mutations.map((mutation, index) => streamRecord(mutation, sequences[index] as string)),
+    };
+    // WHEN the batch is consumed
+    const response = await consumeStreamBatch(dependencies(), event);
+    // THEN only b is applied (a2 would overtake a1, re-delivered after it); a1 and a2 are reported, in order
+    expect(documentMock.commandCalls(PutCommand).map((call) => call.args[0].input.Item?.id)).toEqual(['b']);
+    expect(response.batchItemFailures).toEqual([
+      { itemIdentifier: '49650000000000000000000000010' },
+      { itemIdentifier: '49650000000000000000000000011' },
+    ]);
+  });
+
   it('fails if every record of the batch failed, so Lambda retries the whole batch', async () => {
     // GIVEN no mutation is committed yet, and the delay queue cannot be reached
     const event = batch([]);

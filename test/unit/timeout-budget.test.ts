@@ -9,6 +9,7 @@ import {
   worstCaseCallMs,
 } from '#lambdas/shared/sdk-budget';
 import {
+  checkBatchPath,
   consumerSdkBudget,
   deriveSdkBudget,
   INGEST_WORST_PATH_CALLS,
@@ -71,6 +72,20 @@ describe('ingestSdkBudget', () => {
   test("fails if the ingest timeout plus a 10 s cold start reaches API Gateway's 30 s", () => {
     // WHEN/THEN a 20 s ingest timeout is asked for
     expect(() => ingestSdkBudget(Duration.seconds(20))).toThrow(/API Gateway's 30000 ms integration timeout/);
+  });
+
+  test('the default ingest timeout leaves time for a batch to resend refused PutRecords entries', () => {
+    // GIVEN the default ingest timeout's budget
+    const budget = ingestSdkBudget(INGEST_TIMEOUT);
+    // WHEN the batch path is checked THEN it holds
+    expect(() => checkBatchPath(INGEST_TIMEOUT, budget)).not.toThrow();
+  });
+
+  test('fails if the batch endpoint could never resend a refused PutRecords entry', () => {
+    // GIVEN SDK calls of up to 3.4 s (the budget of a 15 s timeout) in a 10 s timeout
+    const budget = ingestSdkBudget(INGEST_TIMEOUT);
+    // WHEN/THEN the batch path is checked: a resend and the 2 calls after it do not fit in 9 s
+    expect(() => checkBatchPath(Duration.seconds(10), budget)).toThrow(/no time for one PutRecords resend/);
   });
 
   test('fails if the ingest timeout is too short for its 4 calls', () => {
