@@ -40,6 +40,13 @@ const PERMANENT_CALL_ERRORS: ReadonlySet<string> = new Set([
   'KmsInvalidState',
   'KmsNotFound',
   'KmsOptInRequired',
+  // The same errors by their SQS error codes, as an SDK that does not map them names them.
+  'KMS.AccessDeniedException',
+  'KMS.DisabledException',
+  'KMS.InvalidKeyUsageException',
+  'KMS.InvalidStateException',
+  'KMS.NotFoundException',
+  'KMS.OptInRequired',
 ]);
 /** The checkpoint item: where the poller goes on from. It has no TTL. */
 const CHECKPOINT_KEY = { [WAITING_ROOM_PARTITION_KEY]: 'checkpoint', [WAITING_ROOM_SORT_KEY]: 'checkpoint' };
