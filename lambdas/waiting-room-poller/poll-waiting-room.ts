@@ -9,7 +9,7 @@ import {
 import { GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { crashPoint } from '#lambdas/shared/faults';
 import { errorMessage } from '#lambdas/shared/logger';
-import { type QueueMessage, queueMessageSchema } from '#lambdas/shared/queue-message';
+import type { DeliverMessage, RetryMessage } from '#lambdas/shared/queue-message';
 import { deadLetter } from '#lambdas/shared/queue-send';
 import { hasSqsRefusedCharacter } from '#lambdas/shared/storable-json';
 import { bucketOf, partitionKeyOf, type WaitingItem, type WaitingRoom } from '#lambdas/shared/waiting-room';
@@ -394,7 +394,7 @@ async function callFailure(
 async function deadLetterItem(deps: PollerDependencies, queueUrl: string, refusal: Refusal): Promise<void> {
   const { item, error } = refusal;
   const reason = `SQS refused the waiting message for ${queueUrl} (${error}); moved from the waiting room to the DLQ`;
-  const message = parseQueueMessage(item.body);
+  const message = parseDelivery(item.body);
   const sender = {
     sqs: deps.sqs,
     waitingRoom: deps.waitingRoom,
@@ -402,7 +402,7 @@ async function deadLetterItem(deps: PollerDependencies, queueUrl: string, refusa
     now: deps.now,
     queues: { deadLetter: deps.deadLetterQueueUrl },
   };
-  if ((message?.kind === 'deliver' || message?.kind === 'retry') && !hasSqsRefusedCharacter(item.body)) {
+  if (message && !hasSqsRefusedCharacter(item.body)) {
     await deadLetter(sender, {
       kind: 'retry',
       mutation: message.mutation,
@@ -415,7 +415,7 @@ async function deadLetterItem(deps: PollerDependencies, queueUrl: string, refusa
     });
     return;
   }
-  const envelope = message && 'mutation' in message ? message.mutation.envelope : undefined;
+  const envelope = message?.mutation.envelope;
   await deadLetter(sender, {
     kind: 'poison',
     reason,
@@ -425,13 +425,23 @@ async function deadLetterItem(deps: PollerDependencies, queueUrl: string, refusa
   });
 }
 
-function parseQueueMessage(body: string): QueueMessage | undefined {
+/**
+ * The delivery or retry a body holds, or undefined. A shape check, not the zod schema (kept out of the poller's
+ * bundle): the WAL wrote these bodies itself, and the queue consumer checks the schema when a redrive brings one back.
+ */
+function parseDelivery(body: string): DeliverMessage | RetryMessage | undefined {
+  let parsed: Partial<DeliverMessage | RetryMessage> | undefined;
   try {
-    const parsed = queueMessageSchema.safeParse(JSON.parse(body));
-    return parsed.success ? parsed.data : undefined;
+    parsed = JSON.parse(body);
   } catch {
     return undefined;
   }
+  const isDelivery =
+    (parsed?.kind === 'deliver' || parsed?.kind === 'retry') &&
+    typeof parsed.target === 'string' &&
+    typeof parsed.notBefore === 'number' &&
+    typeof parsed.mutation?.envelope?.namespace === 'string';
+  return isDelivery ? (parsed as DeliverMessage | RetryMessage) : undefined;
 }
 
 function errorName(error: unknown): string {
