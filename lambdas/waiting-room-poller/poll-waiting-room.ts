@@ -315,7 +315,8 @@ async function sendBatch(
 ): Promise<void> {
   let pending = batch;
   for (let attempt = 0; ; attempt++) {
-    const outcome = await trySend(deps, queueUrl, pending, now);
+    // A resend counts the delay from when it goes, so it is not late by the retry waits.
+    const outcome = await trySend(deps, queueUrl, pending, attempt === 0 ? now : deps.now());
     await Promise.all(outcome.permanent.map((refusal) => deadLetterItem(deps, queueUrl, refusal)));
     const [first] = outcome.transient;
     if (!first) return;
