@@ -129,6 +129,7 @@ async function pollAt(counted: CountedWal, clock: number, expected: number): Pro
     waitingRoom: deps.waitingRoom,
     sqs: deps.sqs,
     fallbackQueueUrl: deps.queues.delay,
+    deadLetterQueueUrl: deps.queues.deadLetter,
     logger,
     now: () => clock,
   };

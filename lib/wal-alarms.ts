@@ -16,6 +16,8 @@ import {
 
 const MINUTE = Duration.minutes(1);
 const FIVE_MINUTES = Duration.minutes(5);
+/** A function run every minute that has not run for this long is not running (its schedule or its trigger). */
+const NOT_RUNNING_PERIOD = Duration.minutes(10);
 
 export interface WalAlarmsProps {
   /** The DLQ: every message in it is a mutation that was not delivered. */
@@ -26,6 +28,8 @@ export interface WalAlarmsProps {
   readonly stream: kinesis.IStream;
   /** The stream and queue consumers: errors, throttles and dropped recursive invocations. */
   readonly consumers: Readonly<Record<string, lambda.IFunction>>;
+  /** Functions a schedule runs (the waiting room poller): alarmed when they stop running at all. */
+  readonly scheduled?: Readonly<Record<string, lambda.IFunction>>;
   /** The ingest API: answers 5xx. */
   readonly api: apigwv2.IHttpApi;
   /**
@@ -72,6 +76,7 @@ export class WalAlarms extends Construct {
     this.addQueueAlarms(props);
     this.addStreamAlarms(props);
     for (const [name, fn] of Object.entries(props.consumers)) this.addFunctionAlarms(name, fn);
+    for (const [name, fn] of Object.entries(props.scheduled ?? {})) this.addNotRunningAlarm(name, fn);
     this.add('api5xx', props.api.metricServerError({ period: FIVE_MINUTES, statistic: 'Sum' }), {
       threshold: props.api5xxThreshold ?? DEFAULT_API_5XX_THRESHOLD,
       description: 'The WAL API answers 5xx (FAIL or UNKNOWN answers, or crashes)',
@@ -145,15 +150,29 @@ export class WalAlarms extends Construct {
     );
   }
 
+  /**
+   * A scheduled function that is not invoked at all: a disabled or deleted rule, a lost invoke permission. Its
+   * errors alarm cannot see that (no run, no error), and its metrics then have no data, which counts as breaching.
+   */
+  private addNotRunningAlarm(name: string, fn: lambda.IFunction): void {
+    this.add(`${name}NotRunning`, fn.metricInvocations({ period: NOT_RUNNING_PERIOD, statistic: 'Sum' }), {
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      description: `The ${name} Lambda was not invoked for ${NOT_RUNNING_PERIOD.toMinutes()} minutes (its schedule does not run it)`,
+    });
+  }
+
   /** One alarm on `metric` that notifies {@link topic} in ALARM and back to OK. */
   private add(name: string, metric: cloudwatch.IMetric, options: AlarmOptions): void {
     const alarm = new cloudwatch.Alarm(this, name, {
       metric,
       threshold: options.threshold,
       evaluationPeriods: options.evaluationPeriods ?? 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      // No data is no traffic (an idle queue or function), not a failure.
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      comparisonOperator:
+        options.comparisonOperator ?? cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      // By default no data is no traffic (an idle queue or function), not a failure.
+      treatMissingData: options.treatMissingData ?? cloudwatch.TreatMissingData.NOT_BREACHING,
       alarmDescription: options.description,
     });
     alarm.addAlarmAction(new actions.SnsAction(this.topic));
@@ -165,5 +184,7 @@ export class WalAlarms extends Construct {
 interface AlarmOptions {
   readonly threshold: number;
   readonly evaluationPeriods?: number;
+  readonly comparisonOperator?: cloudwatch.ComparisonOperator;
+  readonly treatMissingData?: cloudwatch.TreatMissingData;
   readonly description: string;
 }

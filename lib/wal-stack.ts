@@ -87,6 +87,7 @@ export class WalStack extends Stack {
         queueConsumer: this.consumers.queueConsumer.handler,
         waitingRoomPoller: this.waitingRoom.poller.handler,
       },
+      scheduled: { waitingRoomPoller: this.waitingRoom.poller.handler },
       api: this.ingestApi.api,
     });
     this.addOutputs();

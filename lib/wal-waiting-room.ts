@@ -26,7 +26,7 @@ const POLLER_MEMORY_SIZE = 256;
 export interface WalWaitingRoomProps {
   /** Encrypts the table (the WAL's customer-managed key, as the ledger). */
   readonly encryptionKey: kms.IKey;
-  /** The queues the poller sends due messages to: the delay and retry queues, shared and isolated. */
+  /** The queues the poller sends due messages to (the delay and retry queues, shared and isolated) and the DLQ. */
   readonly queues: WalQueues;
   /**
    * What happens to the table and the poller's log group when they leave the stack.
@@ -100,6 +100,7 @@ export class WalWaitingRoom extends Construct {
       environment: {
         [ENV.waitingRoomTableName]: this.table.tableName,
         [ENV.delayQueueUrl]: props.queues.delayQueue.queueUrl,
+        [ENV.deadLetterQueueUrl]: props.queues.deadLetterQueue.queueUrl,
       },
     });
     // A failed run is not retried: the next scheduled run a minute later goes on from the same checkpoint.
@@ -107,6 +108,8 @@ export class WalWaitingRoom extends Construct {
     this.table.grant(this.poller, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Scan');
     props.encryptionKey.grantEncryptDecrypt(this.poller);
     props.queues.grantDelayedSend(this.poller);
+    // A message SQS refuses for good goes to the DLQ, so it does not hold up every later one.
+    props.queues.deadLetterQueue.grantSendMessages(this.poller);
     this.rule = new events.Rule(this, 'Schedule', {
       description: 'serverless-wal: runs the waiting room poller',
       schedule: events.Schedule.rate(Duration.minutes(WAITING_ROOM_POLL_MINUTES)),

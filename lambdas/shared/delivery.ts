@@ -1,18 +1,20 @@
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { backoffMs } from './backoff';
 import type { LoggedMutation } from './envelope';
 import { crashPoint } from './faults';
 import { errorMessage } from './logger';
-import { withBoundedErrorTexts } from './message-budget';
 import type { NamespaceConfig } from './namespace-config';
 import { UnknownNamespaceError } from './namespace-store';
-import type { PoisonMessage, QueueMessage, RetryMessage } from './queue-message';
+import type { RetryMessage } from './queue-message';
+import { deadLetter, sendToQueue } from './queue-send';
 import { type ApplyOutcome, createTarget, type TargetClients } from './targets';
 import { UnorderableMutationError } from './targets/item-history';
 import { PermanentTargetError } from './targets/target-errors';
-import { belongsInWaitingRoom, putWaitingItem, type WaitingRoom } from './waiting-room';
-import { MAX_SQS_DELAY_SECONDS } from './waiting-room-schema';
+import type { WaitingRoom } from './waiting-room';
 import type { WalDependencies } from './wal-dependencies';
+
+// Kept here too for the consumers that import them with the rest of delivery.
+export { deadLetter, sendToQueue } from './queue-send';
 
 /** How long an uncommitted record waits on the delay queue before its ledger entry is read again. */
 export const RECHECK_DELAY_MS = 5_000;
@@ -172,50 +174,6 @@ function isRejection(error: unknown): boolean {
   return (
     error instanceof PermanentTargetError ||
     (error as { name?: string } | undefined)?.name === 'ValidationException'
-  );
-}
-
-/** Puts a message on the DLQ with its reason. */
-export async function deadLetter(
-  deps: DeliveryDependencies,
-  message: RetryMessage | PoisonMessage,
-): Promise<void> {
-  await sendToQueue(deps, deps.queues.deadLetter, message, 0);
-  deps.logger.error('Dead-lettered', {
-    reason: message.reason,
-    ...(message.kind === 'retry'
-      ? {
-          namespace: message.mutation.envelope.namespace,
-          id: message.mutation.envelope.id,
-          target: message.target,
-          attempts: message.attempt,
-          lastError: message.lastError,
-        }
-      : { source: message.source, namespace: message.namespace, id: message.id }),
-  });
-}
-
-/**
- * Sends a message to wait until `dueAt` (epoch ms). Up to SQS's 900 s, the queue delays it; a longer wait goes to the
- * waiting room, whose poller sends it to `queueUrl` when it is due within SQS's reach. A message too large for the
- * room waits 900 s and the queue consumer hops the rest.
- */
-export async function sendToQueue(
-  deps: DeliveryDependencies,
-  queueUrl: string,
-  message: QueueMessage,
-  dueAt: number,
-): Promise<void> {
-  // Error texts are cut to their budget: the largest message then fits 1 MiB (message-budget.ts).
-  const body = JSON.stringify(withBoundedErrorTexts(message));
-  if (belongsInWaitingRoom(dueAt - deps.now(), body)) {
-    const item = await putWaitingItem(deps.waitingRoom, queueUrl, body, dueAt);
-    deps.logger.debug('Message put in the waiting room', { pk: item.pk, sk: item.sk });
-    return;
-  }
-  const delaySeconds = Math.min(Math.max(Math.ceil((dueAt - deps.now()) / 1000), 0), MAX_SQS_DELAY_SECONDS);
-  await deps.sqs.send(
-    new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body, DelaySeconds: delaySeconds }),
   );
 }
 

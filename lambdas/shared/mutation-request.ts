@@ -1,7 +1,13 @@
 import * as z from 'zod';
 import { numberProblem } from './dynamo-values';
 import { mutationOpSchema } from './envelope';
-import { hasLoneSurrogate, isPlainObject, type JsonValue, storableJsonProblems } from './storable-json';
+import {
+  hasLoneSurrogate,
+  hasSqsRefusedUnescaped,
+  isPlainObject,
+  type JsonValue,
+  storableJsonProblems,
+} from './storable-json';
 
 /**
  * The longest idempotency key (ASCII, so bytes). It bounds the ledger's key, hence its commit record:
@@ -63,6 +69,7 @@ export const mutationRequestSchema = z
       .min(1)
       .max(512)
       .refine((key) => !hasLoneSurrogate(key), 'is not valid Unicode (it has a lone surrogate)')
+      .refine((key) => !hasSqsRefusedUnescaped(key), 'has U+FFFE or U+FFFF, which SQS refuses')
       .optional(),
     idempotencyKey: z
       .string()

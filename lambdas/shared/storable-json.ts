@@ -32,6 +32,28 @@ export function hasLoneSurrogate(text: string): boolean {
   return LONE_SURROGATE.test(text);
 }
 
+// SQS accepts only #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF in a message and
+// refuses the rest with InvalidMessageContents (SQS API reference, SendMessage and SendMessageBatch:
+// https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html).
+const SQS_REFUSED = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+// In the WAL's JSON messages JSON.stringify escapes what is below #x20 and lone surrogates (ES2019 well-formed
+// JSON.stringify), but writes the noncharacters U+FFFE and U+FFFF raw: a client string holding one would be
+// acknowledged and then refused by every queue it is sent to.
+const SQS_REFUSED_UNESCAPED = /[\uFFFE\uFFFF]/;
+
+/** Whether SQS refuses a message body holding this text as is. */
+export function hasSqsRefusedCharacter(text: string): boolean {
+  return SQS_REFUSED.test(text);
+}
+
+/** Whether this client string, once in a WAL message, makes SQS refuse the message (U+FFFE, U+FFFF). */
+export function hasSqsRefusedUnescaped(text: string): boolean {
+  return SQS_REFUSED_UNESCAPED.test(text);
+}
+
+const NONCHARACTER_PROBLEM =
+  "has the noncharacter U+FFFE or U+FFFF, which the WAL's queues (SQS) refuse; remove it or send it as another character";
+
 export function storableJsonProblems(value: unknown): StorableJsonProblem[] {
   const problems: StorableJsonProblem[] = [];
   visit(value, [], problems);
@@ -52,6 +74,7 @@ function fieldNameProblem(name: string): string | undefined {
   if (LONE_SURROGATE.test(name)) {
     return 'the field name is not valid Unicode (it has a lone surrogate), which DynamoDB cannot store; send valid UTF-8';
   }
+  if (hasSqsRefusedUnescaped(name)) return `the field name ${NONCHARACTER_PROBLEM}`;
   return undefined;
 }
 
@@ -95,12 +118,17 @@ function scalarProblem(value: unknown): string | undefined {
     case 'boolean':
       return undefined;
     case 'string':
-      return LONE_SURROGATE.test(value)
-        ? 'the string is not valid Unicode (it has a lone surrogate), which DynamoDB cannot store; send valid UTF-8'
-        : undefined;
+      return stringProblem(value);
     case 'number':
       return Number.isFinite(value) ? undefined : `${value} is not a JSON number`;
     default:
       return value === null ? undefined : `expected a JSON value, received ${typeof value}`;
   }
+}
+
+function stringProblem(value: string): string | undefined {
+  if (LONE_SURROGATE.test(value)) {
+    return 'the string is not valid Unicode (it has a lone surrogate), which DynamoDB cannot store; send valid UTF-8';
+  }
+  return hasSqsRefusedUnescaped(value) ? `the string ${NONCHARACTER_PROBLEM}` : undefined;
 }

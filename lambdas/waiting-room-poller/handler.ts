@@ -11,11 +11,12 @@ const RESERVE_MS = 15_000;
 /** Buckets (minutes) per run: a poller that was down catches up 30 minutes a minute. */
 const MAX_BUCKETS_PER_RUN = 30;
 
-const env = readEnvironment(['waitingRoomTableName', 'delayQueueUrl']);
+const env = readEnvironment(['waitingRoomTableName', 'delayQueueUrl', 'deadLetterQueueUrl']);
 const dependencies = {
   waitingRoom: { documentClient: createDocumentClient(), tableName: env.waitingRoomTableName },
   sqs: createSqsClient(),
   fallbackQueueUrl: env.delayQueueUrl,
+  deadLetterQueueUrl: env.deadLetterQueueUrl,
   logger,
   now: Date.now,
 };

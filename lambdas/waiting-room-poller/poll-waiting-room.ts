@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  type BatchResultErrorEntry,
   SendMessageBatchCommand,
   type SendMessageBatchRequestEntry,
   type SQSClient,
@@ -8,6 +9,9 @@ import {
 import { GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { crashPoint } from '#lambdas/shared/faults';
 import { errorMessage } from '#lambdas/shared/logger';
+import type { DeliverMessage, RetryMessage } from '#lambdas/shared/queue-message';
+import { deadLetter } from '#lambdas/shared/queue-send';
+import { hasSqsRefusedCharacter } from '#lambdas/shared/storable-json';
 import { bucketOf, partitionKeyOf, type WaitingItem, type WaitingRoom } from '#lambdas/shared/waiting-room';
 import {
   MAX_SQS_DELAY_SECONDS,
@@ -22,6 +26,28 @@ const PAGE_ITEMS = 100;
 /** SendMessageBatch: at most 10 entries and 1 MiB of bodies per call. */
 const BATCH_ENTRIES = 10;
 const BATCH_BYTES = 1_048_576;
+/** Waits before sending again what SQS failed for now (`SenderFault: false`, throttling, 5xx): short, within the run. */
+const SEND_RETRY_DELAYS_MS = [100, 400, 1_000];
+/**
+ * Whole-call errors that the queue gives every time until an operator acts (its KMS key disabled, deleted, or not
+ * usable by the poller; a body SQS refuses): its items go to the DLQ instead of blocking the waiting room.
+ */
+const PERMANENT_CALL_ERRORS: ReadonlySet<string> = new Set([
+  'InvalidMessageContents',
+  'KmsAccessDenied',
+  'KmsDisabled',
+  'KmsInvalidKeyUsage',
+  'KmsInvalidState',
+  'KmsNotFound',
+  'KmsOptInRequired',
+  // The same errors by their SQS error codes, as an SDK that does not map them names them.
+  'KMS.AccessDeniedException',
+  'KMS.DisabledException',
+  'KMS.InvalidKeyUsageException',
+  'KMS.InvalidStateException',
+  'KMS.NotFoundException',
+  'KMS.OptInRequired',
+]);
 /** The checkpoint item: where the poller goes on from. It has no TTL. */
 const CHECKPOINT_KEY = { [WAITING_ROOM_PARTITION_KEY]: 'checkpoint', [WAITING_ROOM_SORT_KEY]: 'checkpoint' };
 
@@ -30,6 +56,8 @@ export interface PollerDependencies {
   readonly sqs: SQSClient;
   /** The shared delay queue: where a message goes when the queue it names no longer exists. */
   readonly fallbackQueueUrl: string;
+  /** The shared DLQ: where a message goes that SQS refuses for good. */
+  readonly deadLetterQueueUrl: string;
   readonly logger: Logger;
   readonly now: () => number;
 }
@@ -56,11 +84,14 @@ export interface PollResult {
   readonly behind: boolean;
 }
 
-/** A due message could not be handed to SQS: the checkpoint stays, and the next run sends it again. */
+/**
+ * Due messages SQS failed for now, even after a few tries within the run: the checkpoint stays, and the next run
+ * sends the page again.
+ */
 export class WaitingRoomSendError extends Error {
   constructor(failed: number, firstError: string, options?: { cause?: unknown }) {
     super(
-      `${failed} waiting message(s) could not be sent to SQS (first: ${firstError}); the checkpoint did not move, ` +
+      `${failed} waiting message(s) could not be sent to SQS for now (first: ${firstError}); the checkpoint did not move, ` +
         'so the next run sends them again. Check the queues and the poller role (runbook: waiting room)',
       options,
     );
@@ -259,35 +290,170 @@ function remainingDelaySeconds(dueAt: number, now: number): number {
   return Math.min(Math.max(Math.ceil((dueAt - now) / 1000), 0), MAX_SQS_DELAY_SECONDS);
 }
 
+/** One entry SQS did not take, with what it said. */
+interface Refusal {
+  readonly item: WaitingItem;
+  readonly error: string;
+}
+
+/** What one SendMessageBatch call left undone: refused for good (to the DLQ), or for now (to send again). */
+interface SendOutcome {
+  readonly permanent: readonly Refusal[];
+  readonly transient: readonly Refusal[];
+}
+
+/**
+ * Sends a batch to its queue. Entries SQS refuses for good (its `SenderFault`, or a call-level error the queue will
+ * keep giving, such as a disabled KMS key) go to the DLQ, so one bad message does not hold up the whole waiting
+ * room; entries it fails for now are sent again a few times, then the run fails and the page is sent again.
+ */
 async function sendBatch(
   deps: PollerDependencies,
   queueUrl: string,
   batch: readonly WaitingItem[],
   now: number,
 ): Promise<void> {
+  let pending = batch;
+  for (let attempt = 0; ; attempt++) {
+    // A resend counts the delay from when it goes, so it is not late by the retry waits.
+    const outcome = await trySend(deps, queueUrl, pending, attempt === 0 ? now : deps.now());
+    await Promise.all(outcome.permanent.map((refusal) => deadLetterItem(deps, queueUrl, refusal)));
+    const [first] = outcome.transient;
+    if (!first) return;
+    const delay = SEND_RETRY_DELAYS_MS[attempt];
+    if (delay === undefined) throw new WaitingRoomSendError(outcome.transient.length, first.error);
+    deps.logger.warn('Waiting messages not taken by SQS for now: sending them again', {
+      queueUrl,
+      failed: outcome.transient.length,
+      error: first.error,
+    });
+    await sleep(delay);
+    pending = outcome.transient.map((refusal) => refusal.item);
+  }
+}
+
+async function trySend(
+  deps: PollerDependencies,
+  queueUrl: string,
+  batch: readonly WaitingItem[],
+  now: number,
+): Promise<SendOutcome> {
   const entries: SendMessageBatchRequestEntry[] = batch.map((item, index) => ({
     Id: String(index),
     MessageBody: item.body,
     DelaySeconds: remainingDelaySeconds(item.dueAt, now),
   }));
+  let failed: BatchResultErrorEntry[];
   try {
     const answer = await deps.sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
-    const failed = answer.Failed ?? [];
-    if (failed.length > 0) {
-      throw new WaitingRoomSendError(failed.length, `${failed[0]?.Code}: ${failed[0]?.Message}`);
-    }
+    failed = answer.Failed ?? [];
   } catch (error) {
-    if (!isMissingQueue(error) || queueUrl === deps.fallbackQueueUrl) {
-      if (error instanceof WaitingRoomSendError) throw error;
-      throw new WaitingRoomSendError(batch.length, errorMessage(error), { cause: error });
-    }
+    return callFailure(deps, queueUrl, batch, now, error);
+  }
+  const permanent: Refusal[] = [];
+  const transient: Refusal[] = [];
+  for (const entry of failed) {
+    const item = batch[Number(entry.Id)];
+    // An answer that names no entry of the batch cannot be placed: fail the run rather than lose an item.
+    if (!item) throw new WaitingRoomSendError(batch.length, `SQS answered for unknown entry ${entry.Id}`);
+    const refusal = { item, error: `${entry.Code}: ${entry.Message ?? 'no message'}` };
+    (entry.SenderFault ? permanent : transient).push(refusal);
+  }
+  return { permanent, transient };
+}
+
+/** A whole call that failed: a missing queue falls back, a known permanent refusal dead-letters, the rest retries. */
+async function callFailure(
+  deps: PollerDependencies,
+  queueUrl: string,
+  batch: readonly WaitingItem[],
+  now: number,
+  error: unknown,
+): Promise<SendOutcome> {
+  if (isMissingQueue(error) && queueUrl !== deps.fallbackQueueUrl) {
     // An isolated namespace's queue that is gone: the shared delay queue's consumer delivers any message.
     deps.logger.warn('Waiting message queue missing: sent to the shared delay queue', { queueUrl });
     await sendBatch(deps, deps.fallbackQueueUrl, batch, now);
+    return { permanent: [], transient: [] };
   }
+  const name = errorName(error);
+  if (name === 'InvalidMessageContents' && batch.length > 1) {
+    // One body SQS refuses fails the whole call: send each on its own to find which.
+    await Promise.all(batch.map((item) => sendBatch(deps, queueUrl, [item], now)));
+    return { permanent: [], transient: [] };
+  }
+  const refusals = batch.map((item) => ({ item, error: `${name}: ${errorMessage(error)}` }));
+  return PERMANENT_CALL_ERRORS.has(name)
+    ? { permanent: refusals, transient: [] }
+    : { permanent: [], transient: refusals };
+}
+
+/**
+ * Puts an item SQS refused for good on the DLQ, with what SQS said. The message keeps its mutation and target, so
+ * a redrive (once the queue is fixed) delivers it; a body SQS can never take goes whole, as base64.
+ */
+async function deadLetterItem(deps: PollerDependencies, queueUrl: string, refusal: Refusal): Promise<void> {
+  const { item, error } = refusal;
+  const reason = `SQS refused the waiting message for ${queueUrl} (${error}); moved from the waiting room to the DLQ`;
+  const message = parseDelivery(item.body);
+  const sender = {
+    sqs: deps.sqs,
+    waitingRoom: deps.waitingRoom,
+    logger: deps.logger,
+    now: deps.now,
+    queues: { deadLetter: deps.deadLetterQueueUrl },
+  };
+  if (message && !hasSqsRefusedCharacter(item.body)) {
+    await deadLetter(sender, {
+      kind: 'retry',
+      mutation: message.mutation,
+      target: message.target,
+      attempt: message.kind === 'retry' ? message.attempt : 1,
+      lastError: message.kind === 'retry' ? message.lastError : error,
+      firstFailedAt: message.kind === 'retry' ? message.firstFailedAt : deps.now(),
+      notBefore: message.notBefore,
+      reason,
+    });
+    return;
+  }
+  const envelope = message?.mutation.envelope;
+  await deadLetter(sender, {
+    kind: 'poison',
+    reason,
+    data: Buffer.from(item.body).toString('base64'),
+    source: `waiting room item ${item.pk} ${item.sk}`,
+    ...(envelope ? { namespace: envelope.namespace, id: envelope.id } : {}),
+  });
+}
+
+/**
+ * The delivery or retry a body holds, or undefined. A shape check, not the zod schema (kept out of the poller's
+ * bundle): the WAL wrote these bodies itself, and the queue consumer checks the schema when a redrive brings one back.
+ */
+function parseDelivery(body: string): DeliverMessage | RetryMessage | undefined {
+  let parsed: Partial<DeliverMessage | RetryMessage> | undefined;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  const isDelivery =
+    (parsed?.kind === 'deliver' || parsed?.kind === 'retry') &&
+    typeof parsed.target === 'string' &&
+    typeof parsed.notBefore === 'number' &&
+    typeof parsed.mutation?.envelope?.namespace === 'string';
+  return isDelivery ? (parsed as DeliverMessage | RetryMessage) : undefined;
+}
+
+function errorName(error: unknown): string {
+  return (error as { name?: string } | undefined)?.name ?? 'Error';
 }
 
 function isMissingQueue(error: unknown): boolean {
-  const name = (error as { name?: string } | undefined)?.name;
+  const name = errorName(error);
   return name === 'QueueDoesNotExist' || name === 'AWS.SimpleQueueService.NonExistentQueue';
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

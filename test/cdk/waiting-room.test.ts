@@ -92,20 +92,27 @@ describe('waiting room poller', () => {
     expect(timeout).toBeLessThan(60);
   });
 
-  test('may only read and advance the table, and send to the delay and retry queues (not the DLQ)', () => {
+  test('may only read and advance the table, and send to the delay, retry and dead-letter queues', () => {
     // WHEN the poller's policies are read
     const statements = statementsOf(stack.waitingRoom.poller.handler);
     const { queues } = stack;
     const solo = queues.namespaceQueues.get('solo');
     if (!solo) throw new Error('no queues for the isolated namespace');
-    // THEN the table allows exactly GetItem, PutItem, Query and Scan; each delay and retry queue SendMessage
+    // THEN the table allows exactly GetItem, PutItem, Query and Scan; each delay, retry and dead-letter queue
+    // SendMessage (the DLQ for what SQS refuses for good), and nothing else
     expect(actionsOn(statements, stack.waitingRoom.table)).toEqual([
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:Query',
       'dynamodb:Scan',
     ]);
-    for (const queue of [queues.delayQueue, queues.retryQueue, solo.delay, solo.retry]) {
+    for (const queue of [
+      queues.delayQueue,
+      queues.retryQueue,
+      solo.delay,
+      solo.retry,
+      queues.deadLetterQueue,
+    ]) {
       expect(actionsOn(statements, queue)).toEqual(expect.arrayContaining(['sqs:SendMessage']));
       expect(
         actionsOn(statements, queue).every(
@@ -113,8 +120,15 @@ describe('waiting room poller', () => {
         ),
       ).toBe(true);
     }
-    expect(actionsOn(statements, queues.deadLetterQueue)).toEqual([]);
     expect(actionsOn(statements, stack.storage.ledger)).toEqual([]);
+  });
+
+  test('is told the DLQ, where it puts what SQS refuses for good', () => {
+    // THEN the poller's environment names the shared DLQ
+    const poller = template.toJSON().Resources[logicalIdOf(stack.waitingRoom.poller.handler)];
+    expect(poller.Properties.Environment.Variables.DEAD_LETTER_QUEUE_URL).toEqual({
+      Ref: logicalIdOf(stack.queues.deadLetterQueue),
+    });
   });
 
   test('has its errors alarmed like the consumers', () => {

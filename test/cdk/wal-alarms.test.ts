@@ -14,16 +14,14 @@ const topicRef = () => ({ Ref: logicalIdOf(stack.alarms.topic) });
 const ref = (construct: Parameters<typeof logicalIdOf>[0]) => ({ Ref: logicalIdOf(construct) });
 
 /** The alarm's properties: it notifies the topic in ALARM and when back to OK. */
-function alarmProperties(name: string): { [key: string]: Json } {
+function alarmProperties(
+  name: string,
+  expected = { ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching' },
+): { [key: string]: Json } {
   const alarm = stack.alarms.alarms.get(name);
   if (!alarm) throw new Error(`No alarm ${name}`);
   const properties = template.toJSON().Resources[logicalIdOf(alarm)].Properties;
-  expect(properties).toMatchObject({
-    AlarmActions: [topicRef()],
-    OKActions: [topicRef()],
-    ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-    TreatMissingData: 'notBreaching',
-  });
+  expect(properties).toMatchObject({ AlarmActions: [topicRef()], OKActions: [topicRef()], ...expected });
   return properties;
 }
 
@@ -44,9 +42,10 @@ describe('alarm topic', () => {
   test('every alarm of the stack notifies it', () => {
     // WHEN the template's alarms are listed
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    // THEN there are 15 (the waiting room poller has the consumers' three), each with the topic as its action
+    // THEN there are 16 (the waiting room poller has the consumers' three, and one for not running), each with the
+    // topic as its action
     expect(alarms).toHaveLength(stack.alarms.alarms.size);
-    expect(alarms).toHaveLength(15);
+    expect(alarms).toHaveLength(16);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([topicRef()]);
   });
 });
@@ -106,6 +105,26 @@ describe('consumer alarms', () => {
       Dimensions: [{ Name: 'FunctionName', Value: ref(stack.consumers[consumer].handler) }],
       Statistic: 'Sum',
       Period: 300,
+      Threshold: 1,
+    });
+  });
+});
+
+describe('scheduled function alarm', () => {
+  test('waitingRoomPollerNotRunning: AWS/Lambda Invocations < 1 in 10 minutes, no data breaching', () => {
+    // THEN the poller (run every minute) alarms when it was not invoked for 10 minutes, or has no data at all
+    expect(
+      alarmProperties('waitingRoomPollerNotRunning', {
+        ComparisonOperator: 'LessThanThreshold',
+        TreatMissingData: 'breaching',
+      }),
+    ).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Invocations',
+      Dimensions: [{ Name: 'FunctionName', Value: ref(stack.waitingRoom.poller.handler) }],
+      Statistic: 'Sum',
+      Period: 600,
+      EvaluationPeriods: 1,
       Threshold: 1,
     });
   });

@@ -87,6 +87,7 @@ describe('delays longer than 900 s: the waiting room, through the local runtime'
         waitingRoom: deps.waitingRoom,
         sqs: wal.clients.sqs,
         fallbackQueueUrl: queueUrl(wal, 'DelayQueue'),
+        deadLetterQueueUrl: queueUrl(wal, 'DeadLetterQueue'),
         logger: silentLogger,
         now: () => dueAt,
       },

@@ -64,6 +64,20 @@ describe('mutationRequestSchema: client data stored as sent', () => {
       /lone surrogate/,
     ],
     [
+      'a U+FFFF in a value (SQS refuses it)',
+      '{"payload":{"id":"a","s":["x\\uffff"]}}',
+      '/payload/s/0',
+      /U\+FFFF/,
+    ],
+    ['a U+FFFE in a name', '{"payload":{"id":"a","\\ufffe":1}}', '/payload/\ufffe', /U\+FFFE/],
+    ['a U+FFFF in "set"', '{"op":"update","payload":{"id":"a"},"set":{"s":"\\uffff"}}', '/set/s', /U\+FFFF/],
+    [
+      'a U+FFFF in the partition key',
+      '{"payload":{"id":"a"},"partitionKey":"\\uffff"}',
+      '/partitionKey',
+      /U\+FFFF/,
+    ],
+    [
       'a number JSON.parse made Infinity',
       '{"payload":{"id":"a","n":1e400}}',
       '/payload/n',

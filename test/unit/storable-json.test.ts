@@ -1,4 +1,4 @@
-import { storableJsonProblems } from '#lambdas/shared/storable-json';
+import { hasSqsRefusedCharacter, storableJsonProblems } from '#lambdas/shared/storable-json';
 
 describe('storableJsonProblems', () => {
   it('finds nothing in JSON that every path stores as sent', () => {
@@ -19,6 +19,32 @@ describe('storableJsonProblems', () => {
     expect(problems).toEqual([
       { path: ['items', 1], message: expect.stringContaining('lone surrogate') },
       { path: ['\uDC00name'], message: expect.stringContaining('field name is not valid Unicode') },
+    ]);
+  });
+
+  it('fails if a string or a field name has U+FFFE or U+FFFF, which SQS refuses and JSON.stringify leaves raw', () => {
+    // GIVEN the two noncharacters in a nested string and in a field name, and the characters around them
+    const value = { items: ['fine \uFFFD \u{10FFFF}', 'bad \uFFFF'], '\uFFFEname': 1 };
+    // WHEN
+    const problems = storableJsonProblems(value);
+    // THEN each is named by its path
+    expect(problems).toEqual([
+      { path: ['items', 1], message: expect.stringContaining('U+FFFF') },
+      { path: ['\uFFFEname'], message: expect.stringContaining('field name has the noncharacter') },
+    ]);
+  });
+
+  it('tells which message texts SQS refuses: outside #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-', () => {
+    // GIVEN texts at each edge of the ranges SQS allows
+    const allowed = ['\t\n\r', ' \uD7FF', '\uE000\uFFFD', '\u{10000}\u{10FFFF}', '{"a":"\\uffff"}'];
+    const refused = ['\u0000', '\u001F', '\uFFFE', '\uFFFF', '\uD800', 'x\uDC00'];
+    // WHEN/THEN
+    expect(allowed.filter(hasSqsRefusedCharacter)).toEqual([]);
+    expect(refused.filter((text) => !hasSqsRefusedCharacter(text))).toEqual([]);
+    // THEN JSON.stringify escapes all of them but U+FFFE and U+FFFF
+    expect(refused.filter((text) => hasSqsRefusedCharacter(JSON.stringify(text)))).toEqual([
+      '\uFFFE',
+      '\uFFFF',
     ]);
   });
 

@@ -49,6 +49,18 @@ describe('parseMutationRequest', () => {
     expect(problem).toMatchObject({ status: 400, slug: 'invalid-mutation' });
     expect(problem.extensions.errors).toEqual([{ pointer: '/op', detail: expect.any(String) }]);
   });
+
+  it('fails if a payload string holds U+FFFF, which SQS refuses, naming its pointer', () => {
+    // GIVEN a payload whose nested string ends in the noncharacter U+FFFF (as JSON.parse makes "\uffff")
+    const body = JSON.parse('{"payload":{"id":"a","notes":["ok","bad\\uffff"]}}');
+    // WHEN
+    const problem = problemOf(() => parseMutationRequest(body, undefined));
+    // THEN a 400 whose only issue points at that string
+    expect(problem).toMatchObject({ status: 400, slug: 'invalid-mutation' });
+    expect(problem.extensions.errors).toEqual([
+      { pointer: '/payload/notes/1', detail: expect.stringContaining('U+FFFF') },
+    ]);
+  });
 });
 
 describe('acceptMutation', () => {

@@ -1,5 +1,10 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SendMessageBatchCommand, type SendMessageBatchCommandInput, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  SendMessageBatchCommand,
+  type SendMessageBatchCommandInput,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import {
   DynamoDBDocumentClient,
   GetCommand,
@@ -14,7 +19,7 @@ import {
   pollWaitingRoom,
   WaitingRoomSendError,
 } from '#lambdas/waiting-room-poller/poll-waiting-room';
-import { silentLogger } from '#test/support/fixtures';
+import { loggedMutation, silentLogger } from '#test/support/fixtures';
 
 const documentMock = mockClient(DynamoDBDocumentClient);
 const sqsMock = mockClient(SQSClient);
@@ -102,6 +107,7 @@ function poller(clock: { now: number }) {
     },
     sqs: new SQSClient({ region: 'us-east-1' }),
     fallbackQueueUrl: 'delay-url',
+    deadLetterQueueUrl: 'dlq-url',
     logger: silentLogger,
     now: () => clock.now,
   };
@@ -252,8 +258,8 @@ describe('pollWaitingRoom', () => {
     expect((message?.at ?? 0) + (message?.delaySeconds ?? 0) * 1000).toBeGreaterThanOrEqual(dueAt);
   });
 
-  it('fails if SQS refuses a message: the checkpoint stays, and the next run sends it again', async () => {
-    // GIVEN an item due in a minute, and SQS failing one entry of the batch
+  it('fails if SQS keeps failing a message for now: the checkpoint stays, and the next run sends it again', async () => {
+    // GIVEN an item due in a minute, and SQS failing one entry of the batch for now (not the sender's fault)
     const table = new FakeTable();
     table.add(waitingItem('delay-url', 'due', START + 60_000));
     table.rows.set('checkpoint|checkpoint', {
@@ -269,8 +275,10 @@ describe('pollWaitingRoom', () => {
     const clock = { now: START };
     // WHEN the poller runs
     const run = pollWaitingRoom(poller(clock), LIMITS);
-    // THEN it fails, and the checkpoint has not moved
+    // THEN it fails after a few tries within the run, nothing went to the DLQ, and the checkpoint has not moved
     await expect(run).rejects.toThrow(WaitingRoomSendError);
+    expect(sqsMock.commandCalls(SendMessageBatchCommand)).toHaveLength(4);
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
     expect(table.checkpoint()).toMatchObject({ bucket: bucketOf(START), version: 1 });
     // WHEN SQS is back and the poller runs again
     const sent = recordSends(clock);
@@ -373,4 +381,167 @@ describe('pollWaitingRoom', () => {
     // THEN the message goes to the shared delay queue, whose consumer delivers any namespace's messages
     expect(sent).toEqual([expect.objectContaining({ queueUrl: 'delay-url', body: 'orphan' })]);
   });
+
+  it('sends again within the run only the entries SQS failed for now, and goes on', async () => {
+    // GIVEN three items due in a minute, and SQS failing the second for now, once
+    const table = new FakeTable();
+    for (const body of ['a', 'b', 'c']) table.add(waitingItem('delay-url', body, START + 60_000));
+    table.rows.set('checkpoint|checkpoint', { ...CHECKPOINT, version: 1 });
+    const calls: string[][] = [];
+    let failedOnce = false;
+    sqsMock.on(SendMessageBatchCommand).callsFake((input: SendMessageBatchCommandInput) => {
+      const entries = input.Entries ?? [];
+      calls.push(entries.map((entry) => String(entry.MessageBody)));
+      const failing = failedOnce ? [] : entries.filter((entry) => entry.MessageBody === 'b');
+      failedOnce ||= failing.length > 0;
+      return {
+        Successful: [],
+        Failed: failing.map((entry) => ({ Id: entry.Id, Code: 'ServiceUnavailable', SenderFault: false })),
+      };
+    });
+    // WHEN the poller runs
+    const result = await pollWaitingRoom(poller({ now: START }), LIMITS);
+    // THEN only the failed entry is sent again (the items may sit in different shards, hence calls), and the
+    // checkpoint moves on
+    expect(calls.flat().sort()).toEqual(['a', 'b', 'b', 'c']);
+    expect(calls.filter((bodies) => bodies.includes('b')).at(-1)).toEqual(['b']);
+    expect(result.sent).toBe(3);
+    expect(table.checkpoint()).toMatchObject({ bucket: bucketOf(START) + 10 });
+  });
+
+  it('dead-letters an entry SQS refuses for good, says why, and moves the checkpoint on', async () => {
+    // GIVEN two deliveries due in a minute on an isolated queue, the first one's body holding U+FFFF, and SQS
+    // refusing that entry as the sender's fault
+    const table = new FakeTable();
+    const good = deliverBody('good');
+    const bad = deliverBody('bad \uFFFF');
+    table.add(waitingItem('isolated-url', good, START + 60_000));
+    table.add(waitingItem('isolated-url', bad, START + 60_000));
+    table.rows.set('checkpoint|checkpoint', { ...CHECKPOINT, version: 1 });
+    sqsMock.on(SendMessageBatchCommand).callsFake((input: SendMessageBatchCommandInput) => ({
+      Successful: [],
+      Failed: (input.Entries ?? [])
+        .filter((entry) => entry.MessageBody === bad)
+        .map((entry) => ({
+          Id: entry.Id,
+          Code: 'InvalidMessageContents',
+          Message: 'Invalid characters found',
+          SenderFault: true,
+        })),
+    }));
+    const deadLettered = recordDeadLetters();
+    // WHEN the poller runs
+    const result = await pollWaitingRoom(poller({ now: START }), LIMITS);
+    // THEN the refused one is on the DLQ whole (base64: SQS would refuse its text again), with what SQS said
+    // and which queue; it was not sent again; the checkpoint moved on
+    expect(deadLettered).toEqual([
+      {
+        kind: 'poison',
+        reason: expect.stringMatching(/isolated-url.*InvalidMessageContents: Invalid characters found/),
+        data: Buffer.from(bad).toString('base64'),
+        source: expect.stringContaining('waiting room item'),
+        namespace: 'orders',
+        id: '01JTESTMUTATION0000000000A',
+      },
+    ]);
+    const sentBodies = sqsMock
+      .commandCalls(SendMessageBatchCommand)
+      .flatMap((call) => (call.args[0].input.Entries ?? []).map((entry) => entry.MessageBody));
+    expect(sentBodies.sort()).toEqual([bad, good].sort());
+    expect(result.sent).toBe(2);
+    expect(table.checkpoint()).toMatchObject({ bucket: bucketOf(START) + 10 });
+  });
+
+  it("dead-letters the batch of a queue whose KMS key is disabled as retries a redrive delivers, and sends the others'", async () => {
+    // GIVEN a delivery due on an isolated queue whose key is disabled, and one due on the shared delay queue
+    const table = new FakeTable();
+    const isolated = deliverBody('isolated');
+    table.add(waitingItem('isolated-url', isolated, START + 60_000));
+    table.add(waitingItem('delay-url', 'shared', START + 60_000));
+    table.rows.set('checkpoint|checkpoint', { ...CHECKPOINT, version: 1 });
+    const sent = recordSends({ now: START });
+    sqsMock
+      .on(SendMessageBatchCommand, { QueueUrl: 'isolated-url' })
+      .rejects(Object.assign(new Error('The key is disabled.'), { name: 'KmsDisabled' }));
+    const deadLettered = recordDeadLetters();
+    // WHEN the poller runs
+    await pollWaitingRoom(poller({ now: START }), LIMITS);
+    // THEN the isolated one is on the DLQ as a retry of its target (a redrive delivers it once the key is back),
+    // the shared one is sent, and the checkpoint moved on
+    expect(deadLettered).toEqual([
+      expect.objectContaining({
+        kind: 'retry',
+        target: 'main',
+        attempt: 1,
+        notBefore: START + 60_000,
+        reason: expect.stringMatching(/isolated-url.*KmsDisabled: The key is disabled/),
+      }),
+    ]);
+    expect(sent.map((message) => message.body)).toEqual(['shared']);
+    expect(table.checkpoint()).toMatchObject({ bucket: bucketOf(START) + 10 });
+  });
+
+  it('finds the one body SQS refuses when it fails the whole call, and sends the rest', async () => {
+    // GIVEN three items, and SQS refusing any call that carries the U+FFFF one (as a call-level error)
+    const table = new FakeTable();
+    for (const body of ['a', 'b \uFFFF', 'c']) table.add(waitingItem('delay-url', body, START + 60_000));
+    table.rows.set('checkpoint|checkpoint', { ...CHECKPOINT, version: 1 });
+    const sent: string[] = [];
+    sqsMock.on(SendMessageBatchCommand).callsFake((input: SendMessageBatchCommandInput) => {
+      const bodies = (input.Entries ?? []).map((entry) => String(entry.MessageBody));
+      if (bodies.some((body) => body.includes('\uFFFF'))) {
+        throw Object.assign(new Error('Invalid characters found'), { name: 'InvalidMessageContents' });
+      }
+      sent.push(...bodies);
+      return { Successful: [], Failed: [] };
+    });
+    const deadLettered = recordDeadLetters();
+    // WHEN the poller runs
+    await pollWaitingRoom(poller({ now: START }), LIMITS);
+    // THEN the two others are sent, the refused one is on the DLQ, and the checkpoint moved on
+    expect(sent.sort()).toEqual(['a', 'c']);
+    expect(deadLettered).toEqual([
+      expect.objectContaining({ kind: 'poison', data: Buffer.from('b \uFFFF').toString('base64') }),
+    ]);
+    expect(table.checkpoint()).toMatchObject({ bucket: bucketOf(START) + 10 });
+  });
+
+  it('fails if the DLQ cannot take a refused entry: the checkpoint stays', async () => {
+    // GIVEN an entry SQS refuses for good, and a DLQ that cannot be reached
+    const table = new FakeTable();
+    table.add(waitingItem('delay-url', 'refused', START + 60_000));
+    table.rows.set('checkpoint|checkpoint', { ...CHECKPOINT, version: 1 });
+    sqsMock.on(SendMessageBatchCommand).resolves({
+      Successful: [],
+      Failed: [{ Id: '0', Code: 'InvalidParameterValue', SenderFault: true }],
+    });
+    sqsMock.on(SendMessageCommand).rejects(new Error('DLQ unreachable'));
+    // WHEN the poller runs
+    const run = pollWaitingRoom(poller({ now: START }), LIMITS);
+    // THEN it fails, and the checkpoint has not moved: the item is not dropped
+    await expect(run).rejects.toThrow('DLQ unreachable');
+    expect(table.checkpoint()).toMatchObject({ bucket: bucketOf(START), version: 1 });
+  });
 });
+
+const CHECKPOINT = { pk: 'checkpoint', sk: 'checkpoint', bucket: bucketOf(START), shard: 0 };
+
+/** A delay queue message for target `main`, as the consumers write it, with `text` in its payload. */
+function deliverBody(text: string): string {
+  return JSON.stringify({
+    kind: 'deliver',
+    mutation: loggedMutation({ payload: { id: 'a1', text } }),
+    target: 'main',
+    notBefore: START + 60_000,
+  });
+}
+
+/** The messages put on the DLQ ('dlq-url'), parsed. */
+function recordDeadLetters(): unknown[] {
+  const messages: unknown[] = [];
+  sqsMock.on(SendMessageCommand, { QueueUrl: 'dlq-url' }).callsFake((input) => {
+    messages.push(JSON.parse(String(input.MessageBody)));
+    return {};
+  });
+  return messages;
+}
