@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import './zod-locale';
 
 /**
  * The one envelope: what ingest writes to the stream and the ledger, and what every queue
@@ -12,29 +13,29 @@ export type MutationOp = z.infer<typeof mutationOpSchema>;
 export const envelopeSchema = z.object({
   v: z.literal(ENVELOPE_VERSION),
   /** ULID: sortable by log time. */
-  id: z.string().min(1),
-  namespace: z.string().min(1),
-  idempotencyKey: z.string().min(1),
-  partitionKey: z.string().min(1),
+  id: z.string().check(z.minLength(1)),
+  namespace: z.string().check(z.minLength(1)),
+  idempotencyKey: z.string().check(z.minLength(1)),
+  partitionKey: z.string().check(z.minLength(1)),
   op: mutationOpSchema,
   payload: z.unknown(),
   /** For op `update`: attributes to set, and numbers to add (counters), on the item `payload` keys. */
-  update: z
-    .object({
-      set: z.record(z.string(), z.unknown()).optional(),
-      add: z.record(z.string(), z.number()).optional(),
-    })
-    .optional(),
+  update: z.optional(
+    z.object({
+      set: z.optional(z.record(z.string(), z.unknown())),
+      add: z.optional(z.record(z.string(), z.number())),
+    }),
+  ),
   /** Target names to deliver to; absent means every target of the namespace. */
-  targets: z.array(z.string()).optional(),
+  targets: z.optional(z.array(z.string())),
   /** Log time, epoch milliseconds. */
-  loggedAt: z.number().int(),
+  loggedAt: z.number().check(z.int()),
   /** Effective (delivery) time for a delayed mutation, epoch milliseconds. */
-  deliverAt: z.number().int().optional(),
+  deliverAt: z.optional(z.number().check(z.int())),
   /** Region the mutation was first logged in (replication does not send it back there). */
-  origin: z.string().optional(),
+  origin: z.optional(z.string()),
   /** The namespace config's `version` at ingest (absent in records logged before versions existed). */
-  configVersion: z.number().int().min(1).optional(),
+  configVersion: z.optional(z.number().check(z.int(), z.gte(1))),
 });
 
 export type Envelope = z.infer<typeof envelopeSchema>;

@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import './zod-locale';
 
 /**
  * The environment variables the stack sets on the Lambdas. CDK (lib/) and the handlers both use
@@ -42,4 +43,4 @@ export function readEnvironment<K extends EnvKey>(
   return Object.fromEntries(keys.map((key) => [key, source[ENV[key]] as string])) as Record<K, string>;
 }
 
-export const positiveSeconds = z.coerce.number().int().positive();
+export const positiveSeconds = z.coerce.number().check(z.int(), z.positive());

@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import './zod-locale';
 
 /**
  * Fault injection for the chaos tests: AWS SDK middleware that fails, throttles, loses answers
@@ -39,13 +40,12 @@ const FAULT_KINDS = ['error', 'throttle', 'timeout-after', 'duplicate', 'latency
  */
 function outageSchema() {
   return z
-    .object({
-      resource: z.string().min(1),
-      from: z.number().int(),
-      to: z.number().int(),
+    .strictObject({
+      resource: z.string().check(z.minLength(1)),
+      from: z.number().check(z.int()),
+      to: z.number().check(z.int()),
     })
-    .strict()
-    .refine((outage) => outage.to >= outage.from, { message: '"to" must not be before "from"' });
+    .check(z.refine((outage) => outage.to >= outage.from, { message: '"to" must not be before "from"' }));
 }
 
 export type Outage = z.infer<ReturnType<typeof outageSchema>>;
@@ -55,25 +55,20 @@ export type Outage = z.infer<ReturnType<typeof outageSchema>>;
  * esbuild drops the schemas with the rest of the fault code, and no cold start pays for building them.
  */
 function faultConfigSchema() {
-  return z
-    .object({
-      /** Share of matching SDK calls that get a fault. */
-      rate: z.number().min(0).max(1).default(0),
-      /** Operation names (`PutRecord`, `PutItem`, ...); all when absent. */
-      operations: z.array(z.string()).optional(),
-      kinds: z
-        .array(z.enum(FAULT_KINDS))
-        .min(1)
-        .default([...FAULT_KINDS]),
-      latencyMs: z.number().int().min(0).default(200),
-      /** Share of passes through each enabled crash point that end the runtime. */
-      crashRate: z.number().min(0).max(1).default(0),
-      crashPoints: z.array(z.enum(CRASH_POINTS)).default([...CRASH_POINTS]),
-      /** Only functions whose name contains one of these (AWS_LAMBDA_FUNCTION_NAME); all when absent. */
-      functions: z.array(z.string()).optional(),
-      outages: z.array(outageSchema()).default([]),
-    })
-    .strict();
+  return z.strictObject({
+    /** Share of matching SDK calls that get a fault. */
+    rate: z._default(z.number().check(z.gte(0), z.lte(1)), 0),
+    /** Operation names (`PutRecord`, `PutItem`, ...); all when absent. */
+    operations: z.optional(z.array(z.string())),
+    kinds: z._default(z.array(z.enum(FAULT_KINDS)).check(z.minLength(1)), [...FAULT_KINDS]),
+    latencyMs: z._default(z.number().check(z.int(), z.gte(0)), 200),
+    /** Share of passes through each enabled crash point that end the runtime. */
+    crashRate: z._default(z.number().check(z.gte(0), z.lte(1)), 0),
+    crashPoints: z._default(z.array(z.enum(CRASH_POINTS)), [...CRASH_POINTS]),
+    /** Only functions whose name contains one of these (AWS_LAMBDA_FUNCTION_NAME); all when absent. */
+    functions: z.optional(z.array(z.string())),
+    outages: z._default(z.array(outageSchema()), []),
+  });
 }
 
 export type FaultConfig = z.output<ReturnType<typeof faultConfigSchema>>;

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { numberProblem } from './dynamo-values';
 import { mutationOpSchema } from './envelope';
 import {
@@ -8,6 +8,7 @@ import {
   type JsonValue,
   storableJsonProblems,
 } from './storable-json';
+import './zod-locale';
 
 /**
  * The longest idempotency key (ASCII, so bytes). It bounds the ledger's key, hence its commit record:
@@ -23,21 +24,20 @@ export const IDEMPOTENCY_KEY_PATTERN = new RegExp(`^[\\x21-\\x7e]{1,${IDEMPOTENC
  * value: zod's z.json() and z.record() rebuild objects with `result[key] = ...`, which drops a field
  * named `__proto__` without an issue. Every name that is not storable becomes an issue with its path.
  */
-function storable(value: unknown, ctx: z.RefinementCtx): void {
+function storable(value: unknown, ctx: z.core.$RefinementCtx): void {
   for (const problem of storableJsonProblems(value)) {
     ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
   }
 }
 
-const storableJsonSchema = z.custom<JsonValue>(() => true).superRefine(storable);
+const storableJsonSchema = z.custom<JsonValue>(() => true).check(z.superRefine(storable));
 
 const storableObjectSchema = z
   .custom<Record<string, JsonValue>>(isPlainObject, 'expected a JSON object')
-  .superRefine(storable);
+  .check(z.superRefine(storable));
 
-const storableNumbersSchema = z
-  .custom<Record<string, number>>(isPlainObject, 'expected a JSON object')
-  .superRefine((value, ctx) => {
+const storableNumbersSchema = z.custom<Record<string, number>>(isPlainObject, 'expected a JSON object').check(
+  z.superRefine((value, ctx) => {
     if (!isPlainObject(value)) return;
     storable(value, ctx);
     for (const [name, field] of Object.entries(value)) {
@@ -52,65 +52,74 @@ const storableNumbersSchema = z
             : 'add amounts must be integers between -(2^53-1) and 2^53-1 (counters are summed exactly)';
       if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
     }
-  });
+  }),
+);
 
 /** The body of `POST /v1/namespaces/{ns}/mutations`. */
 export const mutationRequestSchema = z
-  .object({
-    payload: storableJsonSchema.optional(),
-    op: mutationOpSchema.default('put'),
+  .strictObject({
+    payload: z.optional(storableJsonSchema),
+    op: z._default(mutationOpSchema, 'put'),
     /** With op `update`: attributes to set on the item that `payload`'s key attributes name. */
-    set: storableObjectSchema.optional(),
+    set: z.optional(storableObjectSchema),
     /** With op `update`: numbers to add to the item's attributes (counters). */
-    add: storableNumbersSchema.optional(),
+    add: z.optional(storableNumbersSchema),
     // Kinesis partition keys and the ledger are Unicode: a lone surrogate would be altered or refused.
-    partitionKey: z
-      .string()
-      .min(1)
-      .max(512)
-      .refine((key) => !hasLoneSurrogate(key), 'is not valid Unicode (it has a lone surrogate)')
-      .refine((key) => !hasSqsRefusedUnescaped(key), 'has U+FFFE or U+FFFF, which SQS refuses')
-      .optional(),
-    idempotencyKey: z
-      .string()
-      .regex(
-        IDEMPOTENCY_KEY_PATTERN,
-        `must be 1 to ${IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters without spaces`,
-      )
-      .optional(),
-    lifecycle: z
-      .object({
-        delaySeconds: z.number().int().min(0).optional(),
-        deliverAt: z.iso.datetime({ offset: true }).optional(),
-        jitterSeconds: z.number().int().min(0).optional(),
-      })
-      .strict()
-      .refine((lifecycle) => lifecycle.delaySeconds === undefined || lifecycle.deliverAt === undefined, {
-        message: 'give either delaySeconds or deliverAt, not both',
-      })
-      .optional(),
-    targets: z
-      .array(z.string().min(1))
-      .min(1)
-      .refine((names) => new Set(names).size === names.length, { message: 'target names must be unique' })
-      .optional(),
-    items: z.array(z.unknown()).optional(),
+    partitionKey: z.optional(
+      z.string().check(
+        z.minLength(1),
+        z.maxLength(512),
+        z.refine((key) => !hasLoneSurrogate(key), 'is not valid Unicode (it has a lone surrogate)'),
+        z.refine((key) => !hasSqsRefusedUnescaped(key), 'has U+FFFE or U+FFFF, which SQS refuses'),
+      ),
+    ),
+    idempotencyKey: z.optional(
+      z
+        .string()
+        .check(
+          z.regex(
+            IDEMPOTENCY_KEY_PATTERN,
+            `must be 1 to ${IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters without spaces`,
+          ),
+        ),
+    ),
+    lifecycle: z.optional(
+      z
+        .strictObject({
+          delaySeconds: z.optional(z.number().check(z.int(), z.gte(0))),
+          deliverAt: z.optional(z.iso.datetime({ offset: true })),
+          jitterSeconds: z.optional(z.number().check(z.int(), z.gte(0))),
+        })
+        .check(
+          z.refine((lifecycle) => lifecycle.delaySeconds === undefined || lifecycle.deliverAt === undefined, {
+            message: 'give either delaySeconds or deliverAt, not both',
+          }),
+        ),
+    ),
+    targets: z.optional(
+      z.array(z.string().check(z.minLength(1))).check(
+        z.minLength(1),
+        z.refine((names) => new Set(names).size === names.length, { message: 'target names must be unique' }),
+      ),
+    ),
+    items: z.optional(z.array(z.unknown())),
   })
-  .strict()
-  .superRefine((request, ctx) => {
-    const hasUpdate = request.set !== undefined || request.add !== undefined;
-    const changes = Object.keys(request.set ?? {}).length + Object.keys(request.add ?? {}).length;
-    if (request.op === 'update' && changes === 0) {
-      // An update that changes nothing would be acknowledged and then have no effect at all.
-      ctx.addIssue({
-        code: 'custom',
-        path: ['op'],
-        message: 'op "update" needs at least one attribute in "set" or "add"',
-      });
-    }
-    if (request.op !== 'update' && hasUpdate) {
-      ctx.addIssue({ code: 'custom', path: ['op'], message: '"set" and "add" need op "update"' });
-    }
-  });
+  .check(
+    z.superRefine((request, ctx) => {
+      const hasUpdate = request.set !== undefined || request.add !== undefined;
+      const changes = Object.keys(request.set ?? {}).length + Object.keys(request.add ?? {}).length;
+      if (request.op === 'update' && changes === 0) {
+        // An update that changes nothing would be acknowledged and then have no effect at all.
+        ctx.addIssue({
+          code: 'custom',
+          path: ['op'],
+          message: 'op "update" needs at least one attribute in "set" or "add"',
+        });
+      }
+      if (request.op !== 'update' && hasUpdate) {
+        ctx.addIssue({ code: 'custom', path: ['op'], message: '"set" and "add" need op "update"' });
+      }
+    }),
+  );
 
 export type MutationRequest = z.output<typeof mutationRequestSchema>;

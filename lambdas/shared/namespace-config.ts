@@ -1,5 +1,6 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { RESERVED_ATTRIBUTE_PREFIX } from './targets/wal-attributes';
+import './zod-locale';
 
 /**
  * The namespace schema: one source of truth for `config/<stage>/*.json` (checked by CDK at synth)
@@ -30,41 +31,42 @@ export const SHORTEST_HISTORY_MS = (LEDGER_MIN_RETENTION_DAYS - 1) * DAY_MS;
  */
 const MAX_DELAY_SECONDS = 30 * 24 * 3600;
 
-const attributeName = z
-  .string()
-  .min(1)
-  .max(255)
-  .refine((name) => !name.startsWith(RESERVED_ATTRIBUTE_PREFIX), {
+const attributeName = z.string().check(
+  z.minLength(1),
+  z.maxLength(255),
+  z.refine((name) => !name.startsWith(RESERVED_ATTRIBUTE_PREFIX), {
     message: `attribute names starting with "${RESERVED_ATTRIBUTE_PREFIX}" are reserved for the WAL`,
-  });
+  }),
+);
 
 const keyType = z.enum(['string', 'number']);
 
 const targetName = z
   .string()
-  .regex(TARGET_NAME_PATTERN, 'target name must match [A-Za-z0-9][A-Za-z0-9_-]{0,62}');
+  .check(z.regex(TARGET_NAME_PATTERN, 'target name must match [A-Za-z0-9][A-Za-z0-9_-]{0,62}'));
 
 export const dynamoDbTargetSchema = z
-  .object({
+  .strictObject({
     name: targetName,
     type: z.literal('dynamodb'),
     /** An existing table. Exactly one of `tableName` and `provision` is set in the source config. */
-    tableName: z.string().min(3).max(255).optional(),
+    tableName: z.optional(z.string().check(z.minLength(3), z.maxLength(255))),
     /** The stack creates the table (keyed by `key`); CDK then writes its name into `tableName`. */
-    provision: z.boolean().optional(),
+    provision: z.optional(z.boolean()),
     key: z.strictObject({
       partitionKey: attributeName,
       /** The key attribute's DynamoDB type (a provisioned table is created with it). @default 'string' */
-      partitionKeyType: keyType.optional(),
-      sortKey: attributeName.optional(),
+      partitionKeyType: z.optional(keyType),
+      sortKey: z.optional(attributeName),
       /** @default 'string' */
-      sortKeyType: keyType.optional(),
+      sortKeyType: z.optional(keyType),
     }),
   })
-  .strict()
-  .refine((target) => target.tableName !== undefined || target.provision === true, {
-    message: 'a dynamodb target needs "tableName" (an existing table) or "provision": true',
-  });
+  .check(
+    z.refine((target) => target.tableName !== undefined || target.provision === true, {
+      message: 'a dynamodb target needs "tableName" (an existing table) or "provision": true',
+    }),
+  );
 
 /**
  * The field that names a target's resource once it exists: set in the source config for an existing resource,
@@ -95,117 +97,137 @@ const SQS_QUEUE_URL_PATTERN = /^https?:\/\/[^/\s]+\/\d{12}\/[A-Za-z0-9_-]{1,80}(
  * group = the partition key (hashed when SQS would refuse it), deduplication id = the mutation id.
  */
 export const sqsTargetSchema = z
-  .object({
+  .strictObject({
     name: targetName,
     type: z.literal('sqs'),
     /** An existing queue: `https://sqs.<region>.amazonaws.com/<account>/<name>`. */
-    queueUrl: z
-      .string()
-      .regex(
-        SQS_QUEUE_URL_PATTERN,
-        'must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)',
-      )
-      .optional(),
+    queueUrl: z.optional(
+      z
+        .string()
+        .check(
+          z.regex(
+            SQS_QUEUE_URL_PATTERN,
+            'must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)',
+          ),
+        ),
+    ),
     /** The stack creates the queue; CDK then writes its URL into `queueUrl`. */
-    provision: z.boolean().optional(),
+    provision: z.optional(z.boolean()),
     /** With `provision`: a FIFO queue. @default false */
-    fifo: z.boolean().optional(),
+    fifo: z.optional(z.boolean()),
   })
-  .strict()
-  .refine(existingOrProvisioned('queueUrl'), existingOrProvisionedMessage('sqs', 'queueUrl'))
-  .refine((target) => target.fifo === undefined || target.provision === true, {
-    message:
-      '"fifo" applies to a provisioned queue; an existing FIFO queue is known by its URL ending in ".fifo"',
-    path: ['fifo'],
-  });
+  .check(
+    z.refine(existingOrProvisioned('queueUrl'), existingOrProvisionedMessage('sqs', 'queueUrl')),
+    z.refine((target) => target.fifo === undefined || target.provision === true, {
+      message:
+        '"fifo" applies to a provisioned queue; an existing FIFO queue is known by its URL ending in ".fifo"',
+      path: ['fifo'],
+    }),
+  );
 
 const arnPattern = (service: string, resource: string) =>
   new RegExp(`^arn:aws[a-z-]*:${service}:[a-z0-9-]+:\\d{12}:${resource}$`);
 
 /** A Kinesis data stream; the partition key is the mutation's (hashed beyond Kinesis's 256 characters). */
 export const kinesisTargetSchema = z
-  .object({
+  .strictObject({
     name: targetName,
     type: z.literal('kinesis'),
-    streamArn: z
-      .string()
-      .regex(arnPattern('kinesis', 'stream/[A-Za-z0-9_.-]{1,128}'), 'must be a Kinesis stream ARN')
-      .optional(),
-    provision: z.boolean().optional(),
+    streamArn: z.optional(
+      z
+        .string()
+        .check(
+          z.regex(arnPattern('kinesis', 'stream/[A-Za-z0-9_.-]{1,128}'), 'must be a Kinesis stream ARN'),
+        ),
+    ),
+    provision: z.optional(z.boolean()),
     /** With `provision`: shards of the stream. @default 1 */
-    shardCount: z.number().int().min(1).max(500).optional(),
+    shardCount: z.optional(z.number().check(z.int(), z.gte(1), z.lte(500))),
   })
-  .strict()
-  .refine(existingOrProvisioned('streamArn'), existingOrProvisionedMessage('kinesis', 'streamArn'))
-  .refine((target) => target.shardCount === undefined || target.provision === true, {
-    message: '"shardCount" applies to a provisioned stream',
-    path: ['shardCount'],
-  });
+  .check(
+    z.refine(existingOrProvisioned('streamArn'), existingOrProvisionedMessage('kinesis', 'streamArn')),
+    z.refine((target) => target.shardCount === undefined || target.provision === true, {
+      message: '"shardCount" applies to a provisioned stream',
+      path: ['shardCount'],
+    }),
+  );
 
 /** An SNS topic, standard or FIFO (an ARN ending in `.fifo`, or `fifo: true` when provisioned). */
 export const snsTargetSchema = z
-  .object({
+  .strictObject({
     name: targetName,
     type: z.literal('sns'),
-    topicArn: z
-      .string()
-      .regex(arnPattern('sns', '[A-Za-z0-9_-]{1,256}(\\.fifo)?'), 'must be an SNS topic ARN')
-      .optional(),
-    provision: z.boolean().optional(),
-    fifo: z.boolean().optional(),
+    topicArn: z.optional(
+      z
+        .string()
+        .check(z.regex(arnPattern('sns', '[A-Za-z0-9_-]{1,256}(\\.fifo)?'), 'must be an SNS topic ARN')),
+    ),
+    provision: z.optional(z.boolean()),
+    fifo: z.optional(z.boolean()),
   })
-  .strict()
-  .refine(existingOrProvisioned('topicArn'), existingOrProvisionedMessage('sns', 'topicArn'))
-  .refine((target) => target.fifo === undefined || target.provision === true, {
-    message:
-      '"fifo" applies to a provisioned topic; an existing FIFO topic is known by its ARN ending in ".fifo"',
-    path: ['fifo'],
-  });
+  .check(
+    z.refine(existingOrProvisioned('topicArn'), existingOrProvisionedMessage('sns', 'topicArn')),
+    z.refine((target) => target.fifo === undefined || target.provision === true, {
+      message:
+        '"fifo" applies to a provisioned topic; an existing FIFO topic is known by its ARN ending in ".fifo"',
+      path: ['fifo'],
+    }),
+  );
 
 /** An EventBridge bus; each mutation is one event with `source` and `detail-type` from here. */
 export const eventBridgeTargetSchema = z
-  .object({
+  .strictObject({
     name: targetName,
     type: z.literal('eventbridge'),
-    eventBusArn: z
-      .string()
-      .regex(arnPattern('events', 'event-bus/[A-Za-z0-9._/-]{1,256}'), 'must be an EventBridge event bus ARN')
-      .optional(),
-    provision: z.boolean().optional(),
-    source: z
-      .string()
-      .min(1)
-      .max(256)
-      .refine((source) => !source.startsWith('aws.'), {
+    eventBusArn: z.optional(
+      z
+        .string()
+        .check(
+          z.regex(
+            arnPattern('events', 'event-bus/[A-Za-z0-9._/-]{1,256}'),
+            'must be an EventBridge event bus ARN',
+          ),
+        ),
+    ),
+    provision: z.optional(z.boolean()),
+    source: z.string().check(
+      z.minLength(1),
+      z.maxLength(256),
+      z.refine((source) => !source.startsWith('aws.'), {
         message: 'sources starting with "aws." are reserved for AWS',
       }),
-    detailType: z.string().min(1).max(128),
+    ),
+    detailType: z.string().check(z.minLength(1), z.maxLength(128)),
   })
-  .strict()
-  .refine(existingOrProvisioned('eventBusArn'), existingOrProvisionedMessage('eventbridge', 'eventBusArn'));
+  .check(
+    z.refine(
+      existingOrProvisioned('eventBusArn'),
+      existingOrProvisionedMessage('eventbridge', 'eventBusArn'),
+    ),
+  );
 
 /** Longest wait for a webhook's or a function's answer; a consumer delivers a batch's messages one after another. */
 const MAX_TARGET_TIMEOUT_SECONDS = 10;
 
 /** A Lambda function invoked synchronously with the envelope. */
-export const lambdaTargetSchema = z
-  .object({
-    name: targetName,
-    type: z.literal('lambda'),
-    functionArn: z
-      .string()
-      .regex(
+export const lambdaTargetSchema = z.strictObject({
+  name: targetName,
+  type: z.literal('lambda'),
+  functionArn: z
+    .string()
+    .check(
+      z.regex(
         arnPattern('lambda', 'function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?'),
         'must be a Lambda function ARN (optionally with a version or alias)',
       ),
-    /**
-     * How long one invoke may run before the WAL gives up on this attempt (and retries it later: the
-     * function may still finish, so it must dedup by the envelope's id). At most a quarter of the consumer
-     * timeout. @default 5
-     */
-    timeoutSeconds: z.number().min(1).max(MAX_TARGET_TIMEOUT_SECONDS).optional(),
-  })
-  .strict();
+    ),
+  /**
+   * How long one invoke may run before the WAL gives up on this attempt (and retries it later: the
+   * function may still finish, so it must dedup by the envelope's id). At most a quarter of the consumer
+   * timeout. @default 5
+   */
+  timeoutSeconds: z.optional(z.number().check(z.gte(1), z.lte(MAX_TARGET_TIMEOUT_SECONDS))),
+});
 
 /** Where an HTTP target's signing secret lives: never in the namespace parameter itself. */
 const secretReferenceSchema = z.union([
@@ -213,34 +235,34 @@ const secretReferenceSchema = z.union([
     /** An SSM SecureString parameter name (`/path/to/secret`). */
     ssmParameter: z
       .string()
-      .regex(/^\/[A-Za-z0-9_./-]{1,1010}$/, 'must be an SSM parameter name starting with "/"'),
+      .check(z.regex(/^\/[A-Za-z0-9_./-]{1,1010}$/, 'must be an SSM parameter name starting with "/"')),
   }),
   z.strictObject({
     /** A Secrets Manager secret ARN. */
     secretArn: z
       .string()
-      .regex(
-        arnPattern('secretsmanager', 'secret:[A-Za-z0-9/_+=.@-]{1,512}'),
-        'must be a Secrets Manager secret ARN',
+      .check(
+        z.regex(
+          arnPattern('secretsmanager', 'secret:[A-Za-z0-9/_+=.@-]{1,512}'),
+          'must be a Secrets Manager secret ARN',
+        ),
       ),
   }),
 ]);
 
 /** A webhook: HTTPS (plain HTTP only in local mode), signed with HMAC-SHA256, `Idempotency-Key: <mutation id>`. */
-export const httpTargetSchema = z
-  .object({
-    name: targetName,
-    type: z.literal('http'),
-    url: z
-      .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
-      .refine((url) => !/^[a-z]+:\/\/[^/]*@/i.test(url), {
-        message: 'must not carry credentials (user:password@): the signature authenticates the WAL',
-      }),
-    secret: secretReferenceSchema,
-    /** @default 5 */
-    timeoutSeconds: z.number().min(1).max(MAX_TARGET_TIMEOUT_SECONDS).optional(),
-  })
-  .strict();
+export const httpTargetSchema = z.strictObject({
+  name: targetName,
+  type: z.literal('http'),
+  url: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).check(
+    z.refine((url) => !/^[a-z]+:\/\/[^/]*@/i.test(url), {
+      message: 'must not carry credentials (user:password@): the signature authenticates the WAL',
+    }),
+  ),
+  secret: secretReferenceSchema,
+  /** @default 5 */
+  timeoutSeconds: z.optional(z.number().check(z.gte(1), z.lte(MAX_TARGET_TIMEOUT_SECONDS))),
+});
 
 export const targetSchema = z.discriminatedUnion('type', [
   dynamoDbTargetSchema,
@@ -253,17 +275,18 @@ export const targetSchema = z.discriminatedUnion('type', [
 ]);
 
 const retrySchema = z
-  .object({
-    maxAttempts: z.number().int().min(1).max(100).default(8),
-    initialBackoffSeconds: z.number().min(0).max(3600).default(2),
-    backoffMultiplier: z.number().min(1).max(10).default(2),
-    maxBackoffSeconds: z.number().min(0).max(MAX_DELAY_SECONDS).default(900),
-    jitter: z.enum(['full', 'none']).default('full'),
+  .strictObject({
+    maxAttempts: z._default(z.number().check(z.int(), z.gte(1), z.lte(100)), 8),
+    initialBackoffSeconds: z._default(z.number().check(z.gte(0), z.lte(3600)), 2),
+    backoffMultiplier: z._default(z.number().check(z.gte(1), z.lte(10)), 2),
+    maxBackoffSeconds: z._default(z.number().check(z.gte(0), z.lte(MAX_DELAY_SECONDS)), 900),
+    jitter: z._default(z.enum(['full', 'none']), 'full'),
   })
-  .strict()
-  .refine((retry) => retry.maxBackoffSeconds >= retry.initialBackoffSeconds, {
-    message: 'maxBackoffSeconds must be at least initialBackoffSeconds',
-  });
+  .check(
+    z.refine((retry) => retry.maxBackoffSeconds >= retry.initialBackoffSeconds, {
+      message: 'maxBackoffSeconds must be at least initialBackoffSeconds',
+    }),
+  );
 
 /**
  * Isolation from noisy neighbours: an isolated namespace's delayed and retried mutations wait on queues of
@@ -272,84 +295,94 @@ const retrySchema = z
  * DLQ stays shared (one place to watch and redrive). A deploy creates the queues.
  */
 const deliverySchema = z
-  .object({
+  .strictObject({
     /** @default false */
-    isolated: z.boolean().default(false),
+    isolated: z._default(z.boolean(), false),
     /** With `isolated`: the most concurrent consumer invocations for its queues (Lambda: 2 to 1000). @default - no cap */
-    maxConcurrency: z.number().int().min(2).max(1000).optional(),
+    maxConcurrency: z.optional(z.number().check(z.int(), z.gte(2), z.lte(1000))),
     /** Written by the stack for an isolated namespace: its own queue URLs. Never set in config/. */
-    queues: z.strictObject({ delay: z.string().min(1), retry: z.string().min(1) }).optional(),
+    queues: z.optional(
+      z.strictObject({ delay: z.string().check(z.minLength(1)), retry: z.string().check(z.minLength(1)) }),
+    ),
   })
-  .strict()
-  .refine(
-    (delivery) =>
-      delivery.isolated || (delivery.maxConcurrency === undefined && delivery.queues === undefined),
-    {
-      message: '"maxConcurrency" and "queues" apply to an isolated namespace ("isolated": true)',
-    },
+  .check(
+    z.refine(
+      (delivery) =>
+        delivery.isolated || (delivery.maxConcurrency === undefined && delivery.queues === undefined),
+      {
+        message: '"maxConcurrency" and "queues" apply to an isolated namespace ("isolated": true)',
+      },
+    ),
   );
 
 export const namespaceConfigSchema = z
-  .object({
-    name: z.string().regex(NAMESPACE_NAME_PATTERN, 'namespace name must match [a-z0-9][a-z0-9_-]{0,62}'),
+  .strictObject({
+    name: z
+      .string()
+      .check(z.regex(NAMESPACE_NAME_PATTERN, 'namespace name must match [a-z0-9][a-z0-9_-]{0,62}')),
     /**
      * The config's revision, raised by whoever changes it (`wal ns set` does): stamped on every envelope, so a
      * receiver and an operator can tell which routing a mutation was accepted under.
      */
-    version: z.number().int().min(1).default(1),
-    enabled: z.boolean().default(true),
+    version: z._default(z.number().check(z.int(), z.gte(1)), 1),
+    enabled: z._default(z.boolean(), true),
     /**
      * Refuse mutations without an idempotency key (400). Without a key a mutation is at least once: a
      * client that lost the answer can only send it again as a new mutation.
      */
-    requireIdempotencyKey: z.boolean().default(false),
-    targets: z.array(targetSchema).min(1, 'a namespace needs at least one target'),
-    retry: retrySchema.default({
+    requireIdempotencyKey: z._default(z.boolean(), false),
+    targets: z.array(targetSchema).check(z.minLength(1, 'a namespace needs at least one target')),
+    retry: z._default(retrySchema, {
       maxAttempts: 8,
       initialBackoffSeconds: 2,
       backoffMultiplier: 2,
       maxBackoffSeconds: 900,
       jitter: 'full',
     }),
-    delay: z
-      .object({ maxDelaySeconds: z.number().int().min(0).max(MAX_DELAY_SECONDS).default(86_400) })
-      .strict()
-      .default({ maxDelaySeconds: 86_400 }),
-    payload: z
-      .object({ maxBytes: z.number().int().min(1).max(MAX_PAYLOAD_BYTES).default(65_536) })
-      .strict()
-      .default({ maxBytes: 65_536 }),
+    delay: z._default(
+      z.strictObject({
+        maxDelaySeconds: z._default(z.number().check(z.int(), z.gte(0), z.lte(MAX_DELAY_SECONDS)), 86_400),
+      }),
+      { maxDelaySeconds: 86_400 },
+    ),
+    payload: z._default(
+      z.strictObject({
+        maxBytes: z._default(z.number().check(z.int(), z.gte(1), z.lte(MAX_PAYLOAD_BYTES)), 65_536),
+      }),
+      { maxBytes: 65_536 },
+    ),
     /**
      * How long ledger entries live. They must outlive every copy of the mutation that may still be
      * routed: the DLQ keeps messages 14 days, and a delayed mutation waits up to maxDelaySeconds.
      */
-    retentionDays: z.number().int().min(LEDGER_MIN_RETENTION_DAYS).max(3650).default(30),
-    delivery: deliverySchema.default({ isolated: false }),
+    retentionDays: z._default(z.number().check(z.int(), z.gte(LEDGER_MIN_RETENTION_DAYS), z.lte(3650)), 30),
+    delivery: z._default(deliverySchema, { isolated: false }),
   })
-  .strict()
-  .superRefine((config, ctx) => {
-    const neededDays = LEDGER_MIN_RETENTION_DAYS + Math.ceil(config.delay.maxDelaySeconds / 86_400);
-    if (config.retentionDays < neededDays) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['retentionDays'],
-        message:
-          `must be at least ${neededDays} (the DLQ's 14 days plus the longest delay): a ledger entry that expires ` +
-          'before its mutation is delivered lets that mutation be fenced or a retry commit it again',
-      });
-    }
-    const seen = new Set<string>();
-    for (const [index, target] of config.targets.entries()) {
-      if (seen.has(target.name)) {
+  .check(
+    z.superRefine((config, ctx) => {
+      const neededDays = LEDGER_MIN_RETENTION_DAYS + Math.ceil(config.delay.maxDelaySeconds / 86_400);
+      if (config.retentionDays < neededDays) {
         ctx.addIssue({
           code: 'custom',
-          path: ['targets', index, 'name'],
-          message: `target name "${target.name}" is used twice`,
+          path: ['retentionDays'],
+          message:
+            `must be at least ${neededDays} (the DLQ's 14 days plus the longest delay): a ledger entry that expires ` +
+            'before its mutation is delivered lets that mutation be fenced or a retry commit it again',
         });
       }
-      seen.add(target.name);
-    }
-  });
+      const seen = new Set<string>();
+      for (const [index, target] of config.targets.entries()) {
+        if (seen.has(target.name)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['targets', index, 'name'],
+            message: `target name "${target.name}" is used twice`,
+          });
+        }
+        seen.add(target.name);
+      }
+    }),
+  );
 
 /** A validated namespace config with every default filled in. */
 export type NamespaceConfig = z.output<typeof namespaceConfigSchema>;
@@ -375,7 +408,7 @@ export class InvalidNamespaceConfigError extends Error {
 }
 
 /** Formats zod issues as `path: message`, so an error names the bad field. */
-function describeIssues(error: z.ZodError): string[] {
+function describeIssues(error: z.core.$ZodError): string[] {
   return error.issues.map((issue) => {
     const path = issue.path.length > 0 ? issue.path.join('.') : '(root)';
     return `${path}: ${issue.message}`;

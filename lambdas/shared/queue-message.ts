@@ -1,18 +1,22 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { envelopeSchema } from './envelope';
+import './zod-locale';
 
 /**
  * The messages on the delay, retry and dead-letter queues. Each carries the full logged mutation,
  * so a consumer (or an operator's redrive) needs nothing else to apply it.
  */
-export const loggedMutationSchema = z.object({ envelope: envelopeSchema, sequence: z.string().min(1) });
+export const loggedMutationSchema = z.object({
+  envelope: envelopeSchema,
+  sequence: z.string().check(z.minLength(1)),
+});
 
 /** A delayed delivery of one mutation to one target; `notBefore` (epoch ms) lets it hop past 900 s. */
 export const deliverMessageSchema = z.object({
   kind: z.literal('deliver'),
   mutation: loggedMutationSchema,
   target: z.string(),
-  notBefore: z.number().int(),
+  notBefore: z.number().check(z.int()),
 });
 
 /**
@@ -23,11 +27,11 @@ export const retryMessageSchema = z.object({
   kind: z.literal('retry'),
   mutation: loggedMutationSchema,
   target: z.string(),
-  attempt: z.number().int().min(1),
+  attempt: z.number().check(z.int(), z.gte(1)),
   lastError: z.string(),
-  firstFailedAt: z.number().int(),
-  notBefore: z.number().int(),
-  reason: z.string().optional(),
+  firstFailedAt: z.number().check(z.int()),
+  notBefore: z.number().check(z.int()),
+  reason: z.optional(z.string()),
 });
 
 /** A prepared record not yet committed when the consumer saw it: check the ledger again later. */
@@ -43,8 +47,8 @@ export const poisonMessageSchema = z.object({
   /** The raw bytes, base64. */
   data: z.string(),
   source: z.string(),
-  namespace: z.string().optional(),
-  id: z.string().optional(),
+  namespace: z.optional(z.string()),
+  id: z.optional(z.string()),
 });
 
 /**
@@ -83,7 +87,7 @@ export const streamFailureSchema = z.object({
     startSequenceNumber: z.string(),
     endSequenceNumber: z.string(),
     streamArn: z.string(),
-    batchSize: z.number().int().optional(),
+    batchSize: z.optional(z.number().check(z.int())),
   }),
 });
 
