@@ -128,15 +128,20 @@ describe.each(Object.entries(LAMBDA_ENTRIES))('the %s bundle', (_name, entry) =>
     for (const marker of FAULT_MARKERS) expect(code).toContain(marker);
   });
 
-  it("fails if the bundle takes the SDK's CommonJS builds or zod's locales (mainFields, zod imports)", () => {
+  it("fails if the bundle takes the SDK's CommonJS builds, classic zod or zod's locales (mainFields, zod imports)", () => {
     // GIVEN the deployed bundle's inputs
     const inputs = bundledInputs(deployed.metafile);
-    // WHEN the SDK clients and zod's locales among them are looked at
+    // WHEN the SDK clients, zod's APIs and zod's locales among them are looked at
     const clientFiles = inputs.filter((file) => /node_modules\/@aws-sdk\/client-[^/]+\/.*\.js$/.test(file));
+    const zodApis = inputs.filter((file) => /node_modules\/zod\/v4\/(classic|mini)\//.test(file));
     const locales = inputs.filter((file) => /node_modules\/zod\/.*locales\//.test(file));
-    // THEN the clients come from their ES modules (which esbuild can tree-shake) and only English is there
+    // THEN the clients come from their ES modules (which esbuild can tree-shake)
     expect(clientFiles.length).toBeGreaterThan(0);
     expect(clientFiles.filter((file) => !file.includes('/dist-es/'))).toEqual([]);
+    // AND zod is zod/mini only: one lambdas/ module importing 'zod' brings the whole classic API back (about 60 KB)
+    expect(zodApis.length).toBeGreaterThan(0);
+    expect(zodApis.filter((file) => !file.includes('/zod/v4/mini/'))).toEqual([]);
+    // AND only English is there (lambdas/shared/zod-locale.ts)
     expect(locales.map((file) => path.basename(file))).toEqual(['en.js']);
   });
 
