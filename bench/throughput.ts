@@ -21,6 +21,7 @@ import { SsmNamespaceConfigStore } from '#lambdas/shared/namespace-store';
 import { consumeStreamBatch, KEY_CONCURRENCY } from '#lambdas/shared/stream-batch';
 import { applyToHistory, compactOrder, type Item } from '#lambdas/shared/targets/item-history';
 import { ORDER_ATTRIBUTE } from '#lambdas/shared/targets/wal-attributes';
+import { DEFAULT_STREAM_BATCH_SIZE } from '#lib/wal-defaults';
 import {
   type AlternatedRates,
   alternate,
@@ -65,8 +66,8 @@ const RAW_POOL = 1_500;
 /** Per call: PutRecords takes at most 500 records, BatchWriteItem 25 items. */
 const PUT_RECORDS_LIMIT = 500;
 const BATCH_WRITE_LIMIT = 25;
-/** The stream mapping's batch size (lib/wal-defaults.ts DEFAULT_STREAM_BATCH_SIZE). */
-const BATCH_SIZE = 100;
+/** The stream mapping's batch size. */
+const BATCH_SIZE = DEFAULT_STREAM_BATCH_SIZE;
 const CONSUMER_COUNT = 300;
 /** A consumer run stops starting batches after this long: the section's time stays bounded. */
 const CONSUMER_RUN_MS = 2_000;

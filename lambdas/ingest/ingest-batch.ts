@@ -4,6 +4,7 @@ import {
   type PutRecordsRequestEntry,
   type PutRecordsResultEntry,
 } from '@aws-sdk/client-kinesis';
+import { chunkBySize } from '#lambdas/shared/chunks';
 import { badRequest } from '#lambdas/shared/http/problem';
 import { mapBounded } from '#lambdas/shared/map-bounded';
 import { isPlainObject } from '#lambdas/shared/storable-json';
@@ -324,22 +325,9 @@ function settleEntries(
 
 /** Consecutive runs of entries that each fit one PutRecords call (records and bytes). */
 function chunkRecords(entries: readonly PutRecordsRequestEntry[]): PutRecordsRequestEntry[][] {
-  const chunks: PutRecordsRequestEntry[][] = [];
-  let current: PutRecordsRequestEntry[] = [];
-  let bytes = 0;
-  for (const entry of entries) {
-    const size = (entry.Data?.byteLength ?? 0) + Buffer.byteLength(entry.PartitionKey ?? '', 'utf8');
-    if (
-      current.length > 0 &&
-      (current.length >= PUT_RECORDS_MAX_RECORDS || bytes + size > PUT_RECORDS_MAX_BYTES)
-    ) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(entry);
-    bytes += size;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
+  return chunkBySize(
+    entries,
+    (entry) => (entry.Data?.byteLength ?? 0) + Buffer.byteLength(entry.PartitionKey ?? '', 'utf8'),
+    { maxCount: PUT_RECORDS_MAX_RECORDS, maxBytes: PUT_RECORDS_MAX_BYTES },
+  );
 }

@@ -59,8 +59,13 @@ export async function sendToQueue(
     deps.logger.debug('Message put in the waiting room', { pk: item.pk, sk: item.sk });
     return;
   }
-  const delaySeconds = Math.min(Math.max(Math.ceil((dueAt - deps.now()) / 1000), 0), MAX_SQS_DELAY_SECONDS);
+  const delaySeconds = sqsDelaySeconds(dueAt, deps.now());
   await deps.sqs.send(
     new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body, DelaySeconds: delaySeconds }),
   );
+}
+
+/** The rest of a wait until `dueAt`, in whole seconds rounded up (never early), within what SQS accepts. */
+export function sqsDelaySeconds(dueAt: number, now: number): number {
+  return Math.min(Math.max(Math.ceil((dueAt - now) / 1000), 0), MAX_SQS_DELAY_SECONDS);
 }

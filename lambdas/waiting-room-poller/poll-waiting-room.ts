@@ -7,14 +7,14 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { chunkBySize } from '#lambdas/shared/chunks';
 import { crashPoint } from '#lambdas/shared/faults';
 import { errorMessage } from '#lambdas/shared/logger';
 import type { DeliverMessage, RetryMessage } from '#lambdas/shared/queue-message';
-import { deadLetter } from '#lambdas/shared/queue-send';
+import { deadLetter, sqsDelaySeconds } from '#lambdas/shared/queue-send';
 import { hasSqsRefusedCharacter } from '#lambdas/shared/storable-json';
 import { bucketOf, partitionKeyOf, type WaitingItem, type WaitingRoom } from '#lambdas/shared/waiting-room';
 import {
-  MAX_SQS_DELAY_SECONDS,
   WAITING_ROOM_LOOKAHEAD_MS,
   WAITING_ROOM_PARTITION_KEY,
   WAITING_ROOM_SHARDS,
@@ -268,26 +268,10 @@ async function sendItems(deps: PollerDependencies, items: readonly WaitingItem[]
 }
 
 function batchesOf(items: readonly WaitingItem[]): WaitingItem[][] {
-  const batches: WaitingItem[][] = [];
-  let current: WaitingItem[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    const size = Buffer.byteLength(item.body, 'utf8');
-    if (current.length === BATCH_ENTRIES || (current.length > 0 && bytes + size > BATCH_BYTES)) {
-      batches.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(item);
-    bytes += size;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
-}
-
-/** The rest of the wait, in whole seconds rounded up (never early), within what SQS accepts. */
-function remainingDelaySeconds(dueAt: number, now: number): number {
-  return Math.min(Math.max(Math.ceil((dueAt - now) / 1000), 0), MAX_SQS_DELAY_SECONDS);
+  return chunkBySize(items, (item) => Buffer.byteLength(item.body, 'utf8'), {
+    maxCount: BATCH_ENTRIES,
+    maxBytes: BATCH_BYTES,
+  });
 }
 
 /** One entry SQS did not take, with what it said. */
@@ -341,7 +325,7 @@ async function trySend(
   const entries: SendMessageBatchRequestEntry[] = batch.map((item, index) => ({
     Id: String(index),
     MessageBody: item.body,
-    DelaySeconds: remainingDelaySeconds(item.dueAt, now),
+    DelaySeconds: sqsDelaySeconds(item.dueAt, now),
   }));
   let failed: BatchResultErrorEntry[];
   try {

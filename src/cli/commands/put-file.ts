@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { MAX_BATCH_BODY_BYTES, MAX_BATCH_MUTATIONS } from '#lambdas/ingest/ingest-batch';
+import { chunkBySize } from '#lambdas/shared/chunks';
 import { isPlainObject } from '#lambdas/shared/storable-json';
 import { callWal, type WalHttpAnswer } from '#src/cli/http-client';
 import { UsageError } from '#src/cli/usage-error';
@@ -108,25 +109,11 @@ function lineKey(path: string, line: number, text: string): string {
 
 /** Consecutive runs of up to MAX_BATCH_MUTATIONS mutations whose request stays under MAX_BATCH_BODY_BYTES. */
 function batchesOf(mutations: readonly FileMutation[]): FileMutation[][] {
-  const batches: FileMutation[][] = [];
-  let current: FileMutation[] = [];
-  let bytes = 0;
-  for (const mutation of mutations) {
-    const size = Buffer.byteLength(JSON.stringify(mutation.body), 'utf8') + 1;
-    // Room for the envelope `{"mutations":[]}`.
-    if (
-      current.length >= MAX_BATCH_MUTATIONS ||
-      (current.length > 0 && bytes + size > MAX_BATCH_BODY_BYTES - 64)
-    ) {
-      batches.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(mutation);
-    bytes += size;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
+  // Each body and its comma; 64 bytes of room for the envelope `{"mutations":[]}`.
+  return chunkBySize(mutations, (mutation) => Buffer.byteLength(JSON.stringify(mutation.body), 'utf8') + 1, {
+    maxCount: MAX_BATCH_MUTATIONS,
+    maxBytes: MAX_BATCH_BODY_BYTES - 64,
+  });
 }
 
 /**
