@@ -10,6 +10,25 @@ export const ENVELOPE_VERSION = 1;
 export const mutationOpSchema = z.enum(['put', 'update', 'delete']);
 export type MutationOp = z.infer<typeof mutationOpSchema>;
 
+/**
+ * One item of a multi-item mutation (`items[]`), normalised at ingest to the shape of a single-target
+ * mutation: what `target` gets as `payload` (the item for a put, its key for an update or a delete) with
+ * its own op and update. Applying an item is applying this to its one target.
+ */
+export const envelopeItemSchema = z.object({
+  target: z.string().check(z.minLength(1)),
+  op: mutationOpSchema,
+  payload: z.unknown(),
+  update: z.optional(
+    z.object({
+      set: z.optional(z.record(z.string(), z.unknown())),
+      add: z.optional(z.record(z.string(), z.number())),
+    }),
+  ),
+});
+
+export type EnvelopeItem = z.infer<typeof envelopeItemSchema>;
+
 export const envelopeSchema = z.object({
   v: z.literal(ENVELOPE_VERSION),
   /** ULID: sortable by log time. */
@@ -26,8 +45,13 @@ export const envelopeSchema = z.object({
       add: z.optional(z.record(z.string(), z.number())),
     }),
   ),
-  /** Target names to deliver to; absent means every target of the namespace. */
+  /** Target names to deliver to; absent means every target of the namespace. Never set with `items`. */
   targets: z.optional(z.array(z.string())),
+  /**
+   * A multi-item mutation: each item names its target. DynamoDB items are applied in one transaction,
+   * the others one by one. With `items`, `payload` is absent and `op` is `put` (unused).
+   */
+  items: z.optional(z.array(envelopeItemSchema)),
   /** Log time, epoch milliseconds. */
   loggedAt: z.number().check(z.int()),
   /** Effective (delivery) time for a delayed mutation, epoch milliseconds. */

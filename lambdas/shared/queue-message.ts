@@ -11,12 +11,22 @@ export const loggedMutationSchema = z.object({
   sequence: z.string().check(z.minLength(1)),
 });
 
+/**
+ * The `target` of a delivery of a multi-item mutation (`envelope.items`): the whole mutation is one delivery,
+ * with per-item state in the message. Not a valid target name, so it cannot collide with one.
+ */
+export const ITEMS_DELIVERY_TARGET = '*items';
+
+/** Indices into `envelope.items` that are applied already (or, for a replay to one target, not wanted). */
+const itemsDoneSchema = z.optional(z.array(z.number().check(z.int(), z.gte(0))));
+
 /** A delayed delivery of one mutation to one target; `notBefore` (epoch ms) lets it hop past 900 s. */
 export const deliverMessageSchema = z.object({
   kind: z.literal('deliver'),
   mutation: loggedMutationSchema,
   target: z.string(),
   notBefore: z.number().check(z.int()),
+  itemsDone: itemsDoneSchema,
 });
 
 /**
@@ -32,6 +42,11 @@ export const retryMessageSchema = z.object({
   firstFailedAt: z.number().check(z.int()),
   notBefore: z.number().check(z.int()),
   reason: z.optional(z.string()),
+  itemsDone: itemsDoneSchema,
+  /** Multi-item deliveries: why each item still to do failed last (index into `envelope.items`). */
+  itemErrors: z.optional(
+    z.array(z.object({ index: z.number().check(z.int(), z.gte(0)), error: z.string() })),
+  ),
 });
 
 /** A prepared record not yet committed when the consumer saw it: check the ledger again later. */
