@@ -16,7 +16,6 @@ import {
 import { errorMessage } from '#lambdas/shared/logger';
 import type { MutationRequest } from '#lambdas/shared/mutation-request';
 import type { NamespaceConfig } from '#lambdas/shared/namespace-config';
-import type { TargetValidator } from '#lambdas/shared/targets/validators';
 import type { WalDependencies } from '#lambdas/shared/wal-dependencies';
 import { type AcceptedMutation, acceptMutation, parseMutationRequest } from './validate-mutation';
 
@@ -140,15 +139,19 @@ interface EnvelopeIds {
   readonly configVersion: number;
 }
 
-function buildEnvelope({ request, targets, deliverAt }: AcceptedMutation, ids: EnvelopeIds): Envelope {
+function buildEnvelope(accepted: AcceptedMutation, ids: EnvelopeIds): Envelope {
+  const { request, deliverAt, items } = accepted;
   return {
     v: ENVELOPE_VERSION,
     id: ids.id,
     namespace: ids.namespace,
     idempotencyKey: ids.idempotencyKey,
-    partitionKey: request.partitionKey ?? defaultPartitionKey(request, targets, ids.id),
+    // Multi-item: the first item's key, so mutations whose first item is the same item stay in order.
+    partitionKey: request.partitionKey ?? accepted.partitionKey ?? ids.id,
     op: request.op,
+    // Undefined with items (refused together at parse), so absent from the JSON.
     payload: request.payload,
+    ...(items ? { items } : {}),
     ...(request.op === 'update'
       ? {
           update: {
@@ -181,14 +184,6 @@ export async function finishMutation(
   // The ledger keeps no payload: one write unit per commit (the stream holds the envelope).
   const entry = commitRecord(envelope, outcome, requestHash, retentionDays);
   return commit(deps, entry, envelope, retentionDays);
-}
-
-function defaultPartitionKey(request: MutationRequest, targets: TargetValidator[], id: string): string {
-  for (const target of targets) {
-    const key = target.partitionKeyOf(request.payload);
-    if (key !== undefined) return key;
-  }
-  return id;
 }
 
 /** The stream partition key of an envelope: per namespace and partition key, hashed when too long. */

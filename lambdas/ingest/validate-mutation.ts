@@ -1,14 +1,17 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { dynamoValueProblems } from '#lambdas/shared/dynamo-values';
+import type { EnvelopeItem } from '#lambdas/shared/envelope';
 import { badRequest, ProblemError } from '#lambdas/shared/http/problem';
 import {
   IDEMPOTENCY_KEY_MAX_LENGTH,
   IDEMPOTENCY_KEY_PATTERN,
   type MutationRequest,
   mutationRequestSchema,
+  SINGLE_TARGET_FIELDS,
 } from '#lambdas/shared/mutation-request';
 import type { NamespaceConfig } from '#lambdas/shared/namespace-config';
 import { type TargetValidator, targetValidator } from '#lambdas/shared/targets/validators';
+import { acceptItems } from './validate-items';
 
 /**
  * The validation half of an ingest: everything that can answer 4xx before anything is logged. The
@@ -25,7 +28,12 @@ export interface ParsedMutation {
 /** A request its namespace takes: what the envelope needs besides its ids. */
 export interface AcceptedMutation {
   readonly request: MutationRequest;
+  /** The targets of a single-target mutation (none for a multi-item one: each item names its own). */
   readonly targets: TargetValidator[];
+  /** A multi-item mutation's items, normalised for the envelope; undefined for a single-target mutation. */
+  readonly items?: EnvelopeItem[];
+  /** The key that orders the mutation when the client gives none (its target item's key), else undefined. */
+  readonly partitionKey: string | undefined;
   /** Epoch ms the mutation is due, or undefined when it is due now. */
   readonly deliverAt: number | undefined;
 }
@@ -43,6 +51,7 @@ export function parseMutationRequest(
   headerIdempotencyKey: string | undefined,
 ): ParsedMutation {
   const request = parseRequest(body);
+  if (request.items !== undefined) refuseSingleTargetFields(body);
   return { request, clientKey: chooseIdempotencyKey(request, headerIdempotencyKey) };
 }
 
@@ -71,9 +80,36 @@ export function acceptMutation(
         '"idempotencyKey" in the body), unique per mutation and the same on every retry of it.',
     );
   }
+  const deliverAt = () => deliveryTime(config, request, context.now, context.random);
+  if (request.items !== undefined) {
+    const accepted = acceptItems(config, request.items, context.documentClient);
+    return { request, targets: [], ...accepted, deliverAt: deliverAt() };
+  }
   const targets = selectTargets(config, request, context.documentClient);
   validatePayload(config, request, targets);
-  return { request, targets, deliverAt: deliveryTime(config, request, context.now, context.random) };
+  return { request, targets, partitionKey: defaultPartitionKey(request, targets), deliverAt: deliverAt() };
+}
+
+/** The first target that orders the payload by an item key; undefined when none does (the id orders it). */
+function defaultPartitionKey(request: MutationRequest, targets: TargetValidator[]): string | undefined {
+  for (const target of targets) {
+    const key = target.partitionKeyOf(request.payload);
+    if (key !== undefined) return key;
+  }
+  return undefined;
+}
+
+/** A multi-item mutation gives each item's op and changes in the item: the single-target fields are refused. */
+function refuseSingleTargetFields(body: unknown): void {
+  const fields = SINGLE_TARGET_FIELDS.filter((field) => Object.hasOwn(body as object, field));
+  if (fields.length === 0) return;
+  const detail = 'not with "items": each item gives its own target, op, item or key, and set/add';
+  throw badRequest(
+    'items-with-single-target-fields',
+    `A mutation with "items" takes no ${fields.map((field) => `"${field}"`).join(', ')}: give each item its ` +
+      'target, op, "item" (put) or "key" (update, delete), and "set"/"add" (update).',
+    { errors: fields.map((field) => ({ pointer: `/${field}`, detail })) },
+  );
 }
 
 function parseRequest(body: unknown): MutationRequest {
@@ -90,14 +126,11 @@ function parseRequest(body: unknown): MutationRequest {
     );
   }
   const request = result.data;
-  if (request.items !== undefined) {
+  if (request.payload === undefined && request.items === undefined) {
     throw badRequest(
-      'unsupported-items',
-      'Multi-item mutations ("items") are not supported yet; send "payload".',
+      'missing-payload',
+      'The mutation has no "payload": send the JSON value to deliver (or "items" for a multi-item mutation).',
     );
-  }
-  if (request.payload === undefined) {
-    throw badRequest('missing-payload', 'The mutation has no "payload": send the JSON value to deliver.');
   }
   return request;
 }

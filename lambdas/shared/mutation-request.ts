@@ -55,6 +55,57 @@ const storableNumbersSchema = z.custom<Record<string, number>>(isPlainObject, 'e
   }),
 );
 
+/** The most items one mutation may carry: DynamoDB's TransactWriteItems takes at most 100 actions. */
+export const MAX_MUTATION_ITEMS = 100;
+
+/** Which of `item`, `key`, `set` and `add` each op takes; `need` are required (for update: `set` or `add`). */
+const ITEM_FIELDS = {
+  put: { need: ['item'], allowed: ['item'] },
+  update: { need: ['key'], allowed: ['key', 'set', 'add'] },
+  delete: { need: ['key'], allowed: ['key'] },
+} as const;
+
+/**
+ * One item of a multi-item mutation (`items[]`): a target and what to do to one item there. A put gives the
+ * whole `item`; an update its `key` and `set`/`add`; a delete its `key`.
+ */
+const mutationItemSchema = z
+  .strictObject({
+    target: z.string().check(z.minLength(1)),
+    op: z._default(mutationOpSchema, 'put'),
+    item: z.optional(storableObjectSchema),
+    key: z.optional(storableObjectSchema),
+    set: z.optional(storableObjectSchema),
+    add: z.optional(storableNumbersSchema),
+  })
+  .check(
+    z.superRefine((item, ctx) => {
+      const fields = ITEM_FIELDS[item.op];
+      for (const field of ['item', 'key', 'set', 'add'] as const) {
+        const given = item[field] !== undefined;
+        if (given && !(fields.allowed as readonly string[]).includes(field)) {
+          ctx.addIssue({ code: 'custom', path: [field], message: `op "${item.op}" takes no "${field}"` });
+        }
+        if (!given && (fields.need as readonly string[]).includes(field)) {
+          ctx.addIssue({ code: 'custom', path: [field], message: `op "${item.op}" needs "${field}"` });
+        }
+      }
+      const changes = Object.keys(item.set ?? {}).length + Object.keys(item.add ?? {}).length;
+      if (item.op === 'update' && changes === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['op'],
+          message: 'op "update" needs at least one attribute in "set" or "add"',
+        });
+      }
+    }),
+  );
+
+export type MutationItemRequest = z.output<typeof mutationItemSchema>;
+
+/** Fields of a single-target mutation that a multi-item one gives per item instead. */
+export const SINGLE_TARGET_FIELDS = ['payload', 'op', 'set', 'add', 'targets'] as const;
+
 /** The body of `POST /v1/namespaces/{ns}/mutations`. */
 export const mutationRequestSchema = z
   .strictObject({
@@ -102,10 +153,19 @@ export const mutationRequestSchema = z
         z.refine((names) => new Set(names).size === names.length, { message: 'target names must be unique' }),
       ),
     ),
-    items: z.optional(z.array(z.unknown())),
+    items: z.optional(
+      z.array(mutationItemSchema).check(
+        z.minLength(1),
+        z.refine((items) => items.length <= MAX_MUTATION_ITEMS, {
+          message: `at most ${MAX_MUTATION_ITEMS} items (one DynamoDB transaction takes at most ${MAX_MUTATION_ITEMS} actions); split the mutation`,
+        }),
+      ),
+    ),
   })
   .check(
     z.superRefine((request, ctx) => {
+      // With items, each item carries its op and changes: the top-level fields are checked in parseRequest.
+      if (request.items !== undefined) return;
       const hasUpdate = request.set !== undefined || request.add !== undefined;
       const changes = Object.keys(request.set ?? {}).length + Object.keys(request.add ?? {}).length;
       if (request.op === 'update' && changes === 0) {

@@ -86,6 +86,29 @@ describe('ingestMutation', () => {
     expect(commit?.ConditionExpression).toContain('attribute_not_exists');
   });
 
+  it('logs a multi-item mutation with its items normalised and the first item key as partition key', async () => {
+    // GIVEN a put and an update of two items of the table target
+    const body = {
+      items: [
+        { target: 'main', op: 'put', item: { id: 'i1', n: 1 } },
+        { target: 'main', op: 'update', key: { id: 'i2' }, add: { n: 2 } },
+      ],
+    };
+    // WHEN it is ingested (namespace "keyed": the default maxBytes)
+    const answer = await ingestMutation(dependencies(), 'keyed', body, 'k-items');
+    // THEN it is committed, on the first item's key, with items and no payload
+    expect(answer).toMatchObject({ durable: 'SUCCESS' });
+    const record = kinesisMock.commandCalls(PutRecordCommand)[0]?.args[0].input;
+    expect(record?.PartitionKey).toBe('keyed#i1');
+    const envelope = JSON.parse(Buffer.from(record?.Data as Uint8Array).toString());
+    expect(envelope).toMatchObject({ op: 'put', partitionKey: 'i1' });
+    expect(envelope).not.toHaveProperty('payload');
+    expect(envelope.items).toEqual([
+      { target: 'main', op: 'put', payload: { id: 'i1', n: 1 } },
+      { target: 'main', op: 'update', payload: { id: 'i2' }, update: { add: { n: 2 } } },
+    ]);
+  });
+
   it('computes deliverAt from delaySeconds plus jitter', async () => {
     // WHEN a mutation with a 60 s delay and 10 s of jitter is ingested
     await ingestMutation(
@@ -370,7 +393,21 @@ describe('ingestMutation', () => {
         400,
         'conflicting-idempotency-key',
       ],
-      ['items are sent', { items: [{ target: 'main' }] }, undefined, 400, 'unsupported-items'],
+      ['a put item has no "item"', { items: [{ target: 'main' }] }, undefined, 400, 'invalid-mutation'],
+      [
+        'items come with a payload',
+        { payload: { id: 'a' }, items: [{ target: 'main', item: { id: 'a' } }] },
+        undefined,
+        400,
+        'items-with-single-target-fields',
+      ],
+      [
+        'the items together are larger than maxBytes',
+        { items: [{ target: 'main', item: { id: 'a', s: 'x'.repeat(100) } }] },
+        undefined,
+        413,
+        'payload-too-large',
+      ],
       ['a number would lose digits', { payload: { id: 'a', n: 1e20 } }, undefined, 400, 'invalid-payload'],
       [
         'a number is outside DynamoDB range',
