@@ -131,7 +131,10 @@ async function hopIfEarly(
 
 async function deliverDelayed(deps: DeliveryDependencies, message: DeliverMessage): Promise<void> {
   const config = await configOrDeadLetter(deps.namespaces, deps, message);
-  if (config) await deliverToTarget(deps, { config, mutation: message.mutation, target: message.target });
+  if (config) {
+    const { mutation, target, itemsDone } = message;
+    await deliverToTarget(deps, { config, mutation, target, itemsDone });
+  }
 }
 
 async function retry(deps: DeliveryDependencies, message: RetryMessage): Promise<void> {
@@ -143,6 +146,7 @@ async function retry(deps: DeliveryDependencies, message: RetryMessage): Promise
       target: message.target,
       failedAttempts: message.attempt,
       firstFailedAt: message.firstFailedAt,
+      itemsDone: message.itemsDone,
     });
   }
 }

@@ -2,10 +2,11 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { backoffMs } from './backoff';
 import type { LoggedMutation } from './envelope';
 import { crashPoint } from './faults';
+import { applyItems } from './items-delivery';
 import { errorMessage } from './logger';
 import type { NamespaceConfig } from './namespace-config';
 import { UnknownNamespaceError } from './namespace-store';
-import type { RetryMessage } from './queue-message';
+import { ITEMS_DELIVERY_TARGET, type RetryMessage } from './queue-message';
 import { deadLetter, sendToQueue } from './queue-send';
 import { type ApplyOutcome, createTarget, type TargetClients } from './targets';
 import { UnorderableMutationError } from './targets/item-history';
@@ -46,7 +47,10 @@ export async function routeCommitted(deps: DeliveryDependencies, mutation: Logge
   const { envelope } = mutation;
   const config = await namespaceOrDeadLetter(deps, mutation);
   if (!config) return;
-  const names = envelope.targets ?? config.targets.map((target) => target.name);
+  // A multi-item mutation is one delivery, whatever targets its items name.
+  const names = envelope.items
+    ? [ITEMS_DELIVERY_TARGET]
+    : (envelope.targets ?? config.targets.map((target) => target.name));
   for (const target of names) {
     const due = envelope.deliverAt ?? 0;
     if (due > deps.now()) {
@@ -81,6 +85,8 @@ export interface TargetDelivery {
   readonly failedAttempts?: number;
   /** When its first attempt failed (epoch ms); unset for a first delivery. */
   readonly firstFailedAt?: number | undefined;
+  /** A multi-item delivery: the items applied already (lambdas/shared/items-delivery.ts). */
+  readonly itemsDone?: readonly number[] | undefined;
 }
 
 /**
@@ -89,6 +95,11 @@ export interface TargetDelivery {
  */
 export async function deliverToTarget(deps: DeliveryDependencies, delivery: TargetDelivery): Promise<void> {
   const { config, mutation, target } = delivery;
+  if (target === ITEMS_DELIVERY_TARGET) {
+    const failed = await applyItems(deps, delivery);
+    if (failed) await retryOrDeadLetter(deps, config, failed.message, failed.error);
+    return;
+  }
   const attempt = (delivery.failedAttempts ?? 0) + 1;
   const targetConfig = config.targets.find((candidate) => candidate.name === target);
   if (!targetConfig) {

@@ -14,6 +14,13 @@
 const ENVELOPE_OVERHEAD_BYTES = 24 * 1024;
 /** `lastError` and `reason` of a retry or DLQ message, each; longer texts must be cut to this. */
 export const ERROR_TEXT_MAX_BYTES = 8 * 1024;
+/**
+ * `itemErrors` of a multi-item retry or DLQ message: its texts together at most this, each cut to its share (a
+ * hundred items get about 100 characters each, however they escape; two items the whole 8 KiB each).
+ */
+export const ITEM_ERRORS_MAX_BYTES = 64 * 1024;
+/** `itemsDone` and the indexes and field names of `itemErrors`, for 100 items. */
+const ITEM_STATE_OVERHEAD_BYTES = 4 * 1024;
 /** Kinesis sequence numbers have up to 128 digits. */
 export const SEQUENCE_MAX_DIGITS = 128;
 /** Everything of a retry message besides the envelope and the two error texts. */
@@ -39,6 +46,8 @@ export function maxRetryMessageBytes(maxPayloadBytes: number): number {
     maxEnvelopeBytes(maxPayloadBytes) +
     SEQUENCE_MAX_DIGITS +
     2 * ERROR_TEXT_MAX_BYTES +
+    ITEM_ERRORS_MAX_BYTES +
+    ITEM_STATE_OVERHEAD_BYTES +
     RETRY_MESSAGE_OVERHEAD_BYTES
   );
 }
@@ -62,20 +71,28 @@ const CUT_MARK = ' … (cut)';
  * `text`, cut so that it takes at most {@link ERROR_TEXT_MAX_BYTES} as JSON (every UTF-16 unit
  * takes at most 6 bytes there, as a `\uXXXX` escape). Short texts come back unchanged.
  */
-export function boundErrorText(text: string): string {
-  if (Buffer.byteLength(JSON.stringify(text), 'utf8') <= ERROR_TEXT_MAX_BYTES) return text;
-  let cut = text.slice(0, Math.floor((ERROR_TEXT_MAX_BYTES - 2) / 6) - CUT_MARK.length);
+export function boundErrorText(text: string, maxBytes = ERROR_TEXT_MAX_BYTES): string {
+  if (Buffer.byteLength(JSON.stringify(text), 'utf8') <= maxBytes) return text;
+  let cut = text.slice(0, Math.max(Math.floor((maxBytes - 2) / 6) - CUT_MARK.length, 0));
   // Do not leave half of a surrogate pair at the end.
   if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);
   return `${cut}${CUT_MARK}`;
 }
 
-/** The message with its `lastError` and `reason` cut to the budget, so it fits its queue. */
+/** The message with its `lastError`, `reason` and `itemErrors` cut to the budget, so it fits its queue. */
 export function withBoundedErrorTexts<Message extends object>(message: Message): Message {
   const bounded = { ...message } as Record<string, unknown>;
   for (const field of ['lastError', 'reason']) {
     const value = bounded[field];
     if (typeof value === 'string') bounded[field] = boundErrorText(value);
+  }
+  const itemErrors = bounded.itemErrors;
+  if (Array.isArray(itemErrors) && itemErrors.length > 0) {
+    const share = Math.min(ERROR_TEXT_MAX_BYTES, Math.floor(ITEM_ERRORS_MAX_BYTES / itemErrors.length));
+    bounded.itemErrors = itemErrors.map((entry: { index: number; error: string }) => ({
+      ...entry,
+      error: boundErrorText(entry.error, share),
+    }));
   }
   return bounded as Message;
 }

@@ -6,7 +6,9 @@ import {
   maxQueueMessageBytes,
   maxRetryMessageBytes,
   SEQUENCE_MAX_DIGITS,
+  withBoundedErrorTexts,
 } from '#lambdas/shared/message-budget';
+import { MAX_MUTATION_ITEMS } from '#lambdas/shared/mutation-request';
 import { MAX_PAYLOAD_BYTES } from '#lambdas/shared/namespace-config';
 import type { StreamRecordMessage } from '#lambdas/shared/queue-message';
 import { poisonMessageSchema, retryMessageSchema } from '#lambdas/shared/queue-message';
@@ -66,7 +68,15 @@ function largestQuotedRetryMessage(maxBytes: number) {
 
 function largestRetryMessage(maxBytes: number) {
   const errorText = escaped(Math.floor(ERROR_TEXT_MAX_BYTES / 6) - 1);
+  // A multi-item delivery's state for 100 items: the largest error text each after it is cut to its share.
+  const itemErrors = Array.from({ length: MAX_MUTATION_ITEMS }, (_, index) => ({
+    index: index + 1_000_000,
+    error: errorText.repeat(4),
+  }));
+  const { itemErrors: bounded } = withBoundedErrorTexts({ itemErrors });
   return retryMessageSchema.parse({
+    itemsDone: Array.from({ length: MAX_MUTATION_ITEMS }, (_, index) => index + 1_000_000),
+    itemErrors: bounded,
     kind: 'retry',
     mutation: { envelope: largestEnvelope(maxBytes), sequence: '9'.repeat(SEQUENCE_MAX_DIGITS) },
     target: 't'.repeat(63),

@@ -1,6 +1,7 @@
 import {
   boundErrorText,
   ERROR_TEXT_MAX_BYTES,
+  ITEM_ERRORS_MAX_BYTES,
   maxQueueMessageBytes,
   withBoundedErrorTexts,
 } from '#lambdas/shared/message-budget';
@@ -52,6 +53,21 @@ describe('withBoundedErrorTexts', () => {
     expect(jsonBytes(bounded.reason)).toBeLessThanOrEqual(ERROR_TEXT_MAX_BYTES);
     expect(bounded).toMatchObject({ kind: 'retry', target: 'main', attempt: 3 });
     expect(message.lastError).toHaveLength(500_000);
+  });
+
+  test("cuts each item's error to its share of the item errors' budget", () => {
+    // GIVEN a multi-item retry message with 100 huge item errors and one short one
+    const itemErrors = Array.from({ length: 100 }, (_, index) => ({ index, error: 'e'.repeat(100_000) }));
+    const message = { kind: 'retry', itemErrors: [...itemErrors, { index: 100, error: 'short' }] };
+    // WHEN
+    const bounded = withBoundedErrorTexts(message);
+    // THEN all of them together fit the budget, each keeps its index, and a short one is left alone
+    expect(jsonBytes(bounded.itemErrors.map((entry) => entry.error).join(''))).toBeLessThanOrEqual(
+      ITEM_ERRORS_MAX_BYTES,
+    );
+    expect(bounded.itemErrors.map((entry) => entry.index)).toEqual([...Array(101).keys()]);
+    expect(bounded.itemErrors[100]?.error).toBe('short');
+    expect(bounded.itemErrors[0]?.error).toMatch(/^e+ … \(cut\)$/);
   });
 
   test('returns a message without error texts unchanged', () => {

@@ -61,6 +61,20 @@ function reservedNameProblems(payload: Item): string[] {
     );
 }
 
+/** The condition of a conditional put. */
+type WriteCondition = Pick<
+  PutCommandInput,
+  'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
+>;
+
+/** A put with its condition: what a transaction's `Put` action holds too. */
+export type ConditionalPut = Pick<PutCommandInput, 'TableName' | 'Item'> & WriteCondition;
+
+/** What one read-modify-write step comes to: the put to write, or why nothing is written. */
+export type PlannedWrite =
+  | { readonly outcome: 'applied'; readonly put: ConditionalPut & { readonly Item: Item } }
+  | { readonly outcome: Exclude<ApplyOutcome, 'applied'> };
+
 export class DynamoDbTarget implements Target {
   readonly type = 'dynamodb';
   readonly name: string;
@@ -132,11 +146,58 @@ export class DynamoDbTarget implements Target {
 
   async apply(mutation: LoggedMutation, context: ApplyContext): Promise<ApplyOutcome> {
     const { envelope } = mutation;
+    const ordered = this.ordered(mutation);
+    // Fast path: a put or delete newer than everything the item holds replaces it in one conditional write.
+    const fastPath =
+      envelope.op === 'delete' || (envelope.op === 'put' && !mayOutliveTombstones(mutation, context));
+    if (fastPath && (await this.replaceIfNewest(ordered, this.history(context)))) return 'applied';
+    for (let round = 0; round < MAX_WRITE_ROUNDS; round++) {
+      const write = await this.planWrite(mutation, context, newRevision(envelope.id));
+      if (write.outcome !== 'applied') return write.outcome;
+      if (await this.putIfUnchanged(write.put)) return 'applied';
+    }
+    throw new ConcurrentItemWriteError(`target "${this.name}"`, envelope.id, MAX_WRITE_ROUNDS);
+  }
+
+  /**
+   * One read-modify-write step, without the write: reads the item (strongly consistent), places the mutation in
+   * its history ({@link applyToHistory}) and returns the put to write, conditional on the item being unchanged
+   * since this read, or why nothing is to be written. Single-item applies send the put on its own; multi-item
+   * mutations send the puts of all their DynamoDB items in one transaction (dynamodb-transaction.ts).
+   */
+  async planWrite(mutation: LoggedMutation, context: ApplyContext, revision: string): Promise<PlannedWrite> {
+    const ordered = this.ordered(mutation);
+    const stored = await this.read(ordered.payload);
+    if (stored === undefined && ordered.op !== 'delete' && mayOutliveTombstones(mutation, context)) {
+      const ageMs = context.now - effectiveTime(mutation.envelope);
+      throw new UnorderableMutationError(
+        `it took effect ${Math.floor(ageMs / DAY_MS)} days ago and its key holds nothing: a newer delete of ` +
+          `the key whose tombstone has expired (tombstones live at least ${LEDGER_MIN_RETENTION_DAYS} days) ` +
+          'may exist, and applying it could undo that delete',
+      );
+    }
+    const result = applyToHistory(stored, ordered, { ...this.history(context), revision });
+    if (result.outcome !== 'applied') return result;
+    return {
+      outcome: 'applied',
+      put: { TableName: this.tableName(), Item: result.item, ...this.unchangedCondition(stored) },
+    };
+  }
+
+  private history(context: ApplyContext): Omit<HistoryContext, 'revision'> {
+    return {
+      keyAttributes: this.keyAttributes,
+      tombstoneExpiresAt: expiresAt(context.now, context.retentionDays),
+    };
+  }
+
+  private ordered(mutation: LoggedMutation): OrderedMutation {
+    const { envelope } = mutation;
     if (!isItem(envelope.payload)) {
       throw new Error(`mutation ${envelope.id}: payload is not an object`);
     }
     const padded = walOrder(mutation);
-    const ordered: OrderedMutation = {
+    return {
       id: envelope.id,
       op: envelope.op,
       order: compactOrder(padded),
@@ -145,31 +206,6 @@ export class DynamoDbTarget implements Target {
       set: envelope.update?.set,
       add: envelope.update?.add,
     };
-    const history = {
-      keyAttributes: this.keyAttributes,
-      tombstoneExpiresAt: expiresAt(context.now, context.retentionDays),
-    };
-    // A put or update of a key that holds nothing might meet a key whose delete's tombstone has expired,
-    // if it is older than the shortest life a tombstone can have: it would undo that delete.
-    const ageMs = context.now - effectiveTime(envelope);
-    const mayOutliveTombstones = ageMs > SHORTEST_HISTORY_MS;
-    // Fast path: a put or delete newer than everything the item holds replaces it in one conditional write.
-    const fastPath = envelope.op === 'delete' || (envelope.op === 'put' && !mayOutliveTombstones);
-    if (fastPath && (await this.replaceIfNewest(ordered, history))) return 'applied';
-    for (let round = 0; round < MAX_WRITE_ROUNDS; round++) {
-      const stored = await this.read(envelope.payload);
-      if (stored === undefined && envelope.op !== 'delete' && mayOutliveTombstones) {
-        throw new UnorderableMutationError(
-          `it took effect ${Math.floor(ageMs / DAY_MS)} days ago and its key holds nothing: a newer delete of ` +
-            `the key whose tombstone has expired (tombstones live at least ${LEDGER_MIN_RETENTION_DAYS} days) ` +
-            'may exist, and applying it could undo that delete',
-        );
-      }
-      const result = applyToHistory(stored, ordered, { ...history, revision: newRevision(envelope.id) });
-      if (result.outcome !== 'applied') return result.outcome;
-      if (await this.writeIfUnchanged(result.item, stored)) return 'applied';
-    }
-    throw new ConcurrentItemWriteError(this.name, envelope.id, MAX_WRITE_ROUNDS);
   }
 
   /** Writes the put or tombstone if the item holds no later mutation; false when it does. */
@@ -179,21 +215,13 @@ export class DynamoDbTarget implements Target {
   ): Promise<boolean> {
     const result = applyToHistory(undefined, mutation, { ...history, revision: newRevision(mutation.id) });
     if (result.outcome !== 'applied') return false;
-    try {
-      await this.documentClient.send(
-        new PutCommand({
-          TableName: this.tableName(),
-          Item: result.item,
-          ConditionExpression: 'attribute_not_exists(#order) OR #order < :order',
-          ExpressionAttributeNames: { '#order': ORDER_ATTRIBUTE },
-          ExpressionAttributeValues: { ':order': mutation.paddedOrder },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return this.putIfUnchanged({
+      TableName: this.tableName(),
+      Item: result.item,
+      ConditionExpression: 'attribute_not_exists(#order) OR #order < :order',
+      ExpressionAttributeNames: { '#order': ORDER_ATTRIBUTE },
+      ExpressionAttributeValues: { ':order': mutation.paddedOrder },
+    });
   }
 
   private async read(payload: Item): Promise<Item | undefined> {
@@ -203,33 +231,33 @@ export class DynamoDbTarget implements Target {
     return answer.Item;
   }
 
-  /** Optimistic write: only if the item is still as read (its revision, or its absence). */
-  private async writeIfUnchanged(item: Item, stored: Item | undefined): Promise<boolean> {
+  /** The optimistic condition of a read-modify-write: the item is still as read (its revision, or its absence). */
+  private unchangedCondition(stored: Item | undefined): WriteCondition {
     const revision = stored?.[REVISION_ATTRIBUTE];
     const partitionKey = this.config.key.partitionKey;
-    const condition: Pick<
-      PutCommandInput,
-      'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
-    > =
-      stored === undefined
-        ? {
-            ConditionExpression: 'attribute_not_exists(#key)',
-            ExpressionAttributeNames: { '#key': partitionKey },
-          }
-        : revision === undefined
-          ? {
-              ConditionExpression: 'attribute_exists(#key) AND attribute_not_exists(#rev)',
-              ExpressionAttributeNames: { '#key': partitionKey, '#rev': REVISION_ATTRIBUTE },
-            }
-          : {
-              ConditionExpression: '#rev = :rev',
-              ExpressionAttributeNames: { '#rev': REVISION_ATTRIBUTE },
-              ExpressionAttributeValues: { ':rev': revision },
-            };
+    if (stored === undefined) {
+      return {
+        ConditionExpression: 'attribute_not_exists(#key)',
+        ExpressionAttributeNames: { '#key': partitionKey },
+      };
+    }
+    if (revision === undefined) {
+      return {
+        ConditionExpression: 'attribute_exists(#key) AND attribute_not_exists(#rev)',
+        ExpressionAttributeNames: { '#key': partitionKey, '#rev': REVISION_ATTRIBUTE },
+      };
+    }
+    return {
+      ConditionExpression: '#rev = :rev',
+      ExpressionAttributeNames: { '#rev': REVISION_ATTRIBUTE },
+      ExpressionAttributeValues: { ':rev': revision },
+    };
+  }
+
+  /** Sends a conditional put; false when its condition fails. */
+  private async putIfUnchanged(put: ConditionalPut): Promise<boolean> {
     try {
-      await this.documentClient.send(
-        new PutCommand({ TableName: this.tableName(), Item: item, ...condition }),
-      );
+      await this.documentClient.send(new PutCommand(put));
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
@@ -250,18 +278,25 @@ export class DynamoDbTarget implements Target {
 }
 
 // Concurrent writers of one item retry their read-modify-write; past this, the delivery is retried.
-const MAX_WRITE_ROUNDS = 5;
+export const MAX_WRITE_ROUNDS = 5;
 
-function newRevision(mutationId: string): string {
+/** A fresh `_walRev` for a write of this mutation. */
+export function newRevision(mutationId: string): string {
   return `${mutationId}.${randomUUID()}`;
 }
 
-/** Other writers kept changing the item between this delivery's read and write. */
-class ConcurrentItemWriteError extends Error {
-  constructor(target: string, mutationId: string, rounds: number) {
-    super(
-      `target "${target}": the item changed under mutation ${mutationId} ${rounds} times in a row; retrying later`,
-    );
+/**
+ * A put or update of a key that holds nothing might meet a key whose delete's tombstone has expired, if it is
+ * older than the shortest life a tombstone can have: it would undo that delete.
+ */
+function mayOutliveTombstones(mutation: LoggedMutation, context: ApplyContext): boolean {
+  return context.now - effectiveTime(mutation.envelope) > SHORTEST_HISTORY_MS;
+}
+
+/** Other writers kept changing the items between this delivery's read and write. */
+export class ConcurrentItemWriteError extends Error {
+  constructor(where: string, mutationId: string, rounds: number) {
+    super(`${where}: the item changed under mutation ${mutationId} ${rounds} times in a row; retrying later`);
     this.name = 'ConcurrentItemWriteError';
   }
 }
