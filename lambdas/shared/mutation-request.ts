@@ -55,6 +55,21 @@ const storableNumbersSchema = z.custom<Record<string, number>>(isPlainObject, 'e
   }),
 );
 
+/** An update that changes nothing would be acknowledged and then have no effect at all. */
+function checkUpdateChanges(
+  update: { op: string; set?: object | undefined; add?: object | undefined },
+  ctx: z.core.$RefinementCtx,
+): void {
+  const changes = Object.keys(update.set ?? {}).length + Object.keys(update.add ?? {}).length;
+  if (update.op === 'update' && changes === 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['op'],
+      message: 'op "update" needs at least one attribute in "set" or "add"',
+    });
+  }
+}
+
 /** The most items one mutation may carry: DynamoDB's TransactWriteItems takes at most 100 actions. */
 export const MAX_MUTATION_ITEMS = 100;
 
@@ -90,14 +105,7 @@ const mutationItemSchema = z
           ctx.addIssue({ code: 'custom', path: [field], message: `op "${item.op}" needs "${field}"` });
         }
       }
-      const changes = Object.keys(item.set ?? {}).length + Object.keys(item.add ?? {}).length;
-      if (item.op === 'update' && changes === 0) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['op'],
-          message: 'op "update" needs at least one attribute in "set" or "add"',
-        });
-      }
+      checkUpdateChanges(item, ctx);
     }),
   );
 
@@ -167,15 +175,7 @@ export const mutationRequestSchema = z
       // With items, each item carries its op and changes: the top-level fields are checked in parseRequest.
       if (request.items !== undefined) return;
       const hasUpdate = request.set !== undefined || request.add !== undefined;
-      const changes = Object.keys(request.set ?? {}).length + Object.keys(request.add ?? {}).length;
-      if (request.op === 'update' && changes === 0) {
-        // An update that changes nothing would be acknowledged and then have no effect at all.
-        ctx.addIssue({
-          code: 'custom',
-          path: ['op'],
-          message: 'op "update" needs at least one attribute in "set" or "add"',
-        });
-      }
+      checkUpdateChanges(request, ctx);
       if (request.op !== 'update' && hasUpdate) {
         ctx.addIssue({ code: 'custom', path: ['op'], message: '"set" and "add" need op "update"' });
       }

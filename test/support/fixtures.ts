@@ -5,6 +5,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DeliveryDependencies } from '#lambdas/shared/delivery';
 import type { Envelope, LoggedMutation } from '#lambdas/shared/envelope';
+import { ProblemError } from '#lambdas/shared/http/problem';
 import { type NamespaceConfig, parseNamespaceConfig } from '#lambdas/shared/namespace-config';
 import { type NamespaceConfigSource, UnknownNamespaceError } from '#lambdas/shared/namespace-store';
 import { createTargetClients } from '#lambdas/shared/target-clients';
@@ -75,4 +76,15 @@ export function deliveryDependencies(config: NamespaceConfig, now: number): Deli
     random: () => 1,
     commitTimeoutMs: 30_000,
   };
+}
+
+/** The ProblemError that `act` throws (any other error is rethrown; none fails the test). */
+export function problemOf(act: () => unknown): ProblemError {
+  try {
+    act();
+  } catch (error) {
+    if (error instanceof ProblemError) return error;
+    throw error;
+  }
+  throw new Error('expected a ProblemError');
 }

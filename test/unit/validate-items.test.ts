@@ -1,9 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { acceptMutation, parseMutationRequest } from '#lambdas/ingest/validate-mutation';
-import { ProblemError } from '#lambdas/shared/http/problem';
 import { MAX_MUTATION_ITEMS } from '#lambdas/shared/mutation-request';
-import { namespaceConfig } from '#test/support/fixtures';
+import { namespaceConfig, problemOf } from '#test/support/fixtures';
 
 const context = {
   now: Date.parse('2026-01-01T00:00:00Z'),
@@ -30,16 +29,6 @@ const config = namespaceConfig({
 
 function accept(body: Record<string, unknown>) {
   return acceptMutation(config, parseMutationRequest(body, undefined), context);
-}
-
-function problemOf(act: () => unknown): ProblemError {
-  try {
-    act();
-  } catch (error) {
-    if (error instanceof ProblemError) return error;
-    throw error;
-  }
-  throw new Error('expected a ProblemError');
 }
 
 describe('multi-item mutations at ingest', () => {

@@ -1,8 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { acceptMutation, parseMutationRequest } from '#lambdas/ingest/validate-mutation';
-import { ProblemError } from '#lambdas/shared/http/problem';
-import { namespaceConfig } from '#test/support/fixtures';
+import { namespaceConfig, problemOf } from '#test/support/fixtures';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 const context = {
@@ -10,16 +9,6 @@ const context = {
   random: () => 0.5,
   documentClient: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
 };
-
-function problemOf(act: () => unknown): ProblemError {
-  try {
-    act();
-  } catch (error) {
-    if (error instanceof ProblemError) return error;
-    throw error;
-  }
-  throw new Error('expected a ProblemError');
-}
 
 describe('parseMutationRequest', () => {
   it('takes the idempotency key from the header when the body has none', () => {
