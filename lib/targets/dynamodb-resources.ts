@@ -11,7 +11,10 @@ const ATTRIBUTE_TYPES = {
 
 /**
  * What the DynamoDB target does to its table (lambdas/shared/targets/dynamodb-target.ts): a consistent
- * read of the item and its history, then a conditional put (deletes are tombstone puts).
+ * read of the item and its history, then a conditional put (deletes are tombstone puts). Multi-item mutations
+ * send those puts in one TransactWriteItems, which IAM authorises action by action: a `Put` needs
+ * dynamodb:PutItem on its table, and there is no TransactWriteItems action ("Using IAM with DynamoDB
+ * transactions", DynamoDB developer guide). test/cdk/multi-item-permissions.test.ts.
  */
 const DYNAMODB_TARGET_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem'] as const;
 
