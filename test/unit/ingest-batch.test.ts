@@ -71,6 +71,27 @@ describe('ingestBatch', () => {
     expect(records.map((record) => record.PartitionKey)).toEqual(mutations.map((_, i) => `orders#a${i}`));
   });
 
+  it('takes members with items like any other member, and refuses a bad one alone', async () => {
+    // GIVEN a plain member, a multi-item member, and a multi-item member with a payload besides
+    kinesisMock.on(PutRecordsCommand).resolves(putRecordsAnswers(2));
+    const items = [
+      { target: 'main', op: 'put', item: { id: 'i1' } },
+      { target: 'main', op: 'delete', key: { id: 'i2' } },
+    ];
+    const mutations = [mutation('a0', 'k0'), { items, idempotencyKey: 'k1' }, { items, payload: {} }];
+    // WHEN
+    const { results } = await ingestBatch(dependencies(), 'orders', { mutations }, undefined);
+    // THEN the two good ones are SUCCESS, the third a 400 of its own
+    expect(results.map((result) => result.status)).toEqual([200, 200, 400]);
+    const records = kinesisMock.commandCalls(PutRecordsCommand)[0]?.args[0].input.Records ?? [];
+    expect(records.map((record) => record.PartitionKey)).toEqual(['orders#a0', 'orders#i1']);
+    const envelope = JSON.parse(Buffer.from(records[1]?.Data as Uint8Array).toString());
+    expect(envelope.items).toEqual([
+      { target: 'main', op: 'put', payload: { id: 'i1' } },
+      { target: 'main', op: 'delete', payload: { id: 'i2' } },
+    ]);
+  });
+
   it('resends only the entries PutRecords refused for throughput, in their order, and commits all', async () => {
     // GIVEN the first PutRecords refuses 2 of 5 records for throughput, and the resend accepts them
     kinesisMock
