@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   BatchGetItemCommand,
   CreateTableCommand,
@@ -268,6 +271,20 @@ describe('local DynamoDB transactions', () => {
     expect(await read('orders', items[0]?.Put?.Item?.pk?.S ?? '')).toBeUndefined();
   });
 
+  it('fails if the items of a transaction exceed 4 MB together', async () => {
+    // GIVEN 11 items of about 390 KB each (each under the 400 KB item limit)
+    const big = 'x'.repeat(390 * 1024);
+    const items: TransactWriteItem[] = Array.from({ length: 11 }, () => ({
+      Put: { TableName: 'orders', Item: { pk: { S: fresh() }, big: { S: big } } },
+    }));
+    // WHEN they are sent as one transaction
+    const err = await failure(items);
+    // THEN the SDK raises ValidationException and nothing is written
+    expect(err.name).toBe('ValidationException');
+    expect(err.message).toMatch(/4 MB/);
+    expect(await read('orders', items[0]?.Put?.Item?.pk?.S ?? '')).toBeUndefined();
+  });
+
   it('applies a repeated ClientRequestToken once', async () => {
     // GIVEN a transaction that adds 1 to a counter, with a client token
     const a = fresh();
@@ -369,5 +386,89 @@ describe('local DynamoDB transactions', () => {
     // THEN every read saw both items from the same transaction
     expect(seen.length).toBeGreaterThan(5);
     expect(seen.filter(([x, y]) => x !== y)).toEqual([]);
+  });
+});
+
+describe('local DynamoDB transactions with a data dir', () => {
+  let dataDir: string;
+
+  beforeEach(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'wal-transactions-'));
+  });
+
+  afterEach(() => {
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('rolls back, on start, a transaction a crash left half applied', async () => {
+    // GIVEN a data dir where a transaction had changed one item and created another when the process died
+    const first = await startEmulators({ dataDir });
+    const before = clientFor(first);
+    await createTable(before, 'orders');
+    await before.send(
+      new PutItemCommand({ TableName: 'orders', Item: { pk: { S: 'kept' }, n: { N: '1' } } }),
+    );
+    await before.send(
+      new PutItemCommand({ TableName: 'orders', Item: { pk: { S: 'kept' }, n: { N: '2' } } }),
+    );
+    await before.send(new PutItemCommand({ TableName: 'orders', Item: { pk: { S: 'new' }, n: { N: '2' } } }));
+    before.destroy();
+    await first.stop();
+    const undo = [
+      { table: 'orders', key: { pk: { S: 'kept' } }, item: { pk: { S: 'kept' }, n: { N: '1' } } },
+      { table: 'orders', key: { pk: { S: 'new' } } },
+    ];
+    writeFileSync(join(dataDir, 'dynamodb-transaction.undo.json'), JSON.stringify(undo));
+    // WHEN the emulators start again on it
+    const second = await startEmulators({ dataDir });
+    const after = clientFor(second);
+    try {
+      const read = (pk: string) =>
+        after.send(new GetItemCommand({ TableName: 'orders', Key: { pk: { S: pk } }, ConsistentRead: true }));
+      // THEN the items are as before the transaction, and the journal is gone
+      expect((await read('kept')).Item).toEqual({ pk: { S: 'kept' }, n: { N: '1' } });
+      expect((await read('new')).Item).toBeUndefined();
+      expect(existsSync(join(dataDir, 'dynamodb-transaction.undo.json'))).toBe(false);
+    } finally {
+      after.destroy();
+      await second.stop();
+    }
+  });
+
+  it('leaves no journal after transactions that succeed or fail', async () => {
+    // GIVEN emulators on a data dir
+    const emulators = await startEmulators({ dataDir });
+    const dynamodb = clientFor(emulators);
+    try {
+      await createTable(dynamodb, 'orders');
+      // WHEN one transaction succeeds and one is cancelled
+      await dynamodb.send(new TransactWriteItemsCommand({ TransactItems: [put('orders', 'a', 1)] }));
+      const err: unknown = await dynamodb
+        .send(
+          new TransactWriteItemsCommand({
+            TransactItems: [
+              {
+                Put: {
+                  ...put('orders', 'a', 2).Put,
+                  TableName: 'orders',
+                  ConditionExpression: 'n = :x',
+                  ExpressionAttributeValues: { ':x': { N: '9' } },
+                },
+              } as TransactWriteItem,
+            ],
+          }),
+        )
+        .catch((e: unknown) => e);
+      // THEN the first is applied, the second is not, and no journal is left
+      expect(err).toMatchObject({ name: 'TransactionCanceledException' });
+      const { Item } = await dynamodb.send(
+        new GetItemCommand({ TableName: 'orders', Key: { pk: { S: 'a' } } }),
+      );
+      expect(Item).toEqual({ pk: { S: 'a' }, n: { N: '1' } });
+      expect(existsSync(join(dataDir, 'dynamodb-transaction.undo.json'))).toBe(false);
+    } finally {
+      dynamodb.destroy();
+      await emulators.stop();
+    }
   });
 });
