@@ -6,6 +6,7 @@ import kinesalite from 'kinesalite';
 import { createRequestHandler } from 'local-aws-sqs';
 import { DEFAULT_LOCAL_HOST, DEFAULT_LOCAL_REGION, LOCAL_ACCOUNT_ID } from './constants';
 import { lockDataDir } from './data-dir-lock';
+import { startTransactionServer } from './dynamo-transactions/transaction-server';
 import { close, endpointUrl, listen, urlHost } from './http-server';
 import type { SinkJournal } from './sinks/sink-journal';
 import { startSinks } from './sinks/sinks-server';
@@ -16,6 +17,9 @@ export { DataDirInUseError } from './data-dir-lock';
 
 /** The SQS journal's file in a data dir (see src/local/sqs-journal). */
 export const SQS_JOURNAL_FILE = 'sqs-journal.log';
+
+/** The undo journal of a DynamoDB transaction being applied, in a data dir (src/local/dynamo-transactions). */
+const DYNAMODB_UNDO_JOURNAL_FILE = 'dynamodb-transaction.undo.json';
 
 /** `sinks` stands in for the SNS, EventBridge and Lambda targets (src/local/sinks). */
 export const EMULATOR_NAMES = ['dynamodb', 'kinesis', 'sqs', 'ssm', 'sinks'] as const;
@@ -163,11 +167,13 @@ async function startDynamodb({ host, port, region, dataDir }: StartContext): Pro
       updateTableMs: 0,
     }),
   );
-  // dynalite closes its LevelDB store only when a listening server closes: without this the store (and
-  // its lock on dataDir) would stay open.
-  return listenOrRelease(server, host, port, () =>
-    listen(server, 0, DEFAULT_LOCAL_HOST).then(() => close(server)),
-  );
+  // dynalite lacks TransactWriteItems: a layer in front of it implements them (src/local/dynamo-transactions).
+  return startTransactionServer({
+    dynalite: server,
+    host,
+    port,
+    undoJournalPath: dataDir && join(dataDir, DYNAMODB_UNDO_JOURNAL_FILE),
+  });
 }
 
 async function startKinesis({ host, port, region, dataDir }: StartContext): Promise<RunningEmulator> {
