@@ -37,7 +37,8 @@ export const envelopeSchema = z.object({
   idempotencyKey: z.string().check(z.minLength(1)),
   partitionKey: z.string().check(z.minLength(1)),
   op: mutationOpSchema,
-  payload: z.unknown(),
+  // Optional: a multi-item mutation has none (JSON drops it), and zod/mini requires an unknown() key.
+  payload: z.optional(z.unknown()),
   /** For op `update`: attributes to set, and numbers to add (counters), on the item `payload` keys. */
   update: z.optional(
     z.object({

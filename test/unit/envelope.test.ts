@@ -42,6 +42,21 @@ describe('parseEnvelope', () => {
     expect(parseEnvelope(JSON.stringify(original))).toEqual(original);
   });
 
+  it('round-trips a multi-item envelope, which has items and no payload', () => {
+    // GIVEN an envelope with items instead of a payload (JSON drops the undefined payload)
+    const original = envelope({
+      payload: undefined,
+      items: [{ target: 'main', op: 'update', payload: { id: 'a' }, update: { add: { n: 1 } } }],
+    });
+    const json = JSON.stringify(original);
+    expect(json).not.toContain('"payload":{"id":"a1"');
+    // WHEN it is parsed back
+    const parsed = parseEnvelope(json);
+    // THEN it has its items, and no payload
+    expect(parsed.items).toEqual(original.items);
+    expect(parsed).not.toHaveProperty('payload');
+  });
+
   it('fails if the data is not JSON', () => {
     // WHEN/THEN the data is not JSON
     expect(() => parseEnvelope('{nope')).toThrow(InvalidEnvelopeError);
