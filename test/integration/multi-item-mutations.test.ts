@@ -242,7 +242,9 @@ async function walMessagesAbout(
     new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: take ? 30 : 0 }),
   );
   const found: Record<string, unknown>[] = [];
-  for (const message of answer.Messages ?? []) {
+  // With no visibility timeout the emulator may hand the same message out twice in one answer.
+  const unique = new Map((answer.Messages ?? []).map((message) => [message.MessageId, message]));
+  for (const message of unique.values()) {
     const body = JSON.parse(message.Body ?? '{}') as { mutation?: { envelope?: { id?: string } } };
     if (body.mutation?.envelope?.id !== id) continue;
     found.push(body);
