@@ -15,6 +15,8 @@ export interface EnvelopeView {
   readonly payload: unknown;
   readonly update?: Envelope['update'];
   readonly targets?: string[];
+  /** A multi-item mutation's items (it has no payload). */
+  readonly items?: Envelope['items'];
   readonly deliverAt?: string;
 }
 
@@ -48,6 +50,7 @@ export async function readEnvelopeView(
     payload: envelope.payload,
     ...(envelope.update ? { update: envelope.update } : {}),
     ...(envelope.targets ? { targets: envelope.targets } : {}),
+    ...(envelope.items ? { items: envelope.items } : {}),
     ...(envelope.deliverAt !== undefined ? { deliverAt: new Date(envelope.deliverAt).toISOString() } : {}),
   };
 }

@@ -227,6 +227,17 @@ describe('GET /v1/namespaces/{ns}/mutations/{id}', () => {
     ]);
   });
 
+  it('shows the items of a multi-item mutation with view=full', async () => {
+    // GIVEN the stream holds a multi-item mutation
+    const items: Envelope['items'] = [{ target: 'main', op: 'delete', payload: { id: 'a1' } }];
+    streamHolds({ ...envelope, payload: undefined, items });
+    // WHEN
+    const answer = await get(ID, { idempotencyKey: 'order-1', view: 'full' });
+    // THEN its items are in the view, and no payload
+    expect(answer).toMatchObject({ status: 200, body: { ...ledgerView, op: 'put', items } });
+    expect(answer.body).not.toHaveProperty('payload');
+  });
+
   it('fails if the record is past the stream retention (410 that says the ledger view still answers)', async () => {
     // GIVEN the sequence number was trimmed off the shard
     kinesisMock
