@@ -220,8 +220,9 @@ function judgeAcknowledgement(
 /** What the target must hold after the request `body` was acknowledged, read as the server reads it. */
 function expectedEffect({ body, key, headerKey }: SentRequest, mutationId: string): Expectation | undefined {
   const request = JSON.parse(body) as Record<string, unknown>;
-  const payload = request.payload as Record<string, unknown>;
-  const itemKey = payload.id;
+  // A multi-item request (items[]) has no payload: its effect is not predicted here.
+  const payload = request.payload as Record<string, unknown> | undefined;
+  const itemKey = payload?.id;
   // Only the runner's own fresh keys have a predictable state.
   if (typeof itemKey !== 'string' || !itemKey.startsWith(key)) return undefined;
   const op = request.op ?? 'put';

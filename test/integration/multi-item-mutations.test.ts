@@ -99,6 +99,24 @@ describe('multi-item mutations (local runtime)', () => {
     expect(await walMessagesAbout(wal, 'DeadLetterQueue', id)).toEqual([]);
   });
 
+  it('delays a multi-item mutation as one delivery and applies all its items when it is due', async () => {
+    // GIVEN a mutation of two tables due in 1 s
+    const answer = await postMutation(wal, NAMESPACE, {
+      items: [
+        { target: 'orders', op: 'put', item: { id: 'o-4', state: 'later' } },
+        { target: 'lines', op: 'put', item: { order: 'o-4', line: 1, sku: 'jam' } },
+      ],
+      lifecycle: { delaySeconds: 1 },
+    });
+    const id = String(answer.body.id);
+    // WHEN the WAL routes it: nothing is written yet
+    await drain(wal);
+    expect(await itemOf(orders, (item) => item.id === 'o-4')).toBeUndefined();
+    // THEN once due, both tables hold their items
+    await driveUntil(wal, () => itemOf(lines, (item) => item.order === 'o-4'), 15_000);
+    expect(await itemOf(orders, (item) => item.id === 'o-4')).toMatchObject({ state: 'later', _walId: id });
+  });
+
   it('applies none of the DynamoDB items when one of them cannot be applied, and dead-letters it with that reason', async () => {
     // GIVEN an order whose total is not a number
     const setup = await postMutation(wal, NAMESPACE, {
