@@ -1,5 +1,11 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { consumeQueueBatch } from '#lambdas/queue-consumer/consume-queue';
@@ -85,6 +91,28 @@ describe('consumeQueueBatch', () => {
     // THEN the target gets the mutation and the message succeeds
     expect(response.batchItemFailures).toEqual([]);
     expect(documentMock.commandCalls(PutCommand)).toHaveLength(1);
+  });
+
+  it('applies only the items a redriven multi-item retry has left, and the delayed delivery of its items', async () => {
+    // GIVEN a multi-item mutation whose item 0 is done, redriven (attempt 3) and delayed (not done)
+    const items = [
+      { target: 'main', op: 'put' as const, payload: { id: 'done' } },
+      { target: 'main', op: 'put' as const, payload: { id: 'left' } },
+    ];
+    const mutation = loggedMutation({ items, payload: undefined });
+    documentMock.on(GetCommand).resolves({});
+    documentMock.on(TransactWriteCommand).resolves({});
+    const redriven = { ...retryMessage(NOW), mutation, target: '*items', attempt: 3, itemsDone: [0] };
+    const delayed = { kind: 'deliver', mutation, target: '*items', notBefore: NOW };
+    // WHEN both are consumed
+    await consumeQueueBatch(dependencies(), event(redriven));
+    await consumeQueueBatch(dependencies(), event(delayed));
+    // THEN the redrive wrote only item 1; the delayed delivery both items, in one transaction each
+    const written = documentMock
+      .commandCalls(TransactWriteCommand)
+      .map((call) => call.args[0].input.TransactItems?.map((action) => action.Put?.Item?.id));
+    expect(written).toEqual([['left'], ['done', 'left']]);
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
   });
 
   it('schedules the next attempt with the namespace backoff when the target fails again', async () => {
