@@ -205,3 +205,18 @@ export function asList<T>(value: T | T[] | undefined): T[] {
   if (value === undefined) return [];
   return Array.isArray(value) ? value : [value];
 }
+
+/**
+ * The resources (flattened) of the Allow statements that grant `action` to a role, in every identity policy
+ * attached to it. `roleLogicalId` as the template names the role.
+ */
+export function allowedResources(template: Template, roleLogicalId: string, action: string): string[] {
+  const json = template.toJSON() as { [key: string]: Json };
+  const resources = json.Resources as { [id: string]: { Properties?: { [key: string]: Json } } };
+  const roleRef = JSON.stringify([{ Ref: roleLogicalId }]);
+  return policyStatements(json)
+    .filter(({ logicalId }) => JSON.stringify(resources[logicalId]?.Properties?.Roles) === roleRef)
+    .map(({ statement }) => statement)
+    .filter((statement) => statement.Effect === 'Allow' && asList(statement.Action).includes(action))
+    .flatMap((statement) => asList(statement.Resource).map((resource) => flatten(resource)));
+}

@@ -1,10 +1,8 @@
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
-import { namespaceParameterName } from '#lambdas/shared/namespace-config';
 import { verifyWebhook } from '#lambdas/shared/targets/webhook-signature';
 import type { LocalWal } from '#src/local/runtime/local-wal';
 import { driveUntil, postMutation, queueUrl, withTestWal } from '#test/support/local-wal-harness';
-import { startWebhookReceiver, type WebhookReceiver } from '#test/support/webhook-receiver';
+import { receiveWebhooksFor, type WebhookReceiver } from '#test/support/webhook-receiver';
 
 /**
  * The http target through the local runtime (stage `it`, namespace `webhooks`: one target, 1 s timeout,
@@ -24,16 +22,12 @@ describe('http target (local runtime, real receiver)', () => {
   withTestWal(
     async (started) => {
       wal = started;
-      receiver = await startWebhookReceiver(SECRET, 3_000);
-      await wal.clients.ssm.send(
-        new PutParameterCommand({
-          Name: SECRET_PARAMETER,
-          Type: 'SecureString',
-          Value: SECRET,
-          Overwrite: true,
-        }),
+      receiver = await receiveWebhooksFor(
+        wal,
+        'webhooks',
+        { parameter: SECRET_PARAMETER, value: SECRET },
+        3_000,
       );
-      await pointNamespaceAt(wal, receiver.url);
     },
     // The `it` stage is not local: its consumers may POST to http://127.0.0.1 only because the test says so.
     { WAL_ALLOW_HTTP_TARGETS: 'true' },
@@ -131,17 +125,6 @@ describe('http target (local runtime, real receiver)', () => {
     expect(JSON.stringify(letter)).not.toContain(SECRET);
   });
 });
-
-/** Writes the receiver's URL into the namespace's parameter, as an operator's `wal ns set` would. */
-async function pointNamespaceAt(wal: LocalWal, url: string): Promise<void> {
-  const name = namespaceParameterName('it', 'webhooks');
-  const current = await wal.clients.ssm.send(new GetParameterCommand({ Name: name }));
-  const config = JSON.parse(current.Parameter?.Value ?? '{}') as { targets: { url?: string }[] };
-  for (const target of config.targets) target.url = url;
-  await wal.clients.ssm.send(
-    new PutParameterCommand({ Name: name, Type: 'String', Value: JSON.stringify(config), Overwrite: true }),
-  );
-}
 
 /** The DLQ message of a mutation, if there is one (read with a short visibility, so it stays there). */
 async function deadLetterOf(wal: LocalWal, id: string): Promise<Record<string, unknown> | undefined> {

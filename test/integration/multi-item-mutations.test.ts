@@ -1,10 +1,5 @@
 import { DeleteMessageCommand, type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
-import {
-  namespaceParameterName,
-  namespaceParameterPrefix,
-  type SqsTargetConfig,
-} from '#lambdas/shared/namespace-config';
+import { namespaceParameterPrefix, type SqsTargetConfig } from '#lambdas/shared/namespace-config';
 import { SsmNamespaceConfigStore } from '#lambdas/shared/namespace-store';
 import { queueRef, redriveDeadLetters } from '#src/cli/commands/dlq';
 import type { LocalWal } from '#src/local/runtime/local-wal';
@@ -20,7 +15,7 @@ import {
   withTestWal,
 } from '#test/support/local-wal-harness';
 import { waitFor } from '#test/support/wait';
-import { startWebhookReceiver, type WebhookReceiver } from '#test/support/webhook-receiver';
+import { receiveWebhooksFor, type WebhookReceiver } from '#test/support/webhook-receiver';
 
 /**
  * Multi-item mutations through the local runtime (stage `it`, namespace `multi`: tables `orders` (id) and `lines`
@@ -41,16 +36,7 @@ describe('multi-item mutations (local runtime)', () => {
   withTestWal(
     async (started) => {
       wal = started;
-      receiver = await startWebhookReceiver(SECRET);
-      await wal.clients.ssm.send(
-        new PutParameterCommand({
-          Name: SECRET_PARAMETER,
-          Type: 'SecureString',
-          Value: SECRET,
-          Overwrite: true,
-        }),
-      );
-      await pointHookAt(wal, receiver.url);
+      receiver = await receiveWebhooksFor(wal, NAMESPACE, { parameter: SECRET_PARAMETER, value: SECRET });
       orders = await targetTableName(wal, 'it', NAMESPACE, 'orders');
       lines = await targetTableName(wal, 'it', NAMESPACE, 'lines');
       const store = new SsmNamespaceConfigStore(
@@ -213,19 +199,6 @@ describe('multi-item mutations (local runtime)', () => {
 });
 
 const nonEmpty = <T>(list: T[]): T[] | undefined => (list.length > 0 ? list : undefined);
-
-/** Writes the webhook's URL into the namespace's parameter, as an operator's `wal ns set` would. */
-async function pointHookAt(wal: LocalWal, url: string): Promise<void> {
-  const name = namespaceParameterName('it', NAMESPACE);
-  const current = await wal.clients.ssm.send(new GetParameterCommand({ Name: name }));
-  const config = JSON.parse(current.Parameter?.Value ?? '{}') as {
-    targets: { name: string; url?: string }[];
-  };
-  for (const target of config.targets) if (target.name === 'hook') target.url = url;
-  await wal.clients.ssm.send(
-    new PutParameterCommand({ Name: name, Type: 'String', Value: JSON.stringify(config), Overwrite: true }),
-  );
-}
 
 /** Receives and deletes every message on a target queue. */
 async function takeMessages(wal: LocalWal, url: string): Promise<Message[]> {

@@ -1,6 +1,9 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { namespaceParameterName } from '#lambdas/shared/namespace-config';
 import { verifyWebhook } from '#lambdas/shared/targets/webhook-signature';
+import type { LocalWal } from '#src/local/runtime/local-wal';
 
 /** One request the receiver got, as it arrived (raw body), and what it answered. */
 export interface WebhookDelivery {
@@ -93,4 +96,37 @@ export async function startWebhookReceiver(secret: string, hangMs = 3_000): Prom
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * A receiver for a namespace's http targets on the test WAL (stage `it`): it is started, its signing secret is
+ * written to the SecureString parameter the targets name, and their URL (an https:// placeholder in the fixture,
+ * which the `it` stage's synth accepts) is pointed at it in the namespace's parameter, as `wal ns set` would. Call
+ * it before any mutation of the namespace is posted (the functions cache the config).
+ */
+export async function receiveWebhooksFor(
+  wal: LocalWal,
+  namespace: string,
+  secret: { readonly parameter: string; readonly value: string },
+  hangMs?: number,
+): Promise<WebhookReceiver> {
+  const receiver = await startWebhookReceiver(secret.value, hangMs);
+  await wal.clients.ssm.send(
+    new PutParameterCommand({
+      Name: secret.parameter,
+      Type: 'SecureString',
+      Value: secret.value,
+      Overwrite: true,
+    }),
+  );
+  const name = namespaceParameterName('it', namespace);
+  const current = await wal.clients.ssm.send(new GetParameterCommand({ Name: name }));
+  const config = JSON.parse(current.Parameter?.Value ?? '{}') as {
+    targets: { type: string; url?: string }[];
+  };
+  for (const target of config.targets) if (target.type === 'http') target.url = receiver.url;
+  await wal.clients.ssm.send(
+    new PutParameterCommand({ Name: name, Type: 'String', Value: JSON.stringify(config), Overwrite: true }),
+  );
+  return receiver;
 }
