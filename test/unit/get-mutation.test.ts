@@ -117,6 +117,11 @@ const ledgerView = {
   shardId: 'shardId-000000000001',
   loggedAt: new Date(LOGGED_AT).toISOString(),
   effectiveAt: new Date(DELIVER_AT).toISOString(),
+  // The fixture namespace tracks failures only, and none is recorded.
+  status: {
+    tracking: 'failures',
+    targets: { main: { state: 'not-tracked', note: expect.stringContaining('delivered or in flight') } },
+  },
 };
 
 beforeEach(() => {
@@ -126,13 +131,14 @@ beforeEach(() => {
 });
 
 describe('GET /v1/namespaces/{ns}/mutations/{id}', () => {
-  it('finds a keyed mutation by its key (query), with one GetItem and no stream read', async () => {
+  it('finds a keyed mutation by its key (query), with two GetItems at once and no stream read', async () => {
     // WHEN
     const answer = await get(ID, { idempotencyKey: 'order-1' });
-    // THEN what the lean ledger knows, read consistently from `ns#key`
+    // THEN what the lean ledger knows, read consistently from `ns#key`, and its status item (keyed by id)
     expect(answer).toEqual({ status: 200, body: ledgerView });
     expect(documentMock.commandCalls(GetCommand).map((call) => call.args[0].input)).toEqual([
       { TableName: 'ledger', Key: { pk: 'orders#order-1' }, ConsistentRead: true },
+      { TableName: 'ledger', Key: { pk: `#status#orders#${ID}` }, ConsistentRead: true },
     ]);
     expect(kinesisMock.calls()).toHaveLength(0);
   });
