@@ -233,6 +233,40 @@ describe('GET /v1/namespaces/{ns}/mutations/{id}', () => {
     ]);
   });
 
+  it("answers each target's recorded state from the status item (here: retrying)", async () => {
+    // GIVEN the status item of the mutation says main failed its first attempt
+    documentMock.on(GetCommand, { Key: { pk: `#status#orders#${ID}` } }).resolves({
+      Item: {
+        pk: `#status#orders#${ID}`,
+        't:main': {
+          state: 'retrying',
+          at: LOGGED_AT + 61_000,
+          rank: 2,
+          attempts: 1,
+          lastError: 'ResourceNotFoundException: table not found',
+          firstFailedAt: LOGGED_AT + 61_000,
+          nextAttemptAt: LOGGED_AT + 63_000,
+        },
+      },
+    });
+    // WHEN
+    const answer = await get(ID, { idempotencyKey: 'order-1' });
+    // THEN the ledger's view, and main retrying with its attempts, last error and next attempt
+    expect(answer.body.status).toEqual({
+      tracking: 'failures',
+      targets: {
+        main: {
+          state: 'retrying',
+          since: '2026-01-01T00:01:01.000Z',
+          attempts: 1,
+          lastError: 'ResourceNotFoundException: table not found',
+          firstFailedAt: '2026-01-01T00:01:01.000Z',
+          nextAttemptAt: '2026-01-01T00:01:03.000Z',
+        },
+      },
+    });
+  });
+
   it('fails if the record is past the stream retention (410 that says the ledger view still answers)', async () => {
     // GIVEN the sequence number was trimmed off the shard
     kinesisMock
