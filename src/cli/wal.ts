@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { OUTPUTS_FILE_NAME } from '#src/outputs/outputs-file';
 import { runDlqCommand } from './commands/dlq';
-import { getMutation } from './commands/get';
+import { formatMutation, getMutation } from './commands/get';
 import { DEFAULT_DATA_DIR, DEFAULT_PORTS, startLocal } from './commands/local';
 import { runNsCommand } from './commands/ns';
 import { putMutation } from './commands/put';
@@ -25,10 +25,12 @@ const HELP = `wal: the serverless-wal command line
       with --in-memory).
   wal put <namespace> --payload <json|@file> [--key K] [--delay S] [--op put|delete] [--endpoint URL]
       Logs a mutation. Prints the answer ({ id, durable, sequence }).
-  wal get <namespace> <id> [--key K] [--full] [--endpoint URL]
-      Shows a committed mutation as the ledger knows it (state, sequence, shard, times). A mutation sent with an
-      idempotency key is found by it: give --key (the ledger has no index by id). --full also reads its payload
-      back from the stream (within the stream's retention; it shares the shard's 5 reads/s with the consumers).
+  wal get <namespace> <id> [--key K] [--full] [--json] [--endpoint URL]
+      Shows a committed mutation as the ledger knows it (state, times) and each target's state: pending, delayed,
+      held back, applied, superseded, retrying (attempts, last error, next attempt), dead-lettered (reason), or
+      not tracked (README "Status of a mutation"). A mutation sent with an idempotency key is found by it: give
+      --key (the ledger has no index by id). --full also reads its payload back from the stream (within the
+      stream's retention; it shares the shard's 5 reads/s with the consumers). --json prints the answer as is.
   wal put <namespace> --file mutations.jsonl [--endpoint URL]
       Logs one mutation per line (the body of a single POST), through the batch endpoint, up to 100 per
       request, with a progress bar on stderr; prints how many succeeded and each failure with its line
@@ -213,17 +215,21 @@ async function runGet(args: string[]): Promise<number> {
     options: {
       key: { type: 'string' },
       full: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
       endpoint: { type: 'string', default: defaultEndpoint() },
     },
   });
   const [namespace, id] = positionals;
-  if (!namespace || !id) throw new UsageError('usage: wal get <namespace> <id> [--key K] [--full]');
-  return printAnswer(
-    await getMutation(values.endpoint, namespace, id, {
-      ...(values.key !== undefined ? { key: values.key } : {}),
-      full: values.full,
-    }),
-  );
+  if (!namespace || !id) throw new UsageError('usage: wal get <namespace> <id> [--key K] [--full] [--json]');
+  const answer = await getMutation(values.endpoint, namespace, id, {
+    ...(values.key !== undefined ? { key: values.key } : {}),
+    full: values.full,
+  });
+  if (values.json || answer.status !== 200) return printAnswer(answer);
+  console.log(formatMutation(answer.body).join('\n'));
+  // With --full, the envelope's fields follow as JSON.
+  if (values.full) console.log(JSON.stringify(answer.body, null, 2));
+  return 0;
 }
 
 async function runNs(args: string[]): Promise<number> {
