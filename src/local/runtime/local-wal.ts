@@ -154,11 +154,13 @@ async function startOnEmulators(
     );
   }
   const outputsFile = options.outputsFile ?? (options.dataDir && join(options.dataDir, OUTPUTS_FILE_NAME));
-  // Plus the local Parameter Store's endpoint, where `wal ns` finds the namespace parameters.
+  // Plus the local endpoints, where `wal ns` finds the namespace parameters and `wal replay` the stream.
   if (outputsFile) {
     writeStackOutputs(outputsFile, options.stackName, {
       ...outputs,
       [LOCAL_OUTPUTS.ssmEndpoint]: emulators.endpoints.ssm,
+      [LOCAL_OUTPUTS.kinesisEndpoint]: emulators.endpoints.kinesis,
+      [LOCAL_OUTPUTS.dynamodbEndpoint]: emulators.endpoints.dynamodb,
     });
   }
 
