@@ -17,6 +17,7 @@ import { LOCAL_OUTPUTS, walStackName, writeStackOutputs } from '#src/outputs/out
 import {
   deliveryDependenciesOf,
   drain,
+  ledgerTableName,
   postMutation,
   queueUrl,
   scanTable,
@@ -199,6 +200,38 @@ describe('wal replay (test/fixtures/config/it/replay.json)', () => {
     expect(first).toMatchObject({ status: 'interrupted', delivered: 3 });
     expect(second).toMatchObject({ status: 'complete', resumed: true, delivered: 8, deliveredNow: 5 });
     expect(await userItems('main', 'resume')).toEqual(before);
+  });
+
+  it('re-delivers a shard range of every namespace, as a stream-failure DLQ message names it', async () => {
+    // GIVEN two writes of one key (one shard), delivered, and the table emptied
+    const first = await post({ payload: { id: 'range-a', v: 1 } });
+    const last = await post({ payload: { id: 'range-a', v: 2 } });
+    await drain(wal);
+    const ledger = await scanTable(wal, ledgerTableName(wal));
+    const [start, end] = [first, last].map((id) => ledger.find((entry) => entry.id === id));
+    expect(start?.shardId).toBe(end?.shardId);
+    await emptyTable('main', 'range');
+
+    // WHEN the range from the first to the last is replayed for every namespace
+    const result = await replayWindow(
+      replayDependencies(),
+      {
+        window: {
+          kind: 'shard',
+          shardId: String(start?.shardId),
+          fromSequence: String(start?.sequence),
+          toSequence: String(end?.sequence),
+        },
+        skip: new Set(),
+        dryRun: false,
+      },
+      join(workDir, 'range.json'),
+    );
+    await drain(wal);
+
+    // THEN both were delivered (to both targets) and the table holds the last
+    expect(result).toMatchObject({ status: 'complete', delivered: 2, messages: 4, shards: 1 });
+    expect(await userItems('main', 'range')).toEqual([{ id: 'range-a', v: 2 }]);
   });
 
   it('sends nothing and writes no checkpoint with --dry-run', async () => {
