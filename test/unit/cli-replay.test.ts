@@ -1,6 +1,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  ExpiredIteratorException,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  InvalidArgumentException,
+  KinesisClient,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-kinesis';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Envelope, LoggedMutation } from '#lambdas/shared/envelope';
@@ -13,9 +21,11 @@ import {
   ReplayCheckpointMismatchError,
   ReplayCheckpointUnreadableError,
   ReplaySendError,
+  ReplayShardNotFoundError,
   readCheckpoint,
   writeCheckpoint,
 } from '#src/cli/commands/replay';
+import { readShard } from '#src/cli/commands/replay/read-stream';
 import { Pacer, sendGroup, sendGroups } from '#src/cli/commands/replay/send';
 import { UsageError } from '#src/cli/usage-error';
 
@@ -331,5 +341,98 @@ describe('sending replayed mutations', () => {
     await pacer.take(1);
     // THEN the second waits half a second, the third another half
     expect(waits).toEqual([500, 500]);
+  });
+});
+
+describe('reading a shard for a replay', () => {
+  const kinesis = mockClient(KinesisClient);
+  afterEach(() => kinesis.reset());
+  const reader = (findsTimestamps: boolean) => ({
+    kinesis: new KinesisClient({}),
+    streamName: 'wal',
+    now: () => NOW,
+    sleep: async () => {},
+    minReadIntervalMs: 0,
+    findsTimestamps,
+  });
+  const record = (sequence: string, arrival = NOW - 60_000) => ({
+    SequenceNumber: sequence,
+    Data: new Uint8Array(),
+    PartitionKey: 'k',
+    ApproximateArrivalTimestamp: new Date(arrival),
+  });
+  const timeWindow = { kind: 'time', from: NOW - 120_000, to: NOW - 30_000 } as const;
+
+  async function pages(generator: AsyncGenerator<{ records: readonly { SequenceNumber?: string }[] }>) {
+    const read: string[][] = [];
+    for await (const page of generator) read.push(page.records.map((entry) => entry.SequenceNumber ?? ''));
+    return read;
+  }
+
+  it('starts AT_TIMESTAMP on Kinesis, renews an expired iterator after the last record, stops past the window', async () => {
+    // GIVEN a shard whose second read finds the iterator expired, and whose last record is past the window
+    kinesis.on(GetShardIteratorCommand).resolves({ ShardIterator: 'it' });
+    kinesis
+      .on(GetRecordsCommand)
+      .resolvesOnce({ Records: [record('1')], NextShardIterator: 'next', MillisBehindLatest: 5_000 })
+      .rejectsOnce(new ExpiredIteratorException({ message: 'expired', $metadata: {} }))
+      .resolvesOnce({
+        Records: [record('2'), record('3', timeWindow.to + 61_000)],
+        NextShardIterator: 'next',
+        MillisBehindLatest: 0,
+      });
+    // WHEN it is read
+    const read = await pages(readShard(reader(true), timeWindow, { shardId: 's0' }));
+    // THEN the pages hold the window's records, and the iterators were at the time, then after record 1
+    expect(read).toEqual([['1'], ['2']]);
+    const iterators = kinesis.commandCalls(GetShardIteratorCommand).map((call) => call.args[0].input);
+    expect(iterators).toEqual([
+      {
+        StreamName: 'wal',
+        ShardId: 's0',
+        ShardIteratorType: 'AT_TIMESTAMP',
+        Timestamp: new Date(timeWindow.from),
+      },
+      {
+        StreamName: 'wal',
+        ShardId: 's0',
+        ShardIteratorType: 'AFTER_SEQUENCE_NUMBER',
+        StartingSequenceNumber: '1',
+      },
+    ]);
+  });
+
+  it('reads what is left of a range whose start is trimmed, and says so', async () => {
+    // GIVEN a shard that no longer holds the range's start
+    kinesis
+      .on(GetShardIteratorCommand, { ShardIteratorType: 'AT_SEQUENCE_NUMBER' })
+      .rejects(new InvalidArgumentException({ message: 'trimmed', $metadata: {} }))
+      .on(GetShardIteratorCommand, { ShardIteratorType: 'TRIM_HORIZON' })
+      .resolves({ ShardIterator: 'oldest' });
+    kinesis.on(GetRecordsCommand).resolves({ Records: [record('5'), record('12')], NextShardIterator: 'n' });
+    const notices: string[] = [];
+    // WHEN the range 1..10 is read
+    const window = { kind: 'shard', shardId: 's0', fromSequence: '1', toSequence: '10' } as const;
+    const read = await pages(
+      readShard(reader(false), window, { shardId: 's0', onTrimmedStart: () => notices.push('trimmed') }),
+    );
+    // THEN it reads from the oldest record to the range's end, and said the start was trimmed
+    expect(read).toEqual([['5']]);
+    expect(notices).toEqual(['trimmed']);
+  });
+
+  it('fails if the shard does not exist, naming it', async () => {
+    // GIVEN a stream without the shard
+    kinesis
+      .on(GetShardIteratorCommand)
+      .rejects(new ResourceNotFoundException({ message: 'no shard', $metadata: {} }));
+    // WHEN it is read
+    const window = { kind: 'shard', shardId: 'shardId-9', fromSequence: '1', toSequence: '10' } as const;
+    const reading = pages(readShard(reader(true), window, { shardId: 'shardId-9' }));
+    // THEN the error names the shard and where to check it
+    await expect(reading).rejects.toThrow(ReplayShardNotFoundError);
+    await expect(pages(readShard(reader(true), window, { shardId: 'shardId-9' }))).rejects.toThrow(
+      /shardId-9/,
+    );
   });
 });
