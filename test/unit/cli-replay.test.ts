@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   ExpiredIteratorException,
   GetRecordsCommand,
@@ -10,9 +11,11 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-kinesis';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Envelope, LoggedMutation } from '#lambdas/shared/envelope';
 import { type NamespaceConfig, parseNamespaceConfig } from '#lambdas/shared/namespace-config';
+import { UnknownNamespaceError } from '#lambdas/shared/namespace-store';
 import {
   defaultCheckpointFile,
   deliverMessagesOf,
@@ -23,6 +26,7 @@ import {
   ReplaySendError,
   ReplayShardNotFoundError,
   readCheckpoint,
+  selectPage,
   writeCheckpoint,
 } from '#src/cli/commands/replay';
 import { readShard } from '#src/cli/commands/replay/read-stream';
@@ -434,5 +438,69 @@ describe('reading a shard for a replay', () => {
     await expect(pages(readShard(reader(true), window, { shardId: 'shardId-9' }))).rejects.toThrow(
       /shardId-9/,
     );
+  });
+});
+
+describe('selecting the records of a replay', () => {
+  const documents = mockClient(DynamoDBDocumentClient);
+  afterEach(() => documents.reset());
+
+  function streamRecord(sequence: string, changes: Partial<Envelope>) {
+    const envelope = mutation(changes).envelope;
+    return { SequenceNumber: sequence, Data: Buffer.from(JSON.stringify(envelope)), PartitionKey: 'a' };
+  }
+
+  it('keeps what the ledger shows committed at that sequence, and says why it leaves out the rest', async () => {
+    // GIVEN records: committed, committed at another sequence (a duplicate), skipped, of a deleted namespace,
+    // of a namespace outside the plan, and not an envelope
+    documents.on(BatchGetCommand).resolves({
+      Responses: {
+        ledger: [
+          { pk: 'orders#k1', id: 'id-1', state: 'COMMITTED', sequence: '1' },
+          { pk: 'orders#k2', id: 'id-2', state: 'COMMITTED', sequence: '99' },
+          { pk: 'gone#k4', id: 'id-4', state: 'COMMITTED', sequence: '4' },
+        ],
+      },
+    });
+    const records = [
+      streamRecord('1', { id: 'id-1', idempotencyKey: 'k1' }),
+      streamRecord('2', { id: 'id-2', idempotencyKey: 'k2' }),
+      streamRecord('3', { id: 'id-3', idempotencyKey: 'k3' }),
+      streamRecord('4', { id: 'id-4', idempotencyKey: 'k4', namespace: 'gone' }),
+      { SequenceNumber: '5', Data: Buffer.from('not json') },
+    ];
+    const deps = {
+      ledger: { documentClient: DynamoDBDocumentClient.from(new DynamoDBClient({})), tableName: 'ledger' },
+      namespaceConfig: async (namespace: string) => {
+        if (namespace === 'gone') throw new UnknownNamespaceError(namespace);
+        return CONFIG;
+      },
+      sharedRetryQueueUrl: 'retry',
+      now: () => NOW,
+    };
+    const window = { kind: 'shard', shardId: 's0', fromSequence: '1', toSequence: '5' } as const;
+    // WHEN every namespace's records are selected, skipping id-3, then only namespace "other"'s
+    const all = await selectPage(deps, { window, skip: new Set(['id-3']), dryRun: false }, records);
+    const other = await selectPage(
+      deps,
+      { namespace: 'other', window, skip: new Set(), dryRun: false },
+      records,
+    );
+    // THEN one is replayed, to both targets on the shared retry queue, and each other one says why not
+    expect(all.map((decision) => decision.leftOut ?? decision.replay?.messages.length)).toEqual([
+      2,
+      'notCommitted',
+      'skipped',
+      'unknownNamespace',
+      'unreadable',
+    ]);
+    expect(all[0]?.replay?.queueUrl).toBe('retry');
+    expect(other.map((decision) => decision.leftOut ?? decision.replay)).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      'unreadable',
+    ]);
   });
 });

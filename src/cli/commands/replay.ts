@@ -110,10 +110,11 @@ function barOf(progress: ReplayProgress) {
 }
 
 function describeResult(result: ReplayResult, plan: ReplayPlan, checkpointFile: string | undefined): string {
-  const { skipped, notCommitted, notForTarget, unreadable } = result.leftOut;
+  const { skipped, notCommitted, notForTarget, unreadable, unknownNamespace } = result.leftOut;
   const leftOut =
     `left out: ${skipped} skipped, ${notCommitted} never committed (prepares not committed, fenced or aborted, ` +
-    `duplicate records), ${notForTarget} not for the target, ${unreadable} unreadable records`;
+    `duplicate records), ${notForTarget} not for the target, ${unreadable} unreadable records` +
+    (unknownNamespace > 0 ? `, ${unknownNamespace} of namespaces that no longer exist` : '');
   if (plan.dryRun) {
     return `Dry run: ${result.delivered} mutation(s) (${result.messages} message(s)) would be delivered; ${leftOut}. Nothing was sent.`;
   }

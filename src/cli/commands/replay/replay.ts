@@ -94,7 +94,7 @@ export async function replayWindow(
     deliveredBefore: checkpoint?.delivered ?? 0,
     deliveredNow: 0,
     messages: 0,
-    leftOut: { skipped: 0, notCommitted: 0, notForTarget: 0, unreadable: 0 },
+    leftOut: { skipped: 0, notCommitted: 0, notForTarget: 0, unreadable: 0, unknownNamespace: 0 },
     fraction: 0,
   };
   const pacer = new Pacer(plan.rate, deps.now, deps.sleep);

@@ -6,7 +6,7 @@ import { type DeliverMessage, ITEMS_DELIVERY_TARGET } from '#lambdas/shared/queu
 import type { ReplayPlan } from './options';
 
 /** Why a record of the window is not replayed, counted for the summary. */
-export type LeftOut = 'skipped' | 'notCommitted' | 'notForTarget' | 'unreadable';
+export type LeftOut = 'skipped' | 'notCommitted' | 'notForTarget' | 'unreadable' | 'unknownNamespace';
 
 /** A committed mutation of the window, with the deliver messages that re-deliver it. */
 export interface ReplayMutation {
@@ -69,11 +69,14 @@ export async function selectPage(
         continue;
       }
       const replay = await replayOf(deps, plan, { envelope, sequence });
-      decisions.push(replay ? { sequence, replay } : { sequence, leftOut: 'notForTarget' });
+      decisions.push(typeof replay === 'string' ? { sequence, leftOut: replay } : { sequence, replay });
     }
   }
   return decisions;
 }
+
+/** What the namespace config sources throw for a namespace that does not exist (the CLI's, the functions'). */
+const UNKNOWN_NAMESPACE_ERRORS = ['NamespaceNotFoundError', 'UnknownNamespaceError'];
 
 function decode(record: KinesisRecord): { envelope?: Envelope } {
   try {
@@ -94,10 +97,17 @@ async function replayOf(
   deps: SelectDependencies,
   plan: ReplayPlan,
   mutation: LoggedMutation,
-): Promise<ReplayMutation | undefined> {
-  const config = await deps.namespaceConfig(mutation.envelope.namespace);
+): Promise<ReplayMutation | LeftOut> {
+  let config: NamespaceConfig;
+  try {
+    config = await deps.namespaceConfig(mutation.envelope.namespace);
+  } catch (error) {
+    // A namespace deleted since (met with --all-namespaces) has no targets left to deliver to.
+    if (UNKNOWN_NAMESPACE_ERRORS.includes((error as { name?: string }).name ?? '')) return 'unknownNamespace';
+    throw error;
+  }
   const messages = deliverMessagesOf(mutation, config, { now: deps.now(), target: plan.target });
-  if (messages.length === 0) return undefined;
+  if (messages.length === 0) return 'notForTarget';
   return { mutation, messages, queueUrl: config.delivery.queues?.retry ?? deps.sharedRetryQueueUrl };
 }
 
