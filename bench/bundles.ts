@@ -45,6 +45,11 @@ interface BundleFigures {
   /** Require, then the first event served. */
   readonly coldStartMs: number;
   readonly baselineColdStartMs: number;
+  /**
+   * The median of each run's deployed / baseline ratio (the two measured back to back): less moved than the
+   * ratio of the medians by load that changes during the section on a shared machine.
+   */
+  readonly pairedColdStartRatio: number;
   /** Require only, without and with NODE_OPTIONS=--enable-source-maps; the baseline's require. */
   readonly loadMs: number;
   readonly baselineLoadMs: number;
@@ -134,6 +139,53 @@ async function eventsFor(bench: ColdStartBench, runs: number): Promise<Record<Fu
   };
 }
 
+/** The cold starts of one function and its baseline, `runs` pairs: each side's timings, in run order. */
+interface Samples {
+  readonly deployed: number[];
+  readonly baseline: number[];
+  readonly load: number[];
+  readonly baselineLoad: number[];
+  readonly loadWithMaps: number[];
+}
+
+async function sampleColdStarts(
+  bench: ColdStartBench,
+  bundles: BuiltBundles,
+  events: readonly unknown[],
+  runs: number,
+): Promise<Samples> {
+  const name = bundles.function;
+  const environment = bench.environment[name];
+  const samples: Samples = { deployed: [], baseline: [], load: [], baselineLoad: [], loadWithMaps: [] };
+  for (let index = 0; index < runs; index++) {
+    const calls = baselineCalls(name, bench.resources, `bench-baseline-${name}-${index}`);
+    // As deployed: the function's own variables, NODE_OPTIONS included if the stack sets it.
+    const served = () => coldStart(bundles.deployed, environment, { event: events[index] });
+    const answered = () => coldStart(bundles.baseline, environment, { calls }, '');
+    // The side that goes first alternates: neither always runs second (after a warmer page cache, say).
+    let own: Awaited<ReturnType<typeof served>>;
+    let base: Awaited<ReturnType<typeof answered>>;
+    if (index % 2 === 0) {
+      own = await served();
+      base = await answered();
+    } else {
+      base = await answered();
+      own = await served();
+    }
+    assertServed(name, own.result);
+    samples.deployed.push(own.firstEventMs);
+    samples.baseline.push(base.firstEventMs);
+    samples.load.push((await coldStart(bundles.deployed, environment, { loadOnly: true }, '')).loadMs);
+    samples.baselineLoad.push(
+      (await coldStart(bundles.baseline, environment, { loadOnly: true }, '')).loadMs,
+    );
+    samples.loadWithMaps.push(
+      (await coldStart(bundles.deployed, environment, { loadOnly: true }, SOURCE_MAPS)).loadMs,
+    );
+  }
+  return samples;
+}
+
 async function measureColdStarts(
   bench: ColdStartBench,
   built: readonly BuiltBundles[],
@@ -144,37 +196,21 @@ async function measureColdStarts(
   const events = await eventsFor(bench, runs);
   const figures: BundleFigures[] = [];
   for (const bundles of built) {
-    const name = bundles.function;
-    const environment = bench.environment[name];
-    progress(`${runs} cold starts of ${name} and of its baseline`);
-    const deployed: number[] = [];
-    const baseline: number[] = [];
-    const load: number[] = [];
-    const loadWithMaps: number[] = [];
-    const baselineLoad: number[] = [];
-    for (let index = 0; index < runs; index++) {
-      // As deployed: the function's own variables, NODE_OPTIONS included if the stack sets it.
-      const served = await coldStart(bundles.deployed, environment, { event: events[name][index] });
-      assertServed(name, served.result);
-      deployed.push(served.firstEventMs);
-      const calls = baselineCalls(name, bench.resources, `bench-baseline-${name}-${index}`);
-      baseline.push((await coldStart(bundles.baseline, environment, { calls }, '')).firstEventMs);
-      load.push((await coldStart(bundles.deployed, environment, { loadOnly: true }, '')).loadMs);
-      baselineLoad.push((await coldStart(bundles.baseline, environment, { loadOnly: true }, '')).loadMs);
-      loadWithMaps.push(
-        (await coldStart(bundles.deployed, environment, { loadOnly: true }, SOURCE_MAPS)).loadMs,
-      );
-    }
+    progress(`${runs} cold starts of ${bundles.function} and of its baseline`);
+    const samples = await sampleColdStarts(bench, bundles, events[bundles.function], runs);
     figures.push({
-      function: name,
+      function: bundles.function,
       bytes: bundles.bytes,
       baselineBytes: bundles.baselineBytes,
       sourceMapBytes: bundles.sourceMapBytes,
-      coldStartMs: median(deployed),
-      baselineColdStartMs: median(baseline),
-      loadMs: median(load),
-      baselineLoadMs: median(baselineLoad),
-      loadMsWithSourceMaps: median(loadWithMaps),
+      coldStartMs: median(samples.deployed),
+      baselineColdStartMs: median(samples.baseline),
+      pairedColdStartRatio: median(
+        samples.deployed.map((ms, index) => ratio(ms, samples.baseline[index] ?? Number.NaN)),
+      ),
+      loadMs: median(samples.load),
+      baselineLoadMs: median(samples.baselineLoad),
+      loadMsWithSourceMaps: median(samples.loadWithMaps),
     });
   }
   return figures;
@@ -184,7 +220,7 @@ function table(figures: readonly BundleFigures[]): string[] {
   const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KB`;
   const ms = (value: number) => value.toFixed(0);
   const header =
-    'function            bundle   baseline  ratio  cold ms  baseline  ratio  load ms  baseline  w/ maps      map';
+    'function            bundle   baseline  ratio  cold ms  baseline  ratio  paired  load ms  baseline  w/ maps      map';
   const rows = figures.map((figure) =>
     [
       figure.function.padEnd(18),
@@ -194,6 +230,7 @@ function table(figures: readonly BundleFigures[]): string[] {
       ms(figure.coldStartMs).padStart(8),
       ms(figure.baselineColdStartMs).padStart(9),
       `${ratio(figure.coldStartMs, figure.baselineColdStartMs).toFixed(2)}x`.padStart(6),
+      `${figure.pairedColdStartRatio.toFixed(2)}x`.padStart(7),
       ms(figure.loadMs).padStart(8),
       ms(figure.baselineLoadMs).padStart(9),
       ms(figure.loadMsWithSourceMaps).padStart(8),
@@ -203,7 +240,7 @@ function table(figures: readonly BundleFigures[]): string[] {
   return [
     header,
     ...rows,
-    `(cold = require + first event against the emulators, as deployed; load = require only (deployed, baseline, deployed with NODE_OPTIONS=${SOURCE_MAPS}); map = the source map beside the bundle)`,
+    `(cold = require + first event against the emulators, as deployed; paired = the median of each run's cold ratio, deployed and baseline back to back; load = require only (deployed, baseline, deployed with NODE_OPTIONS=${SOURCE_MAPS}); map = the source map beside the bundle)`,
   ];
 }
 
@@ -229,6 +266,7 @@ export const bundleSection: BenchSection = {
             maxRatio: Math.max(
               ...figures.map((figure) => ratio(figure.coldStartMs, figure.baselineColdStartMs)),
             ),
+            maxPairedRatio: Math.max(...figures.map((figure) => figure.pairedColdStartRatio)),
           },
         },
       };

@@ -1,12 +1,14 @@
+import { readMutationStatus } from '#lambdas/shared/delivery-status';
 import { badRequest, ProblemError } from '#lambdas/shared/http/problem';
 import { getLedgerEntry, type LedgerEntry } from '#lambdas/shared/ledger';
 import { IDEMPOTENCY_KEY_PATTERN } from '#lambdas/shared/mutation-request';
 import type { IngestDependencies } from './ingest-mutation';
 import { type EnvelopeView, readEnvelopeView } from './read-envelope';
+import { type StatusView, statusView } from './target-states';
 
 /**
- * What `GET /v1/namespaces/{ns}/mutations/{id}` answers: what the lean ledger knows of a committed mutation,
- * and with `?view=full` its envelope (op, payload, ...) read back from the stream.
+ * What `GET /v1/namespaces/{ns}/mutations/{id}` answers: what the lean ledger knows of a committed mutation, each
+ * target's state (target-states.ts), and with `?view=full` its envelope (op, payload, ...) read back from the stream.
  */
 export interface MutationView extends Partial<EnvelopeView> {
   readonly id: string;
@@ -17,6 +19,8 @@ export interface MutationView extends Partial<EnvelopeView> {
   readonly shardId?: string;
   readonly loggedAt: string;
   readonly effectiveAt?: string;
+  /** Where the mutation is, per target. */
+  readonly status: StatusView;
 }
 
 /** What the client may add to the path: the mutation's idempotency key (query or header) and the view. */
@@ -29,7 +33,7 @@ const ULID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
 const VIEWS = ['ledger', 'full'];
 
 /**
- * One strongly consistent GetItem, no index: a keyless request's idempotency key is its id, so
+ * Two strongly consistent GetItems at once (the ledger entry, the status item), no index: a keyless request's idempotency key is its id, so
  * `namespace#id` finds it; a keyed one is found by `namespace#key` when the client passes its key.
  */
 export async function getMutation(
@@ -39,14 +43,20 @@ export async function getMutation(
   query: MutationQuery = {},
 ): Promise<MutationView> {
   // An unknown namespace is a 404 of its own, before the id is looked up.
-  await deps.namespaces.get(namespace);
+  const config = await deps.namespaces.get(namespace);
   checkQuery(query);
   const key = query.idempotencyKey ?? id;
-  const entry = ULID_PATTERN.test(id) ? await getLedgerEntry(deps.ledger, namespace, key) : undefined;
+  if (!ULID_PATTERN.test(id)) throw notFound(namespace, id, query.idempotencyKey);
+  // The status item is keyed by id, so both reads go out at once: one round trip.
+  const [entry, status] = await Promise.all([
+    getLedgerEntry(deps.ledger, namespace, key),
+    readMutationStatus(deps, namespace, id),
+  ]);
   if (entry?.state !== 'COMMITTED' || entry.id !== id) throw notFound(namespace, id, query.idempotencyKey);
   const view = ledgerView(entry, namespace, id, key);
-  if (query.view !== 'full') return view;
-  return { ...view, ...(await readEnvelopeView(deps, entry, id)) };
+  if (query.view !== 'full') return { ...view, status: statusView(config, entry, status, deps.now()) };
+  const envelope = await readEnvelopeView(deps, entry, id);
+  return { ...view, ...envelope, status: statusView(config, entry, status, deps.now(), envelope.targets) };
 }
 
 function checkQuery(query: MutationQuery): void {
@@ -65,7 +75,12 @@ function checkQuery(query: MutationQuery): void {
   }
 }
 
-function ledgerView(entry: LedgerEntry, namespace: string, id: string, key: string): MutationView {
+function ledgerView(
+  entry: LedgerEntry,
+  namespace: string,
+  id: string,
+  key: string,
+): Omit<MutationView, 'status'> {
   return {
     id,
     namespace,

@@ -10,6 +10,7 @@ import {
   routeCommitted,
   sendToQueue,
 } from '#lambdas/shared/delivery';
+import { clearHold } from '#lambdas/shared/delivery-status';
 import { crashPoint } from '#lambdas/shared/faults';
 import { commitStateOf, fenceLedgerEntry, getLedgerEntry } from '#lambdas/shared/ledger';
 import { errorMessage } from '#lambdas/shared/logger';
@@ -164,6 +165,7 @@ async function recheck(deps: DeliveryDependencies, message: RecheckMessage): Pro
   if (state === 'committed') {
     deps.logger.info('Mutation routed after recheck', context);
     await routeCommitted(deps, message.mutation);
+    await clearHold(deps, message.mutation);
     return;
   }
   if (state !== 'uncommitted') {

@@ -4,9 +4,11 @@ import {
   type _Record as KinesisRecord,
 } from '@aws-sdk/client-kinesis';
 import { type DeliveryDependencies, deadLetter, sendToQueue } from '#lambdas/shared/delivery';
+import { ENV } from '#lambdas/shared/environment';
 import { parseStreamArn, toKinesisStreamRecord } from '#lambdas/shared/kinesis-records';
 import { errorMessage } from '#lambdas/shared/logger';
 import type { StreamFailure, StreamRecordMessage } from '#lambdas/shared/queue-message';
+import { replayRangeCommand } from '#lambdas/shared/replay-command';
 import { consumeStreamBatch } from '#lambdas/shared/stream-batch';
 
 export class StreamRereadError extends Error {
@@ -30,15 +32,16 @@ export async function rereadFailedBatch(deps: DeliveryDependencies, failure: Str
   const records = await readRange(deps, info);
   const context = { shardId: info.shardId, start: info.startSequenceNumber, end: info.endSequenceNumber };
   if (records.length === 0) {
-    // The range is gone from the stream (past its retention), and with it the only copy of those envelopes
-    // the WAL keeps now: the lean ledger holds ids and sequences, no payloads. Re-delivering the window takes
-    // the archive that replay (the next issue) adds.
+    // The range's start is gone from the stream (past its retention), and with it the only copy of those
+    // envelopes the WAL keeps: the lean ledger holds ids and sequences, no payloads. What the shard still holds
+    // of the range (its end may be younger than the trim point) `wal replay` re-delivers.
     await deadLetter(deps, {
       kind: 'poison',
       reason:
-        'a failed stream batch is no longer on the stream (past its retention), and the ledger keeps no payloads: ' +
-        "re-deliver the batch's time window from the archive with replay (once it exists); until then the " +
-        "mutations' clients must re-send them (the ledger still names their ids and sequences until their retention)",
+        'the start of a failed stream batch is no longer on the stream (past its retention), and the ledger keeps ' +
+        `no payloads. Re-deliver what the stream still holds of it with: ${replayRangeCommand(info, process.env[ENV.stage])} ` +
+        "(--dry-run first shows what). Records already trimmed cannot be replayed: the mutations' clients must " +
+        're-send them (the ledger still names their ids until its retention)',
       data: Buffer.from(JSON.stringify(failure)).toString('base64'),
       source: `${info.streamArn} ${info.shardId} ${info.startSequenceNumber}..${info.endSequenceNumber}`,
     });

@@ -1,5 +1,6 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { backoffMs } from './backoff';
+import { recordApplied, recordDelayed, recordFailure } from './delivery-status';
 import type { LoggedMutation } from './envelope';
 import { crashPoint } from './faults';
 import { applyItems } from './items-delivery';
@@ -56,6 +57,7 @@ export async function routeCommitted(deps: DeliveryDependencies, mutation: Logge
     if (due > deps.now()) {
       const queue = deliveryQueues(deps, config).delay;
       await sendToQueue(deps, queue, { kind: 'deliver', mutation, target, notBefore: due }, due);
+      await recordDelayed(deps, config, mutation, target, due);
       deps.logger.debug('Mutation delayed', {
         namespace: envelope.namespace,
         id: envelope.id,
@@ -98,12 +100,13 @@ export async function deliverToTarget(deps: DeliveryDependencies, delivery: Targ
   if (target === ITEMS_DELIVERY_TARGET) {
     const failed = await applyItems(deps, delivery);
     if (failed) await retryOrDeadLetter(deps, config, failed.message, failed.error);
+    else await recordApplied(deps, config, mutation, target, 'applied');
     return;
   }
   const attempt = (delivery.failedAttempts ?? 0) + 1;
   const targetConfig = config.targets.find((candidate) => candidate.name === target);
   if (!targetConfig) {
-    await deadLetter(deps, {
+    const removed: RetryMessage = {
       kind: 'retry',
       mutation,
       target,
@@ -112,7 +115,9 @@ export async function deliverToTarget(deps: DeliveryDependencies, delivery: Targ
       firstFailedAt: delivery.firstFailedAt ?? deps.now(),
       notBefore: deps.now(),
       reason: 'target-removed',
-    });
+    };
+    await deadLetter(deps, removed);
+    await recordFailure(deps, config, removed);
     return;
   }
   const context = { namespace: mutation.envelope.namespace, id: mutation.envelope.id, target, attempt };
@@ -122,6 +127,7 @@ export async function deliverToTarget(deps: DeliveryDependencies, delivery: Targ
       retentionDays: config.retentionDays,
     });
     crashPoint('after-target-write');
+    await recordApplied(deps, config, mutation, target, outcome);
     deps.logger.debug(OUTCOME_LOG_MESSAGES[outcome], context);
   } catch (error) {
     const failure: RetryMessage = {
@@ -147,10 +153,12 @@ async function retryOrDeadLetter(
   const reason = giveUpReason(config, failure, error);
   if (reason !== undefined) {
     await deadLetter(deps, { ...failure, reason });
+    await recordFailure(deps, config, { ...failure, reason });
     return;
   }
   const notBefore = deps.now() + backoffMs(config.retry, failure.attempt, deps.random);
   await sendToQueue(deps, deliveryQueues(deps, config).retry, { ...failure, notBefore }, notBefore);
+  await recordFailure(deps, config, { ...failure, notBefore });
   deps.logger.warn('Mutation retry scheduled', {
     namespace: failure.mutation.envelope.namespace,
     id: failure.mutation.envelope.id,

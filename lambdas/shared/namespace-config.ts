@@ -357,6 +357,14 @@ export const namespaceConfigSchema = z
      */
     retentionDays: z._default(z.number().check(z.int(), z.gte(LEDGER_MIN_RETENTION_DAYS), z.lte(3650)), 30),
     delivery: z._default(deliverySchema, { isolated: false }),
+    /**
+     * What the WAL records of each mutation's delivery, for GET .../mutations/{id} (lambdas/shared/delivery-status.ts):
+     * `failures` (retrying, dead-lettered, held back: no write on the happy path) or `all` (also delayed and applied:
+     * one more ledger-table write per mutation and target). @default { track: 'failures' }
+     */
+    status: z._default(z.strictObject({ track: z._default(z.enum(['failures', 'all']), 'failures') }), {
+      track: 'failures',
+    }),
   })
   .check(
     z.superRefine((config, ctx) => {

@@ -6,6 +6,7 @@ import {
   routeCommitted,
   sendToQueue,
 } from './delivery';
+import { recordHold } from './delivery-status';
 import { type Envelope, InvalidEnvelopeError, type LoggedMutation, parseEnvelope } from './envelope';
 import { crashPoint } from './faults';
 import { runInKeyLanes } from './key-lanes';
@@ -71,6 +72,7 @@ export async function consumeStreamBatch(
   );
 
   const errors = new Map<string, unknown>();
+  const failedIds = new Map<string, string>();
   await runInKeyLanes(
     event.Records,
     (record) => record.kinesis.partitionKey,
@@ -83,6 +85,7 @@ export async function consumeStreamBatch(
       } catch (error) {
         deps.logger.warn('Stream record failed', { sequence, error: errorMessage(error) });
         errors.set(sequence, error);
+        failedIds.set(record.kinesis.partitionKey, idOf(decoded.get(sequence)) ?? sequence);
         return 'failed';
       }
     },
@@ -90,6 +93,7 @@ export async function consumeStreamBatch(
     (record) =>
       errors.set(record.kinesis.sequenceNumber, new KeyLaneStoppedError(record.kinesis.partitionKey)),
   );
+  await recordHolds(deps, event, decoded, errors, failedIds);
   if (event.Records.length > 0 && errors.size === event.Records.length) {
     throw new StreamBatchFailedError(errors.size, { cause: errors.values().next().value });
   }
@@ -102,6 +106,48 @@ export async function consumeStreamBatch(
       (record) => ({ itemIdentifier: record.kinesis.sequenceNumber }),
     ),
   };
+}
+
+function idOf(decoded: Envelope | InvalidEnvelopeError | undefined): string | undefined {
+  return decoded instanceof Error ? undefined : decoded?.id;
+}
+
+/**
+ * The records this batch did not route, on their status (failure path only: nothing on a batch that went well):
+ * one whose routing failed, and the later ones of its key held behind it. Lambda retries them all.
+ */
+async function recordHolds(
+  deps: DeliveryDependencies,
+  event: KinesisStreamEvent,
+  decoded: ReadonlyMap<string, Envelope | InvalidEnvelopeError>,
+  errors: ReadonlyMap<string, unknown>,
+  failedIds: ReadonlyMap<string, string>,
+): Promise<void> {
+  const holds: Promise<void>[] = [];
+  for (const record of event.Records) {
+    const { sequenceNumber: sequence, partitionKey } = record.kinesis;
+    const envelope = decoded.get(sequence);
+    const error = errors.get(sequence);
+    if (error === undefined || envelope === undefined || envelope instanceof Error) continue;
+    const mutation = { envelope, sequence };
+    holds.push(
+      error instanceof KeyLaneStoppedError
+        ? recordHold(
+            deps,
+            mutation,
+            'key-lane',
+            `held behind mutation ${failedIds.get(partitionKey) ?? '?'} of the same partition key, whose routing ` +
+              'failed: the stream consumer retries them in order',
+          )
+        : recordHold(
+            deps,
+            mutation,
+            'route-failed',
+            `routing failed (${errorMessage(error)}): the stream consumer retries it`,
+          ),
+    );
+  }
+  await Promise.all(holds);
 }
 
 function decode(record: KinesisStreamRecord): Envelope | InvalidEnvelopeError {
@@ -150,6 +196,14 @@ async function handleRecord(
         deps.queues.delay,
         { kind: 'recheck', mutation },
         deps.now() + RECHECK_DELAY_MS,
+      );
+      // Only seen once committed (GET answers committed mutations): the commit landed after the ledger read.
+      await recordHold(
+        deps,
+        mutation,
+        'commit',
+        'its commit was not yet in the ledger when the stream consumer read it: the queue consumer checks the ' +
+          `ledger again every ${RECHECK_DELAY_MS / 1000} s and routes it then`,
       );
       return;
   }

@@ -5,11 +5,12 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { OUTPUTS_FILE_NAME } from '#src/outputs/outputs-file';
 import { runDlqCommand } from './commands/dlq';
-import { getMutation } from './commands/get';
+import { formatMutation, getMutation } from './commands/get';
 import { DEFAULT_DATA_DIR, DEFAULT_PORTS, startLocal } from './commands/local';
 import { runNsCommand } from './commands/ns';
 import { putMutation } from './commands/put';
 import { formatSummary, putFile } from './commands/put-file';
+import { runReplayCommand } from './commands/replay';
 import { runSinksCommand } from './commands/sinks';
 import { DEFAULT_LOCAL_ENDPOINT, type WalHttpAnswer } from './http-client';
 import { runTool } from './run-tool';
@@ -25,10 +26,12 @@ const HELP = `wal: the serverless-wal command line
       with --in-memory).
   wal put <namespace> --payload <json|@file> [--key K] [--delay S] [--op put|delete] [--endpoint URL]
       Logs a mutation. Prints the answer ({ id, durable, sequence }).
-  wal get <namespace> <id> [--key K] [--full] [--endpoint URL]
-      Shows a committed mutation as the ledger knows it (state, sequence, shard, times). A mutation sent with an
-      idempotency key is found by it: give --key (the ledger has no index by id). --full also reads its payload
-      back from the stream (within the stream's retention; it shares the shard's 5 reads/s with the consumers).
+  wal get <namespace> <id> [--key K] [--full] [--json] [--endpoint URL]
+      Shows a committed mutation as the ledger knows it (state, times) and each target's state: pending, delayed,
+      held back, applied, superseded, retrying (attempts, last error, next attempt), dead-lettered (reason), or
+      not tracked (README "Status of a mutation"). A mutation sent with an idempotency key is found by it: give
+      --key (the ledger has no index by id). --full also reads its payload back from the stream (within the
+      stream's retention; it shares the shard's 5 reads/s with the consumers). --json prints the answer as is.
   wal put <namespace> --file mutations.jsonl [--endpoint URL]
       Logs one mutation per line (the body of a single POST), through the batch endpoint, up to 100 per
       request, with a progress bar on stderr; prints how many succeeded and each failure with its line
@@ -43,6 +46,17 @@ const HELP = `wal: the serverless-wal command line
       DeadLetterQueueUrl and RetryQueueUrl: locally from the running WAL's DIR/outputs.json (default .wal-data);
       for a deployed stack from the file "cdk deploy --outputs-file FILE" wrote, or given as URLs (AWS
       credentials and the URL's region are used). See docs/runbook.md.
+  wal replay <namespace> --from <time> --to <time> [--skip id,...] [--target NAME] [--dry-run] [--rate N]
+             [--checkpoint FILE] [--stage local] [--data-dir DIR | --outputs-file FILE]
+  wal replay <namespace> | --all-namespaces --shard S --from-sequence A --to-sequence B ...
+      Re-delivers the committed mutations logged in a window (times: ISO 8601 with a zone, or epoch ms; or one
+      shard's sequence range, as a stream-failure DLQ message names it) to the namespace's retry queue, one
+      "deliver" message per target (--target: that one only), leaving out the --skip ids and anything the
+      ledger does not show COMMITTED. The consumers apply them in the WAL's order, idempotently. Reads the WAL
+      stream, so it reaches back only as far as the stream's retention (24 h; prod 7 days). A progress bar on
+      stderr; --rate N mutations per second; after each send the checkpoint FILE (default
+      ./wal-replay-<namespace>-<window>-<hash>.json) records where it is: Ctrl-C, then the same command,
+      resumes. --dry-run lists what it would deliver and sends nothing. See docs/runbook.md, Replay.
   wal ns validate <namespace.json> [more.json ...]
       Checks namespace files as "cdk synth" does (JSON, the schema with the path of each mistake, the file
       name = the namespace name). One line per file; exit 1 if any is invalid.
@@ -74,6 +88,7 @@ const COMMANDS: Record<string, Command> = {
   dlq: runDlq,
   ns: runNs,
   sinks: runSinks,
+  replay: runReplay,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -213,17 +228,21 @@ async function runGet(args: string[]): Promise<number> {
     options: {
       key: { type: 'string' },
       full: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
       endpoint: { type: 'string', default: defaultEndpoint() },
     },
   });
   const [namespace, id] = positionals;
-  if (!namespace || !id) throw new UsageError('usage: wal get <namespace> <id> [--key K] [--full]');
-  return printAnswer(
-    await getMutation(values.endpoint, namespace, id, {
-      ...(values.key !== undefined ? { key: values.key } : {}),
-      full: values.full,
-    }),
-  );
+  if (!namespace || !id) throw new UsageError('usage: wal get <namespace> <id> [--key K] [--full] [--json]');
+  const answer = await getMutation(values.endpoint, namespace, id, {
+    ...(values.key !== undefined ? { key: values.key } : {}),
+    full: values.full,
+  });
+  if (values.json || answer.status !== 200) return printAnswer(answer);
+  console.log(formatMutation(answer.body).join('\n'));
+  // With --full, the envelope's fields follow as JSON.
+  if (values.full) console.log(JSON.stringify(answer.body, null, 2));
+  return 0;
 }
 
 async function runNs(args: string[]): Promise<number> {
@@ -314,6 +333,21 @@ async function runDlq(args: string[]): Promise<number> {
     },
     { print: (line) => console.log(line), progress: process.stdout, now: () => Date.now() },
   );
+}
+
+async function runReplay(args: string[]): Promise<number> {
+  const controller = new AbortController();
+  // The first Ctrl-C stops after the messages in flight and keeps the checkpoint; a second one kills.
+  process.once('SIGINT', () => {
+    process.stderr.write('\nwal replay: stopping after the messages in flight (Ctrl-C again to kill)...\n');
+    controller.abort();
+  });
+  return runReplayCommand(args, {
+    print: (line) => console.log(line),
+    progress: process.stderr,
+    signal: controller.signal,
+    now: () => Date.now(),
+  });
 }
 
 runTool(() => main(process.argv.slice(2)), { failure: 1, usage: 2 });

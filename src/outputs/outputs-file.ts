@@ -13,9 +13,14 @@ export const OUTPUTS_FILE_NAME = 'outputs.json';
 
 /**
  * What only the local runtime adds to its outputs file (no stack output: a deployed stack has no such
- * thing): the endpoint of its Parameter Store, where `wal ns` reads and writes the namespace parameters.
+ * thing): the endpoint of its Parameter Store, where `wal ns` reads and writes the namespace parameters,
+ * and those of its Kinesis and DynamoDB, where `wal replay` reads the stream and the ledger.
  */
-export const LOCAL_OUTPUTS = { ssmEndpoint: 'LocalSsmEndpoint' } as const;
+export const LOCAL_OUTPUTS = {
+  ssmEndpoint: 'LocalSsmEndpoint',
+  kinesisEndpoint: 'LocalKinesisEndpoint',
+  dynamodbEndpoint: 'LocalDynamoDbEndpoint',
+} as const;
 export type LocalOutputName = (typeof LOCAL_OUTPUTS)[keyof typeof LOCAL_OUTPUTS];
 
 /** The stack of a stage, as bin/app.ts names it: its key in an outputs file. */
@@ -90,6 +95,11 @@ export class StackOutputs {
     const value = this.values[name];
     if (value === undefined) throw new OutputsFileError(this.path, `its stack has no output ${name}`);
     return value;
+  }
+
+  /** An output that only some files have (the local runtime's endpoints); undefined when absent. */
+  find(name: WalOutputName | LocalOutputName): string | undefined {
+    return this.values[name];
   }
 }
 

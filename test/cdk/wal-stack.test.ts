@@ -532,6 +532,28 @@ describe('IAM', () => {
     expect(matches(tableName.replace('ServerlessWal-test-', 'ServerlessWal-test-2-'))).toBe(false);
   });
 
+  test.each(
+    // GIVEN each consumer, which records delivery states, and ingest, which reads them (GET .../mutations/{id})
+    [
+      ['streamConsumer', 'dynamodb:UpdateItem'],
+      ['queueConsumer', 'dynamodb:UpdateItem'],
+      ['ingest', 'dynamodb:GetItem'],
+    ] as const,
+  )('the %s may %s on the ledger table, where the status items live', (name, action) => {
+    // THEN a statement allows the action on the ledger's ARN
+    const fn = name === 'ingest' ? stack.ingestApi.ingest : stack.consumers[name];
+    const ledger = `<GetAtt:${logicalIdOf(stack.storage.ledger)}.Arn>`;
+    const allowing = statementsOf(fn)
+      .map(({ statement }) => statement)
+      .filter(
+        (statement) =>
+          statement.Effect === 'Allow' &&
+          asList(statement.Action).includes(action) &&
+          asList(statement.Resource).some((resource) => flatten(resource) === ledger),
+      );
+    expect(allowing).toHaveLength(1);
+  });
+
   test('the ingest Lambda may use the ledger but no target table', () => {
     // THEN its DynamoDB permissions cover the ledger only (it has no index)
     const ledger = logicalIdOf(stack.storage.ledger);

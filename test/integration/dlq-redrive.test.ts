@@ -155,6 +155,10 @@ describe('wal dlq (emulators)', () => {
     expect(text).toContain('{broken');
     expect(text).toContain('stream-failure message');
     expect(text).toContain('stream batch shardId-000000000001 100..200');
+    // with the one command that re-delivers the batch's range
+    expect(text).toContain(
+      're-deliver its range with: wal replay --all-namespaces --shard shardId-000000000001 --from-sequence 100 --to-sequence 200',
+    );
     expect(before).toMatchObject({ count: 3, sampled: 3, partial: false });
     expect(before.reasons).toEqual(
       expect.arrayContaining([

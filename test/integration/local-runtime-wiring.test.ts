@@ -141,10 +141,15 @@ describe('--data-dir', () => {
       expect(await wal.kinesisSources[0]?.pollOnce()).toBe(0);
       expect((await streamRecords(wal)).length).toBe(1);
       // and the stack's outputs are in the data dir, as `cdk deploy --outputs-file` writes them, with the
-      // local Parameter Store's endpoint (for `wal ns`)
+      // local Parameter Store's endpoint (for `wal ns`) and its Kinesis and DynamoDB (for `wal replay`)
       const file = JSON.parse(readFileSync(join(dataDir, 'outputs.json'), 'utf8'));
       expect(file).toEqual({
-        [stackName]: { ...wal.outputs, LocalSsmEndpoint: wal.emulators.endpoints.ssm },
+        [stackName]: {
+          ...wal.outputs,
+          LocalSsmEndpoint: wal.emulators.endpoints.ssm,
+          LocalKinesisEndpoint: wal.emulators.endpoints.kinesis,
+          LocalDynamoDbEndpoint: wal.emulators.endpoints.dynamodb,
+        },
       });
     } finally {
       await wal.stop();

@@ -1,4 +1,4 @@
-import { getMutation } from '#src/cli/commands/get';
+import { formatMutation, getMutation } from '#src/cli/commands/get';
 
 describe('wal get', () => {
   const fetchSpy = jest.spyOn(globalThis, 'fetch');
@@ -24,5 +24,53 @@ describe('wal get', () => {
       'http://127.0.0.1:3000/v1/namespaces/orders/mutations/01JAAAAAAAAAAAAAAAAAAAAAAA?idempotencyKey=order+1%2Fa&view=full',
     ]);
     expect(answer).toEqual({ status: 200, body: { state: 'COMMITTED' } });
+  });
+
+  it('prints the ledger view and one line per target with what goes with its state', () => {
+    // GIVEN an answer with a retrying target, an applied one and a multi-item delivery
+    const body = {
+      id: '01JAAAAAAAAAAAAAAAAAAAAAAA',
+      namespace: 'orders',
+      state: 'COMMITTED',
+      idempotencyKey: 'order-1',
+      loggedAt: '2026-11-27T02:00:00.000Z',
+      effectiveAt: '2026-11-27T02:00:00.000Z',
+      status: {
+        tracking: 'all',
+        heldBack: { kind: 'key-lane', reason: 'held behind mutation X', since: '2026-11-27T02:00:00.500Z' },
+        targets: {
+          main: {
+            state: 'retrying',
+            attempts: 2,
+            nextAttemptAt: '2026-11-27T02:00:08.000Z',
+            since: '2026-11-27T02:00:04.000Z',
+            lastError: 'table not found',
+          },
+          audit: { state: 'applied', outcome: 'duplicate', since: '2026-11-27T02:00:01.000Z' },
+          '*items': {
+            state: 'dead-lettered',
+            reason: 'failed 8 of 8 attempts',
+            items: [
+              { index: 0, target: 'main', done: true },
+              { index: 1, target: 'hook', done: false, error: '500' },
+            ],
+          },
+        },
+      },
+    };
+    // WHEN
+    const lines = formatMutation(body);
+    // THEN
+    expect(lines).toEqual([
+      'orders/01JAAAAAAAAAAAAAAAAAAAAAAA  COMMITTED  key order-1',
+      '  logged 2026-11-27T02:00:00.000Z',
+      '  status tracking: all',
+      '  held back since 2026-11-27T02:00:00.500Z (key-lane): held behind mutation X',
+      '  main             retrying  attempts 2  next attempt 2026-11-27T02:00:08.000Z  since 2026-11-27T02:00:04.000Z  last error: table not found',
+      '  audit            applied  outcome duplicate  since 2026-11-27T02:00:01.000Z',
+      '  *items           dead-lettered  reason: failed 8 of 8 attempts',
+      '    item 0 -> main: done',
+      '    item 1 -> hook: not done: 500',
+    ]);
   });
 });

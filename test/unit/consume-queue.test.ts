@@ -168,6 +168,31 @@ describe('consumeQueueBatch', () => {
       expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
     });
 
+    it('routes a record whose commit has landed, then clears its hold on the status', async () => {
+      // GIVEN the ledger now holds the commit of the rechecked record
+      const mutation = loggedMutation({ loggedAt: NOW - 10_000 });
+      documentMock.on(GetCommand).resolves({
+        Item: {
+          pk: 'orders#key-1',
+          state: 'COMMITTED',
+          id: mutation.envelope.id,
+          sequence: mutation.sequence,
+        },
+      });
+      documentMock.on(UpdateCommand).resolves({});
+      // WHEN its recheck arrives
+      await consumeQueueBatch(dependencies(), event({ kind: 'recheck', mutation }));
+      // THEN it is applied, and its hold is removed (only where there is one)
+      expect(documentMock.commandCalls(PutCommand)).toHaveLength(1);
+      expect(documentMock.commandCalls(UpdateCommand).map((call) => call.args[0].input)).toEqual([
+        expect.objectContaining({
+          Key: { pk: `#status#orders#${mutation.envelope.id}` },
+          UpdateExpression: 'REMOVE #hold',
+          ConditionExpression: 'attribute_exists(#hold)',
+        }),
+      ]);
+    });
+
     it('dead-letters instead of fencing a record old enough that its ledger entry may have expired', async () => {
       // GIVEN a recheck that cycled through the DLQ: the record is older than the ledger's retention (30 days)
       documentMock.on(GetCommand).resolves({});

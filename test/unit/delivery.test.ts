@@ -1,5 +1,5 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { deliverToTarget, routeCommitted } from '#lambdas/shared/delivery';
 import type { QueueMessage } from '#lambdas/shared/queue-message';
@@ -232,5 +232,35 @@ describe('deliverToTarget', () => {
     await deliverToTarget(dependencies(), { config, mutation: loggedMutation(), target: 'gone' });
     // THEN
     expect(sent()[0]).toMatchObject({ queue: 'dlq-url', message: { reason: 'target-removed' } });
+  });
+
+  it('records each state on the status: failures always, delayed and applied only for a tracked namespace', async () => {
+    // GIVEN a tracked namespace, a table that is down, then back
+    const tracked = namespaceConfig({ status: { track: 'all' }, retry: config.retry });
+    const deps = deliveryDependencies(tracked, NOW);
+    documentMock.on(PutCommand).rejectsOnce(new Error('table is down')).resolves({});
+    // WHEN a delivery fails, its retry applies it, a delayed mutation is routed, and a removed target comes due
+    await deliverToTarget(deps, { config: tracked, mutation: loggedMutation(), target: 'main' });
+    await deliverToTarget(deps, {
+      config: tracked,
+      mutation: loggedMutation(),
+      target: 'main',
+      failedAttempts: 1,
+    });
+    await routeCommitted(deps, loggedMutation({ id: '01JTESTMUTATION0000000000D', deliverAt: NOW + 60_000 }));
+    await deliverToTarget(deps, { config: tracked, mutation: loggedMutation(), target: 'gone' });
+    // THEN the status says retrying (attempt 1, next attempt), applied, delayed (until), dead-lettered (target-removed)
+    const states = documentMock
+      .commandCalls(UpdateCommand)
+      .map((call) => [
+        call.args[0].input.ExpressionAttributeNames?.['#target'],
+        call.args[0].input.ExpressionAttributeValues?.[':status'],
+      ]);
+    expect(states).toEqual([
+      ['t:main', expect.objectContaining({ state: 'retrying', attempts: 1, nextAttemptAt: NOW + 10_000 })],
+      ['t:main', expect.objectContaining({ state: 'applied', outcome: 'applied' })],
+      ['t:main', expect.objectContaining({ state: 'delayed', until: NOW + 60_000 })],
+      ['t:gone', expect.objectContaining({ state: 'dead-lettered', reason: 'target-removed' })],
+    ]);
   });
 });

@@ -117,6 +117,11 @@ const ledgerView = {
   shardId: 'shardId-000000000001',
   loggedAt: new Date(LOGGED_AT).toISOString(),
   effectiveAt: new Date(DELIVER_AT).toISOString(),
+  // The fixture namespace tracks failures only, and none is recorded.
+  status: {
+    tracking: 'failures',
+    targets: { main: { state: 'not-tracked', note: expect.stringContaining('delivered or in flight') } },
+  },
 };
 
 beforeEach(() => {
@@ -126,13 +131,14 @@ beforeEach(() => {
 });
 
 describe('GET /v1/namespaces/{ns}/mutations/{id}', () => {
-  it('finds a keyed mutation by its key (query), with one GetItem and no stream read', async () => {
+  it('finds a keyed mutation by its key (query), with two GetItems at once and no stream read', async () => {
     // WHEN
     const answer = await get(ID, { idempotencyKey: 'order-1' });
-    // THEN what the lean ledger knows, read consistently from `ns#key`
+    // THEN what the lean ledger knows, read consistently from `ns#key`, and its status item (keyed by id)
     expect(answer).toEqual({ status: 200, body: ledgerView });
     expect(documentMock.commandCalls(GetCommand).map((call) => call.args[0].input)).toEqual([
       { TableName: 'ledger', Key: { pk: 'orders#order-1' }, ConsistentRead: true },
+      { TableName: 'ledger', Key: { pk: `#status#orders#${ID}` }, ConsistentRead: true },
     ]);
     expect(kinesisMock.calls()).toHaveLength(0);
   });
@@ -236,6 +242,40 @@ describe('GET /v1/namespaces/{ns}/mutations/{id}', () => {
     // THEN its items are in the view, and no payload
     expect(answer).toMatchObject({ status: 200, body: { ...ledgerView, op: 'put', items } });
     expect(answer.body).not.toHaveProperty('payload');
+  });
+
+  it("answers each target's recorded state from the status item (here: retrying)", async () => {
+    // GIVEN the status item of the mutation says main failed its first attempt
+    documentMock.on(GetCommand, { Key: { pk: `#status#orders#${ID}` } }).resolves({
+      Item: {
+        pk: `#status#orders#${ID}`,
+        't:main': {
+          state: 'retrying',
+          at: LOGGED_AT + 61_000,
+          rank: 2,
+          attempts: 1,
+          lastError: 'ResourceNotFoundException: table not found',
+          firstFailedAt: LOGGED_AT + 61_000,
+          nextAttemptAt: LOGGED_AT + 63_000,
+        },
+      },
+    });
+    // WHEN
+    const answer = await get(ID, { idempotencyKey: 'order-1' });
+    // THEN the ledger's view, and main retrying with its attempts, last error and next attempt
+    expect(answer.body.status).toEqual({
+      tracking: 'failures',
+      targets: {
+        main: {
+          state: 'retrying',
+          since: '2026-01-01T00:01:01.000Z',
+          attempts: 1,
+          lastError: 'ResourceNotFoundException: table not found',
+          firstFailedAt: '2026-01-01T00:01:01.000Z',
+          nextAttemptAt: '2026-01-01T00:01:03.000Z',
+        },
+      },
+    });
   });
 
   it('fails if the record is past the stream retention (410 that says the ledger view still answers)', async () => {

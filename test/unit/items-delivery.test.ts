@@ -1,6 +1,12 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { deliverToTarget, routeCommitted } from '#lambdas/shared/delivery';
 import type { EnvelopeItem } from '#lambdas/shared/envelope';
@@ -139,6 +145,25 @@ describe('applying a multi-item mutation', () => {
     expect(documentMock.commandCalls(PutCommand)).toHaveLength(0);
   });
 
+  it('records the items delivery as applied, every item done, when the namespace tracks all states', async () => {
+    // GIVEN a namespace that tracks every state
+    documentMock.on(UpdateCommand).resolves({});
+    const tracked = namespaceConfig({ ...config, status: { track: 'all' } });
+    // WHEN a multi-item mutation is applied
+    await routeCommitted(deliveryDependencies(tracked, NOW), multiItem());
+    // THEN its status item says the items delivery is applied, with each item done
+    const update = documentMock.commandCalls(UpdateCommand)[0]?.args[0].input;
+    expect(update?.ExpressionAttributeNames).toMatchObject({ '#target': `t:${ITEMS_DELIVERY_TARGET}` });
+    expect(update?.ExpressionAttributeValues?.[':status']).toMatchObject({
+      state: 'applied',
+      items: [
+        { index: 0, target: 'orders', done: true },
+        { index: 1, target: 'lines', done: true },
+        { index: 2, target: 'events', done: true },
+      ],
+    });
+  });
+
   it('reads again and retries the transaction when another writer changed an item in between', async () => {
     // GIVEN a first transaction whose condition on one item fails
     documentMock
@@ -244,7 +269,8 @@ describe('applying a multi-item mutation', () => {
       itemsDone: [0, 1],
     });
     // THEN the DLQ gets it with the item's reason, and nothing of the done items was touched
-    expect(documentMock.calls()).toHaveLength(0);
+    expect(documentMock.commandCalls(GetCommand)).toHaveLength(0);
+    expect(transactions()).toEqual([]);
     expect(sent()).toEqual([
       {
         queue: 'dlq-url',

@@ -90,7 +90,7 @@ describe('rereadFailedBatch', () => {
     expect(JSON.parse(Buffer.from(copy.data, 'base64').toString('utf8'))).toEqual(bad);
   });
 
-  it('dead-letters a range past the stream retention, saying the ledger keeps no payloads and to replay', async () => {
+  it('dead-letters a range past the stream retention, naming the wal replay command that re-delivers what is left', async () => {
     // GIVEN the range's first sequence number was trimmed off the shard
     kinesisMock
       .on(GetShardIteratorCommand)
@@ -104,7 +104,10 @@ describe('rereadFailedBatch', () => {
     const letter = JSON.parse(sent[0]?.MessageBody ?? '{}');
     expect(letter).toMatchObject({ kind: 'poison' });
     expect(letter.reason).toContain('the ledger keeps no payloads');
-    expect(letter.reason).toContain('archive with replay');
+    const { shardId, startSequenceNumber, endSequenceNumber } = failure.KinesisBatchInfo;
+    expect(letter.reason).toContain(
+      `wal replay --all-namespaces --shard ${shardId} --from-sequence ${startSequenceNumber} --to-sequence ${endSequenceNumber}`,
+    );
     expect(documentMock.calls()).toHaveLength(0);
   });
 });

@@ -1,5 +1,5 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { BatchGetCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Envelope } from '#lambdas/shared/envelope';
@@ -127,6 +127,27 @@ describe('consumeStreamBatch', () => {
     expect(response.batchItemFailures).toEqual([
       { itemIdentifier: '49650000000000000000000000010' },
       { itemIdentifier: '49650000000000000000000000011' },
+    ]);
+    // AND their status says why each is held back: a1's routing failed, a2 waits behind a1
+    const holds = documentMock.commandCalls(UpdateCommand).map((call) => call.args[0].input);
+    expect(holds).toEqual([
+      expect.objectContaining({
+        TableName: 'ledger',
+        Key: { pk: '#status#orders#01JTESTMUTATION0000000000B' },
+        ExpressionAttributeValues: expect.objectContaining({
+          ':hold': { kind: 'route-failed', reason: expect.stringContaining('SQS is down'), at: NOW },
+        }),
+      }),
+      expect.objectContaining({
+        Key: { pk: '#status#orders#01JTESTMUTATION0000000001B' },
+        ExpressionAttributeValues: expect.objectContaining({
+          ':hold': {
+            kind: 'key-lane',
+            reason: expect.stringContaining('held behind mutation 01JTESTMUTATION0000000000B'),
+            at: NOW,
+          },
+        }),
+      }),
     ]);
   });
 

@@ -154,13 +154,8 @@ async function startOnEmulators(
     );
   }
   const outputsFile = options.outputsFile ?? (options.dataDir && join(options.dataDir, OUTPUTS_FILE_NAME));
-  // Plus the local Parameter Store's endpoint, where `wal ns` finds the namespace parameters.
-  if (outputsFile) {
-    writeStackOutputs(outputsFile, options.stackName, {
-      ...outputs,
-      [LOCAL_OUTPUTS.ssmEndpoint]: emulators.endpoints.ssm,
-    });
-  }
+  if (outputsFile)
+    writeStackOutputs(outputsFile, options.stackName, { ...outputs, ...localOutputs(emulators) });
 
   const pollOnce = async () => {
     const counts = await Promise.all([...kinesisSources, ...sqsSources].map((source) => source.pollOnce()));
@@ -179,6 +174,15 @@ async function startOnEmulators(
     runSchedules: () => Promise.all(wiring.schedules.map(runSchedule)),
     invoke: (functionLogicalId, event) => hostOf(functionLogicalId).invoke(event),
     stop: () => teardown.run(),
+  };
+}
+
+/** The local endpoints, where `wal ns` finds the namespace parameters and `wal replay` the stream and ledger. */
+function localOutputs(emulators: Emulators): Record<string, string> {
+  return {
+    [LOCAL_OUTPUTS.ssmEndpoint]: emulators.endpoints.ssm,
+    [LOCAL_OUTPUTS.kinesisEndpoint]: emulators.endpoints.kinesis,
+    [LOCAL_OUTPUTS.dynamodbEndpoint]: emulators.endpoints.dynamodb,
   };
 }
 

@@ -6,6 +6,7 @@ import {
   type StreamRecordMessage,
   streamFailureSchema,
 } from '#lambdas/shared/queue-message';
+import { replayRangeCommand } from '#lambdas/shared/replay-command';
 import type { SampledMessage } from './sample';
 
 /** What a DLQ message is: a WAL queue message kind, or a body the WAL did not write. */
@@ -82,7 +83,10 @@ function describeForeign(base: LetterBase, json: unknown, body: string): DeadLet
   return {
     ...base,
     kind: 'stream-failure',
-    reason: movedByPolicy(base),
+    // Its re-read kept failing: the range is re-delivered from the stream, while the stream still holds it.
+    reason:
+      `${movedByPolicy(base)}; re-deliver its range with: ${replayRangeCommand(failure.data.KinesisBatchInfo, undefined)}` +
+      ' (plus the --stage and --outputs-file given to "wal dlq"), within the stream\'s retention',
     snippet: `stream batch ${shardId} ${startSequenceNumber}..${endSequenceNumber}`,
   };
 }

@@ -1,4 +1,11 @@
-import type { RedriveProgress } from './redrive';
+/** What the bar shows: a redrive's progress, or another command's (replay) with its own words. */
+export interface BarProgress {
+  readonly status: string;
+  readonly moved: number;
+  readonly toMove?: number;
+  /** Words instead of "8/14 moved", after the bar. */
+  readonly label?: string;
+}
 
 /** Where the bar goes: a TTY gets one line rewritten in place, anything else one line per change. */
 export interface ProgressOutput {
@@ -9,11 +16,13 @@ export interface ProgressOutput {
 const WIDTH = 24;
 
 /** `[##########--------------] 8/14 moved (RUNNING)` */
-function renderProgress(progress: RedriveProgress, width = WIDTH): string {
-  const { moved, toMove, status } = progress;
-  if (toMove === undefined || toMove <= 0) return `[${'?'.repeat(width)}] ${moved} moved (${status})`;
+function renderProgress(progress: BarProgress, width = WIDTH): string {
+  const { moved, toMove, status, label } = progress;
+  if (toMove === undefined || toMove <= 0) {
+    return `[${'?'.repeat(width)}] ${label ?? `${moved} moved`} (${status})`;
+  }
   const filled = Math.min(width, Math.round((moved / toMove) * width));
-  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${moved}/${toMove} moved (${status})`;
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${label ?? `${moved}/${toMove} moved`} (${status})`;
 }
 
 export class ProgressBar {
@@ -21,7 +30,7 @@ export class ProgressBar {
 
   constructor(private readonly out: ProgressOutput) {}
 
-  update(progress: RedriveProgress): void {
+  update(progress: BarProgress): void {
     const line = renderProgress(progress);
     if (this.out.isTTY) {
       // \r and "erase line": the bar stays on one line however often it changes.

@@ -1,0 +1,211 @@
+import {
+  DescribeStreamSummaryCommand,
+  GetRecordsCommand,
+  type GetRecordsCommandOutput,
+  GetShardIteratorCommand,
+  type GetShardIteratorCommandInput,
+  type KinesisClient,
+  type _Record as KinesisRecord,
+  ListShardsCommand,
+} from '@aws-sdk/client-kinesis';
+import { ReplayShardNotFoundError, ReplayStreamReadError } from './errors';
+import type { ReplayWindow } from './options';
+
+/** How the replay reads the WAL stream. */
+export interface StreamReader {
+  readonly kinesis: KinesisClient;
+  readonly streamName: string;
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  /**
+   * The least time between two GetRecords calls on a shard. A shard serves 5 per second to all its readers,
+   * and the WAL's stream consumer polls it about once a second: the replay takes two of the rest.
+   */
+  readonly minReadIntervalMs: number;
+  /**
+   * Whether the stream finds a time (AT_TIMESTAMP). Kinesis does; kinesalite (the local emulator) never
+   * answers AT_TIMESTAMP on a shard with no record at or after the time, so locally a time window is read
+   * from the shard's oldest record (TRIM_HORIZON) and the records logged before `from` are passed over.
+   */
+  readonly findsTimestamps: boolean;
+}
+
+export const DEFAULT_MIN_READ_INTERVAL_MS = 500;
+/** Records per GetRecords call: pages small enough that the checkpoint moves often. */
+const PAGE_LIMIT = 1000;
+/**
+ * How far past `to` (by arrival time) a shard is read: a mutation's log time is taken before its PutRecord,
+ * which the SDK may retry, so its record can arrive a little after it was logged.
+ */
+const READ_PAST_TO_MS = 60_000;
+
+/** The stream's retention, in hours (DescribeStreamSummary): how far back a replay can start. */
+export async function streamRetentionHours(reader: StreamReader): Promise<number> {
+  const answer = await call(reader, 'DescribeStreamSummary', () =>
+    reader.kinesis.send(new DescribeStreamSummaryCommand({ StreamName: reader.streamName })),
+  );
+  return answer.StreamDescriptionSummary?.RetentionPeriodHours ?? 24;
+}
+
+/**
+ * Every shard of the stream, open and closed: after a reshard the window's older records are on the closed
+ * parents, its newer ones on the children. Parents come first, as ListShards lists them.
+ */
+export async function listShardIds(reader: StreamReader): Promise<string[]> {
+  const ids: string[] = [];
+  let nextToken: string | undefined;
+  do {
+    const token = nextToken;
+    const answer = await call(reader, 'ListShards', () =>
+      reader.kinesis.send(
+        new ListShardsCommand(token ? { NextToken: token } : { StreamName: reader.streamName }),
+      ),
+    );
+    for (const shard of answer.Shards ?? []) if (shard.ShardId) ids.push(shard.ShardId);
+    nextToken = answer.NextToken;
+  } while (nextToken);
+  return ids;
+}
+
+/** One GetRecords page of a shard, cut at the window's end. */
+export interface ShardPage {
+  readonly records: readonly KinesisRecord[];
+  /** The shard is read to the window's end (or to its own end, or to the stream's tip). */
+  readonly done: boolean;
+  /** How far through the window the shard is read, 0 to 1 (for the progress bar). */
+  readonly fraction: number;
+}
+
+/** Where a shard's reading starts: after the checkpoint's last record, else at the window's start. */
+export interface ShardStart {
+  readonly shardId: string;
+  readonly after?: string;
+  /** Called when the start is past the stream's retention and reading starts at the oldest record instead. */
+  readonly onTrimmedStart?: () => void;
+}
+
+/**
+ * Reads one shard's part of the window, page by page: from the window's start (AT_TIMESTAMP `from`, or
+ * AT_SEQUENCE_NUMBER) or after the checkpoint, until a record lies past the window's end, the shard ends
+ * (a closed parent), or the stream's tip is reached (MillisBehindLatest 0 and nothing more).
+ */
+export async function* readShard(
+  reader: StreamReader,
+  window: ReplayWindow,
+  start: ShardStart,
+): AsyncGenerator<ShardPage> {
+  let last = start.after;
+  let iterator: string | undefined = await iteratorAt(reader, window, start);
+  let readAt = 0;
+  while (iterator) {
+    const wait = readAt + reader.minReadIntervalMs - reader.now();
+    if (wait > 0) await reader.sleep(wait);
+    readAt = reader.now();
+    const answer = await getRecords(reader, iterator);
+    if (answer === 'expired') {
+      // The consumer of the pages took longer than an iterator lives (5 minutes, at a low --rate).
+      iterator = await iteratorAt(reader, window, {
+        ...start,
+        ...(last !== undefined ? { after: last } : {}),
+      });
+      continue;
+    }
+    const all = answer.Records ?? [];
+    const records = all.filter((record) => !isPastWindow(window, record));
+    last = records[records.length - 1]?.SequenceNumber ?? last;
+    const done = isShardDone(reader, window, answer, records.length < all.length);
+    yield { records, done, fraction: done ? 1 : fractionOf(window, records[records.length - 1]) };
+    if (done) return;
+    iterator = answer.NextShardIterator;
+  }
+}
+
+/** Read to the window's end: a record past it, the shard's end (a closed parent), or the stream's tip. */
+function isShardDone(
+  reader: StreamReader,
+  window: ReplayWindow,
+  answer: GetRecordsCommandOutput,
+  cut: boolean,
+): boolean {
+  const empty = (answer.Records ?? []).length === 0;
+  if (cut || !answer.NextShardIterator || (empty && answer.MillisBehindLatest === 0)) return true;
+  // Empty pages of a sparse shard: done once its position (now less how far behind) is past the window.
+  return (
+    window.kind === 'time' &&
+    empty &&
+    reader.now() - (answer.MillisBehindLatest ?? 0) > window.to + READ_PAST_TO_MS
+  );
+}
+
+function isPastWindow(window: ReplayWindow, record: KinesisRecord): boolean {
+  if (window.kind === 'shard') return BigInt(record.SequenceNumber ?? '0') > BigInt(window.toSequence);
+  return (record.ApproximateArrivalTimestamp?.getTime() ?? 0) > window.to + READ_PAST_TO_MS;
+}
+
+function fractionOf(window: ReplayWindow, record: KinesisRecord | undefined): number {
+  if (!record) return 0;
+  const [position, start, end] =
+    window.kind === 'shard'
+      ? [
+          Number(BigInt(record.SequenceNumber ?? '0') - BigInt(window.fromSequence)),
+          0,
+          Number(BigInt(window.toSequence) - BigInt(window.fromSequence)),
+        ]
+      : [record.ApproximateArrivalTimestamp?.getTime() ?? window.from, window.from, window.to];
+  return end <= start ? 0 : Math.min(1, Math.max(0, (position - start) / (end - start)));
+}
+
+async function getRecords(reader: StreamReader, iterator: string) {
+  try {
+    return await reader.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: PAGE_LIMIT }));
+  } catch (error) {
+    if (nameOf(error) === 'ExpiredIteratorException') return 'expired' as const;
+    throw new ReplayStreamReadError('GetRecords', reader.streamName, { cause: error });
+  }
+}
+
+async function iteratorAt(
+  reader: StreamReader,
+  window: ReplayWindow,
+  start: ShardStart,
+): Promise<string | undefined> {
+  const base = { StreamName: reader.streamName, ShardId: start.shardId };
+  const position: Omit<GetShardIteratorCommandInput, 'StreamName' | 'ShardId'> =
+    start.after !== undefined
+      ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: start.after }
+      : window.kind === 'shard'
+        ? { ShardIteratorType: 'AT_SEQUENCE_NUMBER', StartingSequenceNumber: window.fromSequence }
+        : reader.findsTimestamps
+          ? { ShardIteratorType: 'AT_TIMESTAMP', Timestamp: new Date(window.from) }
+          : { ShardIteratorType: 'TRIM_HORIZON' };
+  try {
+    const answer = await reader.kinesis.send(new GetShardIteratorCommand({ ...base, ...position }));
+    return answer.ShardIterator;
+  } catch (error) {
+    const name = nameOf(error);
+    if (name === 'ResourceNotFoundException') {
+      throw new ReplayShardNotFoundError(start.shardId, reader.streamName, { cause: error });
+    }
+    if (name !== 'InvalidArgumentException' || position.StartingSequenceNumber === undefined) {
+      throw new ReplayStreamReadError('GetShardIterator', reader.streamName, { cause: error });
+    }
+    // A sequence number the stream has trimmed cannot be positioned at: read what is left.
+    start.onTrimmedStart?.();
+    const answer = await call(reader, 'GetShardIterator', () =>
+      reader.kinesis.send(new GetShardIteratorCommand({ ...base, ShardIteratorType: 'TRIM_HORIZON' })),
+    );
+    return answer.ShardIterator;
+  }
+}
+
+async function call<T>(reader: StreamReader, action: string, send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (error) {
+    throw new ReplayStreamReadError(action, reader.streamName, { cause: error });
+  }
+}
+
+function nameOf(error: unknown): string | undefined {
+  return (error as { name?: string } | undefined)?.name;
+}
