@@ -218,7 +218,7 @@ describe('local DynamoDB transactions', () => {
     expect(await read('orders', order)).toBeUndefined();
   });
 
-  it('fails if an Update action is invalid, and rolls back the actions applied before it', async () => {
+  it('fails if an Update action is invalid, cancelled with a ValidationError reason, and rolls back the actions applied before it', async () => {
     // GIVEN an order item and a stock item with a string attribute
     const [order, stock] = [fresh(), fresh()];
     await dynamodb.send(
@@ -239,8 +239,13 @@ describe('local DynamoDB transactions', () => {
         },
       },
     ]);
-    // THEN the SDK raises the ValidationException, and the order is as before the transaction
-    expect(err.name).toBe('ValidationException');
+    // THEN the transaction is cancelled with a ValidationError at the update (as DynamoDB answers), and the order
+    // is as before the transaction
+    expect(err.name).toBe('TransactionCanceledException');
+    expect(err.CancellationReasons).toEqual([
+      { Code: 'None' },
+      { Code: 'ValidationError', Message: expect.stringMatching(/.+/) },
+    ]);
     expect(await read('orders', order)).toEqual({ pk: { S: order }, n: { N: '1' } });
     expect(await read('stock', stock)).toEqual({ pk: { S: stock }, s: { S: 'text' } });
   });

@@ -67,12 +67,21 @@ async function applyWrites(
     return undefined;
   } catch (err) {
     await restore(call, undo);
+    const index = current?.index;
+    if (!(err instanceof DynamoWireError) || index === undefined) {
+      return err instanceof Error ? err : new Error(String(err));
+    }
     // Conditions were checked under the same lock, so this is unexpected; still answered the way DynamoDB would.
-    if (err instanceof DynamoWireError && err.type === 'ConditionalCheckFailedException' && current) {
-      const index = current.index;
+    if (err.type === 'ConditionalCheckFailedException') {
       return cancelled(reasons.map((reason, i) => (i === index ? failed(reason) : reason)));
     }
-    return err instanceof Error ? err : new Error(String(err));
+    // What only applying finds (ADD to a string, an item over 400 KB): DynamoDB cancels the transaction with a
+    // ValidationError reason at that action, None elsewhere; input-shape errors were thrown before anything applied.
+    if (err.type === 'ValidationException') {
+      const reason = { Code: 'ValidationError', Message: err.message };
+      return cancelled(reasons.map((other, i) => (i === index ? reason : other)));
+    }
+    return err;
   }
 }
 
