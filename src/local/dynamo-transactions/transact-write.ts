@@ -14,6 +14,8 @@ export interface UndoEntry {
 
 /** Durable record of a transaction being applied (src/local/dynamo-transactions/undo-journal.ts). */
 export interface UndoLog {
+  /** Rolls back a transaction whose own rollback failed (its journal is still there); throws if it fails again. */
+  recover(call: DynamoCall): Promise<void>;
   begin(entries: UndoEntry[]): void;
   end(): void;
 }
@@ -35,6 +37,8 @@ export async function transactWriteItems(
   input: Record<string, unknown>,
   undoLog?: UndoLog,
 ): Promise<Record<string, unknown>> {
+  // A journal left by a failed rollback is put back first: overwriting it would lose that rollback for good.
+  await undoLog?.recover(call);
   const actions = await parseWriteActions(call, input.TransactItems);
   checkSize(actions);
   const before = await Promise.all(actions.map((action) => snapshot(call, action)));
