@@ -1,4 +1,5 @@
 import { readMutationStatus } from '#lambdas/shared/delivery-status';
+import { ULID_PATTERN } from '#lambdas/shared/envelope';
 import { badRequest, ProblemError } from '#lambdas/shared/http/problem';
 import { getLedgerEntry, type LedgerEntry } from '#lambdas/shared/ledger';
 import { IDEMPOTENCY_KEY_PATTERN } from '#lambdas/shared/mutation-request';
@@ -29,7 +30,6 @@ export interface MutationQuery {
   readonly view?: string | undefined;
 }
 
-const ULID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
 const VIEWS = ['ledger', 'full'];
 
 /**

@@ -34,6 +34,11 @@ import { Pacer, sendGroup, sendGroups } from '#src/cli/commands/replay/send';
 import { UsageError } from '#src/cli/usage-error';
 
 const NOW = Date.parse('2026-11-27T02:00:00Z');
+const [ID_1, ID_2, ID_3] = [
+  '01KB0000000000000000000001',
+  '01KB0000000000000000000002',
+  '01KB0000000000000000000003',
+];
 const WINDOW = ['--from', '2026-11-27T01:00:00Z', '--to', '2026-11-27T01:30:00Z'];
 
 function parse(...args: string[]) {
@@ -47,9 +52,9 @@ describe('wal replay arguments', () => {
       'orders',
       ...WINDOW,
       '--skip',
-      'id1,id2',
+      `${ID_1},${ID_2.toLowerCase()}`,
       '--skip',
-      'id3',
+      ID_3,
       '--target',
       'main',
       '--rate',
@@ -68,7 +73,7 @@ describe('wal replay arguments', () => {
           from: Date.parse('2026-11-27T01:00:00Z'),
           to: Date.parse('2026-11-27T01:30:00Z'),
         },
-        skip: new Set(['id1', 'id2', 'id3']),
+        skip: new Set([ID_1, ID_2, ID_3]),
         target: 'main',
         dryRun: false,
         rate: 50,
@@ -135,6 +140,11 @@ describe('wal replay arguments', () => {
       'the sequences are reversed',
       ['orders', '--shard', 's', '--from-sequence', '9', '--to-sequence', '2'],
       /greater/,
+    ],
+    [
+      'a --skip id is not a mutation id',
+      ['orders', ...WINDOW, '--skip', `${ID_1},01KB00000000`],
+      /"01KB00000000"/,
     ],
     ['--rate is not a whole number', ['orders', ...WINDOW, '--rate', '0.5'], /--rate/],
     ['--rate is 0', ['orders', ...WINDOW, '--rate', '0'], /--rate/],
@@ -245,7 +255,7 @@ describe('the replay checkpoint', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  const plan = parse('orders', ...WINDOW, '--skip', 'b,a').plan;
+  const plan = parse('orders', ...WINDOW, '--skip', `${ID_2},${ID_1}`).plan;
   const identity = identityOf(plan, 'stream');
 
   it('is named from the namespace and the window, and read back for the same replay', () => {
@@ -259,7 +269,7 @@ describe('the replay checkpoint', () => {
       updatedAt: 'x',
     });
     // WHEN it is read for the same replay (skips in another order)
-    const again = identityOf(parse('orders', ...WINDOW, '--skip', 'a', '--skip', 'b').plan, 'stream');
+    const again = identityOf(parse('orders', ...WINDOW, '--skip', ID_1, '--skip', ID_2).plan, 'stream');
     // THEN its shards and count come back
     expect(defaultCheckpointFile(identity)).toMatch(
       /^wal-replay-orders-20261127T010000Z-20261127T013000Z-[0-9a-f]{10}\.json$/,
@@ -275,7 +285,10 @@ describe('the replay checkpoint', () => {
     const junk = join(dir, 'junk.json');
     writeFileSync(junk, 'not json');
     // WHEN they are read for a replay with another target, and as checkpoints
-    const other = identityOf(parse('orders', ...WINDOW, '--skip', 'a,b', '--target', 'main').plan, 'stream');
+    const other = identityOf(
+      parse('orders', ...WINDOW, '--skip', `${ID_1},${ID_2}`, '--target', 'main').plan,
+      'stream',
+    );
     // THEN the mismatch names the field; the junk says it is unusable
     expect(() => readCheckpoint(file, other)).toThrow(ReplayCheckpointMismatchError);
     expect(() => readCheckpoint(file, other)).toThrow(/its target is null, this replay's "main"/);

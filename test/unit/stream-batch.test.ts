@@ -134,7 +134,9 @@ describe('consumeStreamBatch', () => {
     expect(holds).toEqual([
       expect.objectContaining({
         Key: { pk: '#status#orders#01JTESTMUTATION0000000000B' },
-        ExpressionAttributeValues: expect.objectContaining({ ':hold': expect.objectContaining({ kind: 'commit' }) }),
+        ExpressionAttributeValues: expect.objectContaining({
+          ':hold': expect.objectContaining({ kind: 'commit' }),
+        }),
       }),
       expect.objectContaining({
         TableName: 'ledger',
