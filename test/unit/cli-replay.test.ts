@@ -23,6 +23,7 @@ import {
   parseReplayArgs,
   ReplayCheckpointMismatchError,
   ReplayCheckpointUnreadableError,
+  ReplayInvalidStartError,
   ReplaySendError,
   ReplayShardNotFoundError,
   readCheckpoint,
@@ -423,19 +424,45 @@ describe('reading a shard for a replay', () => {
     // GIVEN a shard that no longer holds the range's start
     kinesis
       .on(GetShardIteratorCommand, { ShardIteratorType: 'AT_SEQUENCE_NUMBER' })
-      .rejects(new InvalidArgumentException({ message: 'trimmed', $metadata: {} }))
+      .rejects(
+        new InvalidArgumentException({
+          message: 'StartingSequenceNumber 1 is older than the trim horizon of shard s0',
+          $metadata: {},
+        }),
+      )
       .on(GetShardIteratorCommand, { ShardIteratorType: 'TRIM_HORIZON' })
       .resolves({ ShardIterator: 'oldest' });
-    kinesis.on(GetRecordsCommand).resolves({ Records: [record('5'), record('12')], NextShardIterator: 'n' });
+    kinesis
+      .on(GetRecordsCommand)
+      .resolves({ Records: [record('2'), record('5'), record('12')], NextShardIterator: 'n' });
     const notices: string[] = [];
-    // WHEN the range 1..10 is read
-    const window = { kind: 'shard', shardId: 's0', fromSequence: '1', toSequence: '10' } as const;
+    // WHEN the range 3..10 is read
+    const window = { kind: 'shard', shardId: 's0', fromSequence: '3', toSequence: '10' } as const;
     const read = await pages(
       readShard(reader(false), window, { shardId: 's0', onTrimmedStart: () => notices.push('trimmed') }),
     );
-    // THEN it reads from the oldest record to the range's end, and said the start was trimmed
+    // THEN it reads from the oldest record to the range's end, without what lies before the range, and said the
+    // start was trimmed
     expect(read).toEqual([['5']]);
     expect(notices).toEqual(['trimmed']);
+  });
+
+  it('fails if the start sequence is refused for another reason than a trimmed start, naming it', async () => {
+    // GIVEN a sequence of another shard (a typo)
+    kinesis.on(GetShardIteratorCommand).rejects(
+      new InvalidArgumentException({
+        message:
+          'Invalid StartingSequenceNumber. It encodes shardId-000000000007, while it was used in a call to s0',
+        $metadata: {},
+      }),
+    );
+    // WHEN the range is read
+    const window = { kind: 'shard', shardId: 's0', fromSequence: '3', toSequence: '10' } as const;
+    const read = pages(readShard(reader(false), window, { shardId: 's0' }));
+    // THEN it stops with the error instead of reading the whole shard from its oldest record
+    await expect(read).rejects.toThrow(ReplayInvalidStartError);
+    await expect(read).rejects.toThrow(/refused sequence 3 as a start on s0/);
+    expect(kinesis.commandCalls(GetShardIteratorCommand)).toHaveLength(1);
   });
 
   it('fails if the shard does not exist, naming it', async () => {

@@ -8,7 +8,7 @@ import {
   type _Record as KinesisRecord,
   ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
-import { ReplayShardNotFoundError, ReplayStreamReadError } from './errors';
+import { ReplayInvalidStartError, ReplayShardNotFoundError, ReplayStreamReadError } from './errors';
 import type { ReplayWindow } from './options';
 
 /** How the replay reads the WAL stream. */
@@ -111,9 +111,12 @@ export async function* readShard(
       continue;
     }
     const all = answer.Records ?? [];
-    const records = all.filter((record) => !isPastWindow(window, record));
-    last = records[records.length - 1]?.SequenceNumber ?? last;
-    const done = isShardDone(reader, window, answer, records.length < all.length);
+    const inWindow = all.filter((record) => !isPastWindow(window, record));
+    const cut = inWindow.length < all.length;
+    // A shard range read from the oldest record (its start trimmed) never replays what lies before its start.
+    const records = inWindow.filter((record) => !isBeforeShardRange(window, record));
+    last = inWindow[inWindow.length - 1]?.SequenceNumber ?? last;
+    const done = isShardDone(reader, window, answer, cut);
     yield { records, done, fraction: done ? 1 : fractionOf(window, records[records.length - 1]) };
     if (done) return;
     iterator = answer.NextShardIterator;
@@ -135,6 +138,10 @@ function isShardDone(
     empty &&
     reader.now() - (answer.MillisBehindLatest ?? 0) > window.to + READ_PAST_TO_MS
   );
+}
+
+function isBeforeShardRange(window: ReplayWindow, record: KinesisRecord): boolean {
+  return window.kind === 'shard' && BigInt(record.SequenceNumber ?? '0') < BigInt(window.fromSequence);
 }
 
 function isPastWindow(window: ReplayWindow, record: KinesisRecord): boolean {
@@ -164,6 +171,9 @@ async function getRecords(reader: StreamReader, iterator: string) {
   }
 }
 
+/** What an InvalidArgumentException says when the starting sequence is older than the stream's trim horizon. */
+const TRIMMED_START_MESSAGE = /trim|older than|retention|expired|no longer/i;
+
 async function iteratorAt(
   reader: StreamReader,
   window: ReplayWindow,
@@ -186,8 +196,13 @@ async function iteratorAt(
     if (name === 'ResourceNotFoundException') {
       throw new ReplayShardNotFoundError(start.shardId, reader.streamName, { cause: error });
     }
+    // Only a start the stream has trimmed falls back to the oldest record: any other invalid argument (a mistyped
+    // sequence, one of another shard or stream) would otherwise replay a whole shard silently.
     if (name !== 'InvalidArgumentException' || position.StartingSequenceNumber === undefined) {
       throw new ReplayStreamReadError('GetShardIterator', reader.streamName, { cause: error });
+    }
+    if (!TRIMMED_START_MESSAGE.test((error as Error).message ?? '')) {
+      throw new ReplayInvalidStartError(start.shardId, position.StartingSequenceNumber, { cause: error });
     }
     // A sequence number the stream has trimmed cannot be positioned at: read what is left.
     start.onTrimmedStart?.();
