@@ -8,6 +8,7 @@ import {
   GetShardIteratorCommand,
   InvalidArgumentException,
   KinesisClient,
+  ProvisionedThroughputExceededException,
   ResourceNotFoundException,
 } from '@aws-sdk/client-kinesis';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -30,7 +31,7 @@ import {
   selectPage,
   writeCheckpoint,
 } from '#src/cli/commands/replay';
-import { readShard } from '#src/cli/commands/replay/read-stream';
+import { PAGE_LIMIT, readShard } from '#src/cli/commands/replay/read-stream';
 import { Pacer, sendGroup, sendGroups } from '#src/cli/commands/replay/send';
 import { UsageError } from '#src/cli/usage-error';
 
@@ -445,6 +446,41 @@ describe('reading a shard for a replay', () => {
     // start was trimmed
     expect(read).toEqual([['5']]);
     expect(notices).toEqual(['trimmed']);
+  });
+
+  it('paces reads by the bytes read (half a MiB per second), in pages of 500, and backs off when throttled', async () => {
+    // GIVEN a shard whose first page holds 1 MiB, whose second read is throttled, and which then is at its tip
+    const big = (sequence: string) => ({
+      ...record(sequence),
+      Data: new Uint8Array(512 * 1024),
+      PartitionKey: '',
+    });
+    kinesis.on(GetShardIteratorCommand).resolves({ ShardIterator: 'it' });
+    kinesis
+      .on(GetRecordsCommand)
+      .resolvesOnce({ Records: [big('1'), big('2')], NextShardIterator: 'next', MillisBehindLatest: 1_000 })
+      .rejectsOnce(new ProvisionedThroughputExceededException({ message: 'Rate exceeded', $metadata: {} }))
+      .resolvesOnce({ Records: [], NextShardIterator: 'next', MillisBehindLatest: 0 });
+    let now = NOW;
+    const waits: number[] = [];
+    const pacedReader = {
+      ...reader(true),
+      now: () => now,
+      sleep: async (ms: number) => {
+        waits.push(ms);
+        now += ms;
+      },
+      minReadIntervalMs: 500,
+    };
+    // WHEN it is read
+    const read = await pages(readShard(pacedReader, timeWindow, { shardId: 's0' }));
+    // THEN the page of 1 MiB held the next read 2 s, the throttled read backed off 1 s and was read again
+    expect(read).toEqual([['1', '2'], []]);
+    expect(waits).toEqual([2_000, 1_000]);
+    expect(PAGE_LIMIT).toBe(500);
+    expect(kinesis.commandCalls(GetRecordsCommand).map((call) => call.args[0].input.Limit)).toEqual([
+      500, 500, 500,
+    ]);
   });
 
   it('fails if the start sequence is refused for another reason than a trimmed start, naming it', async () => {
