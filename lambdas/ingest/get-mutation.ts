@@ -1,10 +1,11 @@
 import { readMutationStatus } from '#lambdas/shared/delivery-status';
+import { ULID_PATTERN } from '#lambdas/shared/envelope';
 import { badRequest, ProblemError } from '#lambdas/shared/http/problem';
 import { getLedgerEntry, type LedgerEntry } from '#lambdas/shared/ledger';
 import { IDEMPOTENCY_KEY_PATTERN } from '#lambdas/shared/mutation-request';
 import type { IngestDependencies } from './ingest-mutation';
 import { type EnvelopeView, readEnvelopeView } from './read-envelope';
-import { type StatusView, statusView } from './target-states';
+import { type StatusView, statusView, unavailableStatusView } from './target-states';
 
 /**
  * What `GET /v1/namespaces/{ns}/mutations/{id}` answers: what the lean ledger knows of a committed mutation, each
@@ -29,7 +30,6 @@ export interface MutationQuery {
   readonly view?: string | undefined;
 }
 
-const ULID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
 const VIEWS = ['ledger', 'full'];
 
 /**
@@ -47,16 +47,27 @@ export async function getMutation(
   checkQuery(query);
   const key = query.idempotencyKey ?? id;
   if (!ULID_PATTERN.test(id)) throw notFound(namespace, id, query.idempotencyKey);
-  // The status item is keyed by id, so both reads go out at once: one round trip.
+  // The status item is keyed by id, so both reads go out at once: one round trip. Only the ledger read is
+  // essential: when the status read fails the answer is the ledger's view, its status marked unavailable.
   const [entry, status] = await Promise.all([
     getLedgerEntry(deps.ledger, namespace, key),
-    readMutationStatus(deps, namespace, id),
+    readMutationStatus(deps, namespace, id).then(
+      (read) => ({ read }),
+      (error: unknown) => ({ error }),
+    ),
   ]);
   if (entry?.state !== 'COMMITTED' || entry.id !== id) throw notFound(namespace, id, query.idempotencyKey);
+  if ('error' in status) deps.logger.warn('Status read failed', { namespace, id, error: status.error });
   const view = ledgerView(entry, namespace, id, key);
-  if (query.view !== 'full') return { ...view, status: statusView(config, entry, status, deps.now()) };
+  const statusOf = (targets?: readonly string[]) =>
+    'error' in status
+      ? unavailableStatusView(config, status.error)
+      : statusView(config, entry, status.read, deps.now(), targets);
+  if (query.view !== 'full') return { ...view, status: statusOf() };
   const envelope = await readEnvelopeView(deps, entry, id);
-  return { ...view, ...envelope, status: statusView(config, entry, status, deps.now(), envelope.targets) };
+  // An envelope without its own targets goes to the namespace's: known here, so no note about them.
+  const targets = envelope.targets ?? config.targets.map((target) => target.name);
+  return { ...view, ...envelope, status: statusOf(targets) };
 }
 
 function checkQuery(query: MutationQuery): void {

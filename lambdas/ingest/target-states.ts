@@ -45,6 +45,27 @@ export interface StatusView {
   readonly tracking: NamespaceConfig['status']['track'];
   readonly heldBack?: HoldView;
   readonly targets: Record<string, TargetView>;
+  /** Why the targets' states are missing: the status item could not be read (the ledger's view still answers). */
+  readonly unavailable?: string;
+  /** Where the target names come from, when not from the mutation itself. */
+  readonly note?: string;
+}
+
+/** Without `?view=full` the mutation's own targets are unknown (the ledger keeps no envelope). */
+export const CONFIG_TARGETS_NOTE =
+  'targets of the namespace\'s current config: a mutation sent with its own "targets" may not go to all of ' +
+  "them; `?view=full` gives the mutation's own targets";
+
+/** The status part when the status item could not be read: no target states, and why. */
+export function unavailableStatusView(config: NamespaceConfig, error: unknown): StatusView {
+  const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return {
+    tracking: config.status.track,
+    targets: {},
+    unavailable:
+      `the targets' states could not be read (${reason}); the ledger's view above is current: GET again for ` +
+      'the states',
+  };
 }
 
 const NOT_TRACKED_NOTE =
@@ -67,6 +88,7 @@ export function statusView(
   const names = recorded.has(ITEMS_DELIVERY_TARGET)
     ? [...recorded.keys()]
     : [...new Set([...(envelopeTargets ?? config.targets.map((target) => target.name)), ...recorded.keys()])];
+  const fromConfig = envelopeTargets === undefined && !recorded.has(ITEMS_DELIVERY_TARGET);
   const hold = status?.hold;
   const targets: Record<string, TargetView> = {};
   for (const name of names) {
@@ -77,6 +99,7 @@ export function statusView(
     tracking,
     ...(hold ? { heldBack: { kind: hold.kind, reason: hold.reason, since: iso(hold.at) } } : {}),
     targets,
+    ...(fromConfig ? { note: CONFIG_TARGETS_NOTE } : {}),
   };
 }
 

@@ -99,15 +99,20 @@ export function recordDelayed(
   });
 }
 
-/** Applied (or superseded, replaced, duplicate): recorded only when the namespace tracks `all`. */
+/**
+ * Applied (or superseded, replaced, duplicate): recorded when the namespace tracks `all`, or when an earlier
+ * attempt failed (`afterFailure`): a failure was recorded then, and must not stay `retrying` or `dead-lettered`.
+ * A first attempt that succeeds writes nothing under `failures`, so the happy path costs no status write.
+ */
 export function recordApplied(
   deps: StatusDependencies,
   config: NamespaceConfig,
   mutation: LoggedMutation,
   target: string,
   outcome: ApplyOutcome,
+  afterFailure = false,
 ): Promise<void> {
-  if (config.status.track !== 'all') return Promise.resolve();
+  if (config.status.track !== 'all' && !afterFailure) return Promise.resolve();
   const state = outcome === 'superseded' || outcome === 'replaced' ? 'superseded' : 'applied';
   const items =
     target === ITEMS_DELIVERY_TARGET

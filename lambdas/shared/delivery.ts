@@ -127,7 +127,8 @@ export async function deliverToTarget(deps: DeliveryDependencies, delivery: Targ
       retentionDays: config.retentionDays,
     });
     crashPoint('after-target-write');
-    await recordApplied(deps, config, mutation, target, outcome);
+    // After a failure (retry or DLQ redrive) even `track: failures` records it: else it shows `retrying` forever.
+    await recordApplied(deps, config, mutation, target, outcome, attempt > 1);
     deps.logger.debug(OUTCOME_LOG_MESSAGES[outcome], context);
   } catch (error) {
     const failure: RetryMessage = {

@@ -29,6 +29,9 @@ export const envelopeItemSchema = z.object({
 
 export type EnvelopeItem = z.infer<typeof envelopeItemSchema>;
 
+/** A mutation id: a ULID (Crockford base 32, 26 characters). */
+export const ULID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
+
 export const envelopeSchema = z.object({
   v: z.literal(ENVELOPE_VERSION),
   /** ULID: sortable by log time. */

@@ -191,19 +191,21 @@ async function handleRecord(
       return;
     case 'uncommitted':
       deps.logger.info('Uncommitted prepare parked', context);
-      await sendToQueue(
-        deps,
-        deps.queues.delay,
-        { kind: 'recheck', mutation },
-        deps.now() + RECHECK_DELAY_MS,
-      );
       // Only seen once committed (GET answers committed mutations): the commit landed after the ledger read.
+      // Written before the recheck is queued (a status write never throws), so the recheck's clearHold cannot
+      // run first and leave the hold behind for good.
       await recordHold(
         deps,
         mutation,
         'commit',
         'its commit was not yet in the ledger when the stream consumer read it: the queue consumer checks the ' +
           `ledger again every ${RECHECK_DELAY_MS / 1000} s and routes it then`,
+      );
+      await sendToQueue(
+        deps,
+        deps.queues.delay,
+        { kind: 'recheck', mutation },
+        deps.now() + RECHECK_DELAY_MS,
       );
       return;
   }

@@ -1,4 +1,5 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -217,7 +218,7 @@ describe('local DynamoDB transactions', () => {
     expect(await read('orders', order)).toBeUndefined();
   });
 
-  it('fails if an Update action is invalid, and rolls back the actions applied before it', async () => {
+  it('fails if an Update action is invalid, cancelled with a ValidationError reason, and rolls back the actions applied before it', async () => {
     // GIVEN an order item and a stock item with a string attribute
     const [order, stock] = [fresh(), fresh()];
     await dynamodb.send(
@@ -238,8 +239,13 @@ describe('local DynamoDB transactions', () => {
         },
       },
     ]);
-    // THEN the SDK raises the ValidationException, and the order is as before the transaction
-    expect(err.name).toBe('ValidationException');
+    // THEN the transaction is cancelled with a ValidationError at the update (as DynamoDB answers), and the order
+    // is as before the transaction
+    expect(err.name).toBe('TransactionCanceledException');
+    expect(err.CancellationReasons).toEqual([
+      { Code: 'None' },
+      { Code: 'ValidationError', Message: expect.stringMatching(/.+/) },
+    ]);
     expect(await read('orders', order)).toEqual({ pk: { S: order }, n: { N: '1' } });
     expect(await read('stock', stock)).toEqual({ pk: { S: stock }, s: { S: 'text' } });
   });
@@ -352,6 +358,33 @@ describe('local DynamoDB transactions', () => {
       { pk: { S: b }, bytes: { B: new Uint8Array([1, 2]) } },
       undefined,
     ]);
+  });
+
+  it('keeps serving after a client closes its socket in the middle of a TransactWriteItems body', async () => {
+    // GIVEN a watch for unhandled rejections (they would stop the whole local WAL)
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const pk = fresh();
+    await dynamodb.send(new PutItemCommand({ TableName: 'orders', Item: { pk: { S: pk }, n: { N: '7' } } }));
+    try {
+      // WHEN a raw client sends half of a TransactWriteItems body and closes the socket
+      const { hostname, port } = new URL(emulators.endpoints.dynamodb);
+      const socket = connect(Number(port), hostname);
+      await new Promise<void>((resolve) => socket.once('connect', resolve));
+      socket.write(
+        'POST / HTTP/1.1\r\nHost: local\r\nX-Amz-Target: DynamoDB_20120810.TransactWriteItems\r\n' +
+          'Content-Type: application/x-amz-json-1.0\r\nContent-Length: 1000\r\n\r\n{"TransactItems": [',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      socket.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // THEN nothing was left unhandled, and a GetItem afterwards still answers
+      expect(unhandled).toEqual([]);
+      expect(await read('orders', pk)).toEqual({ pk: { S: pk }, n: { N: '7' } });
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 
   it('never lets a reader see half a transaction', async () => {

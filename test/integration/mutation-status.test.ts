@@ -177,6 +177,32 @@ describe('status per target (emulators)', () => {
     expect(applied.heldBack).toBeUndefined();
   });
 
+  it('answers applied after a retry under the default track "failures", not retrying forever', async () => {
+    // GIVEN namespace "orders" (status.track "failures", the default) whose main table is down
+    const ordersTable = await targetTableName(wal, 'it', 'orders', 'main');
+    const ordersTargets = async (id: unknown) => {
+      const response = await fetch(`${wal.apiUrl}/v1/namespaces/orders/mutations/${String(id)}`);
+      return ((await response.json()) as { status: StatusView }).status.targets;
+    };
+    const bringBack = await takeTableDown(wal, ordersTable);
+    const posted = await postMutation(wal, 'orders', { payload: { id: 'status-6' } });
+    await drain(wal);
+    const retrying = (await ordersTargets(posted.body.id)).main;
+    // WHEN the table is back and the retry applies it
+    await bringBack();
+    const applied = await driveUntil(
+      wal,
+      async () => {
+        const view = (await ordersTargets(posted.body.id)).main;
+        return view?.state === 'applied' ? view : undefined;
+      },
+      20_000,
+    );
+    // THEN the target was retrying, and is applied now
+    expect(retrying).toMatchObject({ state: 'retrying', attempts: 1 });
+    expect(applied).toMatchObject({ state: 'applied', outcome: 'applied' });
+  });
+
   it('keeps each target monotonic: a late retrying never hides dead-lettered or applied', async () => {
     // GIVEN a mutation of "tracked" whose main delivery was dead-lettered after 2 attempts
     const deps = deliveryDependenciesOf(wal);

@@ -6,6 +6,7 @@ import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '#lambdas/shared/clients';
 import { WAL_OUTPUTS } from '#lib/wal-outputs';
 import {
+  REPLAY_INTERRUPTED_EXIT_CODE,
   ReplayBeyondRetentionError,
   type ReplayDependencies,
   type ReplayPlan,
@@ -119,6 +120,9 @@ async function visibleMessages(): Promise<number> {
   );
 }
 
+/** A mutation id no test logs: a --skip of it is never met. */
+const NEVER_LOGGED = '01KB0000000000000000000000';
+
 describe('wal replay (test/fixtures/config/it/replay.json)', () => {
   it('rebuilds an emptied target table to the same content from the window', async () => {
     // GIVEN a history of puts, updates, counter adds, a delete and an overwrite, delivered
@@ -157,16 +161,17 @@ describe('wal replay (test/fixtures/config/it/replay.json)', () => {
     // WHEN the window is replayed to that target, skipping the bad write
     const result = await replayWindow(
       replayDependencies(),
-      plan(from, { skip: new Set([bad]), target: 'main' }),
+      plan(from, { skip: new Set([bad, NEVER_LOGGED]), target: 'main' }),
       join(workDir, 'skip.json'),
     );
     await drain(wal);
 
-    // THEN the table holds the state before the bad write
+    // THEN the table holds the state before the bad write, and the id never met is reported
     expect(result).toMatchObject({
       delivered: 2,
       messages: 2,
       leftOut: expect.objectContaining({ skipped: 1 }),
+      skipsNotMet: [NEVER_LOGGED],
     });
     expect(await userItems('main', 'skip')).toEqual([
       { id: 'skip-a', total: 10 },
@@ -298,11 +303,24 @@ describe('wal replay (test/fixtures/config/it/replay.json)', () => {
       io,
     );
     await drain(wal);
+    const doneLine = lines[lines.length - 1];
+
+    // AND a dry run skipping an id never logged, and a run already interrupted, run too
+    const neverMet = await runReplayCommand([...args, '--dry-run', '--skip', NEVER_LOGGED, ...where], io);
+    const neverMetLine = lines[lines.length - 1];
+    const interrupted = await runReplayCommand(
+      [...args, '--checkpoint', join(workDir, 'cli-stopped.json'), ...where],
+      { ...io, signal: AbortSignal.abort() },
+    );
 
     // THEN the dry run lists the mutation, the replay restores the target and shows its progress
     expect([dryRun, code]).toEqual([0, 0]);
+    // AND the skip never met exits 1 naming it, the interrupted run exits 130
+    expect([neverMet, interrupted]).toEqual([1, REPLAY_INTERRUPTED_EXIT_CODE]);
+    expect(REPLAY_INTERRUPTED_EXIT_CODE).toBe(130);
+    expect(neverMetLine).toContain(`never met in the window: ${NEVER_LOGGED}`);
     expect(lines.find((line) => line.startsWith(`would deliver ${id}`))).toContain('-> main, copy');
-    expect(lines[lines.length - 1]).toMatch(/^Done: 1 mutation\(s\) delivered/);
+    expect(doneLine).toMatch(/^Done: 1 mutation\(s\) delivered/);
     expect(bar.join('')).toContain('100% read, 1 delivered');
     expect(await userItems('copy', 'cli')).toEqual([{ id: 'cli-a', v: 1 }]);
   });

@@ -73,4 +73,23 @@ describe('wal get', () => {
       '    item 1 -> hook: not done: 500',
     ]);
   });
+  it('prints why the status is unavailable, and where the target names come from', () => {
+    // GIVEN an answer whose status could not be read, and one whose targets are the namespace's
+    const base = {
+      id: '01JAAAAAAAAAAAAAAAAAAAAAAA',
+      namespace: 'orders',
+      state: 'COMMITTED',
+      idempotencyKey: 'k',
+    };
+    const unavailable = {
+      ...base,
+      status: { tracking: 'failures', targets: {}, unavailable: 'could not be read' },
+    };
+    const fromConfig = { ...base, status: { tracking: 'all', targets: {}, note: 'targets of the config' } };
+    // WHEN they are printed
+    const printed = [...formatMutation(unavailable), ...formatMutation(fromConfig)].join('\n');
+    // THEN each says so
+    expect(printed).toContain('status unavailable: could not be read');
+    expect(printed).toContain('(targets of the config)');
+  });
 });

@@ -8,6 +8,7 @@ import {
   GetShardIteratorCommand,
   InvalidArgumentException,
   KinesisClient,
+  ProvisionedThroughputExceededException,
   ResourceNotFoundException,
 } from '@aws-sdk/client-kinesis';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -23,17 +24,23 @@ import {
   parseReplayArgs,
   ReplayCheckpointMismatchError,
   ReplayCheckpointUnreadableError,
+  ReplayInvalidStartError,
   ReplaySendError,
   ReplayShardNotFoundError,
   readCheckpoint,
   selectPage,
   writeCheckpoint,
 } from '#src/cli/commands/replay';
-import { readShard } from '#src/cli/commands/replay/read-stream';
+import { PAGE_LIMIT, readShard } from '#src/cli/commands/replay/read-stream';
 import { Pacer, sendGroup, sendGroups } from '#src/cli/commands/replay/send';
 import { UsageError } from '#src/cli/usage-error';
 
 const NOW = Date.parse('2026-11-27T02:00:00Z');
+const [ID_1, ID_2, ID_3] = [
+  '01KB0000000000000000000001',
+  '01KB0000000000000000000002',
+  '01KB0000000000000000000003',
+];
 const WINDOW = ['--from', '2026-11-27T01:00:00Z', '--to', '2026-11-27T01:30:00Z'];
 
 function parse(...args: string[]) {
@@ -47,9 +54,9 @@ describe('wal replay arguments', () => {
       'orders',
       ...WINDOW,
       '--skip',
-      'id1,id2',
+      `${ID_1},${ID_2.toLowerCase()}`,
       '--skip',
-      'id3',
+      ID_3,
       '--target',
       'main',
       '--rate',
@@ -68,7 +75,7 @@ describe('wal replay arguments', () => {
           from: Date.parse('2026-11-27T01:00:00Z'),
           to: Date.parse('2026-11-27T01:30:00Z'),
         },
-        skip: new Set(['id1', 'id2', 'id3']),
+        skip: new Set([ID_1, ID_2, ID_3]),
         target: 'main',
         dryRun: false,
         rate: 50,
@@ -135,6 +142,11 @@ describe('wal replay arguments', () => {
       'the sequences are reversed',
       ['orders', '--shard', 's', '--from-sequence', '9', '--to-sequence', '2'],
       /greater/,
+    ],
+    [
+      'a --skip id is not a mutation id',
+      ['orders', ...WINDOW, '--skip', `${ID_1},01KB00000000`],
+      /"01KB00000000"/,
     ],
     ['--rate is not a whole number', ['orders', ...WINDOW, '--rate', '0.5'], /--rate/],
     ['--rate is 0', ['orders', ...WINDOW, '--rate', '0'], /--rate/],
@@ -245,7 +257,7 @@ describe('the replay checkpoint', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  const plan = parse('orders', ...WINDOW, '--skip', 'b,a').plan;
+  const plan = parse('orders', ...WINDOW, '--skip', `${ID_2},${ID_1}`).plan;
   const identity = identityOf(plan, 'stream');
 
   it('is named from the namespace and the window, and read back for the same replay', () => {
@@ -259,7 +271,7 @@ describe('the replay checkpoint', () => {
       updatedAt: 'x',
     });
     // WHEN it is read for the same replay (skips in another order)
-    const again = identityOf(parse('orders', ...WINDOW, '--skip', 'a', '--skip', 'b').plan, 'stream');
+    const again = identityOf(parse('orders', ...WINDOW, '--skip', ID_1, '--skip', ID_2).plan, 'stream');
     // THEN its shards and count come back
     expect(defaultCheckpointFile(identity)).toMatch(
       /^wal-replay-orders-20261127T010000Z-20261127T013000Z-[0-9a-f]{10}\.json$/,
@@ -275,7 +287,10 @@ describe('the replay checkpoint', () => {
     const junk = join(dir, 'junk.json');
     writeFileSync(junk, 'not json');
     // WHEN they are read for a replay with another target, and as checkpoints
-    const other = identityOf(parse('orders', ...WINDOW, '--skip', 'a,b', '--target', 'main').plan, 'stream');
+    const other = identityOf(
+      parse('orders', ...WINDOW, '--skip', `${ID_1},${ID_2}`, '--target', 'main').plan,
+      'stream',
+    );
     // THEN the mismatch names the field; the junk says it is unusable
     expect(() => readCheckpoint(file, other)).toThrow(ReplayCheckpointMismatchError);
     expect(() => readCheckpoint(file, other)).toThrow(/its target is null, this replay's "main"/);
@@ -410,19 +425,80 @@ describe('reading a shard for a replay', () => {
     // GIVEN a shard that no longer holds the range's start
     kinesis
       .on(GetShardIteratorCommand, { ShardIteratorType: 'AT_SEQUENCE_NUMBER' })
-      .rejects(new InvalidArgumentException({ message: 'trimmed', $metadata: {} }))
+      .rejects(
+        new InvalidArgumentException({
+          message: 'StartingSequenceNumber 1 is older than the trim horizon of shard s0',
+          $metadata: {},
+        }),
+      )
       .on(GetShardIteratorCommand, { ShardIteratorType: 'TRIM_HORIZON' })
       .resolves({ ShardIterator: 'oldest' });
-    kinesis.on(GetRecordsCommand).resolves({ Records: [record('5'), record('12')], NextShardIterator: 'n' });
+    kinesis
+      .on(GetRecordsCommand)
+      .resolves({ Records: [record('2'), record('5'), record('12')], NextShardIterator: 'n' });
     const notices: string[] = [];
-    // WHEN the range 1..10 is read
-    const window = { kind: 'shard', shardId: 's0', fromSequence: '1', toSequence: '10' } as const;
+    // WHEN the range 3..10 is read
+    const window = { kind: 'shard', shardId: 's0', fromSequence: '3', toSequence: '10' } as const;
     const read = await pages(
       readShard(reader(false), window, { shardId: 's0', onTrimmedStart: () => notices.push('trimmed') }),
     );
-    // THEN it reads from the oldest record to the range's end, and said the start was trimmed
+    // THEN it reads from the oldest record to the range's end, without what lies before the range, and said the
+    // start was trimmed
     expect(read).toEqual([['5']]);
     expect(notices).toEqual(['trimmed']);
+  });
+
+  it('paces reads by the bytes read (half a MiB per second), in pages of 500, and backs off when throttled', async () => {
+    // GIVEN a shard whose first page holds 1 MiB, whose second read is throttled, and which then is at its tip
+    const big = (sequence: string) => ({
+      ...record(sequence),
+      Data: new Uint8Array(512 * 1024),
+      PartitionKey: '',
+    });
+    kinesis.on(GetShardIteratorCommand).resolves({ ShardIterator: 'it' });
+    kinesis
+      .on(GetRecordsCommand)
+      .resolvesOnce({ Records: [big('1'), big('2')], NextShardIterator: 'next', MillisBehindLatest: 1_000 })
+      .rejectsOnce(new ProvisionedThroughputExceededException({ message: 'Rate exceeded', $metadata: {} }))
+      .resolvesOnce({ Records: [], NextShardIterator: 'next', MillisBehindLatest: 0 });
+    let now = NOW;
+    const waits: number[] = [];
+    const pacedReader = {
+      ...reader(true),
+      now: () => now,
+      sleep: async (ms: number) => {
+        waits.push(ms);
+        now += ms;
+      },
+      minReadIntervalMs: 500,
+    };
+    // WHEN it is read
+    const read = await pages(readShard(pacedReader, timeWindow, { shardId: 's0' }));
+    // THEN the page of 1 MiB held the next read 2 s, the throttled read backed off 1 s and was read again
+    expect(read).toEqual([['1', '2'], []]);
+    expect(waits).toEqual([2_000, 1_000]);
+    expect(PAGE_LIMIT).toBe(500);
+    expect(kinesis.commandCalls(GetRecordsCommand).map((call) => call.args[0].input.Limit)).toEqual([
+      500, 500, 500,
+    ]);
+  });
+
+  it('fails if the start sequence is refused for another reason than a trimmed start, naming it', async () => {
+    // GIVEN a sequence of another shard (a typo)
+    kinesis.on(GetShardIteratorCommand).rejects(
+      new InvalidArgumentException({
+        message:
+          'Invalid StartingSequenceNumber. It encodes shardId-000000000007, while it was used in a call to s0',
+        $metadata: {},
+      }),
+    );
+    // WHEN the range is read
+    const window = { kind: 'shard', shardId: 's0', fromSequence: '3', toSequence: '10' } as const;
+    const read = pages(readShard(reader(false), window, { shardId: 's0' }));
+    // THEN it stops with the error instead of reading the whole shard from its oldest record
+    await expect(read).rejects.toThrow(ReplayInvalidStartError);
+    await expect(read).rejects.toThrow(/refused sequence 3 as a start on s0/);
+    expect(kinesis.commandCalls(GetShardIteratorCommand)).toHaveLength(1);
   });
 
   it('fails if the shard does not exist, naming it', async () => {

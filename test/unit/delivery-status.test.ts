@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { statusView } from '#lambdas/ingest/target-states';
+import { CONFIG_TARGETS_NOTE, statusView } from '#lambdas/ingest/target-states';
 import {
   clearHold,
   DONE_RANK,
@@ -238,7 +238,7 @@ describe('each target state in the GET answer', () => {
   const iso = (ms: number) => new Date(ms).toISOString();
 
   it('answers pending with tracking, not-tracked without, and delayed (from the ledger) either way', () => {
-    // WHEN nothing is recorded, for a mutation due now and one due in a minute
+    // WHEN nothing is recorded, for a mutation due now and one due in a minute, and one sent to main only
     const tracking = statusView(twoTargets('all'), entry, undefined, NOW);
     const notTracking = statusView(twoTargets('failures'), entry, undefined, NOW);
     const delayed = statusView(
@@ -247,11 +247,15 @@ describe('each target state in the GET answer', () => {
       undefined,
       NOW,
     );
-    // THEN
+    const ownTargets = statusView(twoTargets('all'), entry, undefined, NOW, ['main']);
+    // THEN the targets of the namespace's config come with a note that they are the config's; a mutation's own
+    // targets (known with ?view=full) do not
     expect(tracking).toEqual({
       tracking: 'all',
       targets: { main: { state: 'pending' }, audit: { state: 'pending' } },
+      note: CONFIG_TARGETS_NOTE,
     });
+    expect(ownTargets).toEqual({ tracking: 'all', targets: { main: { state: 'pending' } } });
     expect(notTracking.targets.main).toEqual({
       state: 'not-tracked',
       note: expect.stringContaining('failures'),

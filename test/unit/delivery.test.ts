@@ -263,4 +263,22 @@ describe('deliverToTarget', () => {
       ['t:gone', expect.objectContaining({ state: 'dead-lettered', reason: 'target-removed' })],
     ]);
   });
+  it('records applied under track failures once an earlier attempt failed, and only then', async () => {
+    // GIVEN a namespace with the default track "failures", a table that is down once, then back
+    const deps = dependencies();
+    documentMock.on(PutCommand).rejectsOnce(new Error('table is down')).resolves({});
+    // WHEN a delivery fails, its retry applies it, and another mutation is applied at its first attempt
+    await deliverToTarget(deps, { config, mutation: loggedMutation(), target: 'main' });
+    await deliverToTarget(deps, { config, mutation: loggedMutation(), target: 'main', failedAttempts: 1 });
+    await deliverToTarget(deps, {
+      config,
+      mutation: loggedMutation({ id: '01JTESTMUTATION0000000000E' }),
+      target: 'main',
+    });
+    // THEN the status goes retrying then applied; the first-attempt success writes no status
+    const states = documentMock
+      .commandCalls(UpdateCommand)
+      .map((call) => call.args[0].input.ExpressionAttributeValues?.[':status']?.state);
+    expect(states).toEqual(['retrying', 'applied']);
+  });
 });

@@ -11,6 +11,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { mockClient } from 'aws-sdk-client-mock';
 import { createHttpHandler } from '#lambdas/ingest/http-api';
 import type { IngestDependencies } from '#lambdas/ingest/ingest-mutation';
+import { CONFIG_TARGETS_NOTE } from '#lambdas/ingest/target-states';
 import { ENVELOPE_VERSION, type Envelope } from '#lambdas/shared/envelope';
 import { ROUTES, routeKey } from '#lambdas/shared/http/routes';
 import type { LedgerEntry } from '#lambdas/shared/ledger';
@@ -121,6 +122,8 @@ const ledgerView = {
   status: {
     tracking: 'failures',
     targets: { main: { state: 'not-tracked', note: expect.stringContaining('delivered or in flight') } },
+    // Without ?view=full the targets are the namespace's current ones, and the answer says so.
+    note: CONFIG_TARGETS_NOTE,
   },
 };
 
@@ -211,11 +214,14 @@ describe('GET /v1/namespaces/{ns}/mutations/{id}', () => {
     streamHolds(envelope);
     // WHEN
     const answer = await get(ID, { idempotencyKey: 'order-1', view: 'full' });
-    // THEN the ledger's view plus the envelope's op, partition key, payload and delivery time
+    // THEN the ledger's view plus the envelope's op, partition key, payload and delivery time; its targets are
+    // known now (the namespace's, as it names none), so no note about them
+    const { note: _known, ...fullStatus } = ledgerView.status;
     expect(answer).toEqual({
       status: 200,
       body: {
         ...ledgerView,
+        status: fullStatus,
         op: 'put',
         partitionKey: 'a1',
         payload: { id: 'a1', n: 1 },
@@ -273,6 +279,28 @@ describe('GET /v1/namespaces/{ns}/mutations/{id}', () => {
           lastError: 'ResourceNotFoundException: table not found',
           firstFailedAt: '2026-01-01T00:01:01.000Z',
           nextAttemptAt: '2026-01-01T00:01:03.000Z',
+        },
+      },
+      note: CONFIG_TARGETS_NOTE,
+    });
+  });
+
+  it("answers the ledger's view when only the status read fails, its status marked unavailable and why", async () => {
+    // GIVEN the status item cannot be read (throttled), the ledger entry can
+    documentMock
+      .on(GetCommand, { Key: { pk: `#status#orders#${ID}` } })
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' }));
+    // WHEN
+    const answer = await get(ID, { idempotencyKey: 'order-1' });
+    // THEN 200 with the ledger's view; the status names no target state and says why
+    expect(answer).toEqual({
+      status: 200,
+      body: {
+        ...ledgerView,
+        status: {
+          tracking: 'failures',
+          targets: {},
+          unavailable: expect.stringContaining('ProvisionedThroughputExceededException: Rate exceeded'),
         },
       },
     });

@@ -128,9 +128,16 @@ describe('consumeStreamBatch', () => {
       { itemIdentifier: '49650000000000000000000000010' },
       { itemIdentifier: '49650000000000000000000000011' },
     ]);
-    // AND their status says why each is held back: a1's routing failed, a2 waits behind a1
+    // AND their status says why each is held back: a1's commit hold (written before its recheck is queued) is
+    // replaced by its routing failure; a2 waits behind a1
     const holds = documentMock.commandCalls(UpdateCommand).map((call) => call.args[0].input);
     expect(holds).toEqual([
+      expect.objectContaining({
+        Key: { pk: '#status#orders#01JTESTMUTATION0000000000B' },
+        ExpressionAttributeValues: expect.objectContaining({
+          ':hold': expect.objectContaining({ kind: 'commit' }),
+        }),
+      }),
       expect.objectContaining({
         TableName: 'ledger',
         Key: { pk: '#status#orders#01JTESTMUTATION0000000000B' },
@@ -149,6 +156,24 @@ describe('consumeStreamBatch', () => {
         }),
       }),
     ]);
+  });
+
+  it('writes the commit hold before it queues the recheck, so the recheck cannot clear it first', async () => {
+    // GIVEN a batch whose third record is not committed yet; the calls are logged in order
+    const event = batch([0, 1]);
+    const order: string[] = [];
+    documentMock.on(UpdateCommand).callsFake((input: { UpdateExpression?: string }) => {
+      order.push(input.UpdateExpression?.includes('#hold') ? 'hold' : 'update');
+      return {};
+    });
+    sqsMock.on(SendMessageCommand).callsFake((input: { MessageBody?: string }) => {
+      order.push(`send ${JSON.parse(input.MessageBody ?? '{}').kind}`);
+      return { MessageId: 'm1' };
+    });
+    // WHEN the batch is consumed
+    await consumeStreamBatch(dependencies(), event);
+    // THEN the hold is written, then the recheck is sent
+    expect(order).toEqual(['hold', 'send recheck']);
   });
 
   it('fails if every record of the batch failed, so Lambda retries the whole batch', async () => {

@@ -50,6 +50,8 @@ interface MutationAnswer {
     readonly tracking?: string;
     readonly heldBack?: { kind: string; reason: string; since: string };
     readonly targets?: Record<string, TargetAnswer>;
+    readonly unavailable?: string;
+    readonly note?: string;
   };
 }
 
@@ -66,6 +68,8 @@ export function formatMutation(body: unknown): string[] {
   const status = mutation.status;
   if (!status) return lines;
   lines.push(`  status tracking: ${status.tracking}`);
+  if (status.unavailable) lines.push(`  status unavailable: ${status.unavailable}`);
+  if (status.note) lines.push(`  (${status.note})`);
   if (status.heldBack) {
     lines.push(
       `  held back since ${status.heldBack.since} (${status.heldBack.kind}): ${status.heldBack.reason}`,

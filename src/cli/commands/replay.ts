@@ -18,6 +18,9 @@ export * from './replay/options';
 export * from './replay/replay';
 export * from './replay/select';
 
+/** The exit code of a replay stopped by a signal (128 + SIGINT), so a script does not take it for done. */
+export const REPLAY_INTERRUPTED_EXIT_CODE = 130;
+
 export interface ReplayIo {
   print(line: string): void;
   /** Where the progress bar goes (stderr: stdout keeps the --dry-run list). */
@@ -53,6 +56,14 @@ export async function runReplayCommand(args: readonly string[], io: ReplayIo): P
       bar.finish();
     }
     io.print(describeResult(result, plan, checkpointFile));
+    if (result.status === 'interrupted') return REPLAY_INTERRUPTED_EXIT_CODE;
+    if (result.skipsNotMet.length > 0) {
+      io.print(
+        `--skip id(s) never met in the window: ${result.skipsNotMet.join(', ')}. Check them (wal get <ns> <id>): ` +
+          'a mistyped id skipped nothing, and the mutation meant to be left out was replayed.',
+      );
+      return 1;
+    }
     return 0;
   } finally {
     connection.destroy();

@@ -14,6 +14,8 @@ export interface UndoEntry {
 
 /** Durable record of a transaction being applied (src/local/dynamo-transactions/undo-journal.ts). */
 export interface UndoLog {
+  /** Rolls back a transaction whose own rollback failed (its journal is still there); throws if it fails again. */
+  recover(call: DynamoCall): Promise<void>;
   begin(entries: UndoEntry[]): void;
   end(): void;
 }
@@ -35,6 +37,8 @@ export async function transactWriteItems(
   input: Record<string, unknown>,
   undoLog?: UndoLog,
 ): Promise<Record<string, unknown>> {
+  // A journal left by a failed rollback is put back first: overwriting it would lose that rollback for good.
+  await undoLog?.recover(call);
   const actions = await parseWriteActions(call, input.TransactItems);
   checkSize(actions);
   const before = await Promise.all(actions.map((action) => snapshot(call, action)));
@@ -67,12 +71,21 @@ async function applyWrites(
     return undefined;
   } catch (err) {
     await restore(call, undo);
+    const index = current?.index;
+    if (!(err instanceof DynamoWireError) || index === undefined) {
+      return err instanceof Error ? err : new Error(String(err));
+    }
     // Conditions were checked under the same lock, so this is unexpected; still answered the way DynamoDB would.
-    if (err instanceof DynamoWireError && err.type === 'ConditionalCheckFailedException' && current) {
-      const index = current.index;
+    if (err.type === 'ConditionalCheckFailedException') {
       return cancelled(reasons.map((reason, i) => (i === index ? failed(reason) : reason)));
     }
-    return err instanceof Error ? err : new Error(String(err));
+    // What only applying finds (ADD to a string, an item over 400 KB): DynamoDB cancels the transaction with a
+    // ValidationError reason at that action, None elsewhere; input-shape errors were thrown before anything applied.
+    if (err.type === 'ValidationException') {
+      const reason = { Code: 'ValidationError', Message: err.message };
+      return cancelled(reasons.map((other, i) => (i === index ? reason : other)));
+    }
+    return err;
   }
 }
 

@@ -37,7 +37,8 @@ export function transactionLayer(
     const target = req.headers['x-amz-target'];
     const operation = typeof target === 'string' ? operations[target.split('.')[1] ?? ''] : undefined;
     if (operation) {
-      void runExclusive(lock, operation, req, res);
+      // A client that closes its socket mid-body must not become an unhandled rejection (it would stop the WAL).
+      runExclusive(lock, operation, req, res).catch(() => res.destroy());
       return;
     }
     void lock.shared().then((release) => {
@@ -53,11 +54,11 @@ async function runExclusive(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  const body = await readBody(req);
   let input: Record<string, unknown>;
   try {
-    input = JSON.parse(body) as Record<string, unknown>;
-  } catch {
+    input = JSON.parse(await readBody(req)) as Record<string, unknown>;
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err;
     send(res, 400, { __type: 'com.amazon.coral.service#SerializationException' });
     return;
   }
@@ -78,6 +79,8 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
+    // Some Node versions only close (no error) when the client goes away mid-body; after 'end' this is a no-op.
+    req.on('close', () => reject(new Error('the client closed the connection before the body ended')));
   });
 }
 

@@ -4,10 +4,14 @@ import type { DynamoCall } from './wire';
 
 /**
  * The undo journal of the transaction being applied, in the data dir: written (atomically, flushed) before the
- * first write, removed after the last. A file left behind means the process died mid-transaction.
+ * first write, removed after the last. A file left behind means the process died mid-transaction, or putting the
+ * snapshots back failed: the next transaction rolls it back before it begins (and fails if that fails again).
  */
 export function undoJournal(path: string): UndoLog {
   return {
+    recover: async (call) => {
+      await rollBackInterrupted(call, path);
+    },
     begin: (entries) => {
       writeFileSync(`${path}.tmp`, JSON.stringify(entries), { flush: true });
       renameSync(`${path}.tmp`, path);

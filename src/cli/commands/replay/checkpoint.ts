@@ -25,6 +25,8 @@ export interface ReplayCheckpoint {
   readonly shards: Readonly<Record<string, ShardProgress>>;
   /** Mutations delivered so far, all runs together. */
   readonly delivered: number;
+  /** The --skip ids met so far, all runs together (a resumed run does not read them again). */
+  readonly skipsMet?: readonly string[];
   readonly updatedAt: string;
 }
 

@@ -116,3 +116,21 @@ export class ReplayStreamReadError extends Error {
     this.name = 'ReplayStreamReadError';
   }
 }
+
+/** Kinesis refused the start sequence of a shard range for another reason than a trimmed start (a typo, another shard). */
+export class ReplayInvalidStartError extends Error {
+  constructor(
+    readonly shardId: string,
+    readonly sequence: string,
+    options: { cause: unknown },
+  ) {
+    const reason = options.cause instanceof Error ? options.cause.message : String(options.cause);
+    super(
+      `Kinesis refused sequence ${sequence} as a start on ${shardId}: ${reason}. Copy --shard, --from-sequence ` +
+        'and --to-sequence from the DLQ message that names them ("wal dlq peek"): a sequence of another shard or ' +
+        'stream is not valid here.',
+      options,
+    );
+    this.name = 'ReplayInvalidStartError';
+  }
+}

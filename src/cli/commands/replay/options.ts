@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { ULID_PATTERN } from '#lambdas/shared/envelope';
 import { UsageError } from '#src/cli/usage-error';
 
 /** A window of the WAL stream: mutations logged in a time range, or one shard's sequence range. */
@@ -179,7 +180,15 @@ function skipOf(values: readonly string[]): ReadonlySet<string> {
       '--skip takes mutation ids separated by commas, with none empty (e.g. --skip 01J...,01J...).',
     );
   }
-  return new Set(ids);
+  // A typo would skip nothing and replay the very mutation meant to be left out.
+  const invalid = ids.filter((id) => !ULID_PATTERN.test(id));
+  if (invalid.length > 0) {
+    throw new UsageError(
+      `--skip takes mutation ids (ULIDs of 26 characters, as "wal get" and the POST answer show them), not ` +
+        `${invalid.map((id) => `"${id}"`).join(', ')}.`,
+    );
+  }
+  return new Set(ids.map((id) => id.toUpperCase()));
 }
 
 function rateOf(text: string | undefined): number | undefined {

@@ -8,7 +8,7 @@ import {
   type _Record as KinesisRecord,
   ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
-import { ReplayShardNotFoundError, ReplayStreamReadError } from './errors';
+import { ReplayInvalidStartError, ReplayShardNotFoundError, ReplayStreamReadError } from './errors';
 import type { ReplayWindow } from './options';
 
 /** How the replay reads the WAL stream. */
@@ -31,8 +31,15 @@ export interface StreamReader {
 }
 
 export const DEFAULT_MIN_READ_INTERVAL_MS = 500;
-/** Records per GetRecords call: pages small enough that the checkpoint moves often. */
-const PAGE_LIMIT = 1000;
+/** Records per GetRecords call: pages small enough that the checkpoint moves often, and a read is never huge. */
+export const PAGE_LIMIT = 500;
+/**
+ * The replay's share of a shard's read budget: a shard serves 2 MB/s to all its readers together, and the live
+ * stream consumer needs the rest. After a page of B bytes the next read waits B / this rate at least.
+ */
+const REPLAY_READ_BYTES_PER_SECOND = 512 * 1024;
+/** Backoff after a throttled GetRecords (ProvisionedThroughputExceededException): doubling, capped. */
+const THROTTLE_BACKOFF_MS = { first: 1_000, max: 16_000, attempts: 10 };
 /**
  * How far past `to` (by arrival time) a shard is read: a mutation's log time is taken before its PutRecord,
  * which the SDK may retry, so its record can arrive a little after it was logged.
@@ -96,12 +103,15 @@ export async function* readShard(
 ): AsyncGenerator<ShardPage> {
   let last = start.after;
   let iterator: string | undefined = await iteratorAt(reader, window, start);
-  let readAt = 0;
+  const pacing = new ShardReadPacing(reader, start.shardId);
   while (iterator) {
-    const wait = readAt + reader.minReadIntervalMs - reader.now();
-    if (wait > 0) await reader.sleep(wait);
-    readAt = reader.now();
+    await pacing.beforeRead();
     const answer = await getRecords(reader, iterator);
+    if (answer === 'throttled') {
+      // The shard's budget is spent (the live consumer reads it too): wait, and read the same page again.
+      pacing.throttled();
+      continue;
+    }
     if (answer === 'expired') {
       // The consumer of the pages took longer than an iterator lives (5 minutes, at a low --rate).
       iterator = await iteratorAt(reader, window, {
@@ -111,12 +121,54 @@ export async function* readShard(
       continue;
     }
     const all = answer.Records ?? [];
-    const records = all.filter((record) => !isPastWindow(window, record));
-    last = records[records.length - 1]?.SequenceNumber ?? last;
-    const done = isShardDone(reader, window, answer, records.length < all.length);
+    pacing.read(all);
+    const inWindow = all.filter((record) => !isPastWindow(window, record));
+    // A shard range read from the oldest record (its start trimmed) never replays what lies before its start.
+    const records = inWindow.filter((record) => !isBeforeShardRange(window, record));
+    last = inWindow[inWindow.length - 1]?.SequenceNumber ?? last;
+    const done = isShardDone(reader, window, answer, inWindow.length < all.length);
     yield { records, done, fraction: done ? 1 : fractionOf(window, records[records.length - 1]) };
     if (done) return;
     iterator = answer.NextShardIterator;
+  }
+}
+
+/**
+ * When the next GetRecords of a shard may go: at least `minReadIntervalMs` after the last, and after a page of B
+ * bytes B / {@link REPLAY_READ_BYTES_PER_SECOND}; after a throttled read, a doubling backoff.
+ */
+class ShardReadPacing {
+  private readAt = 0;
+  private pauseMs = 0;
+  private throttledInARow = 0;
+
+  constructor(
+    private readonly reader: StreamReader,
+    private readonly shardId: string,
+  ) {}
+
+  async beforeRead(): Promise<void> {
+    const wait = this.readAt + Math.max(this.reader.minReadIntervalMs, this.pauseMs) - this.reader.now();
+    if (wait > 0) await this.reader.sleep(wait);
+    this.readAt = this.reader.now();
+  }
+
+  read(records: readonly KinesisRecord[]): void {
+    this.throttledInARow = 0;
+    this.pauseMs = (pageBytes(records) * 1000) / REPLAY_READ_BYTES_PER_SECOND;
+  }
+
+  throttled(): void {
+    this.throttledInARow += 1;
+    if (this.throttledInARow > THROTTLE_BACKOFF_MS.attempts) {
+      throw new ReplayStreamReadError('GetRecords', this.reader.streamName, {
+        cause: new Error(`throttled ${this.throttledInARow} times in a row on ${this.shardId}`),
+      });
+    }
+    this.pauseMs = Math.min(
+      THROTTLE_BACKOFF_MS.max,
+      THROTTLE_BACKOFF_MS.first * 2 ** (this.throttledInARow - 1),
+    );
   }
 }
 
@@ -137,6 +189,10 @@ function isShardDone(
   );
 }
 
+function isBeforeShardRange(window: ReplayWindow, record: KinesisRecord): boolean {
+  return window.kind === 'shard' && BigInt(record.SequenceNumber ?? '0') < BigInt(window.fromSequence);
+}
+
 function isPastWindow(window: ReplayWindow, record: KinesisRecord): boolean {
   if (window.kind === 'shard') return BigInt(record.SequenceNumber ?? '0') > BigInt(window.toSequence);
   return (record.ApproximateArrivalTimestamp?.getTime() ?? 0) > window.to + READ_PAST_TO_MS;
@@ -155,14 +211,26 @@ function fractionOf(window: ReplayWindow, record: KinesisRecord | undefined): nu
   return end <= start ? 0 : Math.min(1, Math.max(0, (position - start) / (end - start)));
 }
 
+/** What a page costs of the shard's read budget: its records' data and partition keys. */
+function pageBytes(records: readonly KinesisRecord[]): number {
+  return records.reduce(
+    (sum, record) => sum + (record.Data?.byteLength ?? 0) + (record.PartitionKey?.length ?? 0),
+    0,
+  );
+}
+
 async function getRecords(reader: StreamReader, iterator: string) {
   try {
     return await reader.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: PAGE_LIMIT }));
   } catch (error) {
     if (nameOf(error) === 'ExpiredIteratorException') return 'expired' as const;
+    if (nameOf(error) === 'ProvisionedThroughputExceededException') return 'throttled' as const;
     throw new ReplayStreamReadError('GetRecords', reader.streamName, { cause: error });
   }
 }
+
+/** What an InvalidArgumentException says when the starting sequence is older than the stream's trim horizon. */
+const TRIMMED_START_MESSAGE = /trim|older than|retention|expired|no longer/i;
 
 async function iteratorAt(
   reader: StreamReader,
@@ -186,8 +254,13 @@ async function iteratorAt(
     if (name === 'ResourceNotFoundException') {
       throw new ReplayShardNotFoundError(start.shardId, reader.streamName, { cause: error });
     }
+    // Only a start the stream has trimmed falls back to the oldest record: any other invalid argument (a mistyped
+    // sequence, one of another shard or stream) would otherwise replay a whole shard silently.
     if (name !== 'InvalidArgumentException' || position.StartingSequenceNumber === undefined) {
       throw new ReplayStreamReadError('GetShardIterator', reader.streamName, { cause: error });
+    }
+    if (!TRIMMED_START_MESSAGE.test((error as Error).message ?? '')) {
+      throw new ReplayInvalidStartError(start.shardId, position.StartingSequenceNumber, { cause: error });
     }
     // A sequence number the stream has trimmed cannot be positioned at: read what is left.
     start.onTrimmedStart?.();

@@ -54,6 +54,8 @@ export interface ReplayResult {
   readonly shards: number;
   /** The run resumed a checkpoint. */
   readonly resumed: boolean;
+  /** --skip ids not met in the window (a typo, or another window's): only known once the replay is complete. */
+  readonly skipsNotMet: readonly string[];
 }
 
 /** Where a run is: the checkpoint it writes, and its counts. */
@@ -65,6 +67,7 @@ interface RunState {
   deliveredNow: number;
   messages: number;
   readonly leftOut: Record<LeftOut, number>;
+  readonly skipsMet: Set<string>;
   /** How far through the window, for the progress bar. */
   fraction: number;
 }
@@ -95,6 +98,7 @@ export async function replayWindow(
     deliveredNow: 0,
     messages: 0,
     leftOut: { skipped: 0, notCommitted: 0, notForTarget: 0, unreadable: 0, unknownNamespace: 0 },
+    skipsMet: new Set(checkpoint?.skipsMet ?? []),
     fraction: 0,
   };
   const pacer = new Pacer(plan.rate, deps.now, deps.sleep);
@@ -115,6 +119,7 @@ export async function replayWindow(
     leftOut: state.leftOut,
     shards: shardIds.length,
     resumed: checkpoint !== undefined,
+    skipsNotMet: status === 'complete' ? [...plan.skip].filter((id) => !state.skipsMet.has(id)) : [],
   };
 }
 
@@ -168,7 +173,10 @@ async function deliverDecisions(
   decisions: readonly RecordDecision[],
 ): Promise<boolean> {
   const { state, hooks, shard } = run;
-  for (const decision of decisions) if (decision.leftOut) state.leftOut[decision.leftOut]++;
+  for (const decision of decisions) {
+    if (decision.leftOut) state.leftOut[decision.leftOut]++;
+    if (decision.skippedId) state.skipsMet.add(decision.skippedId);
+  }
   const mutations = decisions.flatMap((decision) => (decision.replay ? [decision.replay] : []));
   if (plan.dryRun) {
     for (const mutation of mutations) hooks.onDryRun?.(mutation);
@@ -196,6 +204,7 @@ function save(state: RunState): void {
     replay: state.identity,
     shards: state.shards,
     delivered: state.deliveredBefore + state.deliveredNow,
+    skipsMet: [...state.skipsMet].sort(),
     updatedAt: new Date().toISOString(),
   });
 }

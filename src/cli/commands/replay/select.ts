@@ -21,6 +21,8 @@ export interface RecordDecision {
   readonly sequence: string;
   readonly replay?: ReplayMutation;
   readonly leftOut?: LeftOut;
+  /** The mutation id, when left out as skipped: the replay reports --skip ids it never met. */
+  readonly skippedId?: string;
 }
 
 /** What selecting needs: the ledger, the namespace configs, the queues. */
@@ -61,7 +63,7 @@ export async function selectPage(
     } else if (!inPlan(plan, envelope)) {
       decisions.push({ sequence });
     } else if (plan.skip.has(envelope.id)) {
-      decisions.push({ sequence, leftOut: 'skipped' });
+      decisions.push({ sequence, leftOut: 'skipped', skippedId: envelope.id });
     } else {
       const entry = ledger.get(ledgerKey(envelope.namespace, envelope.idempotencyKey));
       if (commitStateOf(entry, envelope.id, sequence) !== 'committed') {
