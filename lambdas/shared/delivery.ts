@@ -100,7 +100,7 @@ export async function deliverToTarget(deps: DeliveryDependencies, delivery: Targ
   if (target === ITEMS_DELIVERY_TARGET) {
     const failed = await applyItems(deps, delivery);
     if (failed) await retryOrDeadLetter(deps, config, failed.message, failed.error);
-    else await recordApplied(deps, config, mutation, target, 'applied');
+    else await recordApplied(deps, config, mutation, target, 'applied', (delivery.failedAttempts ?? 0) > 0);
     return;
   }
   const attempt = (delivery.failedAttempts ?? 0) + 1;

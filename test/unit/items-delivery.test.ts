@@ -164,6 +164,32 @@ describe('applying a multi-item mutation', () => {
     });
   });
 
+  it('records the items delivery as applied after a failed attempt, also when only failures are tracked', async () => {
+    // GIVEN a namespace that tracks failures only, and an items delivery that failed once
+    documentMock.on(UpdateCommand).resolves({});
+    const failuresOnly = namespaceConfig({ ...config, status: { track: 'failures' } });
+    // WHEN its retry applies what is left
+    await deliverToTarget(deliveryDependencies(failuresOnly, NOW), {
+      config: failuresOnly,
+      mutation: multiItem(),
+      target: ITEMS_DELIVERY_TARGET,
+      failedAttempts: 1,
+      itemsDone: [0, 1],
+    });
+    // THEN the status moves on from retrying to applied (else it would read "retrying" forever)
+    const update = documentMock.commandCalls(UpdateCommand)[0]?.args[0].input;
+    expect(update?.ExpressionAttributeValues?.[':status']).toMatchObject({ state: 'applied' });
+  });
+
+  it('records nothing for a first-attempt success when only failures are tracked', async () => {
+    // GIVEN a namespace that tracks failures only
+    const failuresOnly = namespaceConfig({ ...config, status: { track: 'failures' } });
+    // WHEN a multi-item mutation is applied at once
+    await routeCommitted(deliveryDependencies(failuresOnly, NOW), multiItem());
+    // THEN no status is written: the happy path costs nothing
+    expect(documentMock.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
   it('reads again and retries the transaction when another writer changed an item in between', async () => {
     // GIVEN a first transaction whose condition on one item fails
     documentMock
@@ -236,8 +262,10 @@ describe('applying a multi-item mutation', () => {
     const [retry] = sent();
     expect(retry?.message).toMatchObject({ kind: 'retry', itemsDone: [0, 1], itemErrors: [{ index: 2 }] });
     // WHEN the retry runs
+    const targetReadsAndWrites = () =>
+      documentMock.commandCalls(GetCommand).length + documentMock.commandCalls(TransactWriteCommand).length;
     const before = {
-      document: documentMock.calls().length,
+      document: targetReadsAndWrites(),
       sends: targetSends().length,
       sent: sent().length,
     };
@@ -251,7 +279,7 @@ describe('applying a multi-item mutation', () => {
       itemsDone: message.itemsDone,
     });
     // THEN only the queue's item is applied: no read, no transaction, and nothing more is retried
-    expect(documentMock.calls()).toHaveLength(before.document);
+    expect(targetReadsAndWrites()).toBe(before.document);
     expect(targetSends()).toHaveLength(before.sends + 1);
     expect(sent()).toHaveLength(before.sent);
   });
