@@ -1,6 +1,6 @@
 import type { WalOutputs } from '#lib/wal-outputs';
 import { InvalidOutageError, outageResourceName, outageWindows, parseOutage } from '#src/chaos/outages';
-import { countSent, isShared, markerOf, planWorkload } from '#src/chaos/workload';
+import { countSent, isShared, markerOf, planWorkload, touchesOf } from '#src/chaos/workload';
 
 /** A deterministic random source. */
 function seeded(seed: number): () => number {
@@ -48,8 +48,10 @@ describe('chaos workload', () => {
     // THEN each writing mutation's marker is in what its body writes
     for (const mutation of plan.filter((m) => ['put', 'update-set', 'update-add'].includes(m.op))) {
       const marker = markerOf(mutation);
-      const written = { ...mutation.body.payload, ...mutation.body.set, ...mutation.body.add };
+      const [touch] = touchesOf(mutation);
+      const written = { ...touch?.payload, ...touch?.set, ...touch?.add };
       expect(marker).toBeDefined();
+      expect(touch?.marker).toEqual(marker);
       expect(written[marker?.attribute ?? '']).toEqual(marker?.value ?? 1);
     }
   });
