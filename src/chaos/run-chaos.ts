@@ -15,7 +15,7 @@ import { fifoTargetOf, receiveAll } from './fifo-receiver';
 import type { Item } from './oracle';
 import { type OutageSpec, type OutageWindow, outageWindows } from './outages';
 import { type ChaosReport, reconcile, type SettledState } from './reconcile';
-import { countSent, planWorkload } from './workload';
+import { countSent, isMultiItem, planWorkload, SIDE_TARGET } from './workload';
 
 const REPO_ROOT = join(__dirname, '..', '..');
 const CHAOS_CONFIG_DIR = join(__dirname, 'config');
@@ -31,6 +31,8 @@ export interface ChaosOptions {
   readonly concurrency: number;
   /** Share of requests sent as batches (client.ts); default 0.25. */
   readonly batchShare?: number;
+  /** Share of mutations with `items[]` over the main and the side table (workload.ts); default ITEMS_SHARE. */
+  readonly itemsShare?: number;
   /** How long to wait for the WAL to settle after the last answer. */
   readonly settleTimeoutMs: number;
   /** Dependencies that fail every call for a while, starting `outageDelayMs` after the sending starts. */
@@ -55,6 +57,9 @@ export interface ChaosRun {
 // waits for them (startup takes 5-25 s on a busy 2-core machine).
 const STARTUP_ALLOWANCE_MS = 30_000;
 
+/** Share of multi-item mutations when the options name none. */
+export const ITEMS_SHARE = 0.1;
+
 /** Drives mutations through the local WAL under injected faults, outages and crashes, then reconciles. */
 export async function runChaos(options: ChaosOptions): Promise<ChaosRun> {
   const started = Date.now();
@@ -66,6 +71,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosRun> {
   const sendAt = Date.now() + STARTUP_ALLOWANCE_MS;
   let outages: OutageWindow[] = [];
   let targetTable = '';
+  let sideTable = '';
   const wal = await startLocalWal({
     stackName,
     template,
@@ -73,6 +79,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosRun> {
     // The outages name the stack's resources: its outputs, and the target table its namespace config names.
     overrideEnv: async ({ outputs, clients }) => {
       targetTable = await targetTableName(clients.ssm, STAGE, NAMESPACE);
+      sideTable = await targetTableName(clients.ssm, STAGE, NAMESPACE, SIDE_TARGET);
       const startAt = sendAt + (options.outageDelayMs ?? 3_000);
       outages = outageWindows({ outputs, targetTable }, options.outages ?? [], startAt);
       return {
@@ -85,10 +92,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosRun> {
   try {
     await waitForOutages(sendAt, outages, options);
     const fifoTarget = await fifoTargetOf(wal.clients.ssm, namespaceParameterName(STAGE, NAMESPACE));
-    const stack = { wal, targetTable, ...(fifoTarget ? { fifoTarget } : {}) };
+    const stack = { wal, targetTable, sideTable, ...(fifoTarget ? { fifoTarget } : {}) };
     const { report, results, fifoDeadLettered } = await sendAndSettle(stack, started, options);
+    // Multi-item mutations reach their items' targets only, not the FIFO queue.
+    const single = results.filter((result) => !isMultiItem(result.mutation));
     const fifo = fifoTarget
-      ? reconcileFifo(results, await receiveAll(wal.clients.sqs, fifoTarget.queueUrl), fifoDeadLettered)
+      ? reconcileFifo(single, await receiveAll(wal.clients.sqs, fifoTarget.queueUrl), fifoDeadLettered)
       : undefined;
     return { report, results, ...(fifo ? { fifo } : {}), outages, seconds: (Date.now() - started) / 1000 };
   } finally {
@@ -125,10 +134,12 @@ async function waitForOutages(
   }
 }
 
-/** The running chaos stack and the table its namespace writes to. */
+/** The running chaos stack and the tables its namespace writes to. */
 interface ChaosStack {
   readonly wal: LocalWal;
   readonly targetTable: string;
+  /** The side target's table: only multi-item mutations write to it. */
+  readonly sideTable: string;
   /** The namespace's SQS FIFO target, if it has one: its dead letters are told apart from the table's. */
   readonly fifoTarget?: { readonly name: string; readonly queueUrl: string };
 }
@@ -139,7 +150,11 @@ async function sendAndSettle(
   options: ChaosOptions,
 ): Promise<{ report: ChaosReport; results: MutationResult[]; fifoDeadLettered: ReadonlySet<string> }> {
   const { wal } = stack;
-  const plan = planWorkload({ mutations: options.mutations, runId: `r${started.toString(36)}` });
+  const plan = planWorkload({
+    mutations: options.mutations,
+    runId: `r${started.toString(36)}`,
+    itemsShare: options.itemsShare ?? ITEMS_SHARE,
+  });
   const change = configChange(wal.clients.ssm, namespaceParameterName(STAGE, NAMESPACE));
   const changes = options.configChange === false ? [] : configChangeSteps(plan.length, change, options);
   let answered = 0;
@@ -224,7 +239,8 @@ async function settle(
     quietRounds = (await queuesBusy(stack.wal)) ? 0 : quietRounds + 1;
     // Two quiet rounds: late redeliveries (which would show as double applications) had their chance.
     // A run that is not clean yet gets a few more before its findings are final.
-    const settled = report.lost === 0 && report.orderViolations === 0 ? quietRounds >= 2 : quietRounds >= 6;
+    const clean = report.lost === 0 && report.orderViolations === 0 && report.itemsPartial === 0;
+    const settled = clean ? quietRounds >= 2 : quietRounds >= 6;
     if (settled || Date.now() >= deadline) return state;
     await new Promise((resolve) => setTimeout(resolve, 1_000));
   }
@@ -259,21 +275,28 @@ async function queuesBusy(wal: LocalWal): Promise<boolean> {
   return wal.kinesisSources.some((source) => source.hasPendingRecords());
 }
 
-async function readState(
-  { wal, targetTable, fifoTarget }: ChaosStack,
-  deadLettered: Map<string, string>,
-  fifoDeadLettered: Set<string>,
-): Promise<SettledState> {
+/** Every item of a table, by its key attribute `id`. */
+async function scanTable(wal: LocalWal, tableName: string): Promise<Map<string, Item>> {
   const documents = DynamoDBDocumentClient.from(wal.clients.dynamodb);
   const items = new Map<string, Item>();
   let start: Record<string, unknown> | undefined;
   do {
     const page = await documents.send(
-      new ScanCommand({ TableName: targetTable, ConsistentRead: true, ExclusiveStartKey: start }),
+      new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: start }),
     );
     for (const item of page.Items ?? []) items.set(String(item.id), item);
     start = page.LastEvaluatedKey;
   } while (start);
+  return items;
+}
+
+async function readState(
+  { wal, targetTable, sideTable, fifoTarget }: ChaosStack,
+  deadLettered: Map<string, string>,
+  fifoDeadLettered: Set<string>,
+): Promise<SettledState> {
+  const items = await scanTable(wal, targetTable);
+  const tables = new Map([[SIDE_TARGET, await scanTable(wal, sideTable)]]);
   // Reading the DLQ hides its messages for a moment: ids seen once are remembered.
   for (const letter of await deadLetters(wal)) {
     // A dead letter of the FIFO target says nothing about the table, and the other way round; one without a
@@ -285,7 +308,7 @@ async function readState(
     deadLettered.set(letter.id, letter.reason);
     if (letter.target === undefined) fifoDeadLettered.add(letter.id);
   }
-  return { items, deadLettered };
+  return { items, tables, deadLettered };
 }
 
 /**
