@@ -9,11 +9,11 @@ const MUTATIONS = 120;
  * Share of multi-item mutations (`items[]` over the main and the side table). 0 until ingest and delivery
  * serve `items[]` (issue 11); then 0.15, and the run checks all or nothing (`items-partial=0`).
  */
-const ITEMS_SHARE = 0;
+const ITEMS_SHARE_IN_TEST = 0;
 
 /**
  * The guarantees under faults, checked by the independent oracle: puts, updates (set, add) and
- * deletes on a few shared keys (some delayed), multi-item mutations over two tables (once ITEMS_SHARE
+ * deletes on a few shared keys (some delayed), multi-item mutations over two tables (once ITEMS_SHARE_IN_TEST
  * is on: all or nothing), counters on keys of their own, from careful,
  * impatient (overlapping attempts) and keyless clients, through the local WAL while 15% of all AWS
  * calls fail, throttle, lose their answer or slow down, runtimes crash between steps, and the
@@ -29,7 +29,7 @@ describe('chaos: every op, every client, in the WAL order, nothing lost or appli
       faultRate: 0.15,
       crashRate: 0.02,
       concurrency: 16,
-      itemsShare: ITEMS_SHARE,
+      itemsShare: ITEMS_SHARE_IN_TEST,
       settleTimeoutMs: 150_000,
     });
     // THEN: the line and the examples are in the failure message
@@ -58,7 +58,7 @@ describe('chaos: every op, every client, in the WAL order, nothing lost or appli
     expect(report.applied + report.dlq).toBe(report.acked);
     // The workload really had every op and client, and the faults really happened.
     const ops = ['put', 'update-set', 'update-add', 'delete', 'counter', 'keyless-counter', 'delayed'];
-    for (const op of ITEMS_SHARE > 0 ? [...ops, 'items'] : ops) {
+    for (const op of ITEMS_SHARE_IN_TEST > 0 ? [...ops, 'items'] : ops) {
       expect({ op, sent: (report.sent[op] ?? 0) > 0 }).toEqual({ op, sent: true });
     }
     expect(report.sent['abandoned-attempts']).toBeGreaterThan(0);
@@ -88,7 +88,7 @@ describe('chaos: every op, every client, in the WAL order, nothing lost or appli
       outages: [{ resource: 'target', seconds: 5 }],
       outageDelayMs: 500,
       configChange: false,
-      itemsShare: ITEMS_SHARE,
+      itemsShare: ITEMS_SHARE_IN_TEST,
     });
     // THEN the outage hit the table the namespace's config names, and nothing was lost or applied twice
     expect(outages).toHaveLength(1);
