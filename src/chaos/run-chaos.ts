@@ -10,6 +10,7 @@ import { targetTableName } from '#src/local/runtime/namespace-targets';
 import { synthesizeStack } from '#src/local/runtime/synthesize';
 import { fillEffectiveTimes, type MutationResult, sendWorkload } from './client';
 import { configChange } from './config-change';
+import { deadLetterOf } from './dead-letters';
 import { type FifoReport, reconcileFifo } from './fifo-check';
 import { fifoTargetOf, receiveAll } from './fifo-receiver';
 import type { Item } from './oracle';
@@ -329,40 +330,9 @@ async function deadLetters(wal: LocalWal): Promise<{ id: string; target?: string
     const messages = answer.Messages ?? [];
     if (messages.length === 0) break;
     for (const message of messages) {
-      const letter = deadLetterOf(parseJson(message.Body));
+      const letter = deadLetterOf(message.Body);
       if (letter) found.push(letter);
     }
   }
   return found;
-}
-
-/** A DLQ message's mutation id, target and reason, read loosely; undefined when it names no mutation. */
-function deadLetterOf(
-  body: Record<string, unknown>,
-): { id: string; target?: string; reason: string } | undefined {
-  const mutation = body.mutation as { envelope?: { id?: unknown } } | undefined;
-  const id = mutation?.envelope?.id ?? body.id ?? streamRecordId(body);
-  if (typeof id !== 'string') return undefined;
-  const reason = body.reason ?? body.lastError ?? body.kind ?? 'no reason given';
-  const attempts =
-    typeof body.attempt === 'number' && !String(reason).includes('attempt')
-      ? ` after ${body.attempt} attempt(s)`
-      : '';
-  const target = typeof body.target === 'string' ? { target: body.target } : {};
-  return { id, ...target, reason: `${String(reason)}${attempts}` };
-}
-
-function parseJson(text: string | undefined): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(text ?? '{}');
-    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
-
-/** The mutation id inside a `stream-record` DLQ message (a whole stream record, base64). */
-function streamRecordId(body: Record<string, unknown>): unknown {
-  if (body.kind !== 'stream-record' || typeof body.data !== 'string') return undefined;
-  return parseJson(Buffer.from(body.data, 'base64').toString('utf8')).id;
 }
