@@ -10,7 +10,7 @@ import { targetTableName } from '#src/local/runtime/namespace-targets';
 import { synthesizeStack } from '#src/local/runtime/synthesize';
 import { fillEffectiveTimes, type MutationResult, sendWorkload } from './client';
 import { configChange } from './config-change';
-import { deadLetterOf } from './dead-letters';
+import { type DeadLetterSeen, deadLetterOf } from './dead-letters';
 import { type FifoReport, reconcileFifo } from './fifo-check';
 import { fifoTargetOf, receiveAll } from './fifo-receiver';
 import type { Item } from './oracle';
@@ -312,13 +312,9 @@ async function readState(
   return { items, tables, deadLettered };
 }
 
-/**
- * Mutation ids on the DLQ with their reasons; the messages become visible again soon for the next
- * look. Read loosely (not with the implementation's schema): a message names its mutation as
- * `mutation.envelope.id` or `id`, and says why in `reason` or `lastError`.
- */
-async function deadLetters(wal: LocalWal): Promise<{ id: string; target?: string; reason: string }[]> {
-  const found: { id: string; target?: string; reason: string }[] = [];
+/** Mutation ids on the DLQ with their reasons (dead-letters.ts); the messages become visible again soon for the next look. */
+async function deadLetters(wal: LocalWal): Promise<DeadLetterSeen[]> {
+  const found: DeadLetterSeen[] = [];
   for (let round = 0; round < 100; round++) {
     const answer = await wal.clients.sqs.send(
       new ReceiveMessageCommand({
