@@ -1,4 +1,5 @@
 // npm run chaos -- --mutations 5000 --fault-rate 0.15 [--crash-rate 0.01] [--concurrency 16] [--batch-share 0.25]
+//   [--items-share 0.1]
 //   [--outage target:30] [--outage ledger:N] [--outage queue:N] [--no-config-change]
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -7,7 +8,7 @@ import { runTool } from '#src/cli/run-tool';
 import { formatFifoReport, isFifoClean } from './fifo-check';
 import { parseOutage } from './outages';
 import { formatReport, formatSent, isClean } from './reconcile';
-import { runChaos } from './run-chaos';
+import { ITEMS_SHARE, runChaos } from './run-chaos';
 
 function number(
   value: string | undefined,
@@ -29,6 +30,7 @@ const OPTIONS = {
   'crash-rate': { type: 'string' },
   concurrency: { type: 'string' },
   'batch-share': { type: 'string' },
+  'items-share': { type: 'string' },
   'settle-timeout': { type: 'string' },
   outage: { type: 'string', multiple: true },
   'outage-delay': { type: 'string' },
@@ -46,6 +48,7 @@ async function main(): Promise<number> {
     crashRate: number(values['crash-rate'], 0.01, '--crash-rate', 1),
     concurrency: number(values.concurrency, 16, '--concurrency'),
     batchShare: number(values['batch-share'], 0.25, '--batch-share', 1),
+    itemsShare: number(values['items-share'], ITEMS_SHARE, '--items-share', 1),
     settleTimeoutMs:
       number(values['settle-timeout'], 120 + mutations / 20 + outageSeconds, '--settle-timeout') * 1000,
     outages,
@@ -54,7 +57,7 @@ async function main(): Promise<number> {
   };
   console.log(
     `chaos: ${options.mutations} mutations, fault rate ${options.faultRate}, crash rate ${options.crashRate}, ` +
-      `concurrency ${options.concurrency}` +
+      `concurrency ${options.concurrency}, items share ${options.itemsShare}` +
       (outages.length > 0 ? `, outages ${outages.map((o) => `${o.resource}:${o.seconds}s`).join(' ')}` : ''),
   );
   let lastLine = '';

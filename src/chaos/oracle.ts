@@ -9,9 +9,14 @@ import { DELETED_ATTRIBUTE, RESERVED_ATTRIBUTE_PREFIX } from '#lambdas/shared/ta
 export type Item = Record<string, unknown>;
 export type Op = 'put' | 'update' | 'delete';
 
-/** One acknowledged mutation of one target item, as the client knows it. */
+/**
+ * One acknowledged mutation of one target item, as the client knows it. A multi-item mutation is one
+ * entry per item, each with its target, all with the mutation's id, sequence and effective time.
+ */
 export interface AckedMutation {
   readonly id: string;
+  /** The target's name; absent when there is one target. */
+  readonly target?: string;
   /** The target item's key, as one string (the partition key's value). */
   readonly key: string;
   readonly op: Op;
@@ -114,6 +119,44 @@ export function expectedItems(
     expected.set(key, item);
   }
   return expected;
+}
+
+/**
+ * Per target, each key's expected final item: the items of multi-item mutations fold per (target, key)
+ * exactly as single mutations do, each in its mutation's place in the WAL order. Entries without a
+ * target are under ''.
+ */
+export function expectedTables(
+  history: readonly AckedMutation[],
+  keyAttributes: readonly string[],
+): Map<string, Map<string, Item | undefined>> {
+  const byTarget = new Map<string, AckedMutation[]>();
+  for (const mutation of history) {
+    const target = mutation.target ?? '';
+    const entries = byTarget.get(target) ?? [];
+    entries.push(mutation);
+    byTarget.set(target, entries);
+  }
+  return new Map([...byTarget].map(([target, entries]) => [target, expectedItems(entries, keyAttributes)]));
+}
+
+/** What one item of a multi-item mutation shows at the end. */
+export interface ItemEvidence {
+  /** The item holds the mutation's own marker: it was applied (no other mutation writes that marker). */
+  readonly shows: boolean;
+  /**
+   * The fold of the acknowledged history, this mutation included, shows the marker on the item: then an
+   * item without it was not applied. Where a later put or delete replaced it, absence says nothing.
+   */
+  readonly expected: boolean;
+}
+
+/**
+ * All or nothing: a multi-item mutation is partial when one of its items shows it applied and another
+ * shows it was not (its marker absent where the history says it would show).
+ */
+export function isPartial(evidence: readonly ItemEvidence[]): boolean {
+  return evidence.some((item) => item.shows) && evidence.some((item) => item.expected && !item.shows);
 }
 
 /** The item as a reader sees it: without the WAL's attributes, and absent if it is a tombstone. */

@@ -1,11 +1,30 @@
 import type { MutationResult } from './client';
-import { type AckedMutation, expectedItems, type Item, sameValue, visibleItem } from './oracle';
-import { isShared, KEY_ATTRIBUTES, markerOf, type PlannedMutation } from './workload';
+import {
+  type AckedMutation,
+  expectedItems,
+  expectedTables,
+  type Item,
+  isPartial,
+  sameValue,
+  visibleItem,
+} from './oracle';
+import {
+  isMultiItem,
+  isShared,
+  KEY_ATTRIBUTES,
+  MAIN_TARGET,
+  type Marker,
+  type PlannedMutation,
+  type Touch,
+  touchesOf,
+} from './workload';
 
 /** What the WAL holds once the run has settled. */
 export interface SettledState {
-  /** Target items by key, as stored (WAL attributes and tombstones included). */
+  /** The main target's items by key, as stored (WAL attributes and tombstones included). */
   readonly items: ReadonlyMap<string, Item>;
+  /** The other DynamoDB targets' items (the side table), by target name, then key. */
+  readonly tables?: ReadonlyMap<string, ReadonlyMap<string, Item>>;
   /** Mutation ids found in DLQ messages, with the reason the message gives. */
   readonly deadLettered: ReadonlyMap<string, string>;
 }
@@ -31,8 +50,10 @@ export interface ChaosReport {
   readonly failedButApplied: number;
   /** Acked mutations on the DLQ (not applied, waiting for a redrive). */
   readonly dlq: number;
-  /** Shared keys whose final item is not the oracle's. */
+  /** Shared keys (of any target) whose final item is not the oracle's. */
   readonly orderViolations: number;
+  /** Multi-item mutations that one item shows applied and another shows not applied (must be 0). */
+  readonly itemsPartial: number;
   /** Keyless counters applied more than once: allowed (at-least-once), counted to show it happens. */
   readonly keylessDuplicates: number;
   /** How many of each op (and of each client kind) the workload sent. */
@@ -45,28 +66,37 @@ export interface ChaosReport {
 const MAX_PROBLEMS = 20;
 
 function describe(mutation: PlannedMutation): string {
-  return `#${mutation.index} ${mutation.op} ${mutation.key} (${mutation.client})`;
+  const where = isMultiItem(mutation)
+    ? touchesOf(mutation)
+        .map((touch) => `${touch.target}:${touch.key}`)
+        .join('+')
+    : mutation.key;
+  return `#${mutation.index} ${mutation.op} ${where} (${mutation.client})`;
 }
 
-/** The history entry the oracle folds, or undefined if the answer lacked what the order needs. */
-function toAcked(result: MutationResult): AckedMutation | undefined {
-  const { mutation } = result;
+/** The stored item of a target's key. */
+function storedItem(state: SettledState, target: string, key: string): Item | undefined {
+  return target === MAIN_TARGET ? state.items.get(key) : state.tables?.get(target)?.get(key);
+}
+
+/** The history entry the oracle folds for one item, or undefined if the answer lacked what the order needs. */
+function toAcked(result: MutationResult, touch: Touch): AckedMutation | undefined {
   if (!result.id || !result.sequence || result.effectiveAt === undefined) return undefined;
   return {
     id: result.id,
-    key: mutation.key,
-    op: mutation.body.op,
-    payload: mutation.body.payload,
-    ...(mutation.body.set ? { set: mutation.body.set } : {}),
-    ...(mutation.body.add ? { add: mutation.body.add } : {}),
+    target: touch.target,
+    key: touch.key,
+    op: touch.op,
+    payload: touch.payload,
+    ...(touch.set ? { set: touch.set } : {}),
+    ...(touch.add ? { add: touch.add } : {}),
     effectiveAt: result.effectiveAt,
     sequence: result.sequence,
   };
 }
 
-/** Whether the item shows the mutation's own marker (its tag, or its own counter). */
-function showsMarker(mutation: PlannedMutation, item: Item | undefined): boolean {
-  const marker = markerOf(mutation);
+/** Whether the item shows the marker (a tag of its own value, or an own counter). */
+function showsMarker(marker: Marker | undefined, item: Item | undefined): boolean {
   if (!marker || !item) return false;
   return marker.value === undefined
     ? item[marker.attribute] !== undefined
@@ -86,8 +116,22 @@ type Tally = {
     | 'failedButApplied'
     | 'dlq'
     | 'orderViolations'
+    | 'itemsPartial'
     | 'keylessDuplicates']: number;
 };
+
+/** What one item of a mutation shows at the end, against the oracle. */
+interface TouchCheck {
+  readonly touch: Touch;
+  /** The item holds the mutation's marker. */
+  readonly shows: boolean;
+  /** The oracle's item (without the parked mutations, if that is what the table shows) holds it. */
+  readonly expected: boolean;
+  /** The fold of the whole acked history holds it: its absence means the item was not applied. */
+  readonly expectedInFull: boolean;
+  /** The mutation's own counter on the item (0 if it has none). */
+  readonly ownCounter: number;
+}
 
 /** The counts and the examples of problems, as the checks find them. */
 class Findings {
@@ -98,9 +142,12 @@ class Findings {
     failedButApplied: 0,
     dlq: 0,
     orderViolations: 0,
+    itemsPartial: 0,
     keylessDuplicates: 0,
   };
   readonly problems: string[] = [];
+  /** Per mutation on shared keys, what each of its items shows. */
+  readonly checks = new Map<MutationResult, TouchCheck[]>();
 
   constructor(readonly state: SettledState) {}
 
@@ -111,13 +158,16 @@ class Findings {
   isDeadLettered(result: MutationResult): boolean {
     return result.id !== undefined && this.state.deadLettered.has(result.id);
   }
+
+  record(result: MutationResult, check: TouchCheck): void {
+    this.checks.set(result, [...(this.checks.get(result) ?? []), check]);
+  }
 }
 
 /** A counter on a key of its own: exactly 1 if acked (keyless: 1 up to the sends), 0 if FAILed. */
-function checkOwnKey(result: MutationResult, findings: Findings): void {
+function checkOwnKey(result: MutationResult, count: number, findings: Findings): void {
   const { mutation } = result;
   const { tally } = findings;
-  const count = Number(visibleItem(findings.state.items.get(mutation.key))?.count ?? 0);
   // A keyless client's unanswered sends may each have been applied; a FAILed send never.
   const failed = result.outcome === 'failed' ? 1 : 0;
   const mayApply = (mutation.client === 'keyless' ? result.keylessSends : 1) - failed;
@@ -145,75 +195,141 @@ function checkOwnKey(result: MutationResult, findings: Findings): void {
   }
 }
 
+/**
+ * A keyless multi-item mutation: a counter of its own in each table. Every send applies both items or
+ * neither, so the two counts are equal whatever the outcome; then it is checked as a keyless counter.
+ */
+function checkKeylessItems(result: MutationResult, findings: Findings): void {
+  const counts = touchesOf(result.mutation).map((touch) =>
+    Number(visibleItem(storedItem(findings.state, touch.target, touch.key))?.count ?? 0),
+  );
+  if (new Set(counts).size > 1) {
+    findings.tally.itemsPartial++;
+    findings.note(
+      `${describe(result.mutation)}: counts ${counts.join(' and ')}, not all or nothing (${result.id})`,
+    );
+  }
+  checkOwnKey(result, Math.max(0, ...counts), findings);
+}
+
+/** One shared key of one target, with what each mutation does to it. */
+interface SharedKey {
+  readonly target: string;
+  readonly key: string;
+  readonly touches: { readonly result: MutationResult; readonly touch: Touch }[];
+}
+
 /** The oracle's item for a shared key; without the dead-lettered mutations when that is what the table shows. */
 function expectedSharedItem(
   key: string,
-  acked: readonly MutationResult[],
+  history: readonly AckedMutation[],
+  full: Item | undefined,
   actual: Item | undefined,
   findings: Findings,
 ): Item | undefined {
+  if (!history.some((entry) => findings.state.deadLettered.has(entry.id)) || sameValue(actual, full))
+    return full;
+  // Until they are redriven, dead-lettered mutations are not applied: the rest must be, in order.
+  const rest = history.filter((entry) => !findings.state.deadLettered.has(entry.id));
+  const withoutParked = expectedItems(rest, KEY_ATTRIBUTES).get(key);
+  return sameValue(actual, withoutParked) ? withoutParked : full;
+}
+
+/** The acked history of a shared key, as the oracle folds it; answers that cannot be ordered are noted. */
+function historyOf({ touches }: SharedKey, findings: Findings): AckedMutation[] {
   const history: AckedMutation[] = [];
-  for (const result of acked) {
-    const entry = toAcked(result);
+  for (const { result, touch } of touches) {
+    if (result.outcome !== 'acked') continue;
+    const entry = toAcked(result, touch);
     if (entry) history.push(entry);
     else
       findings.note(
         `acked ${describe(result.mutation)} without id, sequence or effectiveAt: cannot be ordered`,
       );
   }
-  const expected = expectedItems(history, KEY_ATTRIBUTES).get(key);
-  if (!acked.some((result) => findings.isDeadLettered(result)) || sameValue(actual, expected))
-    return expected;
-  // Until they are redriven, dead-lettered mutations are not applied: the rest must be, in order.
-  const rest = history.filter((entry) => !findings.state.deadLettered.has(entry.id));
-  const withoutParked = expectedItems(rest, KEY_ATTRIBUTES).get(key);
-  return sameValue(actual, withoutParked) ? withoutParked : expected;
-}
-
-/** An acked mutation on a shared key: its effect where the oracle expects it, its own counter at most 1. */
-function checkSharedAcked(
-  result: MutationResult,
-  expected: Item | undefined,
-  actual: Item | undefined,
-  findings: Findings,
-): void {
-  const { mutation } = result;
-  const { tally } = findings;
-  if (showsMarker(mutation, expected) && !showsMarker(mutation, actual)) {
-    tally.lost++;
-    findings.note(
-      `acked ${result.id} (${describe(mutation)}): the oracle expects its effect, the item lacks it`,
-    );
-  } else tally.applied++;
-  const marker = markerOf(mutation);
-  if (marker?.value === undefined && marker && Number(actual?.[marker.attribute] ?? 0) > 1) {
-    tally.doubleApplied++;
-    findings.note(
-      `${describe(mutation)}: its own counter ${marker.attribute} is ${String(actual?.[marker.attribute])}`,
-    );
-  }
+  return history;
 }
 
 /** A shared key: the final item must be the oracle's fold of the acked history in WAL order. */
-function checkSharedKey(key: string, keyResults: readonly MutationResult[], findings: Findings): void {
-  const { tally } = findings;
-  const acked = keyResults.filter((result) => result.outcome === 'acked');
-  const actual = visibleItem(findings.state.items.get(key));
-  const expected = expectedSharedItem(key, acked, actual, findings);
-  for (const result of acked) {
-    if (findings.isDeadLettered(result)) tally.dlq++;
-    else checkSharedAcked(result, expected, actual, findings);
-  }
-  for (const result of keyResults) {
-    if (result.outcome === 'failed' && showsMarker(result.mutation, actual)) {
-      tally.failedButApplied++;
-      findings.note(`FAIL answered but applied: ${describe(result.mutation)} (${result.id})`);
-    }
+function checkSharedKey(
+  shared: SharedKey,
+  history: readonly AckedMutation[],
+  full: Item | undefined,
+  findings: Findings,
+): void {
+  const { target, key } = shared;
+  const actual = visibleItem(storedItem(findings.state, target, key));
+  const expected = expectedSharedItem(key, history, full, actual, findings);
+  for (const { result, touch } of shared.touches) {
+    const { marker } = touch;
+    findings.record(result, {
+      touch,
+      shows: showsMarker(marker, actual),
+      expected: showsMarker(marker, expected),
+      expectedInFull: showsMarker(marker, full),
+      ownCounter: marker && marker.value === undefined ? Number(actual?.[marker.attribute] ?? 0) : 0,
+    });
   }
   if (!sameValue(actual, expected)) {
-    tally.orderViolations++;
-    findings.note(`key ${key}: expected ${short(expected)}, holds ${short(actual)}`);
+    findings.tally.orderViolations++;
+    const where = target === MAIN_TARGET ? `key ${key}` : `${target} key ${key}`;
+    findings.note(`${where}: expected ${short(expected)}, holds ${short(actual)}`);
   }
+}
+
+/**
+ * A mutation on shared keys, from what its items show: FAILed, none may show it; acked, each shows it
+ * where the oracle expects it, its own counters at most 1, and a multi-item one all or nothing.
+ */
+function checkSharedMutation(result: MutationResult, findings: Findings): void {
+  const { mutation } = result;
+  const { tally } = findings;
+  const checks = findings.checks.get(result) ?? [];
+  if (result.outcome === 'failed') {
+    if (checks.some((check) => check.shows)) {
+      tally.failedButApplied++;
+      findings.note(`FAIL answered but applied: ${describe(mutation)} (${result.id})`);
+    }
+    return;
+  }
+  if (result.outcome !== 'acked') return;
+  if (isPartial(checks.map((check) => ({ shows: check.shows, expected: check.expectedInFull })))) {
+    tally.itemsPartial++;
+    const shown = checks.map((check) => `${check.touch.target}:${check.shows ? 'applied' : 'not applied'}`);
+    findings.note(`acked ${result.id} (${describe(mutation)}) is partial: ${shown.join(', ')}`);
+  }
+  if (findings.isDeadLettered(result)) {
+    tally.dlq++;
+    return;
+  }
+  const missing = checks.find((check) => check.expected && !check.shows);
+  if (missing) {
+    tally.lost++;
+    findings.note(
+      `acked ${result.id} (${describe(mutation)}): the oracle expects its effect on ${missing.touch.target}, the item lacks it`,
+    );
+  } else tally.applied++;
+  const twice = checks.find((check) => check.ownCounter > 1);
+  if (twice?.touch.marker) {
+    tally.doubleApplied++;
+    findings.note(
+      `${describe(mutation)}: its own counter ${twice.touch.marker.attribute} is ${twice.ownCounter}`,
+    );
+  }
+}
+
+/** Shared keys per (target, key), with every touch of every mutation on them. */
+function sharedKeysOf(results: readonly MutationResult[]): Map<string, SharedKey> {
+  const shared = new Map<string, SharedKey>();
+  for (const result of results) {
+    for (const touch of touchesOf(result.mutation)) {
+      const id = `${touch.target}\u0000${touch.key}`;
+      const entry = shared.get(id) ?? { target: touch.target, key: touch.key, touches: [] };
+      entry.touches.push({ result, touch });
+      shared.set(id, entry);
+    }
+  }
+  return shared;
 }
 
 /** Reconciles every answer the clients got against the target table and the DLQ, with the oracle for shared keys. */
@@ -223,12 +339,22 @@ export function reconcile(
   sent: Readonly<Record<string, number>> = {},
 ): ChaosReport {
   const findings = new Findings(state);
-  const byKey = new Map<string, MutationResult[]>();
+  const sharedResults: MutationResult[] = [];
   for (const result of results) {
-    if (!isShared(result.mutation.op)) checkOwnKey(result, findings);
-    else byKey.set(result.mutation.key, [...(byKey.get(result.mutation.key) ?? []), result]);
+    const { mutation } = result;
+    if (mutation.op === 'keyless-items') checkKeylessItems(result, findings);
+    else if (isShared(mutation.op) || mutation.op === 'items') sharedResults.push(result);
+    else checkOwnKey(result, Number(visibleItem(state.items.get(mutation.key))?.count ?? 0), findings);
   }
-  for (const [key, keyResults] of byKey) checkSharedKey(key, keyResults, findings);
+  const sharedKeys = [...sharedKeysOf(sharedResults).values()];
+  const histories = sharedKeys.map((shared) => historyOf(shared, findings));
+  // One fold of the whole acked history, every target: the oracle's final state of each (target, key).
+  const full = expectedTables(histories.flat(), KEY_ATTRIBUTES);
+  sharedKeys.forEach((shared, position) => {
+    const expected = full.get(shared.target)?.get(shared.key);
+    checkSharedKey(shared, histories[position] ?? [], expected, findings);
+  });
+  for (const result of sharedResults) checkSharedMutation(result, findings);
 
   const mutationOf = new Map(results.filter((r) => r.id).map((r) => [r.id as string, r.mutation]));
   const deadLetters = [...state.deadLettered].map(([id, reason]): DeadLetter => {
@@ -264,6 +390,7 @@ export function formatReport(report: ChaosReport): string {
     `unresolved=${report.unresolved}`,
     `rejected=${report.rejected}`,
     `order-violations=${report.orderViolations}`,
+    `items-partial=${report.itemsPartial}`,
   ].join(' ');
 }
 
@@ -281,6 +408,7 @@ export function isClean(report: ChaosReport): boolean {
     report.failedButApplied === 0 &&
     report.unresolved === 0 &&
     report.rejected === 0 &&
-    report.orderViolations === 0
+    report.orderViolations === 0 &&
+    report.itemsPartial === 0
   );
 }

@@ -10,12 +10,13 @@ import { targetTableName } from '#src/local/runtime/namespace-targets';
 import { synthesizeStack } from '#src/local/runtime/synthesize';
 import { fillEffectiveTimes, type MutationResult, sendWorkload } from './client';
 import { configChange } from './config-change';
+import { type DeadLetterSeen, deadLetterOf } from './dead-letters';
 import { type FifoReport, reconcileFifo } from './fifo-check';
 import { fifoTargetOf, receiveAll } from './fifo-receiver';
 import type { Item } from './oracle';
 import { type OutageSpec, type OutageWindow, outageWindows } from './outages';
 import { type ChaosReport, reconcile, type SettledState } from './reconcile';
-import { countSent, planWorkload } from './workload';
+import { countSent, isMultiItem, planWorkload, SIDE_TARGET } from './workload';
 
 const REPO_ROOT = join(__dirname, '..', '..');
 const CHAOS_CONFIG_DIR = join(__dirname, 'config');
@@ -31,6 +32,8 @@ export interface ChaosOptions {
   readonly concurrency: number;
   /** Share of requests sent as batches (client.ts); default 0.25. */
   readonly batchShare?: number;
+  /** Share of mutations with `items[]` over the main and the side table (workload.ts); default ITEMS_SHARE. */
+  readonly itemsShare?: number;
   /** How long to wait for the WAL to settle after the last answer. */
   readonly settleTimeoutMs: number;
   /** Dependencies that fail every call for a while, starting `outageDelayMs` after the sending starts. */
@@ -55,6 +58,9 @@ export interface ChaosRun {
 // waits for them (startup takes 5-25 s on a busy 2-core machine).
 const STARTUP_ALLOWANCE_MS = 30_000;
 
+/** Share of multi-item mutations when the options name none. */
+export const ITEMS_SHARE = 0.1;
+
 /** Drives mutations through the local WAL under injected faults, outages and crashes, then reconciles. */
 export async function runChaos(options: ChaosOptions): Promise<ChaosRun> {
   const started = Date.now();
@@ -66,6 +72,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosRun> {
   const sendAt = Date.now() + STARTUP_ALLOWANCE_MS;
   let outages: OutageWindow[] = [];
   let targetTable = '';
+  let sideTable = '';
   const wal = await startLocalWal({
     stackName,
     template,
@@ -73,6 +80,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosRun> {
     // The outages name the stack's resources: its outputs, and the target table its namespace config names.
     overrideEnv: async ({ outputs, clients }) => {
       targetTable = await targetTableName(clients.ssm, STAGE, NAMESPACE);
+      sideTable = await targetTableName(clients.ssm, STAGE, NAMESPACE, SIDE_TARGET);
       const startAt = sendAt + (options.outageDelayMs ?? 3_000);
       outages = outageWindows({ outputs, targetTable }, options.outages ?? [], startAt);
       return {
@@ -85,10 +93,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosRun> {
   try {
     await waitForOutages(sendAt, outages, options);
     const fifoTarget = await fifoTargetOf(wal.clients.ssm, namespaceParameterName(STAGE, NAMESPACE));
-    const stack = { wal, targetTable, ...(fifoTarget ? { fifoTarget } : {}) };
+    const stack = { wal, targetTable, sideTable, ...(fifoTarget ? { fifoTarget } : {}) };
     const { report, results, fifoDeadLettered } = await sendAndSettle(stack, started, options);
+    // Multi-item mutations reach their items' targets only, not the FIFO queue.
+    const single = results.filter((result) => !isMultiItem(result.mutation));
     const fifo = fifoTarget
-      ? reconcileFifo(results, await receiveAll(wal.clients.sqs, fifoTarget.queueUrl), fifoDeadLettered)
+      ? reconcileFifo(single, await receiveAll(wal.clients.sqs, fifoTarget.queueUrl), fifoDeadLettered)
       : undefined;
     return { report, results, ...(fifo ? { fifo } : {}), outages, seconds: (Date.now() - started) / 1000 };
   } finally {
@@ -125,10 +135,12 @@ async function waitForOutages(
   }
 }
 
-/** The running chaos stack and the table its namespace writes to. */
+/** The running chaos stack and the tables its namespace writes to. */
 interface ChaosStack {
   readonly wal: LocalWal;
   readonly targetTable: string;
+  /** The side target's table: only multi-item mutations write to it. */
+  readonly sideTable: string;
   /** The namespace's SQS FIFO target, if it has one: its dead letters are told apart from the table's. */
   readonly fifoTarget?: { readonly name: string; readonly queueUrl: string };
 }
@@ -139,7 +151,11 @@ async function sendAndSettle(
   options: ChaosOptions,
 ): Promise<{ report: ChaosReport; results: MutationResult[]; fifoDeadLettered: ReadonlySet<string> }> {
   const { wal } = stack;
-  const plan = planWorkload({ mutations: options.mutations, runId: `r${started.toString(36)}` });
+  const plan = planWorkload({
+    mutations: options.mutations,
+    runId: `r${started.toString(36)}`,
+    itemsShare: options.itemsShare ?? ITEMS_SHARE,
+  });
   const change = configChange(wal.clients.ssm, namespaceParameterName(STAGE, NAMESPACE));
   const changes = options.configChange === false ? [] : configChangeSteps(plan.length, change, options);
   let answered = 0;
@@ -224,7 +240,8 @@ async function settle(
     quietRounds = (await queuesBusy(stack.wal)) ? 0 : quietRounds + 1;
     // Two quiet rounds: late redeliveries (which would show as double applications) had their chance.
     // A run that is not clean yet gets a few more before its findings are final.
-    const settled = report.lost === 0 && report.orderViolations === 0 ? quietRounds >= 2 : quietRounds >= 6;
+    const clean = report.lost === 0 && report.orderViolations === 0 && report.itemsPartial === 0;
+    const settled = clean ? quietRounds >= 2 : quietRounds >= 6;
     if (settled || Date.now() >= deadline) return state;
     await new Promise((resolve) => setTimeout(resolve, 1_000));
   }
@@ -259,21 +276,28 @@ async function queuesBusy(wal: LocalWal): Promise<boolean> {
   return wal.kinesisSources.some((source) => source.hasPendingRecords());
 }
 
-async function readState(
-  { wal, targetTable, fifoTarget }: ChaosStack,
-  deadLettered: Map<string, string>,
-  fifoDeadLettered: Set<string>,
-): Promise<SettledState> {
+/** Every item of a table, by its key attribute `id`. */
+async function scanTable(wal: LocalWal, tableName: string): Promise<Map<string, Item>> {
   const documents = DynamoDBDocumentClient.from(wal.clients.dynamodb);
   const items = new Map<string, Item>();
   let start: Record<string, unknown> | undefined;
   do {
     const page = await documents.send(
-      new ScanCommand({ TableName: targetTable, ConsistentRead: true, ExclusiveStartKey: start }),
+      new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: start }),
     );
     for (const item of page.Items ?? []) items.set(String(item.id), item);
     start = page.LastEvaluatedKey;
   } while (start);
+  return items;
+}
+
+async function readState(
+  { wal, targetTable, sideTable, fifoTarget }: ChaosStack,
+  deadLettered: Map<string, string>,
+  fifoDeadLettered: Set<string>,
+): Promise<SettledState> {
+  const items = await scanTable(wal, targetTable);
+  const tables = new Map([[SIDE_TARGET, await scanTable(wal, sideTable)]]);
   // Reading the DLQ hides its messages for a moment: ids seen once are remembered.
   for (const letter of await deadLetters(wal)) {
     // A dead letter of the FIFO target says nothing about the table, and the other way round; one without a
@@ -285,16 +309,12 @@ async function readState(
     deadLettered.set(letter.id, letter.reason);
     if (letter.target === undefined) fifoDeadLettered.add(letter.id);
   }
-  return { items, deadLettered };
+  return { items, tables, deadLettered };
 }
 
-/**
- * Mutation ids on the DLQ with their reasons; the messages become visible again soon for the next
- * look. Read loosely (not with the implementation's schema): a message names its mutation as
- * `mutation.envelope.id` or `id`, and says why in `reason` or `lastError`.
- */
-async function deadLetters(wal: LocalWal): Promise<{ id: string; target?: string; reason: string }[]> {
-  const found: { id: string; target?: string; reason: string }[] = [];
+/** Mutation ids on the DLQ with their reasons (dead-letters.ts); the messages become visible again soon for the next look. */
+async function deadLetters(wal: LocalWal): Promise<DeadLetterSeen[]> {
+  const found: DeadLetterSeen[] = [];
   for (let round = 0; round < 100; round++) {
     const answer = await wal.clients.sqs.send(
       new ReceiveMessageCommand({
@@ -306,40 +326,9 @@ async function deadLetters(wal: LocalWal): Promise<{ id: string; target?: string
     const messages = answer.Messages ?? [];
     if (messages.length === 0) break;
     for (const message of messages) {
-      const letter = deadLetterOf(parseJson(message.Body));
+      const letter = deadLetterOf(message.Body);
       if (letter) found.push(letter);
     }
   }
   return found;
-}
-
-/** A DLQ message's mutation id, target and reason, read loosely; undefined when it names no mutation. */
-function deadLetterOf(
-  body: Record<string, unknown>,
-): { id: string; target?: string; reason: string } | undefined {
-  const mutation = body.mutation as { envelope?: { id?: unknown } } | undefined;
-  const id = mutation?.envelope?.id ?? body.id ?? streamRecordId(body);
-  if (typeof id !== 'string') return undefined;
-  const reason = body.reason ?? body.lastError ?? body.kind ?? 'no reason given';
-  const attempts =
-    typeof body.attempt === 'number' && !String(reason).includes('attempt')
-      ? ` after ${body.attempt} attempt(s)`
-      : '';
-  const target = typeof body.target === 'string' ? { target: body.target } : {};
-  return { id, ...target, reason: `${String(reason)}${attempts}` };
-}
-
-function parseJson(text: string | undefined): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(text ?? '{}');
-    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
-
-/** The mutation id inside a `stream-record` DLQ message (a whole stream record, base64). */
-function streamRecordId(body: Record<string, unknown>): unknown {
-  if (body.kind !== 'stream-record' || typeof body.data !== 'string') return undefined;
-  return parseJson(Buffer.from(body.data, 'base64').toString('utf8')).id;
 }

@@ -3,7 +3,9 @@ import {
   AddToNonNumberError,
   compareWalOrder,
   expectedItems,
+  expectedTables,
   InvalidEffectiveTimeError,
+  isPartial,
   parseEffectiveAt,
   visibleItem,
 } from '#src/chaos/oracle';
@@ -117,5 +119,63 @@ describe('chaos oracle', () => {
     // WHEN/THEN a word and a number are parsed
     expect(() => parseEffectiveAt('yesterday')).toThrow(InvalidEffectiveTimeError);
     expect(() => parseEffectiveAt(1_000)).toThrow(InvalidEffectiveTimeError);
+  });
+});
+
+describe('chaos oracle: multi-item mutations', () => {
+  /** One item of a multi-item mutation: the mutation's id, time and sequence, the item's target and key. */
+  function item(
+    id: string,
+    target: string,
+    key: string,
+    effectiveAt: number,
+    sequence: string,
+    rest: Partial<AckedMutation> = {},
+  ): AckedMutation {
+    return acked(id, 'update', effectiveAt, sequence, { target, key, payload: { id: key }, ...rest });
+  }
+
+  it("folds each item in its mutation's place in the WAL order, per (target, key)", () => {
+    // GIVEN on table a key k: a put (1 s), then the items mutation m2 (2 s) adding to a:k and putting b:k,
+    // then an add on a:k (3 s) listed first; and on table b key k only m2, then a later items mutation m4
+    const put = acked('m1', 'put', 1_000, '1', { target: 'a', payload: { id: 'k', v: 1 } });
+    const m2a = item('m2', 'a', 'k', 2_000, '2', { add: { n: 2, x2: 1 } });
+    const m2b = item('m2', 'b', 'k', 2_000, '2', { op: 'put', payload: { id: 'k', tag: 'p2' } });
+    const add = acked('m3', 'update', 3_000, '3', { target: 'a', add: { n: 1 } });
+    const m4b = item('m4', 'b', 'k', 4_000, '4', { set: { s: 4 } });
+    // WHEN the oracle folds the history, in any order
+    const tables = expectedTables([m4b, add, m2b, m2a, put], KEY);
+    // THEN the same key of two tables is two items, each the fold of its own mutations
+    expect(tables.get('a')?.get('k')).toEqual({ id: 'k', v: 1, n: 3, x2: 1 });
+    expect(tables.get('b')?.get('k')).toEqual({ id: 'k', tag: 'p2', s: 4 });
+    expect([...tables.keys()].sort()).toEqual(['a', 'b']);
+  });
+
+  it('keeps entries without a target under one table', () => {
+    // GIVEN two single puts with no target
+    const history = [acked('m1', 'put', 1_000, '1'), acked('m2', 'put', 2_000, '2', { key: 'j' })];
+    // WHEN/THEN they fold under ''
+    expect([...(expectedTables(history, KEY).get('')?.keys() ?? [])].sort()).toEqual(['j', 'k']);
+  });
+
+  it('finds a partial application: one item shows the mutation, another lacks it where the history says it shows', () => {
+    // GIVEN the items of one mutation: applied on table a, missing on table b though nothing replaced it there
+    const applied = { shows: true, expected: true };
+    const missing = { shows: false, expected: true };
+    // WHEN/THEN it is partial, in either order of the items
+    expect(isPartial([applied, missing])).toBe(true);
+    expect(isPartial([missing, applied])).toBe(true);
+  });
+
+  it('takes all or nothing as whole, and a replaced item as no evidence', () => {
+    // GIVEN items applied, items not applied, and an item whose marker a later put replaced
+    const applied = { shows: true, expected: true };
+    const notApplied = { shows: false, expected: true };
+    const replaced = { shows: false, expected: false };
+    // WHEN/THEN none of these is partial
+    expect(isPartial([applied, applied])).toBe(false);
+    expect(isPartial([notApplied, notApplied])).toBe(false);
+    expect(isPartial([applied, replaced])).toBe(false);
+    expect(isPartial([notApplied, replaced])).toBe(false);
   });
 });

@@ -1,10 +1,10 @@
 import type { MutationResult } from '#src/chaos/client';
 import type { Item } from '#src/chaos/oracle';
-import { isClean, reconcile, type SettledState } from '#src/chaos/reconcile';
-import type { MutationBody, PlannedMutation, WorkloadOp } from '#src/chaos/workload';
+import { formatReport, isClean, reconcile, type SettledState } from '#src/chaos/reconcile';
+import type { MutationBody, PlannedMutation, Touch, WorkloadOp } from '#src/chaos/workload';
 
 function planned(index: number, op: WorkloadOp, key: string, body: MutationBody): PlannedMutation {
-  const client = op === 'keyless-counter' ? 'keyless' : 'careful';
+  const client = op === 'keyless-counter' || op === 'keyless-items' ? 'keyless' : 'careful';
   return {
     index,
     op,
@@ -49,8 +49,61 @@ function answered(
   };
 }
 
-function state(items: Record<string, Item>, deadLettered: Record<string, string> = {}): SettledState {
-  return { items: new Map(Object.entries(items)), deadLettered: new Map(Object.entries(deadLettered)) };
+function state(
+  items: Record<string, Item>,
+  deadLettered: Record<string, string> = {},
+  side: Record<string, Item> = {},
+): SettledState {
+  return {
+    items: new Map(Object.entries(items)),
+    tables: new Map([['side', new Map(Object.entries(side))]]),
+    deadLettered: new Map(Object.entries(deadLettered)),
+  };
+}
+
+/** An item of a multi-item mutation: a put (tag p<index>) or an add (own counter x<index>), with its marker. */
+function touch(target: string, key: string, kind: 'put' | 'add', index: number): Touch {
+  return kind === 'put'
+    ? {
+        target,
+        key,
+        op: 'put',
+        payload: { id: key, tag: `p${index}` },
+        marker: { attribute: 'tag', value: `p${index}` },
+      }
+    : {
+        target,
+        key,
+        op: 'update',
+        payload: { id: key },
+        add: { [`x${index}`]: 1 },
+        marker: { attribute: `x${index}` },
+      };
+}
+
+/** A keyed multi-item mutation over the main table's key k and the side table's key s (the body is not read). */
+function items(index: number, main: 'put' | 'add', side: 'put' | 'add', sideKey = 's'): PlannedMutation {
+  const touches = [touch('main', 'k', main, index), touch('side', sideKey, side, index)];
+  return {
+    ...planned(index, 'items', 'k', { items: [] }),
+    touches,
+  };
+}
+
+/** A keyless multi-item mutation: count += 1 on its own key i<index> in both tables. */
+function keylessItems(index: number): PlannedMutation {
+  const counter = (target: string): Touch => ({
+    target,
+    key: `i${index}`,
+    op: 'update',
+    payload: { id: `i${index}` },
+    add: { count: 1 },
+  });
+  return {
+    ...planned(index, 'keyless-items', `i${index}`, { items: [] }),
+    client: 'keyless',
+    touches: [counter('main'), counter('side')],
+  };
 }
 
 describe('reconcile (the chaos checker)', () => {
@@ -166,5 +219,104 @@ describe('reconcile (the chaos checker)', () => {
     // THEN it counts as unresolved, and the run is not clean
     expect(report).toMatchObject({ unknown: 1, unresolved: 1 });
     expect(isClean(report)).toBe(false);
+  });
+});
+
+describe('reconcile: multi-item mutations, all or nothing', () => {
+  it("counts a multi-item mutation applied in both tables, in the key's order, as clean", () => {
+    // GIVEN a single put on k, then an items mutation adding to k and putting side:s, both applied
+    const results = [answered(put(1)), answered(items(2, 'add', 'put'))];
+    const settled = state({ k: { id: 'k', tag: 'p1', v: 1, x2: 1 } }, {}, { s: { id: 's', tag: 'p2' } });
+    // WHEN reconciled
+    const report = reconcile(results, settled);
+    // THEN both are applied, nothing is partial, and the line says items-partial=0
+    expect(report).toMatchObject({ acked: 2, applied: 2, itemsPartial: 0, lost: 0, orderViolations: 0 });
+    expect(isClean(report)).toBe(true);
+    expect(formatReport(report)).toContain('order-violations=0 items-partial=0');
+  });
+
+  it('finds a multi-item mutation applied in one table and not in the other', () => {
+    // GIVEN an acked items mutation whose main item landed and whose side item did not
+    const results = [answered(put(1)), answered(items(2, 'add', 'put'))];
+    const settled = state({ k: { id: 'k', tag: 'p1', v: 1, x2: 1 } }, {}, {});
+    // WHEN reconciled
+    const report = reconcile(results, settled);
+    // THEN it is partial (and lost, and the side key is not the oracle's), and the run is not clean
+    expect(report).toMatchObject({ itemsPartial: 1, lost: 1, orderViolations: 1 });
+    expect(report.problems.join('\n')).toContain('is partial: main:applied, side:not applied');
+    expect(formatReport(report)).toContain('items-partial=1');
+    expect(isClean(report)).toBe(false);
+  });
+
+  it('finds a partial application of a dead-lettered multi-item mutation', () => {
+    // GIVEN an items mutation on the DLQ: neither item applied is fine, one of them is not
+    const results = [answered(items(1, 'put', 'add'))];
+    const none = reconcile(results, state({}, { id1: 'target-rejected' }, {}));
+    const one = reconcile(results, state({}, { id1: 'target-rejected' }, { s: { id: 's', x1: 1 } }));
+    // THEN the first is on the DLQ and clean, the second partial
+    expect(none).toMatchObject({ dlq: 1, itemsPartial: 0, lost: 0 });
+    expect(isClean(none)).toBe(true);
+    expect(one.itemsPartial).toBe(1);
+    expect(isClean(one)).toBe(false);
+  });
+
+  it('takes an item replaced by a later put as no evidence of a partial application', () => {
+    // GIVEN two items mutations on side:s; the later one's put replaced the earlier one's put
+    const results = [answered(items(1, 'add', 'put')), answered(items(2, 'add', 'put'))];
+    const settled = state({ k: { id: 'k', x1: 1, x2: 1 } }, {}, { s: { id: 's', tag: 'p2' } });
+    // WHEN reconciled / THEN both are applied, nothing is partial
+    expect(reconcile(results, settled)).toMatchObject({ applied: 2, itemsPartial: 0, orderViolations: 0 });
+  });
+
+  it('folds the side table per key in the WAL order, as the main table', () => {
+    // GIVEN two items mutations putting side:s, the second earlier in the WAL order; the table kept the first
+    const results = [answered(items(1, 'add', 'put'), 2_000), answered(items(2, 'add', 'put'), 1_000)];
+    const settled = state({ k: { id: 'k', x1: 1, x2: 1 } }, {}, { s: { id: 's', tag: 'p2' } });
+    // WHEN reconciled
+    const report = reconcile(results, settled);
+    // THEN side:s is an order violation (and #1 lost there, so partial)
+    expect(report.orderViolations).toBe(1);
+    expect(report.problems.join('\n')).toContain('side key s: expected');
+    expect(report.itemsPartial).toBe(1);
+  });
+
+  it('finds a FAILed multi-item mutation applied in one table', () => {
+    // GIVEN an items mutation answered FAIL whose side item shows
+    const results = [answered(items(1, 'put', 'put'), 0, 'failed')];
+    const report = reconcile(results, state({}, {}, { s: { id: 's', tag: 'p1' } }));
+    // THEN it is failed but applied
+    expect(report).toMatchObject({ failed: 1, failedButApplied: 1 });
+    expect(isClean(report)).toBe(false);
+  });
+
+  it("finds a double application of an item's own counter", () => {
+    // GIVEN an items mutation whose side add landed twice
+    const results = [answered(items(1, 'put', 'add'))];
+    const report = reconcile(results, state({ k: { id: 'k', tag: 'p1' } }, {}, { s: { id: 's', x1: 2 } }));
+    // THEN it is applied twice
+    expect(report.doubleApplied).toBe(1);
+  });
+
+  it('checks a keyless multi-item mutation: equal counts in both tables, one per send at most', () => {
+    // GIVEN a keyless items mutation acked after 2 sends without a key
+    const acked = answered(keylessItems(0), 1_000, 'acked', 2);
+    // WHEN reconciled with both counts at 2, at 1 and 0, and at 3
+    const twice = reconcile(
+      [acked],
+      state({ i0: { id: 'i0', count: 2 } }, {}, { i0: { id: 'i0', count: 2 } }),
+    );
+    const partial = reconcile([acked], state({ i0: { id: 'i0', count: 1 } }, {}, {}));
+    const thrice = reconcile(
+      [acked],
+      state({ i0: { id: 'i0', count: 3 } }, {}, { i0: { id: 'i0', count: 3 } }),
+    );
+    // THEN twice is at-least-once (clean), 1 and 0 is partial, 3 is a double application
+    expect(twice).toMatchObject({ applied: 1, keylessDuplicates: 1, itemsPartial: 0 });
+    expect(isClean(twice)).toBe(true);
+    expect(partial.itemsPartial).toBe(1);
+    expect(partial.problems.join('\n')).toContain('counts 1 and 0');
+    expect(isClean(partial)).toBe(false);
+    expect(thrice.doubleApplied).toBe(1);
+    expect(reconcile([acked], state({})).lost).toBe(1);
   });
 });

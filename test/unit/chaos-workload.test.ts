@@ -1,6 +1,17 @@
 import type { WalOutputs } from '#lib/wal-outputs';
 import { InvalidOutageError, outageResourceName, outageWindows, parseOutage } from '#src/chaos/outages';
-import { countSent, isShared, markerOf, planWorkload } from '#src/chaos/workload';
+import {
+  countSent,
+  isMultiItem,
+  isShared,
+  MAIN_TARGET,
+  markerOf,
+  type PlannedMutation,
+  planWorkload,
+  SIDE_TARGET,
+  SINGLE_TARGETS,
+  touchesOf,
+} from '#src/chaos/workload';
 
 /** A deterministic random source. */
 function seeded(seed: number): () => number {
@@ -48,8 +59,10 @@ describe('chaos workload', () => {
     // THEN each writing mutation's marker is in what its body writes
     for (const mutation of plan.filter((m) => ['put', 'update-set', 'update-add'].includes(m.op))) {
       const marker = markerOf(mutation);
-      const written = { ...mutation.body.payload, ...mutation.body.set, ...mutation.body.add };
+      const [touch] = touchesOf(mutation);
+      const written = { ...touch?.payload, ...touch?.set, ...touch?.add };
       expect(marker).toBeDefined();
+      expect(touch?.marker).toEqual(marker);
       expect(written[marker?.attribute ?? '']).toEqual(marker?.value ?? 1);
     }
   });
@@ -62,6 +75,119 @@ describe('chaos workload', () => {
     ]);
     // THEN the results' keyless sends and abandoned attempts are summed
     expect(sent).toMatchObject({ 'keyless-sends': 2, 'abandoned-attempts': 3 });
+  });
+});
+
+describe('chaos workload with multi-item mutations', () => {
+  // GIVEN a plan of 400 mutations, 30% of them with items[], from a seeded random source
+  const plan = planWorkload({ mutations: 400, runId: 'r', itemsShare: 0.3, random: seeded(11) });
+  const multi = plan.filter(isMultiItem);
+  const keyed = multi.filter((m) => m.op === 'items');
+  const keyless = multi.filter((m) => m.op === 'keyless-items');
+
+  it('sends keyed and keyless multi-item mutations, single and delayed, counted apart', () => {
+    // WHEN its sends are counted
+    const sent = countSent(plan);
+    // THEN both kinds are there, next to every single op, and some multi-item mutations are delayed
+    expect(sent.items).toBe(keyed.length);
+    expect(sent['keyless-items']).toBe(keyless.length);
+    expect(keyed.length).toBeGreaterThan(40);
+    expect(keyless.length).toBeGreaterThan(5);
+    for (const op of ['put', 'update-set', 'update-add', 'delete', 'counter', 'keyless-counter']) {
+      expect(sent[op]).toBeGreaterThan(0);
+    }
+    expect(multi.some((m) => m.delayed && 'items' in m.body && m.body.lifecycle?.delaySeconds)).toBe(true);
+  });
+
+  it('changes a shared key of the main table and one of the side table, each item with a marker it writes', () => {
+    // WHEN the keyed multi-item mutations are looked at
+    const singleKeys = new Set(plan.filter((m) => isShared(m.op)).map((m) => m.key));
+    for (const mutation of keyed) {
+      const [main, side, ...rest] = touchesOf(mutation);
+      // THEN the main item is on a key that single mutations change too, the side item on a side key
+      expect(rest).toEqual([]);
+      expect(main?.target).toBe(MAIN_TARGET);
+      expect(singleKeys.has(main?.key ?? '')).toBe(true);
+      expect(mutation.key).toBe(main?.key);
+      expect(side?.target).toBe(SIDE_TARGET);
+      expect(side?.key).toMatch(/^r-s\d+$/);
+      expect(mutation.idempotencyKey).toBe(`r-m${mutation.index}`);
+      for (const touch of [main, side]) {
+        const written: Record<string, unknown> = { ...touch?.payload, ...touch?.set, ...touch?.add };
+        expect(touch?.marker).toBeDefined();
+        expect(written[touch?.marker?.attribute ?? '']).toEqual(touch?.marker?.value ?? 1);
+      }
+    }
+    // AND every item op is there, on both tables
+    const ops = keyed.flatMap((m) => touchesOf(m).map((t) => `${t.target}:${t.op}:${t.add ? 'add' : 'set'}`));
+    expect(new Set(ops)).toEqual(
+      new Set([
+        'main:put:set',
+        'main:update:set',
+        'main:update:add',
+        'side:put:set',
+        'side:update:set',
+        'side:update:add',
+      ]),
+    );
+  });
+
+  it('sends items in the request form: put with item, update with key, set and add; no payload, op or targets', () => {
+    for (const mutation of keyed) {
+      // WHEN a multi-item mutation's body is compared with its items
+      const body = mutation.body as { items: unknown[] } & Record<string, unknown>;
+      const expected = touchesOf(mutation).map((touch) =>
+        touch.op === 'put'
+          ? { target: touch.target, op: 'put', item: touch.payload }
+          : {
+              target: touch.target,
+              op: 'update',
+              key: touch.payload,
+              ...(touch.set ? { set: touch.set } : {}),
+              ...(touch.add ? { add: touch.add } : {}),
+            },
+      );
+      // THEN the body holds them in the DESIGN.md form, and nothing of a single mutation
+      expect(body.items).toEqual(expected);
+      expect(body).not.toHaveProperty('payload');
+      expect(body).not.toHaveProperty('op');
+      expect(body).not.toHaveProperty('targets');
+    }
+  });
+
+  it('gives keyless multi-item mutations a counter of their own in each table, and no idempotency key', () => {
+    for (const mutation of keyless) {
+      // WHEN a keyless one is looked at
+      const touches = touchesOf(mutation);
+      // THEN it adds 1 to count on its own key, in both tables
+      expect(mutation.client).toBe('keyless');
+      expect(mutation.idempotencyKey).toBeUndefined();
+      expect(touches.map((t) => [t.target, t.key, t.op, t.add])).toEqual([
+        [MAIN_TARGET, `r-i${mutation.index}`, 'update', { count: 1 }],
+        [SIDE_TARGET, `r-i${mutation.index}`, 'update', { count: 1 }],
+      ]);
+    }
+  });
+
+  it('sends single mutations to the main table and the FIFO queue only, never to the side table', () => {
+    // WHEN the single mutations' bodies are looked at
+    const single = plan.filter((m) => !isMultiItem(m));
+    // THEN each names its targets, without the side table
+    for (const mutation of single) {
+      expect((mutation.body as { targets?: readonly string[] }).targets).toEqual(SINGLE_TARGETS);
+    }
+    expect(SINGLE_TARGETS).not.toContain(SIDE_TARGET);
+  });
+
+  it('plans no multi-item mutation without an items share', () => {
+    // WHEN a plan is made without itemsShare, and with 0
+    const plans: PlannedMutation[][] = [
+      planWorkload({ mutations: 200, runId: 'r', random: seeded(3) }),
+      planWorkload({ mutations: 200, runId: 'r', itemsShare: 0, random: seeded(3) }),
+    ];
+    // THEN neither has one, and both are the same plan
+    expect(plans[0]?.some(isMultiItem)).toBe(false);
+    expect(plans[1]).toEqual(plans[0]);
   });
 });
 
