@@ -42,6 +42,12 @@ export function transactionLayer(
       return;
     }
     void lock.shared().then((release) => {
+      // A client that gave up while queued (an SDK timeout behind a transaction) has closed already: its 'close'
+      // will not come again, and a slot never released would block every transaction after it for good.
+      if (res.closed || req.destroyed) {
+        release();
+        return;
+      }
       res.once('close', release);
       dynalite(req, res);
     });
