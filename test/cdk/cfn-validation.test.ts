@@ -10,13 +10,16 @@ const VALIDATION_CONTEXT = {
 };
 
 describe('CloudFormation validation of the synthesized stages', () => {
-  test.each(['dev', 'local', 'prod'])('the %s stage of config/ synthesizes without validation errors', (stage) => {
-    // GIVEN an app that validates its templates, errors failing the synth
-    const app = new App({ context: VALIDATION_CONTEXT });
-    new WalStack(app, `ServerlessWal-${stage}`, { stage, env: TEST_ENV });
-    // WHEN it is synthesized / THEN the validation finds no error
-    expect(() => app.synth()).not.toThrow();
-  });
+  test.each(['dev', 'local', 'prod'])(
+    'the %s stage of config/ synthesizes without validation errors',
+    (stage) => {
+      // GIVEN an app that validates its templates, errors failing the synth
+      const app = new App({ context: VALIDATION_CONTEXT });
+      new WalStack(app, `ServerlessWal-${stage}`, { stage, env: TEST_ENV });
+      // WHEN it is synthesized / THEN the validation finds no error
+      expect(() => app.synth()).not.toThrow();
+    },
+  );
 
   test('fails if a template has a validation error (the check is live)', () => {
     // GIVEN a stack with a queue whose visibility timeout is out of range
