@@ -92,7 +92,7 @@ test('bundles every Lambda with the local esbuild (no Docker): minified, with a 
   // GIVEN an app that bundles (the default) into a temporary cloud assembly
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'wal-bundling-'));
   try {
-    const app = new App({ outdir });
+    const app = new App({ outdir, builtinCloudFormationValidation: false });
     const stack = new WalStack(app, 'ServerlessWal-local', { stage: 'local', env: TEST_ENV });
 
     // WHEN it is synthesized

@@ -52,9 +52,13 @@ export function removeDir(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-/** An App that skips asset bundling: the assertion tests need the template, not the zip. */
+/**
+ * An App that skips asset bundling (the assertion tests need the template, not the zip) and the CDK's built-in
+ * template validation: without `@aws-cdk/core:validateAgainstDefaultRules` it only warns, so it cannot fail a test,
+ * and its WebAssembly engine costs 5 to 15 s per test file. cfn-validation.test.ts runs it, with errors failing.
+ */
 export function appWithoutBundling(): App {
-  return new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  return new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
 }
 
 export const TEST_ENV = { account: '111111111111', region: 'eu-west-1' } as const;

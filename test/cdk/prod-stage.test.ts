@@ -7,9 +7,10 @@ import { REPO_ROOT } from '#lib/wal-function';
 
 /**
  * Runs the CDK app entry (bin/app.ts) the way `cdk synth -c stage=<stage>` does: the CLI hands the
- * context and the output folder over in CDK_CONTEXT_JSON and CDK_OUTDIR. Bundling is skipped
- * (bundling.test.ts covers it) and AWS credentials are removed: the synth must work offline. The resources of
- * the nested stacks (the namespaces) are added to the template's, as CloudFormation deploys them.
+ * context and the output folder over in CDK_CONTEXT_JSON and CDK_OUTDIR. Bundling is skipped (bundling.test.ts
+ * covers it), so is the template validation (cfn-validation.test.ts), and AWS credentials are removed: the synth
+ * must work offline. The resources of the nested stacks (the namespaces) are added to the template's, as
+ * CloudFormation deploys them.
  */
 function synthesize(stage: string): {
   template: { Resources: Record<string, { Type: string }>; Outputs: object };
@@ -25,6 +26,8 @@ function synthesize(stage: string): {
         env: {
           ...env,
           AWS_EC2_METADATA_DISABLED: 'true',
+          // The CDK's template validation (only warnings here, 10 to 20 s) runs in cfn-validation.test.ts.
+          CDK_VALIDATION: 'false',
           CDK_OUTDIR: outdir,
           CDK_CONTEXT_JSON: JSON.stringify({ stage, 'aws:cdk:bundling-stacks': [] }),
         },
