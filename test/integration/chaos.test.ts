@@ -5,16 +5,12 @@ import { isMultiItem } from '#src/chaos/workload';
 
 const MUTATIONS = 120;
 
-/**
- * Share of multi-item mutations (`items[]` over the main and the side table). 0 until ingest and delivery
- * serve `items[]` (issue 11); then 0.15, and the run checks all or nothing (`items-partial=0`).
- */
-const ITEMS_SHARE_IN_TEST = 0;
+/** Share of multi-item mutations (`items[]` over the main and the side table): the run checks all or nothing. */
+const ITEMS_SHARE_IN_TEST = 0.15;
 
 /**
  * The guarantees under faults, checked by the independent oracle: puts, updates (set, add) and
- * deletes on a few shared keys (some delayed), multi-item mutations over two tables (once ITEMS_SHARE_IN_TEST
- * is on: all or nothing), counters on keys of their own, from careful,
+ * deletes on a few shared keys (some delayed), multi-item mutations over two tables (all or nothing), counters on keys of their own, from careful,
  * impatient (overlapping attempts) and keyless clients, through the local WAL while 15% of all AWS
  * calls fail, throttle, lose their answer or slow down, runtimes crash between steps, and the
  * namespace's retry settings change mid-run. Small N for CI; the same run at scale is
