@@ -54,14 +54,18 @@ export function acceptItems(
   };
 }
 
-/** The item as a single-target mutation of its target: the item for a put, the key otherwise. */
-function normalise(request: MutationItemRequest): EnvelopeItem {
+/**
+ * The item as a single-target mutation of its target: the item for a put, the key otherwise; a DynamoDB item
+ * records its table, so delivery can tell when its target changed since.
+ */
+function normalise(request: MutationItemRequest, target: TargetConfig): EnvelopeItem {
   const update = {
     ...(request.set ? { set: request.set } : {}),
     ...(request.add ? { add: request.add } : {}),
   };
   return {
     target: request.target,
+    ...(target.type === 'dynamodb' && target.tableName !== undefined ? { table: target.tableName } : {}),
     op: request.op,
     payload: request.op === 'put' ? request.item : request.key,
     ...(request.op === 'update' ? { update } : {}),
@@ -85,7 +89,7 @@ function resolveTargets(
       continue;
     }
     const validator = targetValidator(target, documentClient);
-    resolved.push({ index, request, config: target, validator, item: normalise(request) });
+    resolved.push({ index, request, config: target, validator, item: normalise(request, target) });
   }
   const names = config.targets.map((target) => `"${target.name}"`).join(', ');
   refuse(

@@ -17,6 +17,12 @@ export type MutationOp = z.infer<typeof mutationOpSchema>;
  */
 export const envelopeItemSchema = z.object({
   target: z.string().check(z.minLength(1)),
+  /**
+   * The table of the item's target at ingest, set when that target is DynamoDB (absent in records logged before
+   * it existed): delivery applies no DynamoDB item when one of them lost its table since, which would split
+   * their transaction.
+   */
+  table: z.optional(z.string()),
   op: mutationOpSchema,
   payload: z.unknown(),
   update: z.optional(

@@ -89,14 +89,35 @@ export async function applyItems(
   return failed(deps, delivery, done, failures);
 }
 
-/** Sorts the items not done yet: DynamoDB ones into the transaction, the others one by one. */
+/** An item not done yet, with its target in the namespace config of this attempt (undefined: removed). */
+interface PendingItem {
+  readonly index: number;
+  readonly item: EnvelopeItem;
+  readonly target: TargetConfig | undefined;
+}
+
+/**
+ * Sorts the items not done yet: DynamoDB ones into the transaction, the others one by one. When a DynamoDB item's
+ * target was removed or changed since ingest, no DynamoDB item is applied: the others alone would split the
+ * transaction (all or none); each gets a permanent error (the DLQ, with the reason, for an operator to decide).
+ */
 function planItems(deps: ItemsDeliveryDependencies, delivery: ItemsDelivery, done: Set<number>): ItemsPlan {
   const { config, mutation } = delivery;
   const plan: ItemsPlan = { transaction: [], others: [], failures: [] };
-  for (const [index, item] of (mutation.envelope.items ?? []).entries()) {
-    if (done.has(index)) continue;
-    const target = config.targets.find((candidate) => candidate.name === item.target);
-    if (!target) {
+  const pending = (mutation.envelope.items ?? []).flatMap((item, index): PendingItem[] =>
+    done.has(index)
+      ? []
+      : [{ index, item, target: config.targets.find((candidate) => candidate.name === item.target) }],
+  );
+  const broken = transactionBreaks(pending);
+  const [first] = broken.values();
+  for (const { index, item, target } of pending) {
+    const cause = broken.get(index);
+    if (cause !== undefined) {
+      plan.failures.push({ index, error: new PermanentTargetError(item.target, cause) });
+    } else if (first !== undefined && isTransactional(item, target)) {
+      plan.failures.push({ index, error: new PermanentTargetError(item.target, `not applied: ${first}`) });
+    } else if (!target) {
       const removed = new PermanentTargetError(item.target, 'the namespace has no such target any more');
       plan.failures.push({ index, error: removed });
     } else if (target.type === 'dynamodb') {
@@ -107,6 +128,47 @@ function planItems(deps: ItemsDeliveryDependencies, delivery: ItemsDelivery, don
     }
   }
   return plan;
+}
+
+/** A DynamoDB item at ingest (its table recorded), or now (records logged before tables were recorded). */
+function isTransactional(item: EnvelopeItem, target: TargetConfig | undefined): boolean {
+  return item.table !== undefined || target?.type === 'dynamodb';
+}
+
+/**
+ * The items whose change since ingest breaks the transaction, with why (by index). An item logged without its
+ * table (before tables were recorded) may have been a DynamoDB item: its removed target breaks it too, when the
+ * mutation has DynamoDB items left.
+ */
+function transactionBreaks(pending: readonly PendingItem[]): Map<number, string> {
+  const recorded = pending.some(({ item }) => item.table !== undefined);
+  const transactional = pending.some(({ item, target }) => isTransactional(item, target));
+  const breaks = new Map<number, string>();
+  for (const { index, item, target } of pending) {
+    const change = changeSinceIngest(item, target, recorded);
+    if (change !== undefined && transactional) {
+      breaks.set(
+        index,
+        `item ${index}'s target "${item.target}" ${change} since the mutation was logged; applying the other ` +
+          'DynamoDB items without it would split their transaction (all or none), so none is applied',
+      );
+    }
+  }
+  return breaks;
+}
+
+function changeSinceIngest(
+  item: EnvelopeItem,
+  target: TargetConfig | undefined,
+  recorded: boolean,
+): string | undefined {
+  if (item.table === undefined) return recorded || target ? undefined : 'was removed from the namespace';
+  if (!target) return `(table "${item.table}") was removed from the namespace`;
+  if (target.type !== 'dynamodb') return `(table "${item.table}") became a target of type ${target.type}`;
+  if (target.tableName !== item.table) {
+    return `moved from table "${item.table}" to table "${target.tableName}"`;
+  }
+  return undefined;
 }
 
 /** The single-target mutation an item stands for: the same id and order, the item's op, payload and update. */

@@ -87,8 +87,8 @@ describe('ingestBatch', () => {
     expect(records.map((record) => record.PartitionKey)).toEqual(['orders#a0', 'orders#i1']);
     const envelope = JSON.parse(Buffer.from(records[1]?.Data as Uint8Array).toString());
     expect(envelope.items).toEqual([
-      { target: 'main', op: 'put', payload: { id: 'i1' } },
-      { target: 'main', op: 'delete', payload: { id: 'i2' } },
+      { target: 'main', table: 'orders-table', op: 'put', payload: { id: 'i1' } },
+      { target: 'main', table: 'orders-table', op: 'delete', payload: { id: 'i2' } },
     ]);
   });
 

@@ -104,8 +104,14 @@ describe('ingestMutation', () => {
     expect(envelope).toMatchObject({ op: 'put', partitionKey: 'i1' });
     expect(envelope).not.toHaveProperty('payload');
     expect(envelope.items).toEqual([
-      { target: 'main', op: 'put', payload: { id: 'i1', n: 1 } },
-      { target: 'main', op: 'update', payload: { id: 'i2' }, update: { add: { n: 2 } } },
+      { target: 'main', table: 'orders-table', op: 'put', payload: { id: 'i1', n: 1 } },
+      {
+        target: 'main',
+        table: 'orders-table',
+        op: 'update',
+        payload: { id: 'i2' },
+        update: { add: { n: 2 } },
+      },
     ]);
   });
 

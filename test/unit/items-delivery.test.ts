@@ -10,6 +10,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { deliverToTarget, routeCommitted } from '#lambdas/shared/delivery';
 import type { EnvelopeItem } from '#lambdas/shared/envelope';
+import type { TargetConfig } from '#lambdas/shared/namespace-config';
 import { ITEMS_DELIVERY_TARGET, type QueueMessage, type RetryMessage } from '#lambdas/shared/queue-message';
 import { transactionToken } from '#lambdas/shared/targets/dynamodb-transaction';
 import { deliveryDependencies, loggedMutation, namespaceConfig } from '#test/support/fixtures';
@@ -18,6 +19,7 @@ const sqsMock = mockClient(SQSClient);
 const documentMock = mockClient(DynamoDBDocumentClient);
 const NOW = 1_700_000_000_000;
 const EVENTS_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/events';
+const LINES_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/lines';
 
 /** Two tables and a queue, 3 attempts. */
 const config = namespaceConfig({
@@ -37,8 +39,14 @@ const config = namespaceConfig({
 });
 
 const ITEMS: EnvelopeItem[] = [
-  { target: 'orders', op: 'update', payload: { id: 'o1' }, update: { add: { total: 5 } } },
-  { target: 'lines', op: 'put', payload: { id: 'l1', sku: 'x' } },
+  {
+    target: 'orders',
+    table: 'orders-table',
+    op: 'update',
+    payload: { id: 'o1' },
+    update: { add: { total: 5 } },
+  },
+  { target: 'lines', table: 'lines-table', op: 'put', payload: { id: 'l1', sku: 'x' } },
   { target: 'events', op: 'put', payload: { kind: 'ordered' } },
 ];
 
@@ -375,8 +383,101 @@ describe('applying a multi-item mutation', () => {
     ]);
   });
 
-  it('dead-letters an item whose target was removed from the namespace, applying the rest', async () => {
-    // GIVEN an item for a target the namespace no longer has
+  it('dead-letters every DynamoDB item when the target of one was removed, writing none of them', async () => {
+    // GIVEN a DynamoDB item (its table recorded at ingest) for a target the namespace no longer has
+    const gone: EnvelopeItem = { target: 'gone', table: 'gone-table', op: 'put', payload: { id: 'g1' } };
+    // WHEN
+    await routeCommitted(dependencies(), multiItem([ITEMS[1] as EnvelopeItem, gone]));
+    // THEN no transaction: the line alone would split it; the DLQ says why for both items
+    expect(transactions()).toHaveLength(0);
+    expect(sent()).toEqual([
+      {
+        queue: 'dlq-url',
+        message: expect.objectContaining({
+          itemsDone: [],
+          itemErrors: [
+            { index: 0, error: expect.stringMatching(/not applied: item 1's target "gone" .*split/) },
+            {
+              index: 1,
+              error: expect.stringContaining('(table "gone-table") was removed from the namespace'),
+            },
+          ],
+        }),
+      },
+    ]);
+  });
+
+  it('dead-letters every DynamoDB item when the target of one became a queue, sending it nowhere', async () => {
+    // GIVEN "lines" was a table at ingest and is a queue now
+    const changed = namespaceConfig({
+      ...config,
+      targets: [
+        config.targets[0] as TargetConfig,
+        { name: 'lines', type: 'sqs', queueUrl: LINES_URL },
+        config.targets[2] as TargetConfig,
+      ],
+    });
+    // WHEN
+    await routeCommitted(deliveryDependencies(changed, NOW), multiItem());
+    // THEN neither the transaction nor the line's message is sent; the other target's item is applied
+    expect(transactions()).toHaveLength(0);
+    expect(sqsMock.commandCalls(SendMessageCommand, { QueueUrl: LINES_URL })).toHaveLength(0);
+    expect(targetSends()).toHaveLength(1);
+    expect(sent()).toEqual([
+      {
+        queue: 'dlq-url',
+        message: expect.objectContaining({
+          itemsDone: [2],
+          itemErrors: [
+            { index: 0, error: expect.stringContaining('not applied: item 1\'s target "lines"') },
+            { index: 1, error: expect.stringContaining('(table "lines-table") became a target of type sqs') },
+          ],
+        }),
+      },
+    ]);
+  });
+
+  it('dead-letters every DynamoDB item when the target of one moved to another table', async () => {
+    // GIVEN "lines" writes another table than at ingest
+    const moved = namespaceConfig({
+      ...config,
+      targets: config.targets.map((target) =>
+        target.name === 'lines' ? { ...target, tableName: 'lines-v2' } : target,
+      ),
+    });
+    // WHEN
+    await routeCommitted(deliveryDependencies(moved, NOW), multiItem(ITEMS.slice(0, 2)));
+    // THEN
+    expect(transactions()).toHaveLength(0);
+    expect(sent()[0]?.message).toMatchObject({
+      itemErrors: [
+        { index: 0, error: expect.stringContaining('not applied') },
+        { index: 1, error: expect.stringContaining('moved from table "lines-table" to table "lines-v2"') },
+      ],
+    });
+  });
+
+  it('dead-letters every DynamoDB item of a mutation logged without tables when a target is gone', async () => {
+    // GIVEN items logged before tables were recorded, one for a target the namespace no longer has
+    const items: EnvelopeItem[] = [
+      { target: 'lines', op: 'put', payload: { id: 'l1', sku: 'x' } },
+      { target: 'gone', op: 'put', payload: {} },
+    ];
+    // WHEN
+    await routeCommitted(dependencies(), multiItem(items));
+    // THEN it may have been a DynamoDB item: no transaction
+    expect(transactions()).toHaveLength(0);
+    expect(sent()[0]?.message).toMatchObject({
+      itemsDone: [],
+      itemErrors: [
+        { index: 0, error: expect.stringContaining('not applied') },
+        { index: 1, error: expect.stringContaining('"gone" was removed from the namespace') },
+      ],
+    });
+  });
+
+  it('dead-letters an item whose removed target was not DynamoDB, applying the rest', async () => {
+    // GIVEN a DynamoDB item and an item (no table at ingest: not DynamoDB) for a target since removed
     const items: EnvelopeItem[] = [ITEMS[1] as EnvelopeItem, { target: 'gone', op: 'put', payload: {} }];
     // WHEN
     await routeCommitted(dependencies(), multiItem(items));
@@ -391,5 +492,31 @@ describe('applying a multi-item mutation', () => {
         }),
       },
     ]);
+  });
+
+  it('dead-letters the DynamoDB items when their puts are over 4 MB together, before sending them', async () => {
+    // GIVEN each of 11 stored lines holds about 390 KB: a small put of each rewrites them whole
+    const big = 'x'.repeat(390_000);
+    documentMock.on(GetCommand, { TableName: 'lines-table' }).resolves({ Item: { id: 'l1', blob: big } });
+    const items = Array.from(
+      { length: 11 },
+      (_, line): EnvelopeItem => ({
+        target: 'lines',
+        table: 'lines-table',
+        op: 'update',
+        payload: { id: `l${line}` },
+        update: { set: { seen: true } },
+      }),
+    );
+    // WHEN
+    await routeCommitted(dependencies(), multiItem(items));
+    // THEN no transaction is sent, and the DLQ names the size and the largest items
+    expect(transactions()).toHaveLength(0);
+    const errors = (sent()[0]?.message as RetryMessage | undefined)?.itemErrors ?? [];
+    expect(sent()[0]?.queue).toBe('dlq-url');
+    expect(errors).toHaveLength(11);
+    expect(errors[0]?.error).toMatch(
+      /the transaction would write 42\d{5} bytes, over DynamoDB's 4 MB \(4194304 bytes\).*largest items: item \d+ \(table "lines-table"\) 390\d{3} bytes/,
+    );
   });
 });

@@ -1,9 +1,9 @@
 import { hashRequest } from '#lambdas/ingest/ingest-mutation';
+import { dynamoDbItemSize } from '#lambdas/shared/dynamodb-item-size';
 import { ENVELOPE_VERSION, type Envelope } from '#lambdas/shared/envelope';
 import { commitRecord, commitStateOf, type LedgerEntry } from '#lambdas/shared/ledger';
 import { IDEMPOTENCY_KEY_MAX_LENGTH, mutationRequestSchema } from '#lambdas/shared/mutation-request';
 import { NAMESPACE_NAME_MAX_LENGTH, NAMESPACE_NAME_PATTERN } from '#lambdas/shared/namespace-config';
-import { dynamoDbItemSize } from '#test/support/dynamodb-item-size';
 
 // GIVEN a key committed by attempt id-1 at sequence 200
 const committed: LedgerEntry = {

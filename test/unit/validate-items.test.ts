@@ -44,16 +44,18 @@ describe('multi-item mutations at ingest', () => {
     };
     // WHEN it is accepted
     const accepted = accept(body);
-    // THEN each item holds its op, payload (item or key) and update; the first item's key orders it
+    // THEN each item holds its op, payload (item or key) and update, a DynamoDB item its table; the first item's
+    // key orders it
     expect(accepted.items).toEqual([
-      { target: 'lines', op: 'put', payload: { order: 'o1', line: 1, sku: 'x' } },
+      { target: 'lines', table: 'lines-table', op: 'put', payload: { order: 'o1', line: 1, sku: 'x' } },
       {
         target: 'orders',
+        table: 'orders-table',
         op: 'update',
         payload: { id: 'o1' },
         update: { set: { state: 'paid' }, add: { lines: 1 } },
       },
-      { target: 'orders', op: 'delete', payload: { id: 'o0' } },
+      { target: 'orders', table: 'orders-table', op: 'delete', payload: { id: 'o0' } },
       { target: 'events', op: 'put', payload: { kind: 'paid' } },
     ]);
     expect(accepted.partitionKey).toBe('o1#1');

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { dynamoDbItemSize } from '#lambdas/shared/dynamodb-item-size';
 import type { LoggedMutation } from '#lambdas/shared/envelope';
 import {
   ConcurrentItemWriteError,
@@ -61,11 +62,48 @@ export async function applyInTransaction(
     const revision = newRevision(id);
     const writes = await Promise.all(items.map((item) => planItem(item, context, revision)));
     const puts = writes.flatMap((write) => (write.outcome === 'applied' ? [{ Put: write.put }] : []));
+    checkTransactionSize(items, writes);
     if (puts.length === 0 || (await writeAll(documentClient, puts, revision))) {
       return writes.map((write) => write.outcome);
     }
   }
   throw new ConcurrentItemWriteError('a multi-item transaction', id, MAX_WRITE_ROUNDS);
+}
+
+/**
+ * TransactWriteItems takes at most 4 MB of items together, and each put carries the whole stored item (with
+ * its WAL attributes), not just the change: small updates of large items can pass it. DynamoDB would only refuse it after
+ * the call (ValidationException); this says so before, with the items to blame.
+ * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
+ */
+const MAX_TRANSACTION_BYTES = 4 * 1024 * 1024;
+
+/** Throws a PermanentTargetError when the puts planned are over {@link MAX_TRANSACTION_BYTES} together. */
+function checkTransactionSize(items: readonly TransactionItem[], writes: readonly PlannedWrite[]): void {
+  const sizes = writes.flatMap((write, position) =>
+    write.outcome === 'applied'
+      ? [
+          {
+            index: items[position]?.index,
+            table: write.put.TableName,
+            bytes: dynamoDbItemSize(write.put.Item),
+          },
+        ]
+      : [],
+  );
+  const total = sizes.reduce((sum, size) => sum + size.bytes, 0);
+  if (total <= MAX_TRANSACTION_BYTES) return;
+  const largest = sizes
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, 3)
+    .map((size) => `item ${size.index} (table "${size.table}") ${size.bytes} bytes`)
+    .join(', ');
+  throw new PermanentTargetError(
+    'a multi-item transaction',
+    `the transaction would write ${total} bytes, over DynamoDB's 4 MB (${MAX_TRANSACTION_BYTES} bytes) for one ` +
+      `transaction (each item is written whole, not just its change); largest items: ${largest}. ` +
+      'Send these items in several smaller mutations',
+  );
 }
 
 async function planItem(
