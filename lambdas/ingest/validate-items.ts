@@ -3,7 +3,8 @@ import { dynamoValueProblems } from '#lambdas/shared/dynamo-values';
 import type { EnvelopeItem } from '#lambdas/shared/envelope';
 import { badRequest, ProblemError } from '#lambdas/shared/http/problem';
 import type { MutationItemRequest } from '#lambdas/shared/mutation-request';
-import type { NamespaceConfig, TargetConfig } from '#lambdas/shared/namespace-config';
+import { type NamespaceConfig, type TargetConfig, targetResource } from '#lambdas/shared/namespace-config';
+import type { UpdateSpec } from '#lambdas/shared/targets/target';
 import { type TargetValidator, targetValidator } from '#lambdas/shared/targets/validators';
 
 /**
@@ -116,21 +117,34 @@ function checkSize(config: NamespaceConfig, resolved: ResolvedItem[]): void {
 
 function itemProblems({ index, request, validator, item }: ResolvedItem): ItemProblem[] {
   const field = request.op === 'put' ? 'item' : 'key';
-  const details = [
-    ...dynamoValueProblems(item.payload, field),
-    ...dynamoValueProblems(request.set ?? {}, 'set'),
-    ...validator.validate(item.payload, item.op, item.update),
+  // A validator's problems are plain strings: those the payload alone has are the item's or key's; what "set"
+  // or "add" alone adds to them is theirs; what only both together have (an attribute in both) is "set"'s.
+  const own = validator.validate(item.payload, item.op);
+  const added = (update: UpdateSpec, known: string[]) =>
+    validator.validate(item.payload, item.op, update).filter((detail) => !known.includes(detail));
+  const set = request.set ? added({ set: request.set }, own) : [];
+  const add = request.add ? added({ add: request.add }, own) : [];
+  const both = item.update ? added(item.update, [...own, ...set, ...add]) : [];
+  const at = (name: string, details: string[]) =>
+    details.map((detail) => ({ pointer: `/items/${index}/${name}`, detail }));
+  return [
+    ...at(field, [...dynamoValueProblems(item.payload, field), ...own]),
+    ...at('set', [...dynamoValueProblems(request.set ?? {}, 'set'), ...set, ...both]),
+    ...at('add', add),
   ];
-  return details.map((detail) => ({ pointer: `/items/${index}/${field}`, detail }));
 }
 
 /**
  * The identity of the item an item acts on. A DynamoDB target's is its table and key (two targets may share a
  * table; a transaction may act on each item once). A message-like target's receivers dedup by the mutation id,
- * which all items share: one item per such target.
+ * which all items share: one item per queue, topic, bus, function or URL, whichever targets name it (a target
+ * whose resource the stack provisions has its own).
  */
 function itemIdentity({ config, item }: ResolvedItem): string {
-  if (config.type !== 'dynamodb') return JSON.stringify(['target', config.name]);
+  if (config.type !== 'dynamodb') {
+    const resource = targetResource(config);
+    return JSON.stringify(resource === undefined ? ['target', config.name] : ['resource', resource]);
+  }
   const payload = item.payload as Record<string, unknown>;
   const keys = [config.key.partitionKey, ...(config.key.sortKey ? [config.key.sortKey] : [])];
   return JSON.stringify(['table', config.tableName ?? config.name, ...keys.map((key) => payload[key])]);
@@ -152,7 +166,7 @@ function duplicateProblems(resolved: ResolvedItem[]): ItemProblem[] {
       detail:
         entry.config.type === 'dynamodb'
           ? `acts on the same item as /items/${earlier.index} (target "${earlier.config.name}", same table and key)`
-          : `is the second item for target "${entry.config.name}" (/items/${earlier.index}): a ${entry.config.type} target takes one item per mutation, since its receivers dedup by the mutation id`,
+          : `goes to the same ${entry.config.type} destination as /items/${earlier.index} (target "${earlier.config.name}"): a message-like destination takes one item per mutation, since its receivers dedup by the mutation id`,
     });
   }
   return problems;

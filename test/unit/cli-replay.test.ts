@@ -22,12 +22,14 @@ import {
   deliverMessagesOf,
   identityOf,
   parseReplayArgs,
+  partialItemsWarning,
   ReplayCheckpointMismatchError,
   ReplayCheckpointUnreadableError,
   ReplayInvalidStartError,
   ReplaySendError,
   ReplayShardNotFoundError,
   readCheckpoint,
+  replayWindow,
   selectPage,
   writeCheckpoint,
 } from '#src/cli/commands/replay';
@@ -578,5 +580,59 @@ describe('selecting the records of a replay', () => {
       undefined,
       'unreadable',
     ]);
+  });
+
+  it('counts the multi-item mutations --target replays in part, and warns of their other items', async () => {
+    // GIVEN a committed multi-item mutation with items on "main" and "copy", and a single-target one
+    documents.on(BatchGetCommand).resolves({
+      Responses: {
+        ledger: [
+          { pk: 'orders#k1', id: 'id-1', state: 'COMMITTED', sequence: '1' },
+          { pk: 'orders#k2', id: 'id-2', state: 'COMMITTED', sequence: '2' },
+        ],
+      },
+    });
+    const items = [
+      { target: 'main', op: 'put', payload: { id: 'a' } },
+      { target: 'copy', op: 'put', payload: { id: 'a' } },
+    ] as const;
+    const records = [
+      streamRecord('1', { id: 'id-1', idempotencyKey: 'k1', payload: undefined, items: [...items] }),
+      streamRecord('2', { id: 'id-2', idempotencyKey: 'k2' }),
+    ];
+    const kinesis = {
+      send: async (command: object) =>
+        command instanceof GetShardIteratorCommand ? { ShardIterator: 'it' } : { Records: records },
+    } as unknown as KinesisClient;
+    const deps = {
+      ledger: { documentClient: DynamoDBDocumentClient.from(new DynamoDBClient({})), tableName: 'ledger' },
+      namespaceConfig: async () => CONFIG,
+      sharedRetryQueueUrl: 'retry',
+      now: () => NOW,
+      kinesis,
+      streamName: 'wal',
+      sleep: async () => {},
+      minReadIntervalMs: 0,
+      findsTimestamps: true,
+      sqs: new SQSClient({}),
+    };
+    const window = { kind: 'shard', shardId: 's0', fromSequence: '1', toSequence: '2' } as const;
+    const plan = (target?: string) => ({
+      namespace: 'orders',
+      window,
+      skip: new Set<string>(),
+      dryRun: true,
+      ...(target ? { target } : {}),
+    });
+    // WHEN the window is replayed (dry run) to "main" only, and to every target
+    const main = await replayWindow(deps, plan('main'), undefined);
+    const every = await replayWindow(deps, plan(), undefined);
+    // THEN the multi-item one counts, once, for --target only, and the summary warns of it
+    expect([main.delivered, main.partialItems]).toEqual([2, 1]);
+    expect(every.partialItems).toBe(0);
+    expect(partialItemsWarning(main)).toContain(
+      '1 multi-item mutations were replayed to --target only; their other items are not replayed',
+    );
+    expect(partialItemsWarning(every)).toBeUndefined();
   });
 });

@@ -234,6 +234,56 @@ describe('multi-item mutations at ingest', () => {
     expect(problem.detail).toContain('one item per mutation');
   });
 
+  it('fails if two targets send to one queue, each given an item: the queue would drop the second as a duplicate', () => {
+    // GIVEN two sqs targets on the same FIFO queue, one item each
+    const queueUrl = 'https://sqs.us-east-1.amazonaws.com/123456789012/events.fifo';
+    const shared = namespaceConfig({
+      name: 'multi',
+      targets: [
+        { name: 'events', type: 'sqs', queueUrl },
+        { name: 'eventsAgain', type: 'sqs', queueUrl },
+      ],
+    });
+    const body = {
+      items: [
+        { target: 'events', item: { a: 1 } },
+        { target: 'eventsAgain', item: { a: 2 } },
+      ],
+    };
+    // WHEN
+    const problem = problemOf(() => acceptMutation(shared, parseMutationRequest(body, undefined), context));
+    // THEN a 400 on the second item, naming the first
+    expect(problem).toMatchObject({ status: 400, slug: 'duplicate-item' });
+    expect(problem.extensions.errors).toEqual([
+      { pointer: '/items/1/item', detail: expect.stringContaining('same sqs destination as /items/0') },
+    ]);
+  });
+
+  it('fails if an update sets or adds what it may not, pointing at "set" and "add", not the key', () => {
+    // GIVEN an update that sets a key attribute, adds to a reserved one, and has one attribute in both
+    const body = {
+      items: [
+        { target: 'orders', item: { id: 'a' } },
+        {
+          target: 'lines',
+          op: 'update',
+          key: { order: 'o1', line: 1 },
+          set: { line: 2, n: 1 },
+          add: { _walCount: 1, n: 1 },
+        },
+      ],
+    };
+    // WHEN
+    const problem = problemOf(() => accept(body));
+    // THEN each problem points at the field it is in
+    expect(problem).toMatchObject({ status: 400, slug: 'invalid-payload' });
+    expect(problem.extensions.errors).toEqual([
+      { pointer: '/items/1/set', detail: expect.stringContaining('"line" is a key attribute') },
+      { pointer: '/items/1/set', detail: expect.stringContaining('"n" is in both "set" and "add"') },
+      { pointer: '/items/1/add', detail: expect.stringContaining('reserved for the WAL') },
+    ]);
+  });
+
   it("fails if all items together are larger than the namespace's maxBytes", () => {
     // GIVEN two items of 250 bytes each (maxBytes 400)
     const body = {

@@ -4,6 +4,7 @@ import { defaultCheckpointFile, identityOf } from './replay/checkpoint';
 import { ReplayUnknownTargetError } from './replay/errors';
 import { parseReplayArgs, type ReplayPlan, type ReplayWindow } from './replay/options';
 import {
+  partialItemsWarning,
   type ReplayDependencies,
   type ReplayProgress,
   type ReplayResult,
@@ -56,6 +57,8 @@ export async function runReplayCommand(args: readonly string[], io: ReplayIo): P
       bar.finish();
     }
     io.print(describeResult(result, plan, checkpointFile));
+    const warning = partialItemsWarning(result);
+    if (warning) io.print(warning);
     if (result.status === 'interrupted') return REPLAY_INTERRUPTED_EXIT_CODE;
     if (result.skipsNotMet.length > 0) {
       io.print(

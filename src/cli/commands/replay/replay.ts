@@ -56,6 +56,11 @@ export interface ReplayResult {
   readonly resumed: boolean;
   /** --skip ids not met in the window (a typo, or another window's): only known once the replay is complete. */
   readonly skipsNotMet: readonly string[];
+  /**
+   * Multi-item mutations this run delivered (or would) to --target only: their other targets' items are
+   * marked done, so the replay applies part of the mutation (partialItemsWarning).
+   */
+  readonly partialItems: number;
 }
 
 /** Where a run is: the checkpoint it writes, and its counts. */
@@ -66,6 +71,7 @@ interface RunState {
   deliveredBefore: number;
   deliveredNow: number;
   messages: number;
+  partialItems: number;
   readonly leftOut: Record<LeftOut, number>;
   readonly skipsMet: Set<string>;
   /** How far through the window, for the progress bar. */
@@ -97,6 +103,7 @@ export async function replayWindow(
     deliveredBefore: checkpoint?.delivered ?? 0,
     deliveredNow: 0,
     messages: 0,
+    partialItems: 0,
     leftOut: { skipped: 0, notCommitted: 0, notForTarget: 0, unreadable: 0, unknownNamespace: 0 },
     skipsMet: new Set(checkpoint?.skipsMet ?? []),
     fraction: 0,
@@ -120,6 +127,7 @@ export async function replayWindow(
     shards: shardIds.length,
     resumed: checkpoint !== undefined,
     skipsNotMet: status === 'complete' ? [...plan.skip].filter((id) => !state.skipsMet.has(id)) : [],
+    partialItems: state.partialItems,
   };
 }
 
@@ -181,6 +189,7 @@ async function deliverDecisions(
   if (plan.dryRun) {
     for (const mutation of mutations) hooks.onDryRun?.(mutation);
     state.deliveredNow += mutations.length;
+    state.partialItems += mutations.filter(replaysPartOfItems).length;
     state.messages += mutations.reduce((sum, mutation) => sum + mutation.messages.length, 0);
     return true;
   }
@@ -189,12 +198,32 @@ async function deliverDecisions(
     await run.pacer.take(group.length);
     state.messages += await sendGroup(deps, group);
     state.deliveredNow += group.length;
+    state.partialItems += group.filter(replaysPartOfItems).length;
     const last = group[group.length - 1];
     if (last) state.shards[shard.id] = { ...state.shards[shard.id], after: last.mutation.sequence };
     save(state);
     report(run, undefined);
   }
   return true;
+}
+
+/** A multi-item mutation whose delivery has items marked done by --target: the others are not replayed. */
+function replaysPartOfItems(mutation: ReplayMutation): boolean {
+  return mutation.messages.some((message) => (message.itemsDone?.length ?? 0) > 0);
+}
+
+/**
+ * The replay summary's warning when --target split multi-item mutations: the target's items are applied now;
+ * for a mutation still retrying or dead-lettered, the others only by its retry or a DLQ redrive (a temporary
+ * split of its transaction).
+ */
+export function partialItemsWarning(result: Pick<ReplayResult, 'partialItems'>): string | undefined {
+  if (result.partialItems === 0) return undefined;
+  return (
+    `Warning: ${result.partialItems} multi-item mutations were replayed to --target only; their other items are ` +
+    'not replayed (one still retrying or dead-lettered gets them from its retry or "wal dlq redrive": until ' +
+    'then it is applied in part).'
+  );
 }
 
 function save(state: RunState): void {
