@@ -3,6 +3,7 @@ import { ULID_PATTERN } from '#lambdas/shared/envelope';
 import { badRequest, ProblemError } from '#lambdas/shared/http/problem';
 import { getLedgerEntry, type LedgerEntry } from '#lambdas/shared/ledger';
 import { IDEMPOTENCY_KEY_PATTERN } from '#lambdas/shared/mutation-request';
+import { ITEMS_DELIVERY_TARGET } from '#lambdas/shared/queue-message';
 import type { IngestDependencies } from './ingest-mutation';
 import { type EnvelopeView, readEnvelopeView } from './read-envelope';
 import { type StatusView, statusView, unavailableStatusView } from './target-states';
@@ -65,8 +66,11 @@ export async function getMutation(
       : statusView(config, entry, status.read, deps.now(), targets);
   if (query.view !== 'full') return { ...view, status: statusOf() };
   const envelope = await readEnvelopeView(deps, entry, id);
-  // An envelope without its own targets goes to the namespace's: known here, so no note about them.
-  const targets = envelope.targets ?? config.targets.map((target) => target.name);
+  // A multi-item mutation is one delivery; an envelope without its own targets goes to the namespace's. Known
+  // here, so no note about them.
+  const targets = envelope.items
+    ? [ITEMS_DELIVERY_TARGET]
+    : (envelope.targets ?? config.targets.map((target) => target.name));
   return { ...view, ...envelope, status: statusOf(targets) };
 }
 

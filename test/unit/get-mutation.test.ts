@@ -15,6 +15,7 @@ import { CONFIG_TARGETS_NOTE } from '#lambdas/ingest/target-states';
 import { ENVELOPE_VERSION, type Envelope } from '#lambdas/shared/envelope';
 import { ROUTES, routeKey } from '#lambdas/shared/http/routes';
 import type { LedgerEntry } from '#lambdas/shared/ledger';
+import { ITEMS_DELIVERY_TARGET } from '#lambdas/shared/queue-message';
 import { namespaceConfig, silentLogger, staticNamespaces } from '#test/support/fixtures';
 
 const kinesisMock = mockClient(KinesisClient);
@@ -245,9 +246,22 @@ describe('GET /v1/namespaces/{ns}/mutations/{id}', () => {
     streamHolds({ ...envelope, payload: undefined, items });
     // WHEN
     const answer = await get(ID, { idempotencyKey: 'order-1', view: 'full' });
-    // THEN its items are in the view, and no payload
-    expect(answer).toMatchObject({ status: 200, body: { ...ledgerView, op: 'put', items } });
+    // THEN its items are in the view, no payload, and its one delivery is the status's only target
+    expect(answer).toMatchObject({
+      status: 200,
+      body: {
+        ...ledgerView,
+        op: 'put',
+        items,
+        status: {
+          tracking: 'failures',
+          targets: { [ITEMS_DELIVERY_TARGET]: { state: 'not-tracked' } },
+        },
+      },
+    });
     expect(answer.body).not.toHaveProperty('payload');
+    expect(answer.body).not.toHaveProperty('status.note');
+    expect(answer.body).not.toHaveProperty('status.targets.main');
   });
 
   it("answers each target's recorded state from the status item (here: retrying)", async () => {
