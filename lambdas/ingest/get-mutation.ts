@@ -1,9 +1,8 @@
 import { readMutationStatus } from '#lambdas/shared/delivery-status';
-import { ULID_PATTERN } from '#lambdas/shared/envelope';
+import { ITEMS_DELIVERY_TARGET, ULID_PATTERN } from '#lambdas/shared/envelope';
 import { badRequest, ProblemError } from '#lambdas/shared/http/problem';
 import { getLedgerEntry, type LedgerEntry } from '#lambdas/shared/ledger';
 import { IDEMPOTENCY_KEY_PATTERN } from '#lambdas/shared/mutation-request';
-import { ITEMS_DELIVERY_TARGET } from '#lambdas/shared/queue-message';
 import type { IngestDependencies } from './ingest-mutation';
 import { type EnvelopeView, readEnvelopeView } from './read-envelope';
 import { type StatusView, statusView, unavailableStatusView } from './target-states';

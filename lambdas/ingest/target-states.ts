@@ -1,7 +1,7 @@
 import type { HoldStatus, ItemStatus, MutationStatus, TargetStatus } from '#lambdas/shared/delivery-status';
+import { ITEMS_DELIVERY_TARGET } from '#lambdas/shared/envelope';
 import type { LedgerEntry } from '#lambdas/shared/ledger';
 import type { NamespaceConfig } from '#lambdas/shared/namespace-config';
-import { ITEMS_DELIVERY_TARGET } from '#lambdas/shared/queue-message';
 
 /**
  * Where a mutation is, per target, as GET .../mutations/{id} answers it. `not-tracked`: nothing went wrong that

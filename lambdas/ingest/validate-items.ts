@@ -1,4 +1,3 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { dynamoValueProblems } from '#lambdas/shared/dynamo-values';
 import type { EnvelopeItem } from '#lambdas/shared/envelope';
 import { badRequest, ProblemError } from '#lambdas/shared/http/problem';
@@ -35,12 +34,8 @@ interface ItemProblem {
 }
 
 /** Checks the items against the namespace; throws a ProblemError (400, 413) naming the items that are wrong. */
-export function acceptItems(
-  config: NamespaceConfig,
-  requests: MutationItemRequest[],
-  documentClient: DynamoDBDocumentClient,
-): AcceptedItems {
-  const resolved = resolveTargets(config, requests, documentClient);
+export function acceptItems(config: NamespaceConfig, requests: MutationItemRequest[]): AcceptedItems {
+  const resolved = resolveTargets(config, requests);
   checkSize(config, resolved);
   refuse('invalid-payload', "The items do not fit the namespace's targets", resolved.flatMap(itemProblems));
   refuse(
@@ -73,11 +68,7 @@ function normalise(request: MutationItemRequest, target: TargetConfig): Envelope
   };
 }
 
-function resolveTargets(
-  config: NamespaceConfig,
-  requests: MutationItemRequest[],
-  documentClient: DynamoDBDocumentClient,
-): ResolvedItem[] {
+function resolveTargets(config: NamespaceConfig, requests: MutationItemRequest[]): ResolvedItem[] {
   const problems: ItemProblem[] = [];
   const resolved: ResolvedItem[] = [];
   for (const [index, request] of requests.entries()) {
@@ -89,7 +80,7 @@ function resolveTargets(
       });
       continue;
     }
-    const validator = targetValidator(target, documentClient);
+    const validator = targetValidator(target);
     resolved.push({ index, request, config: target, validator, item: normalise(request, target) });
   }
   const names = config.targets.map((target) => `"${target.name}"`).join(', ');

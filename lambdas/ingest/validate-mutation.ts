@@ -82,10 +82,10 @@ export function acceptMutation(
   }
   const deliverAt = () => deliveryTime(config, request, context.now, context.random);
   if (request.items !== undefined) {
-    const accepted = acceptItems(config, request.items, context.documentClient);
+    const accepted = acceptItems(config, request.items);
     return { request, targets: [], ...accepted, deliverAt: deliverAt() };
   }
-  const targets = selectTargets(config, request, context.documentClient);
+  const targets = selectTargets(config, request);
   validatePayload(config, request, targets);
   return { request, targets, partitionKey: defaultPartitionKey(request, targets), deliverAt: deliverAt() };
 }
@@ -135,11 +135,7 @@ function parseRequest(body: unknown): MutationRequest {
   return request;
 }
 
-function selectTargets(
-  config: NamespaceConfig,
-  request: MutationRequest,
-  documentClient: DynamoDBDocumentClient,
-): TargetValidator[] {
+function selectTargets(config: NamespaceConfig, request: MutationRequest): TargetValidator[] {
   const names = request.targets ?? config.targets.map((target) => target.name);
   const unknown = names.filter((name) => !config.targets.some((target) => target.name === name));
   if (unknown.length > 0) {
@@ -151,7 +147,7 @@ function selectTargets(
   }
   return config.targets
     .filter((target) => names.includes(target.name))
-    .map((target) => targetValidator(target, documentClient));
+    .map((target) => targetValidator(target));
 }
 
 function validatePayload(

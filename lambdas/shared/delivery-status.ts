@@ -1,11 +1,11 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { LoggedMutation } from './envelope';
+import { ITEMS_DELIVERY_TARGET, type LoggedMutation } from './envelope';
 import { expiresAt } from './ledger';
 import { LEDGER_PARTITION_KEY, LEDGER_TTL_ATTRIBUTE } from './ledger-schema';
 import { errorMessage } from './logger';
 import { LEDGER_MIN_RETENTION_DAYS, type NamespaceConfig } from './namespace-config';
-import { ITEMS_DELIVERY_TARGET, type RetryMessage } from './queue-message';
+import type { RetryMessage } from './queue-message';
 import type { ApplyOutcome } from './targets';
 import type { WalDependencies } from './wal-dependencies';
 

@@ -35,6 +35,12 @@ export const envelopeItemSchema = z.object({
 
 export type EnvelopeItem = z.infer<typeof envelopeItemSchema>;
 
+/**
+ * The `target` of a delivery of a multi-item mutation (`envelope.items`): the whole mutation is one delivery,
+ * with per-item state in the message. Not a valid target name, so it cannot collide with one.
+ */
+export const ITEMS_DELIVERY_TARGET = '*items';
+
 /** A mutation id: a ULID (Crockford base 32, 26 characters). */
 export const ULID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
 

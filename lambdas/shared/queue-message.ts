@@ -11,11 +11,8 @@ export const loggedMutationSchema = z.object({
   sequence: z.string().check(z.minLength(1)),
 });
 
-/**
- * The `target` of a delivery of a multi-item mutation (`envelope.items`): the whole mutation is one delivery,
- * with per-item state in the message. Not a valid target name, so it cannot collide with one.
- */
-export const ITEMS_DELIVERY_TARGET = '*items';
+// Defined with the envelope so that ingest does not bundle the queue schemas for one constant.
+export { ITEMS_DELIVERY_TARGET } from './envelope';
 
 /** Indices into `envelope.items` that are applied already (or, for a replay to one target, not wanted). */
 const itemsDoneSchema = z.optional(z.array(z.number().check(z.int(), z.gte(0))));

@@ -6,7 +6,7 @@ import {
   PutCommand,
   type PutCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { effectiveTime, type LoggedMutation, type MutationOp, walOrder } from '#lambdas/shared/envelope';
+import { effectiveTime, type LoggedMutation, walOrder } from '#lambdas/shared/envelope';
 import { expiresAt } from '#lambdas/shared/ledger';
 import {
   DAY_MS,
@@ -14,6 +14,7 @@ import {
   LEDGER_MIN_RETENTION_DAYS,
   SHORTEST_HISTORY_MS,
 } from '#lambdas/shared/namespace-config';
+import { DynamoDbValidator, isItem } from './dynamodb-validator';
 import {
   applyToHistory,
   compactOrder,
@@ -22,44 +23,8 @@ import {
   type OrderedMutation,
   UnorderableMutationError,
 } from './item-history';
-import type { ApplyContext, ApplyOutcome, Target, UpdateSpec } from './target';
-import { ORDER_ATTRIBUTE, RESERVED_ATTRIBUTE_PREFIX, REVISION_ATTRIBUTE } from './wal-attributes';
-
-function isItem(value: unknown): value is Item {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isKeyValue(value: unknown): value is string | number {
-  return (
-    (typeof value === 'string' && value.length > 0) || (typeof value === 'number' && Number.isFinite(value))
-  );
-}
-
-interface KeyAttribute {
-  readonly name: string;
-  readonly type: 'string' | 'number';
-  /** DynamoDB's limit: 2048 bytes for a partition key, 1024 for a sort key. */
-  readonly maxBytes: number;
-}
-
-/** Why a key value does not fit its attribute, or undefined when it does. */
-function keyValueProblem(key: KeyAttribute, value: unknown): string | undefined {
-  if (key.type === 'number')
-    return typeof value === 'number' && Number.isFinite(value) ? undefined : 'a number';
-  if (typeof value !== 'string' || value.length === 0) return 'a non-empty string';
-  return Buffer.byteLength(value, 'utf8') > key.maxBytes
-    ? `a string of at most ${key.maxBytes} bytes`
-    : undefined;
-}
-
-function reservedNameProblems(payload: Item): string[] {
-  return Object.keys(payload)
-    .filter((attribute) => attribute.startsWith(RESERVED_ATTRIBUTE_PREFIX))
-    .map(
-      (attribute) =>
-        `payload.${attribute}: attribute names starting with "${RESERVED_ATTRIBUTE_PREFIX}" are reserved for the WAL`,
-    );
-}
+import type { ApplyContext, ApplyOutcome, Target } from './target';
+import { ORDER_ATTRIBUTE, REVISION_ATTRIBUTE } from './wal-attributes';
 
 /** The condition of a conditional put. */
 type WriteCondition = Pick<
@@ -75,73 +40,12 @@ export type PlannedWrite =
   | { readonly outcome: 'applied'; readonly put: ConditionalPut & { readonly Item: Item } }
   | { readonly outcome: Exclude<ApplyOutcome, 'applied'> };
 
-export class DynamoDbTarget implements Target {
-  readonly type = 'dynamodb';
-  readonly name: string;
-  private readonly keyAttributes: string[];
-  private readonly keys: KeyAttribute[];
-
+export class DynamoDbTarget extends DynamoDbValidator implements Target {
   constructor(
-    private readonly config: DynamoDbTargetConfig,
+    config: DynamoDbTargetConfig,
     private readonly documentClient: DynamoDBDocumentClient,
   ) {
-    this.name = config.name;
-    const { key } = config;
-    this.keys = [
-      { name: key.partitionKey, type: key.partitionKeyType ?? 'string', maxBytes: 2048 },
-      ...(key.sortKey ? [{ name: key.sortKey, type: key.sortKeyType ?? 'string', maxBytes: 1024 }] : []),
-    ];
-    this.keyAttributes = this.keys.map((attribute) => attribute.name);
-  }
-
-  validate(payload: unknown, op: MutationOp, update?: UpdateSpec): string[] {
-    if (!isItem(payload)) {
-      return [
-        `target "${this.name}" (dynamodb) needs payload to be a JSON object (the item${op === 'put' ? '' : "'s key"})`,
-      ];
-    }
-    return [...this.keyProblems(payload), ...reservedNameProblems(payload), ...this.updateProblems(update)];
-  }
-
-  private keyProblems(payload: Item): string[] {
-    return this.keys.flatMap((key) => {
-      const expected = keyValueProblem(key, payload[key.name]);
-      return expected
-        ? [`target "${this.name}" needs payload.${key.name}, its key attribute, as ${expected}`]
-        : [];
-    });
-  }
-
-  private updateProblems(update: UpdateSpec | undefined): string[] {
-    const set = Object.keys(update?.set ?? {});
-    const added = new Set(Object.keys(update?.add ?? {}));
-    const problems = set
-      .filter((attribute) => added.has(attribute))
-      .map((attribute) => `update: "${attribute}" is in both "set" and "add"; use one`);
-    for (const attribute of [...set, ...added]) {
-      const problem = this.updatedAttributeProblem(attribute);
-      if (problem) problems.push(problem);
-    }
-    return problems;
-  }
-
-  /** Why an attribute may not be set or added to, or undefined when it may. */
-  private updatedAttributeProblem(attribute: string): string | undefined {
-    if (attribute === '') return 'update: an attribute name is empty';
-    if (this.keyAttributes.includes(attribute)) {
-      return `update: "${attribute}" is a key attribute of target "${this.name}" and cannot be updated`;
-    }
-    if (attribute.startsWith(RESERVED_ATTRIBUTE_PREFIX)) {
-      return `update: attribute names starting with "${RESERVED_ATTRIBUTE_PREFIX}" are reserved for the WAL`;
-    }
-    return undefined;
-  }
-
-  partitionKeyOf(payload: unknown): string | undefined {
-    if (!isItem(payload)) return undefined;
-    const values = this.keyAttributes.map((attribute) => payload[attribute]);
-    if (!values.every(isKeyValue)) return undefined;
-    return values.map(String).join('#');
+    super(config);
   }
 
   async apply(mutation: LoggedMutation, context: ApplyContext): Promise<ApplyOutcome> {
