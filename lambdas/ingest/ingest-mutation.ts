@@ -90,11 +90,7 @@ export async function planMutation(
   const now = deps.now();
   let accepted: AcceptedMutation;
   try {
-    accepted = acceptMutation(config, parsed, {
-      now,
-      random: deps.random,
-      documentClient: deps.ledger.documentClient,
-    });
+    accepted = acceptMutation(config, parsed, { now, random: deps.random });
   } catch (error) {
     // A retry of a mutation committed before the namespace's config changed still learns its outcome.
     const committed = await committedRetryAnswer(deps, namespace, parsed.clientKey, requestHash, error);

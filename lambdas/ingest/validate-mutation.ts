@@ -1,4 +1,3 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { dynamoValueProblems } from '#lambdas/shared/dynamo-values';
 import type { EnvelopeItem } from '#lambdas/shared/envelope';
 import { badRequest, ProblemError } from '#lambdas/shared/http/problem';
@@ -41,8 +40,6 @@ export interface AcceptedMutation {
 export interface AcceptanceContext {
   readonly now: number;
   readonly random: () => number;
-  /** The document client DynamoDB targets validate with (they read nothing at ingest). */
-  readonly documentClient: DynamoDBDocumentClient;
 }
 
 /** Checks the request on its own (schema, idempotency key); throws a 400 ProblemError saying what is wrong. */

@@ -1,5 +1,3 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { acceptMutation, parseMutationRequest } from '#lambdas/ingest/validate-mutation';
 import { MAX_MUTATION_ITEMS } from '#lambdas/shared/mutation-request';
 import { namespaceConfig, problemOf } from '#test/support/fixtures';
@@ -7,7 +5,6 @@ import { namespaceConfig, problemOf } from '#test/support/fixtures';
 const context = {
   now: Date.parse('2026-01-01T00:00:00Z'),
   random: () => 0.5,
-  documentClient: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
 };
 
 /** Two tables (one keyed by id and sort key at) and a queue, as the `multi` fixture namespace has. */

@@ -1,5 +1,3 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { acceptMutation, parseMutationRequest } from '#lambdas/ingest/validate-mutation';
 import { namespaceConfig, problemOf } from '#test/support/fixtures';
 
@@ -7,7 +5,6 @@ const NOW = Date.parse('2026-01-01T00:00:00Z');
 const context = {
   now: NOW,
   random: () => 0.5,
-  documentClient: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
 };
 
 describe('parseMutationRequest', () => {
